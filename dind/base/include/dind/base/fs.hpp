@@ -1,0 +1,92 @@
+#pragma once
+// File-system primitives with the project's safety rules built in: every fd is
+// O_CLOEXEC and owned by a UniqueFd; state files are written to a temp name in
+// the target directory, fsynced, chmod-ed explicitly (umask never decides a
+// mode) and renamed into place, so a reader sees the old bytes or the new ones.
+
+#include <sys/types.h>
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "dind/base/result.hpp"
+
+namespace dind::base {
+
+// Owns one file descriptor; closes it on destruction.
+class UniqueFd {
+ public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  UniqueFd(UniqueFd&& other) noexcept : fd_(other.release()) {}
+  UniqueFd& operator=(UniqueFd&& other) noexcept;
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+  ~UniqueFd();
+
+  int get() const { return fd_; }
+  bool valid() const { return fd_ >= 0; }
+  int release();
+  void reset(int fd = -1);
+
+ private:
+  int fd_ = -1;
+};
+
+// Reads a whole regular file, refusing files larger than max_bytes.
+Result<std::string> read_file(const std::filesystem::path& path, size_t max_bytes = 16u << 20);
+
+// Writes data to path atomically with exactly the given mode.
+Status write_file_atomic(const std::filesystem::path& path, std::string_view data, mode_t mode);
+
+// fsync()s a directory so that renames inside it are durable.
+Status fsync_dir(const std::filesystem::path& dir);
+
+// A multi-file write that lands all or nothing (as far as POSIX allows):
+// stage() writes and fsyncs each file under a temp name and creates missing
+// parent directories; commit() renames the staged files in staging order and
+// fsyncs their directories. Dropping an uncommitted transaction removes the
+// temp files and every directory it created, leaving the tree as it was.
+// Not thread-safe; one owner.
+class FileTransaction {
+ public:
+  FileTransaction() = default;
+  FileTransaction(const FileTransaction&) = delete;
+  FileTransaction& operator=(const FileTransaction&) = delete;
+  ~FileTransaction();
+
+  // Creates dir (and missing parents) with mode, recording what was created.
+  Status ensure_dir(const std::filesystem::path& dir, mode_t mode);
+  Status stage(const std::filesystem::path& path, std::string_view data, mode_t mode);
+  // Applies a mode change to an existing file at commit time.
+  void stage_chmod(const std::filesystem::path& path, mode_t mode);
+  Status commit();
+
+  const std::vector<std::filesystem::path>& staged_paths() const { return targets_; }
+
+ private:
+  void rollback() noexcept;
+
+  std::vector<std::filesystem::path> created_dirs_;
+  std::vector<std::filesystem::path> temps_;
+  std::vector<std::filesystem::path> targets_;
+  std::vector<std::pair<std::filesystem::path, mode_t>> chmods_;
+  bool done_ = false;
+};
+
+// A fresh directory under $TMPDIR (or /tmp) removed recursively on drop.
+class TempDir {
+ public:
+  explicit TempDir(std::string_view prefix = "dind");
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  ~TempDir();
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+}  // namespace dind::base

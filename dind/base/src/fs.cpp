@@ -1,0 +1,248 @@
+#include "dind/base/fs.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <random>
+#include <stdexcept>
+#include <system_error>
+
+namespace dind::base {
+namespace fs = std::filesystem;
+
+UniqueFd& UniqueFd::operator=(UniqueFd&& other) noexcept {
+  if (this != &other) {
+    reset(other.release());
+  }
+  return *this;
+}
+
+UniqueFd::~UniqueFd() { reset(); }
+
+int UniqueFd::release() {
+  int fd = fd_;
+  fd_ = -1;
+  return fd;
+}
+
+void UniqueFd::reset(int fd) {
+  if (fd_ >= 0) {
+    ::close(fd_);
+  }
+  fd_ = fd;
+}
+
+namespace {
+
+std::string random_suffix() {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  static constexpr char kAlphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+  std::string s(10, 'x');
+  for (auto& c : s) {
+    c = kAlphabet[rng() % (sizeof(kAlphabet) - 1)];
+  }
+  return s;
+}
+
+Status write_all(int fd, std::string_view data, const fs::path& path) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      return sys_error(errno, "write " + path.string());
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return {};
+}
+
+// Writes data into a new temp file next to path; returns the temp path.
+Result<fs::path> write_temp(const fs::path& path, std::string_view data, mode_t mode) {
+  fs::path dir = path.parent_path().empty() ? fs::path(".") : path.parent_path();
+  fs::path tmp = dir / ("." + path.filename().string() + ".tmp-" + random_suffix());
+  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (!fd.valid()) {
+    return sys_error(errno, "create " + tmp.string());
+  }
+  auto fail = [&](Error e) -> Result<fs::path> {
+    ::unlink(tmp.c_str());
+    return e;
+  };
+  if (auto st = write_all(fd.get(), data, tmp); !st) {
+    return fail(std::move(st).error());
+  }
+  if (::fchmod(fd.get(), mode) != 0) {
+    return fail(sys_error(errno, "chmod " + tmp.string()));
+  }
+  if (::fsync(fd.get()) != 0) {
+    return fail(sys_error(errno, "fsync " + tmp.string()));
+  }
+  return tmp;
+}
+
+}  // namespace
+
+Result<std::string> read_file(const fs::path& path, size_t max_bytes) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) {
+    return sys_error(errno, "open " + path.string());
+  }
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) {
+    return sys_error(errno, "stat " + path.string());
+  }
+  if (!S_ISREG(st.st_mode)) {
+    return make_error(ErrorKind::kInvalidArgument, path.string() + " is not a regular file");
+  }
+  std::string out;
+  char buf[8192];
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buf, sizeof(buf));
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      return sys_error(errno, "read " + path.string());
+    }
+    if (n == 0) {
+      break;
+    }
+    if (out.size() + static_cast<size_t>(n) > max_bytes) {
+      return make_error(ErrorKind::kInvalidArgument,
+                        path.string() + " is larger than " + std::to_string(max_bytes) + " bytes");
+    }
+    out.append(buf, static_cast<size_t>(n));
+  }
+  return out;
+}
+
+Status fsync_dir(const fs::path& dir) {
+  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd.valid()) {
+    return sys_error(errno, "open " + dir.string());
+  }
+  if (::fsync(fd.get()) != 0) {
+    return sys_error(errno, "fsync " + dir.string());
+  }
+  return {};
+}
+
+Status write_file_atomic(const fs::path& path, std::string_view data, mode_t mode) {
+  FileTransaction tx;
+  DIND_TRY(tx.stage(path, data, mode));
+  return tx.commit();
+}
+
+FileTransaction::~FileTransaction() {
+  if (!done_) {
+    rollback();
+  }
+}
+
+Status FileTransaction::ensure_dir(const fs::path& dir, mode_t mode) {
+  std::vector<fs::path> missing;
+  for (fs::path p = dir; !p.empty(); p = p.parent_path()) {
+    struct stat st {};
+    if (::lstat(p.c_str(), &st) == 0) {
+      if (!S_ISDIR(st.st_mode)) {
+        return make_error(ErrorKind::kFailedPrecondition, p.string() + " exists and is not a directory");
+      }
+      break;
+    }
+    if (errno != ENOENT) {
+      return sys_error(errno, "stat " + p.string());
+    }
+    missing.push_back(p);
+    if (p == p.parent_path()) {
+      break;
+    }
+  }
+  for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
+    if (::mkdir(it->c_str(), mode) != 0) {
+      return sys_error(errno, "mkdir " + it->string());
+    }
+    created_dirs_.push_back(*it);
+    if (::chmod(it->c_str(), mode) != 0) {  // mkdir's mode is filtered by the umask
+      return sys_error(errno, "chmod " + it->string());
+    }
+  }
+  return {};
+}
+
+Status FileTransaction::stage(const fs::path& path, std::string_view data, mode_t mode) {
+  auto tmp = write_temp(path, data, mode);
+  if (!tmp) {
+    return std::move(tmp).error();
+  }
+  temps_.push_back(*tmp);
+  targets_.push_back(path);
+  return {};
+}
+
+void FileTransaction::stage_chmod(const fs::path& path, mode_t mode) {
+  chmods_.emplace_back(path, mode);
+}
+
+Status FileTransaction::commit() {
+  std::vector<fs::path> dirs;
+  for (size_t i = 0; i < temps_.size(); ++i) {
+    if (::rename(temps_[i].c_str(), targets_[i].c_str()) != 0) {
+      Error e = sys_error(errno, "rename " + temps_[i].string() + " to " + targets_[i].string());
+      // Files renamed so far are complete and valid; only the rest is undone.
+      temps_.erase(temps_.begin(), temps_.begin() + static_cast<ptrdiff_t>(i));
+      created_dirs_.clear();
+      rollback();
+      done_ = true;
+      return e;
+    }
+    dirs.push_back(targets_[i].parent_path().empty() ? fs::path(".") : targets_[i].parent_path());
+  }
+  done_ = true;
+  for (auto& [path, mode] : chmods_) {
+    if (::chmod(path.c_str(), mode) != 0) {
+      return sys_error(errno, "chmod " + path.string());
+    }
+  }
+  for (auto& d : created_dirs_) {
+    dirs.push_back(d.parent_path());
+  }
+  std::sort(dirs.begin(), dirs.end());
+  dirs.erase(std::unique(dirs.begin(), dirs.end()), dirs.end());
+  for (auto& d : dirs) {
+    DIND_TRY(fsync_dir(d));
+  }
+  return {};
+}
+
+void FileTransaction::rollback() noexcept {
+  for (auto& t : temps_) {
+    ::unlink(t.c_str());
+  }
+  for (auto it = created_dirs_.rbegin(); it != created_dirs_.rend(); ++it) {
+    ::rmdir(it->c_str());
+  }
+  temps_.clear();
+  created_dirs_.clear();
+}
+
+TempDir::TempDir(std::string_view prefix) {
+  const char* base = std::getenv("TMPDIR");
+  std::string templ = std::string(base && *base ? base : "/tmp") + "/" + std::string(prefix) + "-XXXXXX";
+  if (::mkdtemp(templ.data()) == nullptr) {
+    throw std::system_error(errno, std::generic_category(), "mkdtemp " + templ);
+  }
+  path_ = templ;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  fs::remove_all(path_, ec);
+}
+
+}  // namespace dind::base
