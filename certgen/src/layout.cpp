@@ -57,7 +57,8 @@ namespace {
 Result<std::optional<std::string>> read_optional(const fs::path& path) {
   auto text = dind::base::read_file(path, 1u << 20);
   if (!text) {
-    if (text.error().sys_errno == ENOENT) {
+    // ENOTDIR: a file where the directory should be; ensure_dir reports it.
+    if (text.error().sys_errno == ENOENT || text.error().sys_errno == ENOTDIR) {
       return std::optional<std::string>{};
     }
     return std::move(text).error();

@@ -155,7 +155,7 @@ Status FileTransaction::ensure_dir(const fs::path& dir, mode_t mode) {
       }
       break;
     }
-    if (errno != ENOENT) {
+    if (errno != ENOENT && errno != ENOTDIR) {
       return sys_error(errno, "stat " + p.string());
     }
     missing.push_back(p);

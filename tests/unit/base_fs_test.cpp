@@ -1,0 +1,89 @@
+#include <catch2/catch.hpp>
+
+#include "dind/base/fs.hpp"
+#include "tree_snapshot.hpp"
+
+using namespace dind::base;
+using namespace testsupport;
+namespace fs = std::filesystem;
+
+TEST_CASE("write_file_atomic writes the exact mode whatever the umask", "[base][fs]") {
+  TempDir tmp;
+  auto p = tmp.path() / "state.json";
+  REQUIRE(write_file_atomic(p, "{}", 0644).ok());
+  CHECK(read_text(p) == "{}");
+  CHECK(mode_of(p) == 0644);
+  REQUIRE(write_file_atomic(p, "{\"v\":2}", 0600).ok());
+  CHECK(read_text(p) == "{\"v\":2}");
+  CHECK(mode_of(p) == 0600);
+  // No temp files remain.
+  CHECK(snapshot(tmp.path()).size() == 2);
+}
+
+TEST_CASE("write_file_atomic into a missing directory fails and creates nothing", "[base][fs]") {
+  TempDir tmp;
+  auto before = snapshot(tmp.path());
+  auto st = write_file_atomic(tmp.path() / "nope" / "f", "x", 0644);
+  REQUIRE_FALSE(st.ok());
+  CHECK(st.error().kind == ErrorKind::kNotFound);
+  CHECK(snapshot(tmp.path()) == before);
+}
+
+TEST_CASE("read_file refuses oversized and non-regular files", "[base][fs]") {
+  TempDir tmp;
+  write_text(tmp.path() / "big", std::string(100, 'x'));
+  auto r = read_file(tmp.path() / "big", 10);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().kind == ErrorKind::kInvalidArgument);
+  auto d = read_file(tmp.path());
+  REQUIRE_FALSE(d.ok());
+  auto missing = read_file(tmp.path() / "missing");
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.error().kind == ErrorKind::kNotFound);
+}
+
+TEST_CASE("an uncommitted FileTransaction leaves the tree as it was", "[base][fs]") {
+  TempDir tmp;
+  write_text(tmp.path() / "keep", "old");
+  auto before = snapshot(tmp.path());
+  {
+    FileTransaction tx;
+    REQUIRE(tx.ensure_dir(tmp.path() / "a" / "b", 0755).ok());
+    REQUIRE(tx.stage(tmp.path() / "a" / "b" / "f", "new", 0600).ok());
+    REQUIRE(tx.stage(tmp.path() / "keep", "overwritten", 0600).ok());
+    CHECK(read_text(tmp.path() / "keep") == "old");  // not before commit
+  }
+  CHECK(snapshot(tmp.path()) == before);
+}
+
+TEST_CASE("a committed FileTransaction lands every file in order", "[base][fs]") {
+  TempDir tmp;
+  FileTransaction tx;
+  REQUIRE(tx.ensure_dir(tmp.path() / "d", 0700).ok());
+  REQUIRE(tx.stage(tmp.path() / "d" / "one", "1", 0600).ok());
+  REQUIRE(tx.stage(tmp.path() / "d" / "two", "2", 0644).ok());
+  REQUIRE(tx.commit().ok());
+  CHECK(mode_of(tmp.path() / "d") == 0700);
+  CHECK(read_text(tmp.path() / "d" / "one") == "1");
+  CHECK(mode_of(tmp.path() / "d" / "two") == 0644);
+  CHECK(snapshot(tmp.path()).size() == 4);
+}
+
+TEST_CASE("ensure_dir refuses a file in the way", "[base][fs]") {
+  TempDir tmp;
+  write_text(tmp.path() / "f", "x");
+  FileTransaction tx;
+  auto st = tx.ensure_dir(tmp.path() / "f" / "sub", 0755);
+  REQUIRE_FALSE(st.ok());
+  CHECK(st.error().kind == ErrorKind::kFailedPrecondition);
+}
+
+TEST_CASE("an atomic write replaces a symlink instead of writing through it", "[base][fs]") {
+  TempDir tmp;
+  write_text(tmp.path() / "outside", "precious");
+  fs::create_symlink(tmp.path() / "outside", tmp.path() / "target");
+  REQUIRE(write_file_atomic(tmp.path() / "target", "new", 0600).ok());
+  CHECK(read_text(tmp.path() / "outside") == "precious");
+  CHECK(fs::is_regular_file(fs::symlink_status(tmp.path() / "target")));
+  CHECK(read_text(tmp.path() / "target") == "new");
+}
