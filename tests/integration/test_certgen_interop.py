@@ -142,7 +142,7 @@ def docker_clis():
     return clis
 
 
-@pytest.mark.parametrize("key_type", KEY_TYPES)
+@pytest.mark.parametrize("key_type", KEY_TYPES + ["rsa4096"])
 def test_docker_cli_loads_the_client_dir_and_completes_mutual_tls(certdir, tmp_path, mtls_api, key_type):
     certgen(certdir, "--key-type", key_type)
     other = tmp_path / "other"
