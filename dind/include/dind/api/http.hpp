@@ -1,0 +1,93 @@
+#pragma once
+// The HTTP exchange as handlers see it, free of Boost.Beast so that only the
+// server's translation unit pays for Beast. A handler receives a Request and
+// calls its reply callback exactly once with a Response, from any thread.
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "dind/api/version.hpp"
+
+namespace dind::api {
+
+// Case-insensitive header map (HTTP field names are case-insensitive).
+struct CaseInsensitiveLess {
+  bool operator()(std::string_view a, std::string_view b) const;
+  using is_transparent = void;
+};
+using Headers = std::map<std::string, std::string, CaseInsensitiveLess>;
+
+struct Request {
+  std::string method;  // "GET", "HEAD", ...
+  std::string target;  // raw request target, "/v1.44/containers/json?all=1"
+  std::string path;    // decoded path without the version prefix, "/containers/json"
+  ApiVersion version = kMaxApiVersion;
+  std::multimap<std::string, std::string> query;
+  std::map<std::string, std::string> params;  // route captures, "{id}" -> value
+  Headers headers;
+  std::string body;
+  bool wants_upgrade = false;  // Connection: Upgrade + Upgrade: tcp
+
+  // Last value of a query parameter.
+  std::optional<std::string> query_value(const std::string& key) const;
+  // Docker's boolean query convention: "1", "true", "True" are true; absent,
+  // "", "0", "false", "False" are false; anything else -> nullopt.
+  std::optional<bool> query_bool(const std::string& key) const;
+};
+
+// Sink for a streamed (chunked) body. Methods may be called from any thread;
+// writes are queued in order. `done(false)` means the client is gone.
+class BodyWriter {
+ public:
+  virtual ~BodyWriter() = default;
+  virtual void write(std::string chunk, std::function<void(bool ok)> done = {}) = 0;
+  virtual void finish() = 0;
+  // Called once if the client disconnects before finish().
+  virtual void on_close(std::function<void()> cb) = 0;
+};
+
+// The raw, bidirectional byte stream of a hijacked connection.
+class RawStream {
+ public:
+  virtual ~RawStream() = default;
+  // Delivers the next bytes; an empty view with ok=true is EOF (the client
+  // half-closed); ok=false is an error or close.
+  virtual void read(std::function<void(std::string_view data, bool ok)> cb) = 0;
+  virtual void write(std::string data, std::function<void(bool ok)> done = {}) = 0;
+  virtual void shutdown_write() = 0;  // after queued writes
+  virtual void close() = 0;
+};
+
+struct Response {
+  int status = 200;
+  Headers headers;
+  std::string body;
+  // Streamed body: headers go out at once with chunked encoding, then the
+  // producer writes through the BodyWriter and finishes it.
+  std::function<void(std::shared_ptr<BodyWriter>)> stream;
+  // Hijack: after the head (101 UPGRADED when the client asked for Upgrade:
+  // tcp, else 200 with the body running until close) the connection belongs
+  // to this callback.
+  std::function<void(std::shared_ptr<RawStream>)> hijack;
+
+  static Response json(int status, std::string body);
+  static Response text(int status, std::string body);
+  static Response empty(int status);
+};
+
+using Reply = std::function<void(Response)>;
+using Handler = std::function<void(Request, Reply)>;
+
+// Percent-decoding; nullopt on a malformed escape or an encoded NUL.
+std::optional<std::string> percent_decode(std::string_view in, bool plus_is_space);
+// Splits "a=1&b=two" into decoded pairs; nullopt on a malformed escape.
+std::optional<std::multimap<std::string, std::string>> parse_query(std::string_view query);
+std::string_view reason_phrase(int status);
+
+}  // namespace dind::api

@@ -1,0 +1,45 @@
+#pragma once
+// Routes "/v1.NN/containers/{id}/json"-style requests to handlers. Pure: no
+// I/O. Version-prefix rules follow dockerd: unversioned = the current version,
+// above the maximum -> 400 JSON, below the minimum -> 400 text; unknown
+// routes and known paths with the wrong method -> 404 "page not found".
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "dind/api/http.hpp"
+
+namespace dind::api {
+
+struct RouteOptions {
+  size_t max_body = 1u << 20;  // bytes accepted for this route's request body
+};
+
+class Router {
+ public:
+  // pattern: "/containers/{id}/json"; a "{name}" segment matches one
+  // non-empty path segment, "{name*}" at the end matches the rest (for image
+  // names with slashes, later).
+  void add(std::string method, std::string pattern, Handler handler, RouteOptions options = {});
+
+  struct Match {
+    const Handler* handler = nullptr;  // null: `error` says why
+    RouteOptions options;
+    Response error;
+  };
+  // Resolves method + raw target. On success fills req.path, req.version,
+  // req.query and req.params. Never throws.
+  Match match(Request& req) const;
+
+ private:
+  struct Route {
+    std::string method;
+    std::vector<std::string> segments;
+    Handler handler;
+    RouteOptions options;
+  };
+  std::vector<Route> routes_;
+};
+
+}  // namespace dind::api

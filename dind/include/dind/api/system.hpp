@@ -1,0 +1,47 @@
+#pragma once
+// System endpoints: /_ping, /version, /info, /events.
+
+#include <chrono>
+#include <future>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "dind/api/router.hpp"
+#include "dind/api/scheduler.hpp"
+#include "dind/engine/config.hpp"
+#include "dind/engine/host_info.hpp"
+
+namespace dind::api {
+
+struct RuntimeVersion {
+  std::string version;  // "1.1.5+ds1"
+  std::string commit;
+};
+// Parses `runc --version` output.
+RuntimeVersion parse_runc_version(std::string_view text);
+// Runs `runc --version` (blocking; call off the I/O threads).
+RuntimeVersion probe_runc_version();
+
+struct SystemContext {
+  engine::DaemonConfig config;
+  engine::HostInfo host;
+  std::string engine_id;
+  // `runc --version`, probed in the background at start so that start-up
+  // does not wait for it; empty until known.
+  std::shared_future<RuntimeVersion> runc;
+  RuntimeVersion runc_version() const;
+  std::vector<std::string> warnings;  // shown by `docker info`
+  Scheduler* scheduler = nullptr;
+};
+
+// Headers dockerd sends on every response.
+Headers common_headers();
+
+void add_system_routes(Router& router, std::shared_ptr<const SystemContext> ctx);
+
+// Parses an events since/until value: unix seconds with an optional fraction
+// ("1700000000", "1700000000.5"); nullopt if malformed.
+std::optional<std::chrono::system_clock::time_point> parse_event_time(std::string_view text);
+
+}  // namespace dind::api

@@ -1,0 +1,71 @@
+#pragma once
+// Daemon configuration: dockerd-compatible flags plus a daemon.json with the
+// same keys where they overlap. Pure parsing and planning; no I/O except
+// reading the config file.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "dind/api/server.hpp"
+#include "dind/base/result.hpp"
+
+namespace dind::engine {
+
+struct HostSpec {
+  enum class Kind { kUnix, kTcp };
+  Kind kind = Kind::kUnix;
+  std::string path;  // unix
+  std::string host;  // tcp, without brackets
+  uint16_t port = 0;
+  std::string to_string() const;
+};
+
+// "unix:///path", "unix://" (default socket), "tcp://host:port", "tcp://:2376",
+// "tcp://[::]:2376", "tcp://host" (port 2376 with TLS, 2375 without), a bare
+// "/path" (unix). "fd://" (systemd activation) is refused as unsupported.
+base::Result<HostSpec> parse_host(std::string_view text, bool tls);
+
+inline constexpr const char* kDefaultSocket = "/var/run/docker.sock";
+inline constexpr const char* kDefaultConfigFile = "/etc/docker/daemon.json";
+
+struct DaemonConfig {
+  std::vector<std::string> hosts;
+  std::optional<bool> tls;
+  std::optional<bool> tlsverify;
+  std::string tlscacert;
+  std::string tlscert;
+  std::string tlskey;
+  std::string data_root = "/var/lib/dind";
+  std::string exec_root = "/run/dind";
+  std::string pidfile = "/run/dind.pid";
+  std::string config_file;  // empty: kDefaultConfigFile if it exists
+  std::string log_level = "info";
+  bool debug = false;
+  int mtu = 0;  // 0: the uplink's
+  std::string bip;
+  std::vector<std::string> registry_mirrors;
+  std::vector<std::string> insecure_registries;
+};
+
+// Parses dockerd-style flags ("--flag value", "--flag=value", "-H value",
+// booleans "--tlsverify" / "--tlsverify=false"), then merges the config file
+// (a key given both ways is an error, as with dockerd; unknown keys are an
+// error). `config_required` makes a missing default config file an error.
+base::Result<DaemonConfig> parse_daemon_args(const std::vector<std::string>& args);
+// Merges daemon.json text into config; `flags_seen` are the flag names given
+// on the command line (for the conflict check).
+base::Status merge_config_json(std::string_view json, const std::vector<std::string>& flags_seen,
+                               DaemonConfig& config);
+
+// Turns hosts + TLS settings into listeners, enforcing the policy: every TCP
+// listener uses TLS with client verification, unless the user explicitly
+// passed --tls=false (then it is plain, with a warning added to `warnings`).
+base::Result<std::vector<api::Listener>> plan_listeners(const DaemonConfig& config,
+                                                        std::vector<std::string>& warnings);
+
+std::string daemon_usage();
+
+}  // namespace dind::engine

@@ -1,0 +1,123 @@
+#include "dind/engine/daemon.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <future>
+
+#include "dind/api/server.hpp"
+#include "dind/api/system.hpp"
+#include "dind/base/fs.hpp"
+#include "dind/base/log.hpp"
+#include "dind/engine/host_info.hpp"
+#include "dind/version.hpp"
+
+namespace dind::engine {
+namespace fs = std::filesystem;
+using base::ErrorKind;
+using base::make_error;
+
+namespace {
+
+// A pid file naming a live process of ours means another daemon owns this
+// data; a stale one (crash) is replaced.
+base::Status write_pidfile(const std::string& path) {
+  if (auto text = base::read_file(path, 64)) {
+    const pid_t pid = static_cast<pid_t>(std::atoi(text->c_str()));
+    if (pid > 0 && pid != ::getpid() && ::kill(pid, 0) == 0) {
+      auto comm = base::read_file("/proc/" + std::to_string(pid) + "/comm", 64);
+      if (comm && comm->rfind("dind", 0) == 0) {
+        return make_error(ErrorKind::kAlreadyExists,
+                          "pid file found, ensure dind is not running or delete " + path +
+                              " (process " + std::to_string(pid) + " is alive)");
+      }
+    }
+  }
+  base::FileTransaction tx;
+  DIND_TRY(tx.ensure_dir(fs::path(path).parent_path(), 0755));
+  DIND_TRY(tx.stage(path, std::to_string(::getpid()) + "\n", 0644));
+  return tx.commit();
+}
+
+}  // namespace
+
+int run_daemon(DaemonConfig config) {
+  const auto t0 = std::chrono::steady_clock::now();
+  auto level = base::parse_log_level(config.log_level);
+  if (!level) {
+    DIND_LOG(kError) << level.error().message;
+    return 1;
+  }
+  base::set_log_level(*level);
+
+  std::vector<std::string> warnings;
+  auto listeners = plan_listeners(config, warnings);
+  if (!listeners) {
+    DIND_LOG(kError) << listeners.error().message;
+    return 1;
+  }
+  for (const auto& w : warnings) {
+    DIND_LOG(kWarn) << w;
+  }
+  for (const auto& dir : {config.data_root, config.exec_root}) {
+    base::FileTransaction tx;
+    auto st = tx.ensure_dir(dir, 0711);
+    if (st) {
+      st = tx.commit();
+    }
+    if (!st) {
+      DIND_LOG(kError) << "cannot create " << dir << ": " << st.error().message;
+      return 1;
+    }
+  }
+  if (auto st = write_pidfile(config.pidfile); !st) {
+    DIND_LOG(kError) << st.error().message;
+    return 1;
+  }
+  auto remove_pidfile = [&] { ::unlink(config.pidfile.c_str()); };
+
+  auto ctx = std::make_shared<api::SystemContext>();
+  ctx->config = config;
+  ctx->host = gather_host_info(config.data_root);
+  auto id = load_or_create_engine_id(config.data_root);
+  if (!id) {
+    DIND_LOG(kError) << id.error().message;
+    remove_pidfile();
+    return 1;
+  }
+  ctx->engine_id = *id;
+  for (const auto& w : warnings) {
+    ctx->warnings.push_back("WARNING: " + w);
+  }
+  ctx->runc = std::async(std::launch::async, api::probe_runc_version).share();
+
+  api::Router router;
+  api::Server server(router, api::common_headers());
+  ctx->scheduler = &server;
+  api::add_system_routes(router, ctx);
+
+  for (const auto& l : *listeners) {
+    auto bound = server.listen(l);
+    if (!bound) {
+      DIND_LOG(kError) << bound.error().message;
+      remove_pidfile();
+      return 1;
+    }
+    DIND_LOG(kInfo) << "API listen on " << *bound;
+  }
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count() /
+      1000.0;
+  DIND_LOG(kInfo) << "dind " << kDindVersion << " (engine " << kEngineVersion << ", API "
+                  << api::kMaxApiVersion.to_string() << ") ready in " << ms << " ms; data root "
+                  << config.data_root;
+  server.run(4, /*handle_signals=*/true);
+  remove_pidfile();
+  DIND_LOG(kInfo) << "daemon stopped";
+  return 0;
+}
+
+}  // namespace dind::engine
