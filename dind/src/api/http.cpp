@@ -17,7 +17,7 @@ std::optional<ApiVersion> parse_api_version(std::string_view text) {
   }
   ApiVersion v;
   auto parse = [](std::string_view s, int& out) {
-    if (s.empty() || (s.size() > 1 && s[0] == '0')) {
+    if (s.empty() || (s.size() > 1 && s[0] == '0') || s[0] < '0' || s[0] > '9') {
       return false;
     }
     auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);

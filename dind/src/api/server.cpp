@@ -17,6 +17,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <deque>
+#include <limits>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -244,7 +245,9 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     state_ = State::kReading;
     parser_.emplace();
     parser_->header_limit(static_cast<uint32_t>(server_.limits.header_limit));
-    parser_->body_limit(0);
+    // Checked per route once the header is in (Beast checks Content-Length
+    // against this limit while parsing the header).
+    parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
     lowest(stream_).expires_after(server_.limits.header_timeout);
     http::async_read_header(stream_, buffer_, *parser_,
                             [self = this->shared_from_this()](beast::error_code ec, size_t) {
@@ -293,12 +296,17 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       return;
     }
     match_ = server_.router.match(req_);
-    const bool has_body = parser_->content_length().value_or(0) > 0 || parser_->chunked();
+    const uint64_t declared = parser_->content_length().value_or(0);
+    const bool has_body = declared > 0 || parser_->chunked();
     if (match_.handler == nullptr) {
       if (has_body) {
         keep_alive_ = false;  // the unread body would be taken for the next request
       }
       send(std::move(match_.error));
+      return;
+    }
+    if (declared > match_.options.max_body) {
+      fail(413, "request body larger than " + std::to_string(match_.options.max_body) + " bytes");
       return;
     }
     if (auto expect = req_.headers.find("Expect"); expect != req_.headers.end()) {
