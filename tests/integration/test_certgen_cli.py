@@ -114,12 +114,3 @@ def test_usage_errors_and_disabled_tls(tmp_path):
     proc = run([binary("dind-certgen")], env={"DOCKER_TLS_CERTDIR": ""})
     assert "TLS is disabled" in proc.stdout
     assert not any(tmp_path.iterdir())
-
-
-def test_dind_binary_bootstraps_the_same_bundle(certdir):
-    out = run([binary("dind")], env={"DOCKER_TLS_CERTDIR": str(certdir)})
-    assert f"DOCKER_CERT_PATH={certdir}/client" in out.stdout
-    assert f"--tlscert {certdir}/server/cert.pem" in out.stdout
-    assert certgen(certdir, "verify").returncode == 0
-    proc = run([binary("dind")], env={"DOCKER_TLS_CERTDIR": str(certdir), "DOCKER_TLS_SAN": "IP:x"}, check=False)
-    assert proc.returncode == 1 and "IP:x" in proc.stderr

@@ -50,3 +50,98 @@ def tree_state(root):
     return state
 
 
+
+
+class Daemon:
+    """A real `dind daemon`: temp data root, exec root and pid file, a unix socket,
+    and optionally a mutual-TLS TCP listener on a free port with a fresh bundle.
+    Logs at debug level so tests can count the requests that reached a handler."""
+
+    def __init__(self, root, tls=True, extra_args=(), env=None):
+        self.root = pathlib.Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.socket = str(self.root / "d.sock")
+        self.certs = self.root / "certs"
+        self.port = free_port() if tls else None
+        self.extra_args = list(extra_args)
+        self.env = dict(env or {})
+        self.proc = None
+        self.log_path = self.root / "daemon.log"
+        self.log_offset = 0
+
+    def args(self):
+        a = [binary("dind"), "daemon", "-H", f"unix://{self.socket}",
+             "--data-root", str(self.root / "data"), "--exec-root", str(self.root / "exec"),
+             "--pidfile", str(self.root / "dind.pid"), "--log-level", "debug",
+             "--config-file", str(self.root / "daemon.json")]
+        if self.port:
+            a += ["-H", f"tcp://127.0.0.1:{self.port}", "--tlsverify",
+                  "--tlscacert", str(self.certs / "server/ca.pem"),
+                  "--tlscert", str(self.certs / "server/cert.pem"),
+                  "--tlskey", str(self.certs / "server/key.pem")]
+        return a + self.extra_args
+
+    def start(self, wait=True):
+        if self.port and not (self.certs / "client/ca.pem").exists():
+            certgen(self.certs, "-q")
+        cfg = self.root / "daemon.json"
+        if not cfg.exists():
+            cfg.write_text("{}")
+        env = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")}
+        env.update(self.env)
+        self.log = open(self.log_path, "ab")
+        self.log_offset = self.log_path.stat().st_size  # this run's lines start here
+        self.proc = subprocess.Popen(self.args(), stdout=self.log, stderr=subprocess.STDOUT, env=env)
+        if wait:
+            self.wait_ready()
+        return self
+
+    def wait_ready(self, timeout=10.0):
+        import time
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"dind exited with {self.proc.returncode}:\n{self.log_text()}")
+            if "ready in" in self.log_text()[self.log_offset:]:
+                return
+            time.sleep(0.01)
+        raise AssertionError(f"dind not ready:\n{self.log_text()}")
+
+    def log_text(self):
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def handled(self):
+        """Requests that reached a handler so far (from the debug log)."""
+        return self.log_text().count("level=debug handler ")
+
+    def client_env(self, tmp=None):
+        e = {"DOCKER_HOST": f"tcp://127.0.0.1:{self.port}", "DOCKER_TLS_VERIFY": "1",
+             "DOCKER_CERT_PATH": str(self.certs / "client")}
+        if tmp:
+            e["DOCKER_CONFIG"] = str(tmp)
+        return e
+
+    def stop(self, sig=None):
+        import signal as _signal
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig or _signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if getattr(self, "log", None):
+            self.log.close()
+            self.log = None
+        return self.proc.returncode if self.proc else None
+
+
+def wait_port_closed(port, timeout=5.0):
+    import time
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) != 0:
+                return True
+        time.sleep(0.05)
+    return False

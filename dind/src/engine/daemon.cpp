@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <future>
 
 #include "dind/api/server.hpp"
@@ -40,6 +41,23 @@ base::Status write_pidfile(const std::string& path) {
   DIND_TRY(tx.ensure_dir(fs::path(path).parent_path(), 0755));
   DIND_TRY(tx.stage(path, std::to_string(::getpid()) + "\n", 0644));
   return tx.commit();
+}
+
+// Tuning knobs for the connection deadlines (tests use short ones).
+api::ServerLimits limits_from_env() {
+  api::ServerLimits limits;
+  auto ms = [](const char* name, std::chrono::milliseconds& slot) {
+    if (const char* v = std::getenv(name); v && *v) {
+      const long n = std::atol(v);
+      if (n > 0) {
+        slot = std::chrono::milliseconds(n);
+      }
+    }
+  };
+  ms("DIND_HANDSHAKE_TIMEOUT_MS", limits.handshake_timeout);
+  ms("DIND_HEADER_TIMEOUT_MS", limits.header_timeout);
+  ms("DIND_SHUTDOWN_GRACE_MS", limits.shutdown_grace);
+  return limits;
 }
 
 }  // namespace
@@ -95,7 +113,7 @@ int run_daemon(DaemonConfig config) {
   ctx->runc = std::async(std::launch::async, api::probe_runc_version).share();
 
   api::Router router;
-  api::Server server(router, api::common_headers());
+  api::Server server(router, api::common_headers(), limits_from_env());
   ctx->scheduler = &server;
   api::add_system_routes(router, ctx);
 
