@@ -47,9 +47,18 @@ def _sh(*args, check=True):
 class Dockerd:
     """with Dockerd() as d: d.socket, d.ready_ms (start until /_ping answers)."""
 
-    def __init__(self, iptables=False, timeout=60.0):
+    def __init__(self, iptables=False, timeout=60.0, tls_certdir=None, tcp_port=None, before_start=None,
+                 ready_probe=None):
+        """tls_certdir + tcp_port: also serve tcp://127.0.0.1:PORT with --tlsverify
+        using the docker:dind layout in tls_certdir. before_start(root) runs inside
+        the timed window (docker:dind's certificate generation) and may return the
+        certificate directory it made."""
         self.iptables = iptables
         self.timeout = timeout
+        self.tls_certdir = tls_certdir
+        self.tcp_port = tcp_port
+        self.before_start = before_start
+        self.ready_probe = ready_probe  # fn(self) -> bool; default: /_ping on the socket
         self.proc = None
         self.ready_ms = None
 
@@ -68,18 +77,30 @@ class Dockerd:
                 f"--iptables={str(self.iptables).lower()}", "--ip6tables=false"]
         self.log = open(os.path.join(self.root, "dockerd.log"), "w")
         t0 = time.perf_counter()
+        if self.before_start:  # may produce the certificates, inside the timed window
+            self.tls_certdir = self.before_start(self.root) or self.tls_certdir
+        if self.tls_certdir:
+            c = self.tls_certdir
+            args += ["-H", f"tcp://127.0.0.1:{self.tcp_port}", "--tlsverify",
+                     "--tlscacert", f"{c}/server/ca.pem", "--tlscert", f"{c}/server/cert.pem",
+                     "--tlskey", f"{c}/server/key.pem"]
+        self.t0 = t0
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = t0 + self.timeout
         while time.perf_counter() < deadline:
             if self.proc.poll() is not None:
                 self.__exit__(None, None, None)
                 raise RuntimeError("dockerd exited during start")
-            if ping(self.socket):
+            if (self.ready_probe(self) if self.ready_probe else ping(self.socket)):
                 self.ready_ms = (time.perf_counter() - t0) * 1000.0
                 return self
-            time.sleep(0.01)
+            time.sleep(0.001)
         self.__exit__(None, None, None)
-        raise RuntimeError("dockerd did not answer /_ping in time")
+        raise RuntimeError("dockerd did not answer in time")
+
+    def pids(self):
+        """dockerd and every descendant (containerd, shims)."""
+        return process_tree(self.proc.pid)
 
     def __exit__(self, *exc):
         if self.proc is not None and self.proc.poll() is None:
@@ -99,3 +120,35 @@ class Dockerd:
         _sh("ip", "link", "del", self.bridge, check=False)
         shutil.rmtree(self.root, ignore_errors=True)
         return False
+
+
+def process_tree(root_pid):
+    children = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            children.setdefault(int(fields[1]), []).append(int(entry))
+        except OSError:
+            continue
+    out, todo = [], [root_pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(children.get(p, []))
+    return out
+
+
+def rss_kib(pids):
+    total = 0
+    for p in pids:
+        try:
+            with open(f"/proc/{p}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+        except OSError:
+            pass
+    return total

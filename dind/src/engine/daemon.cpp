@@ -7,7 +7,9 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <algorithm>
 #include <future>
+#include <thread>
 
 #include "dind/api/server.hpp"
 #include "dind/api/system.hpp"
@@ -58,6 +60,16 @@ api::ServerLimits limits_from_env() {
   ms("DIND_HEADER_TIMEOUT_MS", limits.header_timeout);
   ms("DIND_SHUTDOWN_GRACE_MS", limits.shutdown_grace);
   return limits;
+}
+
+// One I/O thread per CPU (at most 4): more threads than cores only adds
+// wake-ups between them. DIND_IO_THREADS overrides.
+int io_threads() {
+  if (const char* v = std::getenv("DIND_IO_THREADS"); v && std::atoi(v) > 0) {
+    return std::atoi(v);
+  }
+  const unsigned n = std::thread::hardware_concurrency();
+  return static_cast<int>(std::clamp(n, 1u, 4u));
 }
 
 }  // namespace
@@ -132,7 +144,7 @@ int run_daemon(DaemonConfig config) {
   DIND_LOG(kInfo) << "dind " << kDindVersion << " (engine " << kEngineVersion << ", API "
                   << api::kMaxApiVersion.to_string() << ") ready in " << ms << " ms; data root "
                   << config.data_root;
-  server.run(4, /*handle_signals=*/true);
+  server.run(io_threads(), /*handle_signals=*/true);
   remove_pidfile();
   DIND_LOG(kInfo) << "daemon stopped";
   return 0;

@@ -1,0 +1,58 @@
+"""Our appliance for side-by-side runs: `dind` in appliance mode with a fresh
+certificate directory, a private socket, data root and exec root, and the TLS
+listener on a chosen loopback port."""
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+
+class Dind:
+    def __init__(self, binary, tcp_port, ready_probe, timeout=30.0):
+        self.binary = binary
+        self.tcp_port = tcp_port
+        self.ready_probe = ready_probe  # fn(certdir) -> bool
+        self.timeout = timeout
+        self.proc = None
+        self.ready_ms = None
+
+    def __enter__(self):
+        self.root = tempfile.mkdtemp(prefix="dindbench-")
+        self.certdir = os.path.join(self.root, "certs")
+        with open(os.path.join(self.root, "daemon.json"), "w") as f:
+            f.write("{}")
+        env = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
+               "DOCKER_TLS_CERTDIR": self.certdir,
+               "DOCKER_HOST": f"unix://{self.root}/d.sock",
+               "DIND_TCP_ADDRESS": f"127.0.0.1:{self.tcp_port}"}
+        args = [self.binary, "--data-root", f"{self.root}/data", "--exec-root", f"{self.root}/exec",
+                "--pidfile", f"{self.root}/dind.pid", "--config-file", f"{self.root}/daemon.json",
+                "--log-level", "warn"]
+        self.log = open(os.path.join(self.root, "dind.log"), "w")
+        t0 = time.perf_counter()
+        self.proc = subprocess.Popen(args, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        while time.perf_counter() - t0 < self.timeout:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"dind exited: {open(self.log.name).read()}")
+            if os.path.exists(os.path.join(self.certdir, "client", "ca.pem")) and self.ready_probe(self.certdir):
+                self.ready_ms = (time.perf_counter() - t0) * 1000.0
+                return self
+            time.sleep(0.001)
+        raise RuntimeError("dind did not become ready")
+
+    def pids(self):
+        return [self.proc.pid]
+
+    def __exit__(self, *exc):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        shutil.rmtree(self.root, ignore_errors=True)
+        return False
