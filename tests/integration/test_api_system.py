@@ -105,6 +105,14 @@ def test_ping_headers_and_version_rules(daemon):
     assert curl_unix(daemon, "/containers/json", "-X", "PUT").startswith("HTTP/1.1 404")
 
 
+def test_info_fields_follow_the_requested_api_version(daemon):
+    old = json.loads(curl_unix(daemon, "/v1.41/info").split("\r\n\r\n", 1)[1])
+    new = json.loads(curl_unix(daemon, "/v1.44/info").split("\r\n\r\n", 1)[1])
+    assert old["KernelMemory"] is False and "KernelMemoryTCP" in old
+    assert "KernelMemory" not in new and "KernelMemoryTCP" not in new
+    assert old["ID"] == new["ID"]
+
+
 def test_events_stream_ends_at_until_and_bad_parameters_are_400(daemon, tmp_path):
     env = {"DOCKER_HOST": f"unix://{daemon.socket}", "DOCKER_CONFIG": str(tmp_path)}
     t0 = time.monotonic()

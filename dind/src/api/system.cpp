@@ -97,7 +97,7 @@ json version_json(const SystemContext& c) {
           {"BuildTime", engine_details["BuildTime"]}};
 }
 
-json info_json(const SystemContext& c) {
+json info_json(const SystemContext& c, ApiVersion version) {
   const auto& h = c.host;
   json mirrors = c.config.registry_mirrors;
   json insecure_cidrs = json::array({"127.0.0.0/8"});
@@ -111,7 +111,7 @@ json info_json(const SystemContext& c) {
     }
   }
   const bool v1 = h.cgroup_version == "1";
-  return {
+  json info = {
       {"ID", c.engine_id},
       {"Containers", 0},
       {"ContainersRunning", 0},
@@ -128,8 +128,6 @@ json info_json(const SystemContext& c) {
         {"Log", {"json-file"}}}},
       {"MemoryLimit", h.memory_controller},
       {"SwapLimit", h.swap_limit},
-      {"KernelMemory", false},
-      {"KernelMemoryTCP", false},
       {"CpuCfsPeriod", h.cpu_controller},
       {"CpuCfsQuota", h.cpu_controller},
       {"CPUShares", h.cpu_controller},
@@ -191,6 +189,13 @@ json info_json(const SystemContext& c) {
       {"OomKillDisable", v1 && h.memory_controller},
       {"Warnings", c.warnings.empty() ? json(nullptr) : json(c.warnings)},
   };
+  // Kernel memory accounting is not offered: API 1.42+ omits the fields then
+  // (CHANGELOG v1.42), older versions always carried them.
+  if (version < ApiVersion{1, 42}) {
+    info["KernelMemory"] = false;
+    info["KernelMemoryTCP"] = false;
+  }
+  return info;
 }
 
 }  // namespace
@@ -282,8 +287,8 @@ void add_system_routes(Router& router, std::shared_ptr<const SystemContext> ctx)
   router.add("GET", "/version", [ctx](Request, Reply reply) {
     reply(Response::json(200, dump(version_json(*ctx))));
   });
-  router.add("GET", "/info", [ctx](Request, Reply reply) {
-    reply(Response::json(200, dump(info_json(*ctx))));
+  router.add("GET", "/info", [ctx](Request req, Reply reply) {
+    reply(Response::json(200, dump(info_json(*ctx, req.version))));
   });
   router.add("GET", "/events", [ctx](Request req, Reply reply) {
     std::optional<Clock::time_point> since, until;
