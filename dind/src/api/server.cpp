@@ -70,7 +70,6 @@ class SessionBase {
 };
 
 struct Server::Impl {
-  asio::io_context ioc;
   const Router& router;
   Headers common_headers;
   ServerLimits limits;
@@ -87,6 +86,9 @@ struct Server::Impl {
     ino_t inode;
   };
   std::vector<SocketFile> socket_files;
+  // Declared last so it is destroyed first: the handlers still queued in it
+  // own sessions whose destructors touch the members above.
+  asio::io_context ioc;
 
   Impl(const Router& r, Headers h, ServerLimits l) : router(r), common_headers(std::move(h)), limits(l) {}
 
@@ -684,6 +686,9 @@ Server::Server(const Router& router, Headers common_headers, ServerLimits limits
 
 Server::~Server() {
   impl_->remove_socket_files();
+  // Acceptors deregister from the io_context, so they go before it does.
+  impl_->tcp_acceptors.clear();
+  impl_->unix_acceptors.clear();
 }
 
 uint64_t Server::requests_handled() const { return impl_->handled.load(); }

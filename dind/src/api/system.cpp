@@ -36,21 +36,10 @@ std::string env_or_empty(const char* a, const char* b) {
   return v ? v : "";
 }
 
-int count_fds() {
+// Entries of a /proc directory, without "." and "..".
+int count_entries(const char* dir) {
   int n = 0;
-  if (DIR* d = ::opendir("/proc/self/fd")) {
-    while (struct dirent* e = ::readdir(d)) {
-      n += e->d_name[0] != '.';
-    }
-    ::closedir(d);
-    --n;  // the directory stream itself
-  }
-  return n;
-}
-
-int count_threads() {
-  int n = 0;
-  if (DIR* d = ::opendir("/proc/self/task")) {
+  if (DIR* d = ::opendir(dir)) {
     while (struct dirent* e = ::readdir(d)) {
       n += e->d_name[0] != '.';
     }
@@ -137,8 +126,8 @@ json info_json(const SystemContext& c, ApiVersion version) {
       {"BridgeNfIptables", h.bridge_nf_iptables},
       {"BridgeNfIp6tables", h.bridge_nf_ip6tables},
       {"Debug", c.config.log_level == "debug"},
-      {"NFd", count_fds()},
-      {"NGoroutines", count_threads()},
+      {"NFd", count_entries("/proc/self/fd") - 1},  // minus the directory stream
+      {"NGoroutines", count_entries("/proc/self/task")},
       {"SystemTime", rfc3339_nano(Clock::now())},
       {"LoggingDriver", "json-file"},
       {"CgroupDriver", "cgroupfs"},
