@@ -55,11 +55,15 @@ using Status = Result<void>;
 
 }  // namespace dind::base
 
-// Propagates a failed Status/Result out of the enclosing function.
-#define DIND_TRY(expr)                      \
-  do {                                      \
-    auto dind_try_r_ = (expr);              \
-    if (!dind_try_r_) {                     \
-      return std::move(dind_try_r_).error(); \
-    }                                       \
+// Propagates a failed Status/Result out of the enclosing function. The
+// temporary gets a unique name so that DIND_TRY may nest (in lambdas).
+#define DIND_TRY_CONCAT2(a, b) a##b
+#define DIND_TRY_CONCAT(a, b) DIND_TRY_CONCAT2(a, b)
+#define DIND_TRY_IMPL(var, expr)      \
+  do {                                \
+    auto var = (expr);                \
+    if (!var) {                       \
+      return std::move(var).error();  \
+    }                                 \
   } while (false)
+#define DIND_TRY(expr) DIND_TRY_IMPL(DIND_TRY_CONCAT(dind_try_r_, __COUNTER__), expr)

@@ -1,0 +1,122 @@
+#include "netsetup/dns_records.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+namespace netsetup::dns {
+using dind::base::ErrorKind;
+using dind::base::make_error;
+
+namespace {
+std::string lower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+}  // namespace
+
+bool valid_dns_name(std::string_view name) {
+  if (name.empty() || name.size() > 253) {
+    return false;
+  }
+  size_t label = 0;
+  for (size_t i = 0; i <= name.size(); ++i) {
+    if (i == name.size() || name[i] == '.') {
+      if (label == 0 || label > 63 || name[i - 1] == '-') {
+        return false;
+      }
+      label = 0;
+      continue;
+    }
+    const unsigned char c = static_cast<unsigned char>(name[i]);
+    if (!(std::isalnum(c) || c == '-' || c == '_') || (label == 0 && c == '-')) {
+      return false;
+    }
+    ++label;
+  }
+  return true;
+}
+
+dind::base::Status Records::add(const std::string& network, Ipv4 ip,
+                                const std::vector<std::string>& names) {
+  for (const auto& n : names) {
+    if (!valid_dns_name(n)) {
+      return make_error(ErrorKind::kInvalidArgument, "\"" + n + "\" is not a valid DNS name");
+    }
+  }
+  for (const auto& n : names) {
+    names_[network][lower(n)].insert(ip.value);
+  }
+  return {};
+}
+
+void Records::remove(const std::string& network, Ipv4 ip) {
+  auto net = names_.find(network);
+  if (net == names_.end()) {
+    return;
+  }
+  for (auto it = net->second.begin(); it != net->second.end();) {
+    it->second.erase(ip.value);
+    it = it->second.empty() ? net->second.erase(it) : std::next(it);
+  }
+  if (net->second.empty()) {
+    names_.erase(net);
+  }
+}
+
+std::vector<Ipv4> Records::lookup(const std::vector<std::string>& networks, std::string_view name) const {
+  const std::string key = lower(name);
+  std::set<uint32_t> found;
+  for (const auto& net : networks) {
+    auto n = names_.find(net);
+    if (n == names_.end()) {
+      continue;
+    }
+    if (auto it = n->second.find(key); it != n->second.end()) {
+      found.insert(it->second.begin(), it->second.end());
+    }
+    // "name.network"
+    const std::string suffix = "." + lower(net);
+    if (key.size() > suffix.size() && key.compare(key.size() - suffix.size(), suffix.size(), suffix) == 0) {
+      if (auto it = n->second.find(key.substr(0, key.size() - suffix.size())); it != n->second.end()) {
+        found.insert(it->second.begin(), it->second.end());
+      }
+    }
+  }
+  std::vector<Ipv4> out;
+  for (uint32_t v : found) {
+    out.push_back(Ipv4{v});
+  }
+  return out;
+}
+
+Decision decide(const Records& records, const std::vector<std::string>& networks,
+                std::string_view packet, std::mt19937& rng) {
+  auto q = parse_query(packet);
+  if (!q) {
+    auto id = header_id(packet);
+    if (!id) {
+      return {Decision::Kind::kDrop, {}};
+    }
+    const Rcode rc = q.error().kind == ErrorKind::kUnimplemented ? Rcode::kNotImp : Rcode::kFormErr;
+    return {Decision::Kind::kAnswer, build_error(*id, rc)};
+  }
+  if (q->qclass != kClassIn) {
+    return {Decision::Kind::kForward, {}};
+  }
+  auto ips = records.lookup(networks, q->name);
+  if (ips.empty()) {
+    return {Decision::Kind::kForward, {}};
+  }
+  constexpr uint32_t kTtl = 600;
+  if (q->qtype == kTypeA) {
+    std::shuffle(ips.begin(), ips.end(), rng);  // cheap round-robin, as Docker does
+    return {Decision::Kind::kAnswer, build_response(*q, Rcode::kNoError, ips, {}, kTtl, q->udp_size)};
+  }
+  // A name we know but no record of this type (AAAA on an IPv4-only network,
+  // MX...): NOERROR with no answers, so clients fall back to A.
+  return {Decision::Kind::kAnswer, build_response(*q, Rcode::kNoError, {}, {}, kTtl, q->udp_size)};
+}
+
+}  // namespace netsetup::dns
