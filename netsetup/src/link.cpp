@@ -141,6 +141,7 @@ Status set_hairpin(nl_sock* s, int ifindex, const std::string& name) {
 Status add_default_route(nl_sock* s, int ifindex, Ipv4 gateway) {
   Route r(rtnl_route_alloc());
   rtnl_route_set_family(r.get(), AF_INET);
+  rtnl_route_set_protocol(r.get(), RTPROT_BOOT);  // what `ip route add` records
   NlAddr dst = ipv4_addr(Ipv4{0}, 0);
   rtnl_route_set_dst(r.get(), dst.get());
   rtnl_nexthop* nh = rtnl_route_nh_alloc();

@@ -1,0 +1,101 @@
+#pragma once
+// The network manager: the orchestration of the planners and executors into
+// networks and endpoints, with its state in one directory (networks, IPAM,
+// endpoints; each file written atomically). Every operation is a transaction:
+// a failure midway undoes the finished steps. Not thread-safe: one owner (the
+// daemon's network strand, or one dind-netsetup invocation).
+
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "netsetup/addr.hpp"
+#include "netsetup/ipam.hpp"
+#include "netsetup/nat.hpp"
+#include "netsetup/pools.hpp"
+
+namespace netsetup {
+
+struct NetworkSpec {
+  std::string name;
+  std::optional<Ipv4Prefix> subnet;  // default: from the pools
+  std::optional<Ipv4> gateway;       // default: the first host address
+  std::optional<int> mtu;            // default: the uplink's
+  std::string bridge;                // default: "br-<name>" (at most 15 chars)
+  bool internal = false;
+};
+
+struct NetworkState {
+  std::string name;
+  std::string bridge;
+  Ipv4Prefix subnet;
+  Ipv4 gateway;
+  int mtu = 1500;
+  bool internal = false;
+  Mac mac;
+};
+
+struct PortRequest {
+  Proto proto = Proto::kTcp;
+  std::optional<Ipv4> host_ip;
+  uint16_t host_port = 0;
+  uint16_t container_port = 0;
+};
+
+// "[HOSTIP:]HOSTPORT:CPORT[/tcp|udp]" (docker run -p, without ranges).
+dind::base::Result<PortRequest> parse_port(std::string_view text);
+
+struct AttachRequest {
+  std::string network;
+  std::filesystem::path netns;
+  std::optional<Ipv4> ip;
+  std::vector<std::string> names;  // DNS names and aliases on this network
+  std::vector<PortRequest> ports;
+  bool default_route = true;
+};
+
+struct EndpointState {
+  std::string network;
+  std::string netns;
+  std::string host_ifname;
+  std::string ifname;
+  Ipv4 ip;
+  std::vector<std::string> names;
+  std::vector<PortRequest> ports;
+};
+
+struct ManagerOptions {
+  std::filesystem::path state_dir;
+  std::string table = "dind";          // our nft table
+  std::vector<PoolSpec> pools = default_pools();
+  int default_mtu = 0;                 // 0: the uplink's, else 1500
+};
+
+class NetworkManager {
+ public:
+  // Loads the state directory (created if missing) and enables ip_forward.
+  static dind::base::Result<NetworkManager> open(ManagerOptions options);
+
+  dind::base::Result<NetworkState> create_network(const NetworkSpec& spec);
+  dind::base::Status delete_network(const std::string& name);
+  dind::base::Result<EndpointState> attach(const AttachRequest& request);
+  dind::base::Status detach(const std::string& network, const std::filesystem::path& netns);
+
+  const std::map<std::string, NetworkState>& networks() const { return networks_; }
+  const std::vector<EndpointState>& endpoints() const { return endpoints_; }
+  std::string describe() const;  // for `dind-netsetup show`
+
+ private:
+  dind::base::Status save() const;
+  dind::base::Status apply_nat() const;
+  NatPlan nat_plan() const;
+
+  ManagerOptions options_;
+  std::map<std::string, NetworkState> networks_;
+  std::vector<EndpointState> endpoints_;
+  Ipam ipam_;
+};
+
+}  // namespace netsetup

@@ -1,0 +1,172 @@
+"""netsetup in throwaway network namespaces: a private "host" netns holds the
+bridges and our nft table; "containers" and an "external" peer are further
+namespaces. Everything is created with unique names and deleted afterwards."""
+import os
+import secrets
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+from dindtest import binary
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (network namespaces)")
+
+
+def sh(*args, check=True, timeout=20):
+    p = subprocess.run(args, capture_output=True, text=True, timeout=timeout)
+    if check and p.returncode != 0:
+        raise AssertionError(f"{args} -> {p.returncode}\n{p.stdout}\n{p.stderr}")
+    return p
+
+
+class Lab:
+    def __init__(self):
+        self.tag = "dn" + secrets.token_hex(3)
+        self.host = self.tag + "h"
+        self.namespaces = []
+        self.state = tempfile.mkdtemp(prefix="dind-netsetup-")
+        self.procs = []
+
+    def ns(self, suffix):
+        name = self.tag + suffix
+        sh("ip", "netns", "add", name)
+        sh("ip", "-n", name, "link", "set", "lo", "up")
+        self.namespaces.append(name)
+        return name
+
+    def in_ns(self, ns, *args, check=True, timeout=20):
+        return sh("ip", "netns", "exec", ns, *args, check=check, timeout=timeout)
+
+    def netsetup(self, *args, check=True):
+        return self.in_ns(self.host, binary("dind-netsetup"), "--state", self.state, "--table", "dind_test",
+                          *args, check=check)
+
+    def snapshot(self):
+        return {what: self.in_ns(self.host, *cmd).stdout for what, cmd in {
+            "link": ["ip", "-o", "link"], "addr": ["ip", "-o", "addr"], "route": ["ip", "route"],
+            "nft": ["nft", "list", "ruleset"]}.items()}
+
+    def serve(self, ns, port, text):
+        code = ("import socket\n"
+                "s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+                f"s.bind(('0.0.0.0', {port})); s.listen()\n"
+                "while True:\n"
+                f"    c,_=s.accept(); c.sendall(b'{text}\\n'); c.close()\n")
+        p = subprocess.Popen(["ip", "netns", "exec", ns, "/usr/bin/python3", "-c", code])
+        self.procs.append(p)
+        time.sleep(0.3)
+
+    def fetch(self, ns, ip, port):
+        return self.in_ns(ns, "busybox", "nc", "-w", "2", ip, str(port), check=False, timeout=10).stdout.strip()
+
+    def ping(self, ns, ip):
+        return self.in_ns(ns, "busybox", "ping", "-c", "1", "-W", "1", ip, check=False).returncode == 0
+
+    def close(self):
+        for p in self.procs:
+            p.kill()
+            p.wait()
+        for ns in reversed(self.namespaces):
+            sh("ip", "netns", "del", ns, check=False)
+        sh("rm", "-rf", self.state)
+
+
+@pytest.fixture
+def lab():
+    lab = Lab()
+    try:
+        lab.ns("h")
+        # No IPv6 duplicate-address detection in the lab's host netns: its
+        # "tentative" flag would make before/after snapshots differ by timing.
+        for scope in ("all", "default"):
+            lab.in_ns(lab.host, "sysctl", "-qw", f"net.ipv6.conf.{scope}.accept_dad=0")
+        # The "external" peer: a veth between the host netns and ext, 10.199.0.0/30.
+        ext = lab.ns("x")
+        sh("ip", "link", "add", lab.tag + "u0", "netns", lab.host, "type", "veth", "peer", "name", "eth0",
+           "netns", ext)
+        lab.in_ns(lab.host, "ip", "addr", "add", "10.199.0.1/30", "dev", lab.tag + "u0")
+        lab.in_ns(lab.host, "ip", "link", "set", lab.tag + "u0", "up")
+        lab.in_ns(ext, "ip", "addr", "add", "10.199.0.2/30", "dev", "eth0")
+        lab.in_ns(ext, "ip", "link", "set", "eth0", "up")
+        lab.ext = ext
+        yield lab
+    finally:
+        lab.close()
+
+
+def test_two_networks_published_ports_isolation_and_exact_teardown(lab):
+    before = lab.snapshot()
+    c1, c2, c3 = lab.ns("c1"), lab.ns("c2"), lab.ns("c3")
+    out = lab.netsetup("network", "create", "front", "--subnet", "10.88.1.0/24", "--mtu", "1400").stdout
+    assert "10.88.1.0/24 gateway 10.88.1.1 mtu 1400" in out
+    lab.netsetup("network", "create", "back", "--subnet", "10.88.2.0/24")
+    assert lab.netsetup("attach", "--network", "front", "--netns", f"/run/netns/{c1}", "--name", "web",
+                        "-p", "8080:80").stdout.startswith("10.88.1.2 eth0")
+    assert lab.netsetup("attach", "--network", "front", "--netns", f"/run/netns/{c2}", "--name", "client",
+                        "--ip", "10.88.1.50").stdout.startswith("10.88.1.50 eth0")
+    lab.netsetup("attach", "--network", "back", "--netns", f"/run/netns/{c3}", "--name", "db")
+
+    # Inside a container: eth0 with the MTU, the MAC from the IP, the default route.
+    link = lab.in_ns(c1, "ip", "-o", "link", "show", "eth0").stdout
+    assert "mtu 1400" in link and "02:42:0a:58:01:02" in link
+    assert "default via 10.88.1.1 dev eth0" in lab.in_ns(c1, "ip", "route").stdout
+
+    assert lab.ping(c2, "10.88.1.2"), "containers on one network reach each other"
+    assert lab.ping(c1, "10.88.1.1"), "and their gateway"
+    assert lab.ping(c1, "10.199.0.2"), "and the outside, masqueraded"
+    assert not lab.ping(c3, "10.88.1.2"), "another network is isolated"
+
+    lab.serve(c1, 80, "hello from web")
+    assert lab.fetch(lab.host, "127.0.0.1", 8080) == "hello from web", "host loopback -> published port"
+    assert lab.fetch(lab.host, "10.199.0.1", 8080) == "hello from web", "host address -> published port"
+    assert lab.fetch(lab.ext, "10.199.0.1", 8080) == "hello from web", "outside -> published port"
+    assert lab.fetch(c2, "10.199.0.1", 8080) == "hello from web", "hairpin through the host address"
+    assert lab.fetch(c1, "10.199.0.1", 8080) == "hello from web", "a container reaching its own port"
+
+    # A clash on the host port is refused clearly and changes nothing.
+    snap = lab.snapshot()
+    clash = lab.netsetup("attach", "--network", "back", "--netns", f"/run/netns/{c2}", "-p", "8080:81",
+                         check=False)
+    assert clash.returncode == 1 and "port is already allocated" in clash.stderr
+    assert lab.snapshot() == snap
+
+    for ns, net in [(c1, "front"), (c2, "front"), (c3, "back")]:
+        lab.netsetup("detach", "--network", net, "--netns", f"/run/netns/{ns}")
+    lab.netsetup("network", "rm", "front")
+    lab.netsetup("network", "rm", "back")
+    assert lab.snapshot() == before, "teardown restores link, addr, route and the nft ruleset exactly"
+
+
+def test_bad_input_is_refused_and_nothing_is_half_created(lab):
+    before = lab.snapshot()
+    lab.netsetup("network", "create", "a", "--subnet", "10.88.3.0/24")
+    mid = lab.snapshot()
+    cases = [
+        (["network", "create", "b", "--subnet", "10.88.3.128/25"], "overlaps"),
+        (["network", "create", "a", "--subnet", "10.88.4.0/24"], "already exists"),
+        (["network", "create", "c", "--subnet", "10.88.5.0/24", "--gateway", "10.88.6.1"], "not in subnet"),
+        (["network", "create", "bad name!"], "invalid network name"),
+        (["network", "create", "d", "--bridge", "bad;name"], "invalid bridge name"),
+        (["attach", "--network", "nope", "--netns", "/run/netns/" + lab.host], "not found"),
+        (["attach", "--network", "a", "--netns", "/run/netns/doesnotexist" + lab.tag], "No such file"),
+        (["attach", "--network", "a", "--netns", "/run/netns/" + lab.ext, "--ip", "10.88.9.9"], "not in subnet"),
+        (["attach", "--network", "a", "--netns", "/run/netns/" + lab.ext, "--name", "bad name"], "valid DNS name"),
+        (["attach", "--network", "a", "--netns", "/run/netns/" + lab.ext, "-p", "99999:80"], "invalid port"),
+        (["network", "rm", "nope"], "not found"),
+    ]
+    for args, needle in cases:
+        p = lab.netsetup(*args, check=False)
+        assert p.returncode != 0, args
+        assert needle in p.stderr, (args, p.stderr)
+        assert lab.snapshot() == mid, args
+    # A namespace that vanishes is refused without leftovers.
+    gone = lab.ns("g")
+    sh("ip", "netns", "del", gone)
+    lab.namespaces.remove(gone)
+    p = lab.netsetup("attach", "--network", "a", "--netns", f"/run/netns/{gone}", check=False)
+    assert p.returncode == 1
+    assert lab.snapshot() == mid
+    lab.netsetup("network", "rm", "a")
+    assert lab.snapshot() == before
