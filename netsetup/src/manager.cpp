@@ -468,6 +468,28 @@ Status NetworkManager::detach(const std::string& network, const fs::path& netns_
   return make_error(ErrorKind::kNotFound, netns + " is not attached to network " + network);
 }
 
+dns::Records NetworkManager::dns_records() const {
+  dns::Records r;
+  for (const auto& e : endpoints_) {
+    (void)r.add(e.network, e.ip, e.names);  // names were validated at attach
+  }
+  return r;
+}
+
+std::map<uint32_t, std::vector<std::string>> NetworkManager::endpoint_networks() const {
+  // An address belongs to one endpoint; the endpoint's netns may be on
+  // several networks, and its queries see all of them.
+  std::map<uint32_t, std::vector<std::string>> out;
+  for (const auto& e : endpoints_) {
+    for (const auto& other : endpoints_) {
+      if (other.netns == e.netns) {
+        out[e.ip.value].push_back(other.network);
+      }
+    }
+  }
+  return out;
+}
+
 std::string NetworkManager::describe() const {
   std::ostringstream o;
   for (const auto& [name, n] : networks_) {

@@ -14,7 +14,14 @@
 #include <string>
 #include <vector>
 
+#include <utility>  // boost 1.74 asio uses std::exchange without including it
+
+#include <boost/asio.hpp>
+
+#include "dind/base/fs.hpp"
+#include "netsetup/dns_server.hpp"
 #include "netsetup/manager.hpp"
+#include "netsetup/resolv_conf.hpp"
 #include "netsetup/uplink.hpp"
 
 namespace {
@@ -25,6 +32,9 @@ constexpr const char* kUsage = R"(Usage: dind-netsetup [--state DIR] [--table NA
   attach --network NAME --netns PATH [--ip IP] [--name N]... [-p [HOSTIP:]HOSTPORT:CPORT[/udp]]...
   detach --network NAME --netns PATH
   show
+  dns [--upstream IP]...   serve DNS on every network's gateway:53 until SIGTERM
+                           (default upstreams: the host's resolv.conf)
+  resolv-conf --network NAME   the resolv.conf a container on NAME gets
   uplink            the default-route interface and its MTU
 Defaults: --state /run/dind-netsetup, --table dind_netsetup.
 )";
@@ -136,6 +146,49 @@ int main(int argc, char** argv) {
     }
     std::cout << n->name << " " << n->bridge << " " << n->subnet.to_string() << " gateway "
               << n->gateway.to_string() << " mtu " << n->mtu << "\n";
+    return 0;
+  }
+  if (cmd == "dns") {
+    netsetup::DnsServerOptions dopts;
+    for (auto& [k, v] : flags) {
+      if (k != "--upstream") {
+        return usage("unknown option " + k);
+      }
+      dopts.upstreams.push_back(v);
+    }
+    if (dopts.upstreams.empty()) {
+      if (auto text = dind::base::read_file("/etc/resolv.conf")) {
+        dopts.upstreams = netsetup::upstreams(netsetup::parse_resolv_conf(*text));
+      }
+    }
+    boost::asio::io_context ioc;
+    netsetup::DnsServer dns(ioc, dopts);
+    dns.update(m->dns_records(), m->endpoint_networks());
+    for (const auto& [name, n] : m->networks()) {
+      if (auto st = dns.listen(n.gateway); !st) {
+        return fail(st.error());
+      }
+    }
+    boost::asio::signal_set signals(ioc, SIGTERM, SIGINT);
+    signals.async_wait([&](boost::system::error_code, int) { dns.stop(); ioc.stop(); });
+    std::cout << "ready" << std::endl;
+    ioc.run();
+    return 0;
+  }
+  if (cmd == "resolv-conf") {
+    std::string network;
+    for (auto& [k, v] : flags) {
+      if (k == "--network") {
+        network = v;
+      }
+    }
+    auto it = m->networks().find(network);
+    if (it == m->networks().end()) {
+      return usage("resolv-conf needs --network NAME of an existing network");
+    }
+    auto host = dind::base::read_file("/etc/resolv.conf");
+    std::cout << netsetup::container_resolv_conf(
+        netsetup::parse_resolv_conf(host ? *host : std::string()), it->second.gateway.to_string());
     return 0;
   }
   if (cmd == "network" && sub == "rm") {

@@ -170,3 +170,89 @@ def test_bad_input_is_refused_and_nothing_is_half_created(lab):
     assert lab.snapshot() == mid
     lab.netsetup("network", "rm", "a")
     assert lab.snapshot() == before
+
+
+FAKE_UPSTREAM = r'''
+import socket, struct
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("10.199.0.2", 53))
+while True:
+    data, peer = s.recvfrom(4096)
+    qid = data[:2]
+    end = 12
+    while data[end] != 0:
+        end += data[end] + 1
+    question = data[12:end + 5]
+    labels, i = [], 12
+    while data[i]:
+        labels.append(data[i + 1:i + 1 + data[i]].decode()); i += data[i] + 1
+    name = ".".join(labels).lower()
+    if name == "outside.test":
+        answer = b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04" + bytes([1, 2, 3, 4])
+        s.sendto(qid + b"\x81\x80\x00\x01\x00\x01\x00\x00\x00\x00" + question + answer, peer)
+    else:
+        s.sendto(qid + b"\x81\x83\x00\x01\x00\x00\x00\x00\x00\x00" + question, peer)
+'''
+
+TCP_QUERY = r'''
+import socket, struct, sys
+name, server = sys.argv[1], sys.argv[2]
+q = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00"
+for label in name.split("."):
+    q += bytes([len(label)]) + label.encode()
+q += b"\x00\x00\x01\x00\x01"
+c = socket.create_connection((server, 53), timeout=5)
+c.sendall(struct.pack("!H", len(q)) + q)
+n = struct.unpack("!H", c.recv(2))[0]
+r = b""
+while len(r) < n:
+    r += c.recv(n - len(r))
+ancount = struct.unpack("!H", r[6:8])[0]
+print("rcode", r[3] & 15, "answers", ancount, ".".join(str(b) for b in r[-4:]) if ancount else "")
+'''
+
+
+def test_embedded_dns_names_aliases_isolation_and_forwarding(lab):
+    c1, c2, c3 = lab.ns("c1"), lab.ns("c2"), lab.ns("c3")
+    lab.netsetup("network", "create", "front", "--subnet", "10.88.1.0/24")
+    lab.netsetup("network", "create", "back", "--subnet", "10.88.2.0/24")
+    lab.netsetup("attach", "--network", "front", "--netns", f"/run/netns/{c1}", "--name", "web", "--name", "www")
+    lab.netsetup("attach", "--network", "front", "--netns", f"/run/netns/{c2}", "--name", "client")
+    lab.netsetup("attach", "--network", "back", "--netns", f"/run/netns/{c3}", "--name", "db")
+    upstream = subprocess.Popen(["ip", "netns", "exec", lab.ext, "/usr/bin/python3", "-c", FAKE_UPSTREAM])
+    lab.procs.append(upstream)
+    dns = subprocess.Popen(["ip", "netns", "exec", lab.host, binary("dind-netsetup"), "--state", lab.state,
+                            "--table", "dind_test", "dns", "--upstream", "10.199.0.2"],
+                           stdout=subprocess.PIPE, text=True)
+    lab.procs.append(dns)
+    assert dns.stdout.readline().strip() == "ready"
+    time.sleep(0.2)
+
+    def nslookup(ns, name, server):
+        return lab.in_ns(ns, "busybox", "nslookup", name, server, check=False).stdout
+
+    assert "Address: 10.88.1.2" in nslookup(c2, "web", "10.88.1.1")
+    assert "Address: 10.88.1.2" in nslookup(c2, "WWW", "10.88.1.1"), "aliases, case-insensitive"
+    assert "Address: 10.88.1.2" in nslookup(c2, "web.front", "10.88.1.1")
+    assert "Address: 1.2.3.4" in nslookup(c2, "outside.test", "10.88.1.1"), "forwarded upstream"
+    assert "NXDOMAIN" in nslookup(c2, "nosuch.test", "10.88.1.1")
+    assert "NXDOMAIN" in nslookup(c2, "db", "10.88.1.1"), "another network's names stay invisible"
+    assert "Address: 10.88.2.2" in nslookup(c3, "db", "10.88.2.1")
+    assert "NXDOMAIN" in nslookup(c3, "web", "10.88.2.1")
+    tcp = lab.in_ns(c2, "/usr/bin/python3", "-c", TCP_QUERY, "web", "10.88.1.1").stdout
+    assert tcp.strip() == "rcode 0 answers 1 10.88.1.2", tcp
+
+    # The resolv.conf a container gets, used through `ip netns exec`'s
+    # /etc/netns/<name>/ overlay: ping by name.
+    conf = lab.netsetup("resolv-conf", "--network", "front").stdout
+    assert "nameserver 10.88.1.1" in conf and "options ndots:0" in conf
+    etc = f"/etc/netns/{c2}"
+    os.makedirs(etc)
+    try:
+        with open(f"{etc}/resolv.conf", "w") as f:
+            f.write(conf)
+        assert lab.in_ns(c2, "busybox", "ping", "-c", "1", "-W", "2", "web", check=False).returncode == 0
+    finally:
+        sh("rm", "-rf", etc)
+    dns.terminate()
+    assert dns.wait(timeout=10) == 0

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "netsetup/addr.hpp"
+#include "netsetup/dns_records.hpp"
 #include "netsetup/ipam.hpp"
 #include "netsetup/nat.hpp"
 #include "netsetup/pools.hpp"
@@ -86,6 +87,11 @@ class NetworkManager {
   const std::map<std::string, NetworkState>& networks() const { return networks_; }
   const std::vector<EndpointState>& endpoints() const { return endpoints_; }
   std::string describe() const;  // for `dind-netsetup show`
+
+  // DNS view of the endpoints: names per network, and each endpoint
+  // address's networks (what a query from that address may resolve).
+  dns::Records dns_records() const;
+  std::map<uint32_t, std::vector<std::string>> endpoint_networks() const;
 
  private:
   dind::base::Status save() const;
