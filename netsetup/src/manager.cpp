@@ -10,6 +10,8 @@
 #include <sstream>
 
 #include "dind/base/fs.hpp"
+#include "dind/base/log.hpp"
+#include "netsetup/conntrack.hpp"
 #include "netsetup/dns_records.hpp"
 #include "netsetup/link.hpp"
 #include "netsetup/nft.hpp"
@@ -458,6 +460,14 @@ Status NetworkManager::detach(const std::string& network, const fs::path& netns_
     const EndpointState e = *it;
     endpoints_.erase(it);
     DIND_TRY(apply_nat());
+    // Flows DNAT-ed to this endpoint must not outlive its mappings.
+    std::vector<PortMapping> removed;
+    for (const auto& p : e.ports) {
+      removed.push_back(PortMapping{p.proto, p.host_ip, p.host_port, e.ip, p.container_port});
+    }
+    if (auto flushed = flush_conntrack(removed); !flushed) {
+      DIND_LOG(kWarn) << "conntrack cleanup for " << e.ip.to_string() << ": " << flushed.error().message;
+    }
     // The pair may already be gone with its namespace.
     if (auto st = netsetup::detach(e.host_ifname); !st && st.error().kind != ErrorKind::kNotFound) {
       return st;

@@ -256,3 +256,41 @@ def test_embedded_dns_names_aliases_isolation_and_forwarding(lab):
         sh("rm", "-rf", etc)
     dns.terminate()
     assert dns.wait(timeout=10) == 0
+
+
+UDP_SERVER = r'''
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", 53))
+while True:
+    data, peer = s.recvfrom(100)
+    s.sendto(sys.argv[1].encode(), peer)
+'''
+
+UDP_CLIENT = r'''
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("10.199.0.2", 40000))  # the same source port every time: one conntrack flow
+s.settimeout(1)
+s.sendto(b"hi", ("10.199.0.1", 5353))
+try:
+    print(s.recv(100).decode())
+except socket.timeout:
+    print("timeout")
+'''
+
+
+def test_unmapping_flushes_conntrack_so_udp_flows_follow_the_new_mapping(lab):
+    c1, c2 = lab.ns("c1"), lab.ns("c2")
+    lab.netsetup("network", "create", "front", "--subnet", "10.88.1.0/24")
+    lab.netsetup("attach", "--network", "front", "--netns", f"/run/netns/{c1}", "-p", "5353:53/udp")
+    lab.procs.append(subprocess.Popen(["ip", "netns", "exec", c1, "/usr/bin/python3", "-c", UDP_SERVER, "c1"]))
+    time.sleep(0.3)
+    ask = lambda: lab.in_ns(lab.ext, "/usr/bin/python3", "-c", UDP_CLIENT).stdout.strip()
+    assert ask() == "c1"
+    lab.netsetup("detach", "--network", "front", "--netns", f"/run/netns/{c1}")
+    lab.netsetup("attach", "--network", "front", "--netns", f"/run/netns/{c2}", "-p", "5353:53/udp")
+    lab.procs.append(subprocess.Popen(["ip", "netns", "exec", c2, "/usr/bin/python3", "-c", UDP_SERVER, "c2"]))
+    time.sleep(0.3)
+    assert ask() == "c2", "the old flow would still be DNAT-ed to the removed container"
