@@ -67,9 +67,10 @@ std::string port_text(const PortRequest& p) {
          "/" + std::string(proto_name(p.proto));
 }
 
-// Binds the host port for a moment: a clash with any other process gives
-// Docker's error. (The daemon keeps such sockets open as reservations.)
-Status check_port_free(const PortRequest& p) {
+// Binds the host port: a clash with any other process gives Docker's error.
+// The bound (never listening) socket is the reservation; DNAT happens before
+// socket lookup, so it does not intercept the mapped traffic.
+Result<dind::base::UniqueFd> bind_port(const PortRequest& p) {
   const int type = p.proto == Proto::kTcp ? SOCK_STREAM : SOCK_DGRAM;
   dind::base::UniqueFd fd(::socket(AF_INET, type | SOCK_CLOEXEC, 0));
   sockaddr_in sa{};
@@ -83,7 +84,7 @@ Status check_port_free(const PortRequest& p) {
     }
     return dind::base::sys_error(errno, "bind " + port_text(p));
   }
-  return {};
+  return fd;
 }
 
 json to_json(const PortRequest& p) {
@@ -216,7 +217,30 @@ Result<NetworkManager> NetworkManager::open(ManagerOptions options) {
   }
   // Forwarding is per netns; without it nothing leaves a bridge.
   DIND_TRY(write_sysctl("net/ipv4/ip_forward", "1"));
+  // Reservations do not survive the process: take them again (best effort;
+  // a port grabbed meanwhile by someone else is reported, the mapping stays).
+  for (const auto& e : m.endpoints_) {
+    if (auto st = m.reserve(e); !st) {
+      DIND_LOG(kWarn) << st.error().message;
+    }
+  }
   return m;
+}
+
+Status NetworkManager::reserve(const EndpointState& e) {
+  std::vector<std::string> taken;
+  for (const auto& p : e.ports) {
+    auto fd = bind_port(p);
+    if (!fd) {
+      for (const auto& k : taken) {
+        reservations_.erase(k);
+      }
+      return std::move(fd).error();
+    }
+    reservations_[port_text(p)] = std::make_shared<dind::base::UniqueFd>(std::move(*fd));
+    taken.push_back(port_text(p));
+  }
+  return {};
 }
 
 Status NetworkManager::save() const {
@@ -402,7 +426,6 @@ Result<EndpointState> NetworkManager::attach(const AttachRequest& req) {
         }
       }
     }
-    DIND_TRY(check_port_free(p));
   }
   auto ns = Netns::open(req.netns);
   if (!ns) {
@@ -433,9 +456,17 @@ Result<EndpointState> NetworkManager::attach(const AttachRequest& req) {
     (void)ipam_.release(req.network, e.ip);
     return std::move(st).error();
   }
+  if (auto st = reserve(e); !st) {
+    (void)netsetup::detach(e.host_ifname);
+    (void)ipam_.release(req.network, e.ip);
+    return std::move(st).error();
+  }
   endpoints_.push_back(e);
   auto undo = [&] {
     endpoints_.pop_back();
+    for (const auto& p : e.ports) {
+      reservations_.erase(port_text(p));
+    }
     (void)netsetup::detach(e.host_ifname);
     (void)ipam_.release(req.network, e.ip);
   };
@@ -459,6 +490,9 @@ Status NetworkManager::detach(const std::string& network, const fs::path& netns_
     }
     const EndpointState e = *it;
     endpoints_.erase(it);
+    for (const auto& p : e.ports) {
+      reservations_.erase(port_text(p));
+    }
     DIND_TRY(apply_nat());
     // Flows DNAT-ed to this endpoint must not outlive its mappings.
     std::vector<PortMapping> removed;

@@ -161,6 +161,16 @@ def test_bad_input_is_refused_and_nothing_is_half_created(lab):
         assert p.returncode != 0, args
         assert needle in p.stderr, (args, p.stderr)
         assert lab.snapshot() == mid, args
+    # A host port some other process holds is refused too.
+    holder = subprocess.Popen(["ip", "netns", "exec", lab.host, "/usr/bin/python3", "-c",
+                               "import socket,time; s=socket.socket(); s.bind(('0.0.0.0', 9090)); "
+                               "s.listen(); print('bound', flush=True); time.sleep(60)"],
+                              stdout=subprocess.PIPE, text=True)
+    lab.procs.append(holder)
+    assert holder.stdout.readline().strip() == "bound"
+    p = lab.netsetup("attach", "--network", "a", "--netns", "/run/netns/" + lab.ext, "-p", "9090:80", check=False)
+    assert p.returncode == 1 and "Bind for 0.0.0.0:9090/tcp failed: port is already allocated" in p.stderr
+    assert lab.snapshot() == mid
     # A namespace that vanishes is refused without leftovers.
     gone = lab.ns("g")
     sh("ip", "netns", "del", gone)

@@ -7,10 +7,12 @@
 
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "dind/base/fs.hpp"
 #include "netsetup/addr.hpp"
 #include "netsetup/dns_records.hpp"
 #include "netsetup/ipam.hpp"
@@ -98,7 +100,12 @@ class NetworkManager {
   dind::base::Status apply_nat() const;
   NatPlan nat_plan() const;
 
+  // Host ports stay reserved by a bound socket for as long as this manager
+  // lives (the daemon: its lifetime; one dind-netsetup call: that call).
+  dind::base::Status reserve(const EndpointState& e);
+
   ManagerOptions options_;
+  std::map<std::string, std::shared_ptr<dind::base::UniqueFd>> reservations_;
   std::map<std::string, NetworkState> networks_;
   std::vector<EndpointState> endpoints_;
   Ipam ipam_;
