@@ -287,4 +287,19 @@ Status attach(const Netns& target, const AttachSpec& spec) {
 
 Status detach(const std::string& host_ifname) { return delete_link(host_ifname); }
 
+Result<std::string> first_free_ifname(const Netns& target) {
+  std::string found;
+  DIND_TRY(run_in_netns(target, [&]() -> Status {
+    for (int i = 0; i < 1000; ++i) {
+      std::string name = "eth" + std::to_string(i);
+      if (if_nametoindex(name.c_str()) == 0) {
+        found = name;
+        return {};
+      }
+    }
+    return make_error(ErrorKind::kFailedPrecondition, "no free ethN name in " + target.description());
+  }));
+  return found;
+}
+
 }  // namespace netsetup

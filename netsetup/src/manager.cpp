@@ -48,20 +48,6 @@ std::string random_veth_name() {
   return buf;
 }
 
-// The first free "ethN" in the namespace.
-std::string next_ifname(const std::vector<EndpointState>& endpoints, const std::string& netns) {
-  for (int i = 0;; ++i) {
-    std::string name = "eth" + std::to_string(i);
-    bool used = false;
-    for (const auto& e : endpoints) {
-      used = used || (e.netns == netns && e.ifname == name);
-    }
-    if (!used) {
-      return name;
-    }
-  }
-}
-
 std::string port_text(const PortRequest& p) {
   return (p.host_ip ? p.host_ip->to_string() : std::string("0.0.0.0")) + ":" + std::to_string(p.host_port) +
          "/" + std::string(proto_name(p.proto));
@@ -431,19 +417,30 @@ Result<EndpointState> NetworkManager::attach(const AttachRequest& req) {
   if (!ns) {
     return std::move(ns).error();
   }
-  auto ip = ipam_.allocate(req.network, req.ip);
-  if (!ip) {
-    return std::move(ip).error();
+  auto ifname = first_free_ifname(*ns);
+  if (!ifname) {
+    return std::move(ifname).error();
   }
-  const NetworkState& n = net->second;
   EndpointState e;
   e.network = req.network;
   e.netns = netns;
   e.host_ifname = random_veth_name();
-  e.ifname = next_ifname(endpoints_, netns);
-  e.ip = *ip;
+  e.ifname = *ifname;
   e.names = req.names;
   e.ports = req.ports;
+  DIND_TRY(reserve(e));
+  auto release_ports = [&] {
+    for (const auto& p : e.ports) {
+      reservations_.erase(port_text(p));
+    }
+  };
+  auto ip = ipam_.allocate(req.network, req.ip);
+  if (!ip) {
+    release_ports();
+    return std::move(ip).error();
+  }
+  e.ip = *ip;
+  const NetworkState& n = net->second;
   bool first_network = true;
   for (const auto& other : endpoints_) {
     first_network = first_network && other.netns != netns;
@@ -454,19 +451,13 @@ Result<EndpointState> NetworkManager::attach(const AttachRequest& req) {
                   mac_from_ip(e.ip), n.mtu};
   if (auto st = netsetup::attach(*ns, spec); !st) {
     (void)ipam_.release(req.network, e.ip);
-    return std::move(st).error();
-  }
-  if (auto st = reserve(e); !st) {
-    (void)netsetup::detach(e.host_ifname);
-    (void)ipam_.release(req.network, e.ip);
+    release_ports();
     return std::move(st).error();
   }
   endpoints_.push_back(e);
   auto undo = [&] {
     endpoints_.pop_back();
-    for (const auto& p : e.ports) {
-      reservations_.erase(port_text(p));
-    }
+    release_ports();
     (void)netsetup::detach(e.host_ifname);
     (void)ipam_.release(req.network, e.ip);
   };

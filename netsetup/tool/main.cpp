@@ -26,7 +26,7 @@
 
 namespace {
 
-constexpr const char* kUsage = R"(Usage: dind-netsetup [--state DIR] [--table NAME] COMMAND
+constexpr const char* kUsage = R"(Usage: dind-netsetup [--state DIR] [--table NAME] [--pool base=CIDR,size=N]... COMMAND
   network create NAME [--subnet CIDR] [--gateway IP] [--mtu N] [--bridge IFNAME] [--internal]
   network rm NAME
   attach --network NAME --netns PATH [--ip IP] [--name N]... [-p [HOSTIP:]HOSTPORT:CPORT[/udp]]...
@@ -36,7 +36,7 @@ constexpr const char* kUsage = R"(Usage: dind-netsetup [--state DIR] [--table NA
                            (default upstreams: the host's resolv.conf)
   resolv-conf --network NAME   the resolv.conf a container on NAME gets
   uplink            the default-route interface and its MTU
-Defaults: --state /run/dind-netsetup, --table dind_netsetup.
+Defaults: --state /run/dind-netsetup, --table dind_netsetup, Docker's default address pools.
 )";
 
 int fail(const dind::base::Error& e) {
@@ -56,6 +56,7 @@ int main(int argc, char** argv) {
   netsetup::ManagerOptions opts;
   opts.state_dir = "/run/dind-netsetup";
   opts.table = "dind_netsetup";
+  bool custom_pools = false;
   size_t i = 0;
   for (; i < args.size() && args[i].rfind("--", 0) == 0; i += 2) {
     if (args[i] == "--help") {
@@ -69,6 +70,16 @@ int main(int argc, char** argv) {
       opts.state_dir = args[i + 1];
     } else if (args[i] == "--table") {
       opts.table = args[i + 1];
+    } else if (args[i] == "--pool") {
+      auto pool = netsetup::parse_pool(args[i + 1]);
+      if (!pool) {
+        return fail(pool.error());
+      }
+      if (!custom_pools) {
+        opts.pools.clear();
+        custom_pools = true;
+      }
+      opts.pools.push_back(*pool);
     } else {
       return usage("unknown option " + args[i]);
     }

@@ -161,6 +161,17 @@ def test_bad_input_is_refused_and_nothing_is_half_created(lab):
         assert p.returncode != 0, args
         assert needle in p.stderr, (args, p.stderr)
         assert lab.snapshot() == mid, args
+    # Subnets come from the pools, skipping what is taken.
+    pooled = [lab.in_ns(lab.host, binary("dind-netsetup"), "--state", lab.state, "--table", "dind_test",
+                        "--pool", "base=10.87.0.0/23,size=24", "network", "create", name).stdout.split()[2]
+              for name in ("p1", "p2")]
+    assert pooled == ["10.87.0.0/24", "10.87.1.0/24"]
+    full = lab.in_ns(lab.host, binary("dind-netsetup"), "--state", lab.state, "--table", "dind_test",
+                     "--pool", "base=10.87.0.0/23,size=24", "network", "create", "p3", check=False)
+    assert full.returncode == 1 and "fully subnetted" in full.stderr
+    lab.netsetup("network", "rm", "p1")
+    lab.netsetup("network", "rm", "p2")
+    assert lab.snapshot() == mid
     # A host port some other process holds is refused too.
     holder = subprocess.Popen(["ip", "netns", "exec", lab.host, "/usr/bin/python3", "-c",
                                "import socket,time; s=socket.socket(); s.bind(('0.0.0.0', 9090)); "

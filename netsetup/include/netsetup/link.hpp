@@ -40,6 +40,9 @@ struct AttachSpec {
 // enslaves the host end to the bridge with hairpin on and brings it up. A
 // failure midway deletes the pair (which removes both ends).
 dind::base::Status attach(const Netns& target, const AttachSpec& spec);
+// The first "ethN" not present in `target`.
+dind::base::Result<std::string> first_free_ifname(const Netns& target);
+
 // Removes the pair by its host end.
 dind::base::Status detach(const std::string& host_ifname);
 
