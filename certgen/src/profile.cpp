@@ -1,5 +1,7 @@
 #include "certgen/profile.hpp"
 
+#include "dind/base/text.hpp"
+
 #include <arpa/inet.h>
 
 #include <algorithm>
@@ -11,12 +13,7 @@ using dind::base::make_error;
 
 namespace {
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
+std::string lower(std::string_view s) { return dind::base::ascii_lower(s); }
 
 bool iequals_prefix(std::string_view s, std::string_view prefix) {
   return s.size() >= prefix.size() && lower(s.substr(0, prefix.size())) == prefix;
@@ -40,38 +37,7 @@ std::string canonical_ip(std::string_view text) {
   return {};
 }
 
-// RFC 1123 host names, plus '_' (seen in container names) and a leading "*."
-// wildcard label.
-bool valid_dns_name(std::string_view name) {
-  if (name.empty() || name.size() > 253) {
-    return false;
-  }
-  if (name.substr(0, 2) == "*.") {
-    name.remove_prefix(2);
-  }
-  size_t label = 0;
-  for (size_t i = 0; i <= name.size(); ++i) {
-    if (i == name.size() || name[i] == '.') {
-      if (label == 0 || label > 63) {
-        return false;
-      }
-      if (name[i - 1] == '-') {
-        return false;
-      }
-      label = 0;
-      continue;
-    }
-    unsigned char c = static_cast<unsigned char>(name[i]);
-    if (!(std::isalnum(c) || c == '-' || c == '_')) {
-      return false;
-    }
-    if (label == 0 && c == '-') {
-      return false;
-    }
-    ++label;
-  }
-  return true;
-}
+bool valid_dns_name(std::string_view name) { return dind::base::valid_dns_name(name, true); }
 
 }  // namespace
 

@@ -1,5 +1,7 @@
 #include "netsetup/dns_records.hpp"
 
+#include "dind/base/text.hpp"
+
 #include <algorithm>
 #include <cctype>
 
@@ -8,35 +10,10 @@ using dind::base::ErrorKind;
 using dind::base::make_error;
 
 namespace {
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
+std::string lower(std::string_view s) { return dind::base::ascii_lower(s); }
 }  // namespace
 
-bool valid_dns_name(std::string_view name) {
-  if (name.empty() || name.size() > 253) {
-    return false;
-  }
-  size_t label = 0;
-  for (size_t i = 0; i <= name.size(); ++i) {
-    if (i == name.size() || name[i] == '.') {
-      if (label == 0 || label > 63 || name[i - 1] == '-') {
-        return false;
-      }
-      label = 0;
-      continue;
-    }
-    const unsigned char c = static_cast<unsigned char>(name[i]);
-    if (!(std::isalnum(c) || c == '-' || c == '_') || (label == 0 && c == '-')) {
-      return false;
-    }
-    ++label;
-  }
-  return true;
-}
+bool valid_dns_name(std::string_view name) { return dind::base::valid_dns_name(name); }
 
 dind::base::Status Records::add(const std::string& network, Ipv4 ip,
                                 const std::vector<std::string>& names) {

@@ -264,6 +264,19 @@ NatPlan NetworkManager::nat_plan() const {
   return plan;
 }
 
+Status NetworkManager::publish_or_undo(const std::function<void()>& undo) {
+  if (auto st = apply_nat(); !st) {
+    undo();
+    return st;
+  }
+  if (auto st = save(); !st) {
+    undo();
+    (void)apply_nat();  // back to the ruleset of the undone state
+    return st;
+  }
+  return {};
+}
+
 Status NetworkManager::apply_nat() const {
   if (networks_.empty()) {  // nothing of ours left: leave no trace either
     return nft_apply(render_delete(options_.table));
@@ -353,15 +366,7 @@ Result<NetworkState> NetworkManager::create_network(const NetworkSpec& spec) {
     return std::move(st).error();
   }
   networks_[n.name] = n;
-  if (auto st = apply_nat(); !st) {
-    undo();
-    return std::move(st).error();
-  }
-  if (auto st = save(); !st) {
-    undo();
-    (void)apply_nat();
-    return std::move(st).error();
-  }
+  DIND_TRY(publish_or_undo(undo));
   return n;
 }
 
@@ -461,15 +466,7 @@ Result<EndpointState> NetworkManager::attach(const AttachRequest& req) {
     (void)netsetup::detach(e.host_ifname);
     (void)ipam_.release(req.network, e.ip);
   };
-  if (auto st = apply_nat(); !st) {
-    undo();
-    return std::move(st).error();
-  }
-  if (auto st = save(); !st) {
-    undo();
-    (void)apply_nat();
-    return std::move(st).error();
-  }
+  DIND_TRY(publish_or_undo(undo));
   return e;
 }
 

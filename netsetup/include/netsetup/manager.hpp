@@ -6,6 +6,7 @@
 // daemon's network strand, or one dind-netsetup invocation).
 
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -97,6 +98,9 @@ class NetworkManager {
 
  private:
   dind::base::Status save() const;
+  // The last steps of a change: the ruleset, then the state files; on a
+  // failure `undo` reverts the in-memory and kernel steps.
+  dind::base::Status publish_or_undo(const std::function<void()>& undo);
   dind::base::Status apply_nat() const;
   NatPlan nat_plan() const;
 

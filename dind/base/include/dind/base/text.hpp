@@ -1,0 +1,16 @@
+#pragma once
+// Small text helpers shared by the libraries.
+
+#include <string>
+#include <string_view>
+
+namespace dind::base {
+
+std::string ascii_lower(std::string_view s);
+
+// A host name in the RFC 1123 sense, plus '_' (seen in container names) and
+// an optional leading "*." wildcard label when allow_wildcard: labels of 1-63
+// of [A-Za-z0-9_-], not starting or ending with '-', at most 253 bytes.
+bool valid_dns_name(std::string_view name, bool allow_wildcard = false);
+
+}  // namespace dind::base
