@@ -1,0 +1,32 @@
+#pragma once
+// Unpacks one image layer (a tar, gzip- or zstd-compressed or not) into a
+// directory, in-process with libarchive, never executing anything from the
+// image. Whiteouts become overlayfs whiteouts (".wh.x" -> a 0/0 character
+// device "x"; ".wh..wh..opq" -> the parent marked opaque). Ownership, modes,
+// hard links, symlinks, device nodes, xattrs and mtimes are kept.
+//
+// Safety (the CVE class behind "tar slip"): every path is resolved with
+// openat2(RESOLVE_IN_ROOT) under the layer directory, so "..", absolute paths
+// and symlinks (even ones planted by earlier entries) can never reach outside
+// it; entries with ".." components or over-long names are refused outright.
+// Needs root (mknod, chown, trusted.* xattrs).
+
+#include <filesystem>
+#include <string>
+
+#include "dind/base/result.hpp"
+
+namespace dind::image {
+
+struct UnpackResult {
+  std::string diff_id;  // sha256 of the uncompressed tar stream
+  uint64_t entries = 0;
+  uint64_t bytes = 0;   // uncompressed tar size
+};
+
+// Reads the layer from `fd` (any readable stream) into `dir`, which must
+// exist. On failure `dir` may hold a partial tree: the caller unpacks into a
+// fresh directory and removes it on error.
+base::Result<UnpackResult> unpack_layer(int fd, const std::filesystem::path& dir);
+
+}  // namespace dind::image
