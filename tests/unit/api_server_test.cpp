@@ -13,6 +13,7 @@
 #include "dind/api/server.hpp"
 #include "dind/api/stdcopy.hpp"
 #include "dind/base/fs.hpp"
+#include "dind/base/sha256.hpp"
 #include "raw_client.hpp"
 
 using namespace dind::api;
@@ -71,6 +72,22 @@ struct TestServer {
       reply(Response::text(200, std::to_string(req.body.size())));
     }, RouteOptions{16});
     router.add("GET", "/throws", [](Request, Reply) -> void { throw std::runtime_error("boom"); });
+    // An upload route: the body arrives as an unlinked file.
+    router.add("POST", "/upload", [](Request req, Reply reply) {
+      if (!req.body_file) {
+        reply(Response::text(200, "no file"));
+        return;
+      }
+      dind::base::Sha256 h;
+      uint64_t size = 0;
+      char buf[65536];
+      ssize_t n;
+      while ((n = ::read(req.body_file->get(), buf, sizeof(buf))) > 0) {
+        h.update(std::string_view(buf, static_cast<size_t>(n)));
+        size += static_cast<uint64_t>(n);
+      }
+      reply(Response::text(200, std::to_string(size) + " " + h.digest()));
+    }, RouteOptions{8u << 20, true});
     server = std::make_unique<Server>(router, Headers{{"Api-Version", "1.44"}}, limits);
     socket = (tmp.path() / "d.sock").string();
     auto bound = server->listen(Listener{Listener::Kind::kUnix, socket});
@@ -259,4 +276,37 @@ TEST_CASE("a stale socket is replaced, a live one refused", "[api][server]") {
   tcp.kind = Listener::Kind::kTcp;
   tcp.host = "127.0.0.1";
   CHECK_FALSE(second.listen(tcp).ok());  // neither TLS nor an explicit opt-in
+}
+
+TEST_CASE("upload routes spool the body to a file, whatever the framing", "[api][server]") {
+  TestServer t;
+  std::string body(3u << 20, '\0');
+  for (size_t i = 0; i < body.size(); ++i) {
+    body[i] = static_cast<char>(i * 7 % 251);
+  }
+  const std::string want = std::to_string(body.size()) + " " + dind::base::sha256_digest(body);
+  auto plain = roundtrip(t.socket, "POST /upload HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: " +
+                                       std::to_string(body.size()) + "\r\n\r\n" + body);
+  CHECK(plain.substr(plain.find("\r\n\r\n") + 4) == want);
+
+  std::string chunked = "POST /upload HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n";
+  for (size_t off = 0; off < body.size(); off += 100000) {
+    const std::string part = body.substr(off, 100000);
+    char size[16];
+    std::snprintf(size, sizeof(size), "%zx\r\n", part.size());
+    chunked += size + part + "\r\n";
+  }
+  chunked += "0\r\n\r\n";
+  auto out = roundtrip(t.socket, chunked);
+  CHECK(out.substr(out.find("\r\n\r\n") + 4) == want);
+
+  auto big = roundtrip(t.socket, "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 9000000\r\n\r\nabc");
+  CHECK(big.rfind("HTTP/1.1 413 ", 0) == 0);
+  std::string over_chunks = "POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+  for (int i = 0; i < 10; ++i) {
+    over_chunks += "100000\r\n" + std::string(0x100000, 'x') + "\r\n";
+  }
+  CHECK(roundtrip(t.socket, over_chunks).rfind("HTTP/1.1 413 ", 0) == 0);
+  auto empty = roundtrip(t.socket, "POST /upload HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+  CHECK(empty.substr(empty.find("\r\n\r\n") + 4) == "no file");
 }

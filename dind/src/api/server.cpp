@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <boost/asio.hpp>
@@ -16,6 +17,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <cstring>
 #include <deque>
 #include <limits>
 #include <mutex>
@@ -245,13 +247,15 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       return;
     }
     state_ = State::kReading;
-    parser_.emplace();
-    parser_->header_limit(static_cast<uint32_t>(server_.limits.header_limit));
+    parser_.reset();
+    spool_parser_.reset();
+    header_parser_.emplace();
+    header_parser_->header_limit(static_cast<uint32_t>(server_.limits.header_limit));
     // Checked per route once the header is in (Beast checks Content-Length
     // against this limit while parsing the header).
-    parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
+    header_parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
     lowest(stream_).expires_after(server_.limits.header_timeout);
-    http::async_read_header(stream_, buffer_, *parser_,
+    http::async_read_header(stream_, buffer_, *header_parser_,
                             [self = this->shared_from_this()](beast::error_code ec, size_t) {
                               self->on_header(ec);
                             });
@@ -277,7 +281,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       fail(400, "malformed HTTP request: " + ec.message());
       return;
     }
-    auto& h = parser_->get();
+    auto& h = header_parser_->get();
     if (h.version() != 11 && h.version() != 10) {
       fail(505, "unsupported HTTP version");
       return;
@@ -298,8 +302,8 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       return;
     }
     match_ = server_.router.match(req_);
-    const uint64_t declared = parser_->content_length().value_or(0);
-    const bool has_body = declared > 0 || parser_->chunked();
+    const uint64_t declared = header_parser_->content_length().value_or(0);
+    const bool has_body = declared > 0 || header_parser_->chunked();
     if (match_.handler == nullptr) {
       if (has_body) {
         keep_alive_ = false;  // the unread body would be taken for the next request
@@ -334,10 +338,16 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   }
 
   void read_body() {
-    if (parser_->is_done()) {
+    if (header_parser_->is_done()) {
       dispatch();
       return;
     }
+    if (match_.options.spool_body) {
+      start_spool();
+      return;
+    }
+    parser_.emplace(std::move(*header_parser_));
+    header_parser_.reset();
     parser_->body_limit(match_.options.max_body);
     lowest(stream_).expires_after(server_.limits.body_timeout);
     http::async_read(stream_, buffer_, *parser_, [self = this->shared_from_this()](beast::error_code ec, size_t) {
@@ -353,9 +363,75 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     });
   }
 
+  // Streams the body into an unlinked file in the spool directory, a buffer
+  // at a time, so an upload of any size costs constant memory.
+  void start_spool() {
+    spool_fd_ = std::make_shared<base::UniqueFd>(
+        ::open(server_.limits.spool_dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
+    if (!spool_fd_->valid()) {
+      DIND_LOG(kError) << "cannot spool an upload in " << server_.limits.spool_dir << ": " << std::strerror(errno);
+      keep_alive_ = false;
+      send(error_response(500, "cannot store the upload: " + std::string(std::strerror(errno))));
+      return;
+    }
+    spool_parser_.emplace(std::move(*header_parser_));
+    header_parser_.reset();
+    spool_parser_->body_limit(match_.options.max_body);
+    spool_buf_.resize(256 * 1024);
+    spool_next();
+  }
+
+  void spool_next() {
+    auto& body = spool_parser_->get().body();
+    body.data = spool_buf_.data();
+    body.size = spool_buf_.size();
+    body.more = true;
+    lowest(stream_).expires_after(server_.limits.body_timeout);
+    http::async_read(stream_, buffer_, *spool_parser_, [self = this->shared_from_this()](beast::error_code ec, size_t) {
+      if (ec == http::error::need_buffer) {
+        ec = {};
+      }
+      if (ec == http::error::body_limit) {
+        self->fail(413, "request body larger than " + std::to_string(self->match_.options.max_body) + " bytes");
+        return;
+      }
+      if (ec == beast::error::timeout) {
+        self->close();
+        return;
+      }
+      if (ec) {
+        self->fail(400, "malformed HTTP request body: " + ec.message());
+        return;
+      }
+      const size_t got = self->spool_buf_.size() - self->spool_parser_->get().body().size;
+      const char* p = self->spool_buf_.data();
+      for (size_t left = got; left > 0;) {
+        ssize_t n = ::write(self->spool_fd_->get(), p, left);
+        if (n < 0 && errno == EINTR) {
+          continue;
+        }
+        if (n <= 0) {
+          self->fail(500, "cannot store the upload: " + std::string(std::strerror(errno)));
+          return;
+        }
+        p += n;
+        left -= static_cast<size_t>(n);
+      }
+      if (self->spool_parser_->is_done()) {
+        ::lseek(self->spool_fd_->get(), 0, SEEK_SET);
+        self->req_.body_file = std::move(self->spool_fd_);
+        self->dispatch();
+      } else {
+        self->spool_next();
+      }
+    });
+  }
+
   void dispatch() {
     state_ = State::kHandling;
-    req_.body = std::move(parser_->get().body());
+    if (parser_) {
+      req_.body = std::move(parser_->get().body());
+    }
     ++server_.handled;
     DIND_LOG(kDebug) << "handler " << req_.method << " " << req_.target << " from " << peer_;
     lowest(stream_).expires_never();
@@ -532,7 +608,11 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   Stream stream_;
   std::string peer_;
   beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::empty_body>> header_parser_;
   std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<http::request_parser<http::buffer_body>> spool_parser_;
+  std::shared_ptr<base::UniqueFd> spool_fd_;
+  std::vector<char> spool_buf_;
   Request req_;
   Router::Match match_;
   std::string write_buf_;

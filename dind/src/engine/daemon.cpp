@@ -125,7 +125,23 @@ int run_daemon(DaemonConfig config) {
   ctx->runc = std::async(std::launch::async, api::probe_runc_version).share();
 
   api::Router router;
-  api::Server server(router, api::common_headers(), limits_from_env());
+  api::ServerLimits limits = limits_from_env();
+  // Uploads spool on the data root (a volume in the appliance), never in a
+  // tmpfs /tmp that would hold them in memory.
+  limits.spool_dir = fs::path(config.data_root) / "tmp";
+  {
+    base::FileTransaction tx;
+    auto st = tx.ensure_dir(limits.spool_dir, 0700);
+    if (st) {
+      st = tx.commit();
+    }
+    if (!st) {
+      DIND_LOG(kError) << "cannot create " << limits.spool_dir.string() << ": " << st.error().message;
+      remove_pidfile();
+      return 1;
+    }
+  }
+  api::Server server(router, api::common_headers(), limits);
   ctx->scheduler = &server;
   api::add_system_routes(router, ctx);
 

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "dind/api/version.hpp"
+#include "dind/base/fs.hpp"
 
 namespace dind::api {
 
@@ -32,6 +33,8 @@ struct Request {
   std::map<std::string, std::string> params;  // route captures, "{id}" -> value
   Headers headers;
   std::string body;
+  // For spool_body routes: the body in an unlinked file, positioned at 0.
+  std::shared_ptr<base::UniqueFd> body_file;
   bool wants_upgrade = false;  // Connection: Upgrade + Upgrade: tcp
 
   // Last value of a query parameter.

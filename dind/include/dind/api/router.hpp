@@ -14,6 +14,9 @@ namespace dind::api {
 
 struct RouteOptions {
   size_t max_body = 1u << 20;  // bytes accepted for this route's request body
+  // Uploads (image load/import, build contexts): the body streams into an
+  // unlinked temp file handed over as Request::body_file instead of memory.
+  bool spool_body = false;
 };
 
 class Router {

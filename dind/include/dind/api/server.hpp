@@ -45,6 +45,7 @@ struct ServerLimits {
   std::chrono::milliseconds body_timeout{120'000};
   std::chrono::milliseconds write_timeout{120'000};
   std::chrono::milliseconds shutdown_grace{10'000};
+  std::filesystem::path spool_dir = "/tmp";  // where spooled upload bodies live (unlinked)
 };
 
 class Server : public Scheduler {
