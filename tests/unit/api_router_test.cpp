@@ -23,6 +23,8 @@ struct Fixture {
     router.add("GET", "/containers/{id}/json", mark("inspect"));
     router.add("POST", "/containers/{id}/start", mark("start"));
     router.add("DELETE", "/images/{name*}", mark("rmi"));
+    router.add("GET", "/images/{name*}/json", mark("image-inspect"));
+    router.add("POST", "/images/{name*}/tag", mark("tag"));
   }
   // Routes target; returns the handler's mark or "<status> <body>".
   std::string route(const std::string& method, const std::string& target, Request* out = nullptr) {
@@ -60,6 +62,10 @@ TEST_CASE("routes versioned and unversioned paths alike", "[api][router]") {
   CHECK(f.route("POST", "/containers/my%20name/start") == "start id=my name");
   CHECK(f.route("DELETE", "/images/registry:5000/team/app:1.0") == "rmi name=registry:5000/team/app:1.0");
   CHECK(f.route("DELETE", "/images/a%2Fb") == "rmi name=a/b");
+  CHECK(f.route("GET", "/images/localhost:5000/team/app:1/json") == "image-inspect name=localhost:5000/team/app:1");
+  CHECK(f.route("GET", "/images/busybox/json") == "image-inspect name=busybox");
+  CHECK(f.route("POST", "/v1.44/images/sha256:abc/tag?repo=x") == "tag name=sha256:abc");
+  CHECK(f.route("GET", "/images/json").rfind("404", 0) == 0);  // no name before /json
   CHECK(f.route("GET", "//containers//json") == "ps");  // empty segments collapse
 }
 

@@ -29,29 +29,39 @@ bool is_capture(const std::string& pat) {
   return pat.size() > 2 && pat.front() == '{' && pat.back() == '}';
 }
 
-// Matches path segments against a pattern, filling the captures.
+// Matches path segments against a pattern, filling the captures. A "{name*}"
+// capture takes every segment not claimed by the fixed segments after it
+// (image names contain slashes: "/images/{name*}/json").
 bool match_segments(const std::vector<std::string>& pattern, const std::vector<std::string>& segs,
                     std::map<std::string, std::string>& params) {
-  for (size_t i = 0; i < pattern.size(); ++i) {
-    const std::string& pat = pattern[i];
-    if (i >= segs.size()) {
-      return false;
-    }
-    if (is_capture(pat) && pat[pat.size() - 2] == '*') {  // "{name*}": the rest
-      std::string rest = segs[i];
-      for (size_t j = i + 1; j < segs.size(); ++j) {
-        rest += "/" + segs[j];
+  size_t si = 0;
+  for (size_t pi = 0; pi < pattern.size(); ++pi) {
+    const std::string& pat = pattern[pi];
+    if (is_capture(pat) && pat[pat.size() - 2] == '*') {
+      const size_t tail = pattern.size() - pi - 1;
+      if (segs.size() < si + 1 + tail) {
+        return false;
       }
-      params[pat.substr(1, pat.size() - 3)] = rest;
-      return true;
+      const size_t end = segs.size() - tail;
+      std::string joined = segs[si];
+      for (size_t j = si + 1; j < end; ++j) {
+        joined += "/" + segs[j];
+      }
+      params[pat.substr(1, pat.size() - 3)] = joined;
+      si = end;
+      continue;
+    }
+    if (si >= segs.size()) {
+      return false;
     }
     if (is_capture(pat)) {
-      params[pat.substr(1, pat.size() - 2)] = segs[i];
-    } else if (pat != segs[i]) {
+      params[pat.substr(1, pat.size() - 2)] = segs[si];
+    } else if (pat != segs[si]) {
       return false;
     }
+    ++si;
   }
-  return pattern.size() == segs.size();
+  return si == segs.size();
 }
 
 }  // namespace

@@ -106,7 +106,7 @@ json info_json(const SystemContext& c, ApiVersion version) {
       {"ContainersRunning", 0},
       {"ContainersPaused", 0},
       {"ContainersStopped", 0},
-      {"Images", 0},
+      {"Images", c.image_count ? c.image_count() : 0},
       {"Driver", "overlay2"},
       {"DriverStatus", json::array({json::array({"Backing Filesystem", h.backing_filesystem}),
                                     json::array({"Supports d_type", "true"})})},

@@ -11,10 +11,12 @@
 #include <future>
 #include <thread>
 
+#include "dind/api/images.hpp"
 #include "dind/api/server.hpp"
 #include "dind/api/system.hpp"
 #include "dind/base/fs.hpp"
 #include "dind/base/log.hpp"
+#include "dind/base/worker_pool.hpp"
 #include "dind/engine/host_info.hpp"
 #include "dind/version.hpp"
 
@@ -124,6 +126,28 @@ int run_daemon(DaemonConfig config) {
   }
   ctx->runc = std::async(std::launch::async, api::probe_runc_version).share();
 
+  // The image store on the data root (refused when that is overlayfs).
+  const fs::path image_root = fs::path(config.data_root) / "image";
+  auto content = image::ContentStore::open(image_root / "content");
+  if (!content) {
+    DIND_LOG(kError) << content.error().message;
+    remove_pidfile();
+    return 1;
+  }
+  auto layers = image::LayerStore::open(image_root / "overlay2");
+  if (!layers) {
+    DIND_LOG(kError) << layers.error().message;
+    remove_pidfile();
+    return 1;
+  }
+  auto images = image::ImageStore::open(image_root, *content, *layers);
+  if (!images) {
+    DIND_LOG(kError) << images.error().message;
+    remove_pidfile();
+    return 1;
+  }
+  ctx->image_count = [store = images->get()] { return store->list().size(); };
+
   api::Router router;
   api::ServerLimits limits = limits_from_env();
   // Uploads spool on the data root (a volume in the appliance), never in a
@@ -144,6 +168,10 @@ int run_daemon(DaemonConfig config) {
   api::Server server(router, api::common_headers(), limits);
   ctx->scheduler = &server;
   api::add_system_routes(router, ctx);
+  // Declared after the server: destroyed (queued jobs finished) before it,
+  // while the io_context its replies are posted to still exists.
+  base::WorkerPool workers(2);
+  api::add_image_routes(router, api::ImageContext{images->get(), &*layers, &workers});
 
   for (const auto& l : *listeners) {
     auto bound = server.listen(l);

@@ -2,6 +2,7 @@
 // System endpoints: /_ping, /version, /info, /events.
 
 #include <chrono>
+#include <functional>
 #include <future>
 #include <memory>
 #include <string>
@@ -33,6 +34,7 @@ struct SystemContext {
   RuntimeVersion runc_version() const;
   std::vector<std::string> warnings;  // shown by `docker info`
   Scheduler* scheduler = nullptr;
+  std::function<size_t()> image_count;  // may be empty
 };
 
 // Headers dockerd sends on every response.

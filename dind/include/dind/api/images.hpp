@@ -1,0 +1,28 @@
+#pragma once
+// Image endpoints: import (POST /images/create?fromSrc=-), list, inspect,
+// history, tag, remove. Blocking work (unpacking, hashing) runs on the worker
+// pool; handlers reply from there.
+
+#include <string>
+#include <vector>
+
+#include "dind/api/router.hpp"
+#include "dind/base/worker_pool.hpp"
+#include "dind/image/image_store.hpp"
+
+namespace dind::api {
+
+struct ImageContext {
+  image::ImageStore* images = nullptr;
+  image::LayerStore* layers = nullptr;
+  base::WorkerPool* workers = nullptr;
+};
+
+void add_image_routes(Router& router, ImageContext ctx);
+
+// `docker import --change` / `docker commit --change` instructions applied to
+// an image config's "config" object: CMD, ENTRYPOINT, ENV, WORKDIR, USER,
+// EXPOSE, LABEL, VOLUME, STOPSIGNAL. Pure; kInvalidArgument for anything else.
+base::Status apply_changes(const std::vector<std::string>& changes, std::string& config_json);
+
+}  // namespace dind::api

@@ -1,0 +1,76 @@
+#pragma once
+// Images and references: an image is its config blob (ID = the config's
+// digest) whose rootfs.diff_ids name registered layers; references map
+// "docker.io/library/busybox:latest" to image IDs. State: the configs in the
+// content store, the image set and references in <root>/repositories.json
+// (atomic, versioned). Thread-safe (one mutex; operations are short).
+
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "dind/image/content_store.hpp"
+#include "dind/image/layer_store.hpp"
+#include "dind/image/reference.hpp"
+
+namespace dind::image {
+
+struct ImageSummary {
+  std::string id;
+  std::vector<std::string> repo_tags;     // familiar form, "busybox:latest"
+  std::vector<std::string> repo_digests;  // familiar form, "busybox@sha256:..."
+  int64_t created = 0;                    // unix seconds, from the config
+  int64_t tagged = 0;                     // last tag time
+  uint64_t size = 0;                      // sum of the layers' sizes
+  std::string config;                     // the raw config JSON
+  std::vector<std::string> diff_ids;
+  std::optional<std::string> top_layer;   // chain ID
+};
+
+class ImageStore {
+ public:
+  static base::Result<std::unique_ptr<ImageStore>> open(const std::filesystem::path& root,
+                                                        ContentStore& content, LayerStore& layers);
+
+  // Stores a config whose layers are all registered; returns the image ID.
+  base::Result<std::string> add(const std::string& config_json);
+  // Points a tag (or digest) reference at an image, replacing an older one.
+  base::Status tag(const Reference& ref, const std::string& id);
+  // Resolves a reference, a full ID or an unambiguous ID prefix. kNotFound
+  // carries Docker's "No such image: <name>".
+  base::Result<std::string> resolve(std::string_view name) const;
+  base::Result<ImageSummary> get(const std::string& id) const;
+  std::vector<ImageSummary> list() const;
+
+  struct Removal {
+    std::vector<std::string> untagged;  // familiar references
+    std::vector<std::string> deleted;   // image IDs
+  };
+  // docker rmi: by reference, untag it and delete the image when no other
+  // reference remains; by ID, delete if it has at most one repository's tags
+  // (or force). `in_use` says whether a container uses an image (409).
+  base::Result<Removal> remove(std::string_view name, bool force,
+                               const std::function<bool(const std::string&)>& in_use);
+  // Layers referenced by any image (for layer gc).
+  std::set<std::string> referenced_layers() const;
+
+ private:
+  base::Status save_locked() const;
+  base::Result<ImageSummary> summary_locked(const std::string& id) const;
+  base::Result<std::string> resolve_locked(std::string_view name) const;
+
+  std::filesystem::path root_;
+  ContentStore* content_ = nullptr;
+  LayerStore* layers_ = nullptr;
+  mutable std::mutex mu_;
+  std::map<std::string, int64_t> images_;     // id -> time added
+  std::map<std::string, std::string> refs_;   // full reference -> id
+  std::map<std::string, int64_t> tag_times_;  // id -> last tag time
+};
+
+}  // namespace dind::image

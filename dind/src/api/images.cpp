@@ -1,0 +1,532 @@
+#include "dind/api/images.hpp"
+
+#include <fnmatch.h>
+
+#include <chrono>
+#include <ctime>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "dind/api/errors.hpp"
+#include "dind/base/text.hpp"
+#include "dind/image/chain_id.hpp"
+
+namespace dind::api {
+using base::ErrorKind;
+using base::make_error;
+using nlohmann::json;
+
+namespace {
+
+std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n"; }
+
+std::string rfc3339_now() {
+  const auto now = std::chrono::system_clock::now();
+  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count();
+  const std::time_t secs = static_cast<std::time_t>(ns / 1'000'000'000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+  char frac[16];
+  std::snprintf(frac, sizeof(frac), ".%09lldZ", static_cast<long long>(ns % 1'000'000'000));
+  return std::string(buf) + frac;
+}
+
+std::string rfc3339(int64_t unix_seconds) {
+  const std::time_t t = static_cast<std::time_t>(unix_seconds);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[40];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+// Splits on whitespace, honouring "double" and 'single' quotes.
+std::vector<std::string> words(std::string_view s) {
+  std::vector<std::string> out;
+  std::string cur;
+  char quote = 0;
+  bool any = false;
+  for (char c : s) {
+    if (quote) {
+      if (c == quote) {
+        quote = 0;
+      } else {
+        cur += c;
+      }
+    } else if (c == '"' || c == '\'') {
+      quote = c;
+      any = true;
+    } else if (std::isspace(static_cast<unsigned char>(c))) {
+      if (any || !cur.empty()) {
+        out.push_back(cur);
+      }
+      cur.clear();
+      any = false;
+    } else {
+      cur += c;
+    }
+  }
+  if (any || !cur.empty()) {
+    out.push_back(cur);
+  }
+  return out;
+}
+
+base::Result<json> string_list(std::string_view rest, bool shell_form_wraps) {
+  if (!rest.empty() && rest[0] == '[') {
+    auto arr = json::parse(rest, nullptr, false);
+    if (arr.is_discarded() || !arr.is_array()) {
+      return make_error(ErrorKind::kInvalidArgument, "invalid JSON array: " + std::string(rest));
+    }
+    for (const auto& v : arr) {
+      if (!v.is_string()) {
+        return make_error(ErrorKind::kInvalidArgument, "invalid JSON array: " + std::string(rest));
+      }
+    }
+    return arr;
+  }
+  if (shell_form_wraps) {
+    return json::array({"/bin/sh", "-c", std::string(rest)});
+  }
+  return json(words(rest));
+}
+
+}  // namespace
+
+base::Status apply_changes(const std::vector<std::string>& changes, std::string& config_json) {
+  json cfg = config_json.empty() ? json::object() : json::parse(config_json, nullptr, false);
+  if (cfg.is_discarded() || !cfg.is_object()) {
+    cfg = json::object();
+  }
+  for (const auto& raw : changes) {
+    std::string_view change = raw;
+    while (!change.empty() && std::isspace(static_cast<unsigned char>(change.front()))) {
+      change.remove_prefix(1);
+    }
+    const size_t sp = change.find_first_of(" \t");
+    const std::string instr = base::ascii_lower(change.substr(0, sp));
+    std::string_view rest = sp == std::string_view::npos ? std::string_view{} : change.substr(sp + 1);
+    while (!rest.empty() && std::isspace(static_cast<unsigned char>(rest.front()))) {
+      rest.remove_prefix(1);
+    }
+    while (!rest.empty() && std::isspace(static_cast<unsigned char>(rest.back()))) {
+      rest.remove_suffix(1);
+    }
+    auto need_arg = [&]() -> base::Status {
+      if (rest.empty()) {
+        return make_error(ErrorKind::kInvalidArgument, instr + " requires at least one argument");
+      }
+      return {};
+    };
+    if (instr == "cmd" || instr == "entrypoint") {
+      DIND_TRY(need_arg());
+      auto list = string_list(rest, true);
+      if (!list) {
+        return std::move(list).error();
+      }
+      cfg[instr == "cmd" ? "Cmd" : "Entrypoint"] = *list;
+    } else if (instr == "env") {
+      DIND_TRY(need_arg());
+      json env = cfg.value("Env", json::array());
+      auto set = [&](const std::string& k, const std::string& v) {
+        for (auto& e : env) {
+          if (e.get<std::string>().rfind(k + "=", 0) == 0) {
+            e = k + "=" + v;
+            return;
+          }
+        }
+        env.push_back(k + "=" + v);
+      };
+      auto w = words(rest);
+      if (!w.empty() && w[0].find('=') == std::string::npos) {  // legacy "ENV KEY value with spaces"
+        const std::string value(rest.substr(std::min(rest.size(), w[0].size() + 1)));
+        set(w[0], value);
+      } else {
+        for (const auto& kv : w) {
+          const auto eq = kv.find('=');
+          if (eq == std::string::npos || eq == 0) {
+            return make_error(ErrorKind::kInvalidArgument, "ENV names can not be blank: " + kv);
+          }
+          set(kv.substr(0, eq), kv.substr(eq + 1));
+        }
+      }
+      cfg["Env"] = env;
+    } else if (instr == "workdir" || instr == "user" || instr == "stopsignal") {
+      DIND_TRY(need_arg());
+      cfg[instr == "workdir" ? "WorkingDir" : instr == "user" ? "User" : "StopSignal"] = std::string(rest);
+    } else if (instr == "expose") {
+      DIND_TRY(need_arg());
+      for (auto p : words(rest)) {
+        if (p.find('/') == std::string::npos) {
+          p += "/tcp";
+        }
+        cfg["ExposedPorts"][p] = json::object();
+      }
+    } else if (instr == "label") {
+      DIND_TRY(need_arg());
+      for (const auto& kv : words(rest)) {
+        const auto eq = kv.find('=');
+        if (eq == std::string::npos || eq == 0) {
+          return make_error(ErrorKind::kInvalidArgument, "LABEL must be key=value: " + kv);
+        }
+        cfg["Labels"][kv.substr(0, eq)] = kv.substr(eq + 1);
+      }
+    } else if (instr == "volume") {
+      DIND_TRY(need_arg());
+      auto list = string_list(rest, false);
+      if (!list) {
+        return std::move(list).error();
+      }
+      for (const auto& v : *list) {
+        cfg["Volumes"][v.get<std::string>()] = json::object();
+      }
+    } else {
+      return make_error(ErrorKind::kInvalidArgument,
+                        std::string(change.substr(0, sp)) + " is not a valid change command");
+    }
+  }
+  config_json = cfg.dump();
+  return {};
+}
+
+namespace {
+
+json summary_json(const image::ImageSummary& s, ApiVersion v) {
+  auto cfg = json::parse(s.config, nullptr, false);
+  json labels = cfg.is_object() && cfg.contains("config") && cfg["config"].is_object() &&
+                        cfg["config"].contains("Labels")
+                    ? cfg["config"]["Labels"]
+                    : json(nullptr);
+  json j = {{"Containers", -1},
+            {"Created", s.created},
+            {"Id", s.id},
+            {"Labels", labels},
+            {"ParentId", ""},
+            {"RepoDigests", s.repo_digests},
+            {"RepoTags", s.repo_tags},
+            {"SharedSize", -1},
+            {"Size", s.size}};
+  if (v < ApiVersion{1, 44}) {
+    j["VirtualSize"] = s.size;  // removed in API 1.44
+  }
+  return j;
+}
+
+// docker images' "reference" filter: a pattern on the familiar name, with or
+// without a tag ("busybox", "busy*", "busybox:1.*").
+bool matches_reference(const image::ImageSummary& s, const std::string& pattern) {
+  for (const auto& t : s.repo_tags) {
+    const std::string name = t.substr(0, t.rfind(':'));
+    if (::fnmatch(pattern.c_str(), t.c_str(), 0) == 0 || ::fnmatch(pattern.c_str(), name.c_str(), 0) == 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
+base::Result<json> parse_filters(const Request& req) {
+  auto f = req.query_value("filters");
+  if (!f || f->empty()) {
+    return json::object();
+  }
+  auto j = json::parse(*f, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    return make_error(ErrorKind::kInvalidArgument, "invalid filter: " + *f);
+  }
+  // Old clients send {"key":["v"]}, new ones {"key":{"v":true}}: normalise.
+  json out = json::object();
+  for (auto& [k, v] : j.items()) {
+    out[k] = json::array();
+    if (v.is_array()) {
+      for (auto& e : v) {
+        out[k].push_back(e.is_string() ? e.get<std::string>() : e.dump());
+      }
+    } else if (v.is_object()) {
+      for (auto& [e, on] : v.items()) {
+        if (on.is_boolean() && on.get<bool>()) {
+          out[k].push_back(e);
+        }
+      }
+    } else {
+      return make_error(ErrorKind::kInvalidArgument, "invalid filter: " + *f);
+    }
+    if (k != "reference" && k != "dangling" && k != "label" && k != "before" && k != "since") {
+      return make_error(ErrorKind::kInvalidArgument, "invalid filter '" + k + "'");
+    }
+  }
+  return out;
+}
+
+Response import_reply(const std::string& id) {
+  Response r;
+  r.headers["Content-Type"] = "application/json";
+  const std::string line = dump(json{{"status", id}});
+  r.stream = [line](std::shared_ptr<BodyWriter> w) {
+    w->write(line);
+    w->finish();
+  };
+  return r;
+}
+
+}  // namespace
+
+void add_image_routes(Router& router, ImageContext ctx) {
+  RouteOptions upload;
+  upload.max_body = uint64_t{64} << 30;
+  upload.spool_body = true;
+
+  router.add("POST", "/images/create", [ctx](Request req, Reply reply) {
+    if (req.query_value("fromImage")) {
+      reply(error_response(501, "pulling images from a registry is not implemented yet"));
+      return;
+    }
+    auto src = req.query_value("fromSrc");
+    if (!src || *src != "-") {
+      reply(error_response(400, src ? "importing from a URL is not supported: send the archive as the "
+                                      "request body (fromSrc=-)"
+                                    : "missing fromSrc or fromImage"));
+      return;
+    }
+    std::optional<image::Reference> ref;
+    if (auto repo = req.query_value("repo"); repo && !repo->empty()) {
+      std::string text = *repo;
+      if (auto tag = req.query_value("tag"); tag && !tag->empty()) {
+        text += ":" + *tag;
+      }
+      auto parsed = image::parse_reference(text);
+      if (!parsed) {
+        reply(error_response(parsed.error()));
+        return;
+      }
+      ref = *parsed;
+    }
+    std::vector<std::string> changes;
+    for (auto [lo, hi] = req.query.equal_range("changes"); lo != hi; ++lo) {
+      changes.push_back(lo->second);
+    }
+    std::string container_config;
+    if (auto st = apply_changes(changes, container_config); !st) {
+      reply(error_response(st.error()));
+      return;
+    }
+    if (!req.body_file) {
+      reply(error_response(400, "the request body (the archive to import) is empty"));
+      return;
+    }
+    const std::string message = req.query_value("message").value_or("");
+    auto body = req.body_file;
+    ctx.workers->post([ctx, body, ref, message, container_config, reply]() {
+      auto layer = ctx.layers->register_layer(body->get(), std::nullopt);
+      if (!layer) {
+        reply(error_response(layer.error()));
+        return;
+      }
+      const std::string now = rfc3339_now();
+      json cfg = {{"architecture", "amd64"},
+                  {"os", "linux"},
+                  {"created", now},
+                  {"config", json::parse(container_config)},
+                  {"rootfs", {{"type", "layers"}, {"diff_ids", {layer->diff_id}}}},
+                  {"history", json::array({{{"created", now},
+                                            {"comment", message.empty() ? "Imported from -" : message}}})}};
+      if (!message.empty()) {
+        cfg["comment"] = message;
+      }
+      auto id = ctx.images->add(cfg.dump());
+      if (!id) {
+        reply(error_response(id.error()));
+        return;
+      }
+      if (ref) {
+        if (auto st = ctx.images->tag(*ref, *id); !st) {
+          reply(error_response(st.error()));
+          return;
+        }
+      }
+      reply(import_reply(*id));
+    });
+  }, upload);
+
+  router.add("GET", "/images/json", [ctx](Request req, Reply reply) {
+    auto filters = parse_filters(req);
+    if (!filters) {
+      reply(error_response(filters.error()));
+      return;
+    }
+    json out = json::array();
+    for (const auto& s : ctx.images->list()) {
+      bool keep = true;
+      image::ImageSummary shown = s;
+      if (filters->contains("reference") && !(*filters)["reference"].empty()) {
+        // Like dockerd, list only the tags that match.
+        shown.repo_tags.clear();
+        for (const auto& t : s.repo_tags) {
+          image::ImageSummary one = s;
+          one.repo_tags = {t};
+          for (const auto& p : (*filters)["reference"]) {
+            if (matches_reference(one, p.get<std::string>())) {
+              shown.repo_tags.push_back(t);
+              break;
+            }
+          }
+        }
+        keep = keep && !shown.repo_tags.empty();
+      }
+      if (filters->contains("dangling") && !(*filters)["dangling"].empty()) {
+        const bool want = (*filters)["dangling"][0] == "true" || (*filters)["dangling"][0] == "1";
+        keep = keep && (s.repo_tags.empty() == want);
+      }
+      if (filters->contains("label")) {
+        auto cfg = json::parse(s.config, nullptr, false);
+        json labels = cfg.value("config", json::object()).value("Labels", json::object());
+        for (const auto& l : (*filters)["label"]) {
+          const std::string f = l.get<std::string>();
+          const auto eq = f.find('=');
+          const std::string k = f.substr(0, eq);
+          keep = keep && labels.is_object() && labels.contains(k) &&
+                 (eq == std::string::npos || labels[k] == f.substr(eq + 1));
+        }
+      }
+      // Without all=1, untagged images are still listed (no intermediate
+      // images exist yet: nothing is built here).
+      if (keep) {
+        out.push_back(summary_json(shown, req.version));
+      }
+    }
+    reply(Response::json(200, dump(out)));
+  });
+
+  router.add("GET", "/images/{name*}/json", [ctx](Request req, Reply reply) {
+    auto id = ctx.images->resolve(req.params["name"]);
+    if (!id) {
+      reply(error_response(id.error()));
+      return;
+    }
+    auto s = ctx.images->get(*id);
+    if (!s) {
+      reply(error_response(s.error()));
+      return;
+    }
+    auto cfg = json::parse(s->config, nullptr, false);
+    std::string created = cfg.value("created", "");
+    json graph = {{"Name", "overlay2"}, {"Data", json::object()}};
+    if (s->top_layer) {
+      if (auto info = ctx.layers->get(*s->top_layer)) {
+        graph["Data"]["UpperDir"] = info->diff_dir.string();
+      }
+    }
+    json j = {{"Id", s->id},
+              {"RepoTags", s->repo_tags},
+              {"RepoDigests", s->repo_digests},
+              {"Parent", ""},
+              {"Comment", cfg.value("comment", "")},
+              {"Created", created},
+              {"DockerVersion", cfg.value("docker_version", "")},
+              {"Author", cfg.value("author", "")},
+              {"Config", cfg.value("config", json::object())},
+              {"Architecture", cfg.value("architecture", "amd64")},
+              {"Os", cfg.value("os", "linux")},
+              {"Size", s->size},
+              {"GraphDriver", graph},
+              {"RootFS", {{"Type", "layers"}, {"Layers", s->diff_ids}}},
+              {"Metadata", {{"LastTagTime", s->tagged ? rfc3339(s->tagged) : "0001-01-01T00:00:00Z"}}}};
+    if (req.version < ApiVersion{1, 44}) {
+      j["VirtualSize"] = s->size;
+      j["Container"] = "";
+      j["ContainerConfig"] = json::object();
+    }
+    reply(Response::json(200, dump(j)));
+  });
+
+  router.add("GET", "/images/{name*}/history", [ctx](Request req, Reply reply) {
+    auto id = ctx.images->resolve(req.params["name"]);
+    if (!id) {
+      reply(error_response(id.error()));
+      return;
+    }
+    auto s = ctx.images->get(*id);
+    if (!s) {
+      reply(error_response(s.error()));
+      return;
+    }
+    auto cfg = json::parse(s->config, nullptr, false);
+    json history = cfg.value("history", json::array());
+    auto chains = image::chain_ids(s->diff_ids);
+    size_t layer = 0;
+    json out = json::array();
+    for (const auto& h : history) {
+      uint64_t size = 0;
+      if (!h.value("empty_layer", false) && layer < chains.size()) {
+        if (auto info = ctx.layers->get(chains[layer])) {
+          size = info->size;
+        }
+        ++layer;
+      }
+      out.push_back({{"Id", "<missing>"},
+                     {"Created", 0},
+                     {"CreatedBy", h.value("created_by", "")},
+                     {"Tags", nullptr},
+                     {"Size", size},
+                     {"Comment", h.value("comment", "")}});
+    }
+    std::reverse(out.begin(), out.end());  // newest first
+    if (!out.empty()) {
+      out[0]["Id"] = s->id;
+      out[0]["Tags"] = s->repo_tags;
+      out[0]["Created"] = s->created;
+    }
+    reply(Response::json(200, dump(out)));
+  });
+
+  router.add("POST", "/images/{name*}/tag", [ctx](Request req, Reply reply) {
+    auto id = ctx.images->resolve(req.params["name"]);
+    if (!id) {
+      reply(error_response(id.error()));
+      return;
+    }
+    auto repo = req.query_value("repo").value_or("");
+    auto tag = req.query_value("tag").value_or("");
+    if (repo.empty()) {
+      reply(error_response(400, "repository name must have at least one component"));
+      return;
+    }
+    auto ref = image::parse_reference(tag.empty() ? repo : repo + ":" + tag);
+    if (!ref) {
+      reply(error_response(ref.error()));
+      return;
+    }
+    if (ref->digest) {
+      reply(error_response(400, "refusing to create a tag with a digest reference"));
+      return;
+    }
+    if (auto st = ctx.images->tag(*ref, *id); !st) {
+      reply(error_response(st.error()));
+      return;
+    }
+    reply(Response::empty(201));
+  });
+
+  router.add("DELETE", "/images/{name*}", [ctx](Request req, Reply reply) {
+    const bool force = req.query_bool("force").value_or(false);
+    const std::string name = req.params["name"];
+    ctx.workers->post([ctx, name, force, reply] {
+      auto r = ctx.images->remove(name, force, [](const std::string&) { return false; });
+      if (!r) {
+        reply(error_response(r.error()));
+        return;
+      }
+      json out = json::array();
+      for (const auto& u : r->untagged) {
+        out.push_back({{"Untagged", u}});
+      }
+      for (const auto& d : r->deleted) {
+        out.push_back({{"Deleted", d}});
+      }
+      reply(Response::json(200, dump(out)));
+    });
+  });
+}
+
+}  // namespace dind::api
