@@ -1,0 +1,45 @@
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "dind/api/images.hpp"
+
+using dind::api::apply_changes;
+using nlohmann::json;
+
+namespace {
+json apply(std::vector<std::string> changes) {
+  std::string cfg;
+  auto st = apply_changes(changes, cfg);
+  REQUIRE(st.ok());
+  return json::parse(cfg);
+}
+}  // namespace
+
+TEST_CASE("import --change instructions", "[api][images]") {
+  auto c = apply({"CMD [\"/bin/sh\", \"-c\", \"echo hi\"]", "ENTRYPOINT /init", "ENV A=1 B=\"two words\"",
+                  "ENV LEGACY value with spaces", "WORKDIR /app", "USER 1000:1000", "EXPOSE 80 53/udp",
+                  "LABEL a=b c=d", "VOLUME [\"/data\"]", "STOPSIGNAL SIGTERM", "env A=3"});
+  CHECK(c["Cmd"] == json::array({"/bin/sh", "-c", "echo hi"}));
+  CHECK(c["Entrypoint"] == json::array({"/bin/sh", "-c", "/init"}));
+  CHECK(c["Env"] == json::array({"A=3", "B=two words", "LEGACY=value with spaces"}));
+  CHECK(c["WorkingDir"] == "/app");
+  CHECK(c["User"] == "1000:1000");
+  CHECK(c["ExposedPorts"].contains("80/tcp"));
+  CHECK(c["ExposedPorts"].contains("53/udp"));
+  CHECK(c["Labels"]["c"] == "d");
+  CHECK(c["Volumes"].contains("/data"));
+  CHECK(c["StopSignal"] == "SIGTERM");
+  CHECK(apply({}).empty());
+}
+
+TEST_CASE("bad --change instructions are refused", "[api][images]") {
+  for (const char* bad : {"RUN echo hi", "FROM busybox", "CMD", "CMD [\"unterminated\"", "CMD [1, 2]",
+                          "ENV =x", "LABEL novalue", "WORKDIR", "COPY a b", "nonsense"}) {
+    INFO(bad);
+    std::string cfg;
+    CHECK_FALSE(apply_changes({bad}, cfg).ok());
+  }
+  std::string cfg;
+  auto st = apply_changes({"RUN x"}, cfg);
+  CHECK(st.error().message == "RUN is not a valid change command");
+}
