@@ -318,7 +318,8 @@ void add_image_routes(Router& router, ImageContext ctx) {
     const std::string message = req.query_value("message").value_or("");
     auto body = req.body_file;
     ctx.workers->post([ctx, body, ref, message, container_config, reply]() {
-      auto layer = ctx.layers->register_layer(body->get(), std::nullopt);
+      std::lock_guard lock(*ctx.mutations);
+      auto layer = ctx.layers->register_layer(body->get(), std::nullopt, std::nullopt, ctx.content);
       if (!layer) {
         reply(error_response(layer.error()));
         return;
@@ -512,6 +513,7 @@ void add_image_routes(Router& router, ImageContext ctx) {
     const bool force = req.query_bool("force").value_or(false);
     const std::string name = req.params["name"];
     ctx.workers->post([ctx, name, force, reply] {
+      std::lock_guard lock(*ctx.mutations);
       auto r = ctx.images->remove(name, force, [](const std::string&) { return false; });
       if (!r) {
         reply(error_response(r.error()));

@@ -171,7 +171,7 @@ int run_daemon(DaemonConfig config) {
   // Declared after the server: destroyed (queued jobs finished) before it,
   // while the io_context its replies are posted to still exists.
   base::WorkerPool workers(2);
-  api::add_image_routes(router, api::ImageContext{images->get(), &*layers, &workers});
+  api::add_image_routes(router, api::ImageContext{images->get(), &*layers, &*content, &workers});
 
   for (const auto& l : *listeners) {
     auto bound = server.listen(l);

@@ -312,8 +312,21 @@ Result<ImageStore::Removal> ImageStore::remove(std::string_view name, bool force
     DIND_TRY(save_locked());
     out.deleted.push_back(id);
   }
-  (void)content_->remove(id);
   (void)layers_->gc(referenced_layers());
+  // Configs and kept layer tars of what no image references any more.
+  std::set<std::string> blobs;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [image_id, added] : images_) {
+      blobs.insert(image_id);
+      if (auto cfg = content_->read(image_id)) {
+        if (auto diffs = diff_ids_of(json::parse(*cfg, nullptr, false))) {
+          blobs.insert(diffs->begin(), diffs->end());
+        }
+      }
+    }
+  }
+  (void)content_->gc(blobs);
   return out;
 }
 

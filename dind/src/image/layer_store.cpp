@@ -106,46 +106,69 @@ Result<LayerInfo> LayerStore::get(const std::string& chain_id) const {
   return info;
 }
 
-Result<LayerInfo> LayerStore::register_layer(int fd, const std::optional<std::string>& parent,
-                                             const std::optional<std::string>& expected_diff_id) {
-  if (parent && !has(*parent)) {
-    return make_error(ErrorKind::kNotFound, "parent layer " + *parent + " not found");
+Result<LayerStore::Staged> LayerStore::stage(const LayerReader& reader, ContentStore* keep_tar) {
+  Staged staged;
+  staged.dir = root_ / "tmp" / random_name();
+  DIND_TRY(make_dir(staged.dir, 0700));
+  DIND_TRY(make_dir(staged.dir / "diff", 0755));
+  std::optional<ContentStore::Writer> tar;
+  if (keep_tar) {
+    auto w = keep_tar->writer();
+    if (!w) {
+      discard(staged);
+      return std::move(w).error();
+    }
+    tar.emplace(std::move(*w));
   }
-  const fs::path tmp = root_ / "tmp" / random_name();
-  DIND_TRY(make_dir(tmp, 0700));
-  DIND_TRY(make_dir(tmp / "diff", 0755));
-  auto cleanup = [&] {
-    std::error_code ec;
-    fs::remove_all(tmp, ec);
-  };
-  auto unpacked = unpack_layer(fd, tmp / "diff");
+  LayerTee tee;
+  if (tar) {
+    tee = [&tar](std::string_view chunk) { return tar->write(chunk); };
+  }
+  auto unpacked = unpack_layer(reader, staged.dir / "diff", tee);
   if (!unpacked) {
-    cleanup();
+    discard(staged);
     return std::move(unpacked).error();
   }
-  if (expected_diff_id && unpacked->diff_id != *expected_diff_id) {
-    cleanup();
-    return make_error(ErrorKind::kInvalidArgument, "layer digest mismatch: the config says " +
-                                                       *expected_diff_id + ", the data is " + unpacked->diff_id);
+  if (tar) {
+    auto digest = tar->commit();
+    if (!digest || *digest != unpacked->diff_id) {
+      discard(staged);
+      return digest ? make_error(ErrorKind::kInternal, "layer tar digest differs from its diff ID")
+                    : std::move(digest).error();
+    }
   }
-  const std::string chain =
-      parent ? base::sha256_digest(*parent + " " + unpacked->diff_id) : unpacked->diff_id;
+  staged.diff_id = unpacked->diff_id;
+  staged.size = unpacked->bytes;
+  return staged;
+}
+
+void LayerStore::discard(const Staged& staged) {
+  std::error_code ec;
+  fs::remove_all(staged.dir, ec);
+}
+
+Result<LayerInfo> LayerStore::adopt(const Staged& staged, const std::optional<std::string>& parent) {
+  if (parent && !has(*parent)) {
+    discard(staged);
+    return make_error(ErrorKind::kNotFound, "parent layer " + *parent + " not found");
+  }
+  const std::string chain = parent ? base::sha256_digest(*parent + " " + staged.diff_id) : staged.diff_id;
   if (has(chain)) {
-    cleanup();
+    discard(staged);
     return get(chain);
   }
   nlohmann::json meta = {{"version", 1},
                          {"chain_id", chain},
-                         {"diff_id", unpacked->diff_id},
+                         {"diff_id", staged.diff_id},
                          {"parent", parent ? nlohmann::json(*parent) : nlohmann::json(nullptr)},
-                         {"size", unpacked->bytes}};
-  if (auto st = base::write_file_atomic(tmp / "meta.json", meta.dump() + "\n", 0600); !st) {
-    cleanup();
+                         {"size", staged.size}};
+  if (auto st = base::write_file_atomic(staged.dir / "meta.json", meta.dump() + "\n", 0600); !st) {
+    discard(staged);
     return std::move(st).error();
   }
-  if (::rename(tmp.c_str(), layer_dir(chain).c_str()) != 0) {
+  if (::rename(staged.dir.c_str(), layer_dir(chain).c_str()) != 0) {
     const int err = errno;
-    cleanup();
+    discard(staged);
     if ((err == ENOTEMPTY || err == EEXIST) && has(chain)) {
       return get(chain);  // registered concurrently by someone else
     }
@@ -153,6 +176,36 @@ Result<LayerInfo> LayerStore::register_layer(int fd, const std::optional<std::st
   }
   DIND_TRY(base::fsync_dir(root_ / "layers"));
   return get(chain);
+}
+
+Result<LayerInfo> LayerStore::register_layer(int fd, const std::optional<std::string>& parent,
+                                             const std::optional<std::string>& expected_diff_id,
+                                             ContentStore* keep_tar) {
+  if (parent && !has(*parent)) {
+    return make_error(ErrorKind::kNotFound, "parent layer " + *parent + " not found");
+  }
+  LayerReader reader = [fd](void* buf, size_t len) -> ssize_t {
+    for (;;) {
+      ssize_t n = ::read(fd, buf, len);
+      if (n < 0 && errno == EINTR) {
+        continue;
+      }
+      return n;
+    }
+  };
+  auto staged = stage(reader, keep_tar);
+  if (!staged) {
+    return std::move(staged).error();
+  }
+  if (expected_diff_id && staged->diff_id != *expected_diff_id) {
+    discard(*staged);
+    if (keep_tar) {
+      (void)keep_tar->remove(staged->diff_id);
+    }
+    return make_error(ErrorKind::kInvalidArgument, "layer digest mismatch: the config says " +
+                                                       *expected_diff_id + ", the data is " + staged->diff_id);
+  }
+  return adopt(*staged, parent);
 }
 
 Result<int> LayerStore::gc(const std::set<std::string>& referenced) {

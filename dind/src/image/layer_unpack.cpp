@@ -179,6 +179,7 @@ Status apply_xattrs(archive_entry* e, int fd, const std::string& path) {
 // parses, and every decompressed byte passes through the hash on the way.
 struct Stream {
   archive* raw = nullptr;
+  const LayerTee* tee = nullptr;
   base::Sha256 hash;
   uint64_t bytes = 0;
   std::vector<char> buf = std::vector<char>(kBlock);
@@ -195,8 +196,17 @@ la_ssize_t pull(archive* self, void* client, const void** out) {
     archive_set_error(self, EIO, "%s", s->error.c_str());
     return -1;
   }
-  s->hash.update(std::string_view(s->buf.data(), static_cast<size_t>(n)));
+  const std::string_view chunk(s->buf.data(), static_cast<size_t>(n));
+  s->hash.update(chunk);
   s->bytes += static_cast<uint64_t>(n);
+  if (s->tee && *s->tee && n > 0) {
+    if (auto st = (*s->tee)(chunk); !st) {
+      s->failed = true;
+      s->error = st.error().message;
+      archive_set_error(self, EIO, "%s", s->error.c_str());
+      return -1;
+    }
+  }
   *out = s->buf.data();
   return n;
 }
@@ -372,7 +382,40 @@ Status unpack_entry(archive* a, archive_entry* e, int root, std::vector<DirTime>
 
 }  // namespace
 
-Result<UnpackResult> unpack_layer(int fd, const fs::path& dir) {
+namespace {
+
+struct ReaderState {
+  const LayerReader* reader;
+  std::vector<char> buf = std::vector<char>(kBlock);
+};
+
+la_ssize_t read_from(archive* a, void* client, const void** out) {
+  auto* st = static_cast<ReaderState*>(client);
+  const ssize_t n = (*st->reader)(st->buf.data(), st->buf.size());
+  if (n < 0) {
+    archive_set_error(a, EIO, "reading the layer failed");
+    return -1;
+  }
+  *out = st->buf.data();
+  return n;
+}
+
+}  // namespace
+
+Result<UnpackResult> unpack_layer(int fd, const fs::path& dir, const LayerTee& tee) {
+  LayerReader reader = [fd](void* buf, size_t len) -> ssize_t {
+    for (;;) {
+      ssize_t n = ::read(fd, buf, len);
+      if (n < 0 && errno == EINTR) {
+        continue;
+      }
+      return n;
+    }
+  };
+  return unpack_layer(reader, dir, tee);
+}
+
+Result<UnpackResult> unpack_layer(const LayerReader& reader, const fs::path& dir, const LayerTee& tee) {
   UniqueFd root(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!root.valid()) {
     return base::sys_error(errno, "open layer directory " + dir.string());
@@ -380,7 +423,8 @@ Result<UnpackResult> unpack_layer(int fd, const fs::path& dir) {
   Archive raw(archive_read_new());
   archive_read_support_filter_all(raw.get());
   archive_read_support_format_raw(raw.get());
-  if (archive_read_open_fd(raw.get(), fd, kBlock) != ARCHIVE_OK) {
+  ReaderState rs{&reader};
+  if (archive_read_open(raw.get(), &rs, nullptr, read_from, nullptr) != ARCHIVE_OK) {
     return make_error(ErrorKind::kInvalidArgument,
                       "layer: " + err_text(raw.get(), "unreadable"));
   }
@@ -390,6 +434,7 @@ Result<UnpackResult> unpack_layer(int fd, const fs::path& dir) {
   }
   Stream stream;
   stream.raw = raw.get();
+  stream.tee = &tee;
   Archive tar(archive_read_new());
   archive_read_support_format_tar(tar.get());
   if (archive_read_open(tar.get(), &stream, nullptr, pull, nullptr) != ARCHIVE_OK) {

@@ -3,6 +3,8 @@
 // history, tag, remove. Blocking work (unpacking, hashing) runs on the worker
 // pool; handlers reply from there.
 
+#include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -15,7 +17,11 @@ namespace dind::api {
 struct ImageContext {
   image::ImageStore* images = nullptr;
   image::LayerStore* layers = nullptr;
+  image::ContentStore* content = nullptr;
   base::WorkerPool* workers = nullptr;
+  // Serialises the jobs that add or delete images, so that the garbage
+  // collection of one never sees the half-registered blobs of another.
+  std::shared_ptr<std::mutex> mutations = std::make_shared<std::mutex>();
 };
 
 void add_image_routes(Router& router, ImageContext ctx);

@@ -14,6 +14,8 @@
 #include <vector>
 
 #include "dind/base/result.hpp"
+#include "dind/image/content_store.hpp"
+#include "dind/image/layer_unpack.hpp"
 
 namespace dind::image {
 
@@ -41,9 +43,24 @@ class LayerStore {
 
   // Unpacks a layer stream on top of `parent` and registers it. When
   // expected_diff_id is set, a stream with another diff ID is refused. An
-  // already registered chain ID keeps the existing copy.
+  // already registered chain ID keeps the existing copy. With `keep_tar`, the
+  // uncompressed tar is also stored there (its digest is the diff ID), so
+  // that `docker save` can hand out the exact original bytes.
   base::Result<LayerInfo> register_layer(int fd, const std::optional<std::string>& parent,
-                                         const std::optional<std::string>& expected_diff_id = {});
+                                         const std::optional<std::string>& expected_diff_id = {},
+                                         ContentStore* keep_tar = nullptr);
+
+  // Two-step registration for streams whose parent is not known yet (docker
+  // load sees layers before the manifest): stage, then adopt or discard. A
+  // layer's files do not depend on its parent, only its chain ID does.
+  struct Staged {
+    std::filesystem::path dir;  // holds diff/
+    std::string diff_id;
+    uint64_t size = 0;
+  };
+  base::Result<Staged> stage(const LayerReader& reader, ContentStore* keep_tar);
+  base::Result<LayerInfo> adopt(const Staged& staged, const std::optional<std::string>& parent);
+  void discard(const Staged& staged);
   bool has(const std::string& chain_id) const;
   base::Result<LayerInfo> get(const std::string& chain_id) const;
   // Deletes layers whose chain IDs are not in `referenced`; returns how many.

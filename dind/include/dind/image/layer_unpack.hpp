@@ -11,7 +11,10 @@
 // it; entries with ".." components or over-long names are refused outright.
 // Needs root (mknod, chown, trusted.* xattrs).
 
+#include <sys/types.h>
+
 #include <filesystem>
+#include <functional>
 #include <string>
 
 #include "dind/base/result.hpp"
@@ -24,9 +27,18 @@ struct UnpackResult {
   uint64_t bytes = 0;   // uncompressed tar size
 };
 
+// Pulls up to `len` bytes of the (possibly compressed) layer into `buf`;
+// returns the count, 0 at the end, -1 on error.
+using LayerReader = std::function<ssize_t(void* buf, size_t len)>;
+// Receives the uncompressed tar stream as it goes by (to keep the exact
+// bytes, whose digest is the diff ID); an error stops the unpacking.
+using LayerTee = std::function<base::Status(std::string_view)>;
+
 // Reads the layer from `fd` (any readable stream) into `dir`, which must
 // exist. On failure `dir` may hold a partial tree: the caller unpacks into a
 // fresh directory and removes it on error.
-base::Result<UnpackResult> unpack_layer(int fd, const std::filesystem::path& dir);
+base::Result<UnpackResult> unpack_layer(int fd, const std::filesystem::path& dir, const LayerTee& tee = {});
+base::Result<UnpackResult> unpack_layer(const LayerReader& reader, const std::filesystem::path& dir,
+                                        const LayerTee& tee = {});
 
 }  // namespace dind::image
