@@ -107,3 +107,81 @@ def test_removing_by_id_with_tags_in_two_repositories_needs_force(daemon, busybo
     out = docker(daemon, "rmi", "-f", image_id[7:19]).stdout
     assert "Untagged: one:1" in out and "Untagged: two:1" in out and f"Deleted: {image_id}" in out
     assert docker(daemon, "images", "-q").stdout.strip() == ""
+
+
+FIXTURE = os.path.join(os.path.dirname(__file__), "fixtures", "dockerd-20.10-tiny.tar")
+FIXTURE_ID = "sha256:289cb6aa649c0efc854a75cefff1fa3944745a037fbafbc4ca75f89a7788b2ab"
+
+
+@pytest.mark.parametrize("cli", CLIS)
+def test_save_rmi_load_round_trip(daemon, busybox_tar, tmp_path, cli):
+    tag = "roundtrip:" + ("28" if cli == CLIS[0] else "20")
+    image_id = docker(daemon, "import", "-c", 'CMD ["/bin/sh"]', str(busybox_tar), tag, cli=cli).stdout.strip()
+    archive = tmp_path / "saved.tar"
+    docker(daemon, "save", "-o", str(archive), tag, cli=cli)
+    with tarfile.open(archive) as t:
+        names = t.getnames()
+    assert "manifest.json" in names and "index.json" in names and f"blobs/sha256/{image_id[7:]}" in names
+    docker(daemon, "rmi", tag, cli=cli)
+    out = docker(daemon, "load", "-i", str(archive), cli=cli).stdout
+    assert f"Loaded image: {tag}" in out
+    assert docker(daemon, "image", "inspect", tag, "--format", "{{.Id}}", cli=cli).stdout.strip() == image_id
+    # gzip-compressed, through stdin
+    import gzip
+    docker(daemon, "rmi", tag, cli=cli)
+    p = subprocess.run([cli, "load"], input=gzip.compress(archive.read_bytes()), capture_output=True, timeout=60,
+                       env={"PATH": os.environ["PATH"], "DOCKER_HOST": f"unix://{daemon.socket}"})
+    assert p.returncode == 0 and f"Loaded image: {tag}".encode() in p.stdout
+    docker(daemon, "rmi", tag, cli=cli)
+
+
+def test_load_a_tarball_saved_by_debians_dockerd(daemon):
+    out = docker(daemon, "load", "-i", FIXTURE).stdout
+    assert "Loaded image: dockerd/tiny:20.10" in out
+    info = json.loads(docker(daemon, "image", "inspect", "dockerd/tiny:20.10").stdout)[0]
+    assert info["Id"] == FIXTURE_ID, "the image ID (config digest) survives"
+    assert info["Config"]["Cmd"] == ["/bin/link"]
+    docker(daemon, "rmi", "dockerd/tiny:20.10")
+
+
+@pytest.mark.skipif(not os.path.exists("/usr/sbin/dockerd"), reason="Debian's dockerd is not installed")
+def test_archives_move_both_ways_between_dind_and_dockerd(daemon, busybox_tar, tmp_path):
+    import sys
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "bench", "lib"))
+    from dockerd import Dockerd
+    with Dockerd() as real:
+        env = {"PATH": os.environ["PATH"], "DOCKER_HOST": f"unix://{real.socket}"}
+        theirs = subprocess.run(["/usr/bin/docker", "import", "-c", 'CMD ["/bin/sh"]', str(busybox_tar),
+                                 "from/dockerd:1"], env=env, capture_output=True, text=True, check=True).stdout.strip()
+        subprocess.run(["/usr/bin/docker", "save", "-o", str(tmp_path / "theirs.tar"), "from/dockerd:1"],
+                       env=env, check=True)
+        assert "Loaded image: from/dockerd:1" in docker(daemon, "load", "-i", str(tmp_path / "theirs.tar")).stdout
+        assert docker(daemon, "image", "inspect", "from/dockerd:1", "--format", "{{.Id}}").stdout.strip() == theirs
+        # ...and ours into theirs.
+        docker(daemon, "tag", "from/dockerd:1", "from/dind:1")
+        docker(daemon, "save", "-o", str(tmp_path / "ours.tar"), "from/dind:1")
+        p = subprocess.run(["/usr/bin/docker", "load", "-i", str(tmp_path / "ours.tar")], env=env,
+                           capture_output=True, text=True)
+        assert p.returncode == 0 and "from/dind:1" in p.stdout, p.stderr
+        p = subprocess.run(["/usr/bin/docker", "image", "inspect", "from/dind:1", "--format", "{{.Id}}"], env=env,
+                           capture_output=True, text=True)
+        assert p.stdout.strip() == theirs
+    docker(daemon, "rmi", "-f", theirs[7:19])
+
+
+def test_load_and_save_failures(daemon, tmp_path):
+    bad = tmp_path / "truncated.tar"
+    bad.write_bytes(open(FIXTURE, "rb").read()[:6000])
+    p = docker(daemon, "load", "-i", str(bad), check=False)
+    assert p.returncode == 1 and "Error" in p.stderr
+    # A manifest naming a layer the archive lacks.
+    broken = tmp_path / "missing-layer.tar"
+    with tarfile.open(FIXTURE) as src, tarfile.open(broken, "w") as dst:
+        for m in src.getmembers():
+            if not m.name.endswith("layer.tar"):
+                dst.addfile(m, src.extractfile(m) if m.isfile() else None)
+    p = docker(daemon, "load", "-i", str(broken), check=False)
+    assert p.returncode == 1 and "missing" in p.stderr
+    p = docker(daemon, "save", "-o", str(tmp_path / "x.tar"), "nosuch:1", check=False)
+    assert p.returncode == 1 and "No such image: nosuch:1" in p.stderr
+    assert docker(daemon, "images", "-q").stdout.strip() == ""

@@ -1,6 +1,9 @@
 #include "dind/api/images.hpp"
 
 #include <fnmatch.h>
+#include <unistd.h>
+
+#include <future>
 
 #include <chrono>
 #include <ctime>
@@ -8,6 +11,8 @@
 #include <sstream>
 
 #include "dind/api/errors.hpp"
+#include "dind/base/log.hpp"
+#include "dind/image/archive_io.hpp"
 #include "dind/base/text.hpp"
 #include "dind/image/chain_id.hpp"
 
@@ -272,6 +277,54 @@ Response import_reply(const std::string& id) {
 
 }  // namespace
 
+namespace {
+
+// Writes a chunk and waits until it is on the wire (backpressure for the
+// worker producing an archive); fails when the client has gone.
+base::Status write_and_wait(const std::shared_ptr<BodyWriter>& w, std::string_view chunk) {
+  auto done = std::make_shared<std::promise<bool>>();
+  auto fut = done->get_future();
+  w->write(std::string(chunk), [done](bool ok) { done->set_value(ok); });
+  if (!fut.get()) {
+    return make_error(ErrorKind::kUnavailable, "the client went away");
+  }
+  return {};
+}
+
+void save_handler(ImageContext ctx, const std::vector<std::string>& names, Reply reply) {
+  std::vector<image::SaveItem> items;
+  for (const auto& n : names) {
+    auto id = ctx.images->resolve(n);
+    if (!id) {
+      reply(error_response(id.error()));
+      return;
+    }
+    image::SaveItem item{*id, {}};
+    auto ref = image::parse_reference(n);
+    if (ref && !image::looks_like_id_prefix(n)) {
+      item.repo_tags.push_back(ref->familiar());
+    }
+    items.push_back(std::move(item));
+  }
+  Response r;
+  r.headers["Content-Type"] = "application/x-tar";
+  r.stream = [ctx, items](std::shared_ptr<BodyWriter> w) {
+    ctx.workers->post([ctx, items, w] {
+      auto st = image::save_images(items, *ctx.images, *ctx.content,
+                                   [w](std::string_view chunk) { return write_and_wait(w, chunk); });
+      if (!st) {
+        // The head is out: the only way to say "failed" is to cut the stream.
+        DIND_LOG(kError) << "docker save: " << st.error().message;
+        return;  // dropping the writer without finish() leaves the body incomplete
+      }
+      w->finish();
+    });
+  };
+  reply(std::move(r));
+}
+
+}  // namespace
+
 void add_image_routes(Router& router, ImageContext ctx) {
   RouteOptions upload;
   upload.max_body = uint64_t{64} << 30;
@@ -347,6 +400,64 @@ void add_image_routes(Router& router, ImageContext ctx) {
         }
       }
       reply(import_reply(*id));
+    });
+  }, upload);
+
+  router.add("GET", "/images/get", [ctx](Request req, Reply reply) {
+    std::vector<std::string> names;
+    for (auto [lo, hi] = req.query.equal_range("names"); lo != hi; ++lo) {
+      names.push_back(lo->second);
+    }
+    if (names.empty()) {
+      reply(error_response(400, "no image names given (names=...)"));
+      return;
+    }
+    save_handler(ctx, names, reply);
+  });
+  router.add("GET", "/images/{name*}/get", [ctx](Request req, Reply reply) {
+    save_handler(ctx, {req.params["name"]}, reply);
+  });
+
+  router.add("POST", "/images/load", [ctx](Request req, Reply reply) {
+    if (!req.body_file) {
+      reply(error_response(400, "the request body (the archive to load) is empty"));
+      return;
+    }
+    const bool quiet = req.query_bool("quiet").value_or(false);
+    auto body = req.body_file;
+    ctx.workers->post([ctx, body, quiet, reply] {
+      std::lock_guard lock(*ctx.mutations);
+      image::LayerReader reader = [fd = body->get()](void* buf, size_t len) -> ssize_t {
+        for (;;) {
+          ssize_t n = ::read(fd, buf, len);
+          if (n < 0 && errno == EINTR) {
+            continue;
+          }
+          return n;
+        }
+      };
+      auto loaded = image::load_images(reader, *ctx.images, *ctx.layers, *ctx.content);
+      if (!loaded) {
+        reply(error_response(loaded.error()));
+        return;
+      }
+      std::string lines;
+      for (const auto& l : *loaded) {
+        if (l.repo_tags.empty()) {
+          lines += dump(json{{"stream", "Loaded image ID: " + l.id + "\n"}});
+        }
+        for (const auto& t : l.repo_tags) {
+          lines += dump(json{{"stream", "Loaded image: " + t + "\n"}});
+        }
+      }
+      (void)quiet;  // no progress bars are sent either way
+      Response r;
+      r.headers["Content-Type"] = "application/json";
+      r.stream = [lines](std::shared_ptr<BodyWriter> w) {
+        w->write(lines);
+        w->finish();
+      };
+      reply(std::move(r));
     });
   }, upload);
 
