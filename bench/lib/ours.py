@@ -56,3 +56,36 @@ class Dind:
         self.log.close()
         shutil.rmtree(self.root, ignore_errors=True)
         return False
+
+
+class DindDaemon:
+    """`dind daemon` on a private unix socket, data root and exec root."""
+
+    def __init__(self, binary, timeout=30.0):
+        self.binary = binary
+        self.timeout = timeout
+
+    def __enter__(self):
+        self.root = tempfile.mkdtemp(prefix="dindbench-d-")
+        self.socket = os.path.join(self.root, "d.sock")
+        with open(os.path.join(self.root, "daemon.json"), "w") as f:
+            f.write("{}")
+        self.log = open(os.path.join(self.root, "dind.log"), "w")
+        self.proc = subprocess.Popen(
+            [self.binary, "daemon", "-H", f"unix://{self.socket}", "--data-root", f"{self.root}/data",
+             "--exec-root", f"{self.root}/exec", "--pidfile", f"{self.root}/dind.pid",
+             "--config-file", f"{self.root}/daemon.json", "--log-level", "warn"],
+            stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + self.timeout
+        while not os.path.exists(self.socket):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("dind daemon did not start")
+            time.sleep(0.005)
+        return self
+
+    def __exit__(self, *exc):
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(timeout=30)
+        self.log.close()
+        shutil.rmtree(self.root, ignore_errors=True)
+        return False

@@ -112,3 +112,46 @@ TEST_CASE("stdcopy decoder rejects malformed headers", "[api][stdcopy]") {
   CHECK(frames.empty());
   CHECK_FALSE(partial.idle());
 }
+
+TEST_CASE("chunked decoder: any split, extensions, trailers, pipelined bytes", "[api][chunked]") {
+  const std::string wire = "5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: t\r\n\r\nGET /next";
+  for (size_t split = 0; split <= wire.size(); ++split) {
+    ChunkedDecoder d;
+    std::string body;
+    auto sink = [&](const char* p, size_t n) {
+      body.append(p, n);
+      return true;
+    };
+    size_t used = d.feed(wire.data(), split, sink);
+    if (!d.done()) {
+      CHECK(used == split);
+      used = split + d.feed(wire.data() + split, wire.size() - split, sink);
+    }
+    REQUIRE(d.done());
+    CHECK(body == "hello world");
+    CHECK(wire.substr(used) == "GET /next");
+    CHECK(d.body_size() == 11);
+  }
+}
+
+TEST_CASE("chunked decoder refuses malformed framing and enforces the cap", "[api][chunked]") {
+  auto run = [](const std::string& wire, uint64_t limit = UINT64_MAX) {
+    ChunkedDecoder d;
+    d.set_limit(limit);
+    d.feed(wire.data(), wire.size(), [](const char*, size_t) { return true; });
+    return d;
+  };
+  for (const char* bad : {"zz\r\n", "\r\n", "5\nhello", "5\r\nhelloXX", "5\r\nhello\r0\r\n\r\n",
+                          "1234567890abcdef0\r\n", "-5\r\n", ";ext\r\n"}) {
+    INFO(bad);
+    CHECK(run(bad).state() == ChunkedDecoder::State::kError);
+  }
+  auto capped = run("10\r\n0123456789abcdef\r\n0\r\n\r\n", 15);
+  CHECK(capped.state() == ChunkedDecoder::State::kError);
+  CHECK(capped.over_limit());
+  CHECK(run("10\r\n0123456789abcdef\r\n0\r\n\r\n", 16).done());
+  CHECK(run("3\r\nabc\r\n" + std::string(5000, 'x')).state() == ChunkedDecoder::State::kError);
+  ChunkedDecoder refusing;
+  refusing.feed("3\r\nabc\r\n", 8, [](const char*, size_t) { return false; });
+  CHECK(refusing.state() == ChunkedDecoder::State::kError);
+}

@@ -128,6 +128,116 @@ std::optional<std::multimap<std::string, std::string>> parse_query(std::string_v
   return out;
 }
 
+bool ChunkedDecoder::fail(std::string why) {
+  state_ = State::kError;
+  error_ = std::move(why);
+  return false;
+}
+
+size_t ChunkedDecoder::feed(const char* data, size_t size, const std::function<bool(const char*, size_t)>& out) {
+  size_t i = 0;
+  constexpr size_t kMaxLine = 4096;
+  while (i < size && state_ != State::kDone && state_ != State::kError) {
+    const char c = data[i];
+    switch (state_) {
+      case State::kSize: {
+        int v = -1;
+        if (c >= '0' && c <= '9') v = c - '0';
+        else if (c >= 'a' && c <= 'f') v = c - 'a' + 10;
+        else if (c >= 'A' && c <= 'F') v = c - 'A' + 10;
+        if (v >= 0) {
+          if (++digits_ > 15) {
+            fail("chunk size too large");
+            break;
+          }
+          chunk_left_ = chunk_left_ * 16 + static_cast<uint64_t>(v);
+          ++i;
+        } else if (digits_ > 0 && (c == ';' || c == ' ' || c == '\t')) {
+          state_ = State::kExtension;
+          ++i;
+        } else if (digits_ > 0 && c == '\r') {
+          state_ = State::kSizeLf;
+          ++i;
+        } else {
+          fail("bad chunk size");
+        }
+        break;
+      }
+      case State::kExtension:
+        if (++line_ > kMaxLine) {
+          fail("chunk extension too long");
+        } else if (c == '\r') {
+          state_ = State::kSizeLf;
+        } else if (c == '\n') {
+          fail("bare LF in a chunk header");
+        }
+        ++i;
+        break;
+      case State::kSizeLf:
+        if (c != '\n') {
+          fail("bad chunk header line ending");
+          break;
+        }
+        ++i;
+        line_ = 0;
+        digits_ = 0;
+        if (chunk_left_ == 0) {
+          state_ = State::kTrailer;
+        } else if (total_ + chunk_left_ > limit_) {
+          over_limit_ = true;
+          fail("body over the limit");
+        } else {
+          total_ += chunk_left_;
+          state_ = State::kData;
+        }
+        break;
+      case State::kData: {
+        const size_t n = static_cast<size_t>(std::min<uint64_t>(chunk_left_, size - i));
+        if (!out(data + i, n)) {
+          fail("cannot store the body");
+          break;
+        }
+        i += n;
+        chunk_left_ -= n;
+        if (chunk_left_ == 0) {
+          state_ = State::kDataCr;
+        }
+        break;
+      }
+      case State::kDataCr:
+        if (c != '\r') {
+          fail("chunk data not followed by CRLF");
+          break;
+        }
+        state_ = State::kDataLf;
+        ++i;
+        break;
+      case State::kDataLf:
+        if (c != '\n') {
+          fail("chunk data not followed by CRLF");
+          break;
+        }
+        state_ = State::kSize;
+        ++i;
+        break;
+      case State::kTrailer:
+        // Trailer lines end with an empty line; line_ counts the current one.
+        if (c == '\n') {
+          state_ = line_ <= 1 ? State::kDone : State::kTrailer;  // line_ == 1: just "\r"
+          line_ = 0;
+        } else if (++line_ > kMaxLine) {
+          fail("trailer too long");
+        }
+        ++i;
+        break;
+      case State::kDone:
+      case State::kError:
+        break;
+    }
+  }
+  return i;
+}
+
 std::string_view reason_phrase(int status) {
   switch (status) {
     case 101: return "UPGRADED";

@@ -436,7 +436,11 @@ void add_image_routes(Router& router, ImageContext ctx) {
           return n;
         }
       };
+      const auto t0 = std::chrono::steady_clock::now();
       auto loaded = image::load_images(reader, *ctx.images, *ctx.layers, *ctx.content);
+      DIND_LOG(kDebug) << "docker load processed the archive in "
+                       << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count()
+                       << " ms";
       if (!loaded) {
         reply(error_response(loaded.error()));
         return;

@@ -248,7 +248,6 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     }
     state_ = State::kReading;
     parser_.reset();
-    spool_parser_.reset();
     header_parser_.emplace();
     header_parser_->header_limit(static_cast<uint32_t>(server_.limits.header_limit));
     // Checked per route once the header is in (Beast checks Content-Length
@@ -374,57 +373,145 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       send(error_response(500, "cannot store the upload: " + std::string(std::strerror(errno))));
       return;
     }
-    spool_parser_.emplace(std::move(*header_parser_));
+    spool_started_ = std::chrono::steady_clock::now();
+    spool_buf_.resize(1024 * 1024);
+    if (!header_parser_->chunked()) {
+      // Content-Length: copy the raw bytes with large reads; Beast's parser
+      // would read 64 KiB at a time with a completion hop for each.
+      spool_remaining_ = *header_parser_->content_length();
+      header_parser_.reset();
+      const size_t have = std::min<uint64_t>(buffer_.size(), spool_remaining_);
+      if (!spool_write(static_cast<const char*>(buffer_.data().data()), have)) {
+        return;
+      }
+      buffer_.consume(have);
+      spool_remaining_ -= have;
+      spool_raw_next();
+      return;
+    }
+    // Chunked: our own decoder over raw reads, for the same reason.
     header_parser_.reset();
-    spool_parser_->body_limit(match_.options.max_body);
-    spool_buf_.resize(256 * 1024);
-    spool_next();
+    chunks_ = ChunkedDecoder{};
+    chunks_.set_limit(match_.options.max_body);
+    if (!spool_chunks(static_cast<const char*>(buffer_.data().data()), buffer_.size())) {
+      return;
+    }
+    spool_chunked_next();
   }
 
-  void spool_next() {
-    auto& body = spool_parser_->get().body();
-    body.data = spool_buf_.data();
-    body.size = spool_buf_.size();
-    body.more = true;
+  bool spool_write(const char* p, size_t left) {
+    while (left > 0) {
+      ssize_t n = ::write(spool_fd_->get(), p, left);
+      if (n < 0 && errno == EINTR) {
+        continue;
+      }
+      if (n <= 0) {
+        fail(500, "cannot store the upload: " + std::string(std::strerror(errno)));
+        return false;
+      }
+      p += n;
+      left -= static_cast<size_t>(n);
+    }
+    return true;
+  }
+
+  void spool_done() {
+    ::lseek(spool_fd_->get(), 0, SEEK_SET);
+    DIND_LOG(kDebug) << "spooled the upload of " << req_.target << " in "
+                     << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                              spool_started_)
+                            .count()
+                     << " ms";
+    req_.body_file = std::move(spool_fd_);
+    dispatch();
+  }
+
+  void spool_raw_next() {
+    if (spool_remaining_ == 0) {
+      spool_done();
+      return;
+    }
     lowest(stream_).expires_after(server_.limits.body_timeout);
-    http::async_read(stream_, buffer_, *spool_parser_, [self = this->shared_from_this()](beast::error_code ec, size_t) {
-      if (ec == http::error::need_buffer) {
-        ec = {};
-      }
-      if (ec == http::error::body_limit) {
-        self->fail(413, "request body larger than " + std::to_string(self->match_.options.max_body) + " bytes");
-        return;
-      }
-      if (ec == beast::error::timeout) {
-        self->close();
-        return;
-      }
-      if (ec) {
-        self->fail(400, "malformed HTTP request body: " + ec.message());
-        return;
-      }
-      const size_t got = self->spool_buf_.size() - self->spool_parser_->get().body().size;
-      const char* p = self->spool_buf_.data();
-      for (size_t left = got; left > 0;) {
-        ssize_t n = ::write(self->spool_fd_->get(), p, left);
-        if (n < 0 && errno == EINTR) {
-          continue;
-        }
-        if (n <= 0) {
-          self->fail(500, "cannot store the upload: " + std::string(std::strerror(errno)));
-          return;
-        }
-        p += n;
-        left -= static_cast<size_t>(n);
-      }
-      if (self->spool_parser_->is_done()) {
-        ::lseek(self->spool_fd_->get(), 0, SEEK_SET);
-        self->req_.body_file = std::move(self->spool_fd_);
-        self->dispatch();
-      } else {
-        self->spool_next();
-      }
+    const size_t want = static_cast<size_t>(std::min<uint64_t>(spool_buf_.size(), spool_remaining_));
+    stream_.async_read_some(asio::buffer(spool_buf_.data(), want),
+                            [self = this->shared_from_this()](boost::system::error_code ec, size_t n) {
+                              if (ec == beast::error::timeout) {
+                                self->close();
+                                return;
+                              }
+                              if (ec) {
+                                self->fail(400, "malformed HTTP request body: " + ec.message());
+                                return;
+                              }
+                              if (!self->spool_write(self->spool_buf_.data(), n)) {
+                                return;
+                              }
+                              self->spool_remaining_ -= n;
+                              self->spool_raw_next();
+                            });
+  }
+
+  // Feeds raw bytes to the chunk decoder; leftover bytes after the body stay
+  // in buffer_ for the next request. False when the request was refused.
+  bool spool_chunks(const char* data, size_t size) {
+    const size_t used = chunks_.feed(data, size, [this](const char* p, size_t n) {
+      return spool_write_quiet(p, n);
     });
+    if (chunks_.state() == ChunkedDecoder::State::kError) {
+      if (chunks_.over_limit()) {
+        fail(413, "request body larger than " + std::to_string(match_.options.max_body) + " bytes");
+      } else {
+        fail(400, "malformed HTTP request body: " + chunks_.error());
+      }
+      return false;
+    }
+    if (data == static_cast<const char*>(buffer_.data().data())) {
+      buffer_.consume(used);
+    } else if (used < size) {
+      // Bytes of a pipelined next request: keep them.
+      auto dst = buffer_.prepare(size - used);
+      std::memcpy(dst.data(), data + used, size - used);
+      buffer_.commit(size - used);
+    }
+    return true;
+  }
+
+  bool spool_write_quiet(const char* p, size_t left) {
+    while (left > 0) {
+      ssize_t n = ::write(spool_fd_->get(), p, left);
+      if (n < 0 && errno == EINTR) {
+        continue;
+      }
+      if (n <= 0) {
+        return false;
+      }
+      p += n;
+      left -= static_cast<size_t>(n);
+    }
+    return true;
+  }
+
+  void spool_chunked_next() {
+    if (chunks_.done()) {
+      spool_done();
+      return;
+    }
+    lowest(stream_).expires_after(server_.limits.body_timeout);
+    stream_.async_read_some(asio::buffer(spool_buf_.data(), spool_buf_.size()),
+                            [self = this->shared_from_this()](boost::system::error_code ec, size_t n) {
+                              if (ec == beast::error::timeout) {
+                                self->close();
+                                return;
+                              }
+                              if (ec) {
+                                self->fail(400, "malformed HTTP request body: " + ec.message());
+                                return;
+                              }
+                              if (!self->spool_chunks(self->spool_buf_.data(), n)) {
+                                return;
+                              }
+                              self->spool_chunked_next();
+                            });
   }
 
   void dispatch() {
@@ -610,9 +697,11 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::empty_body>> header_parser_;
   std::optional<http::request_parser<http::string_body>> parser_;
-  std::optional<http::request_parser<http::buffer_body>> spool_parser_;
   std::shared_ptr<base::UniqueFd> spool_fd_;
   std::vector<char> spool_buf_;
+  std::chrono::steady_clock::time_point spool_started_;
+  uint64_t spool_remaining_ = 0;
+  ChunkedDecoder chunks_;
   Request req_;
   Router::Match match_;
   std::string write_buf_;

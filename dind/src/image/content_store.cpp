@@ -48,7 +48,7 @@ bool ContentStore::has(const std::string& digest) const {
 }
 
 Result<ContentStore::Writer> ContentStore::writer(std::optional<std::string> expected_digest,
-                                                  std::optional<uint64_t> expected_size) const {
+                                                  std::optional<uint64_t> expected_size, bool durable) const {
   if (expected_digest && !valid_digest(*expected_digest)) {
     return make_error(ErrorKind::kInvalidArgument, "invalid digest \"" + *expected_digest + "\"");
   }
@@ -61,6 +61,7 @@ Result<ContentStore::Writer> ContentStore::writer(std::optional<std::string> exp
   }
   w.expected_digest_ = std::move(expected_digest);
   w.expected_size_ = expected_size;
+  w.durable_ = durable;
   return w;
 }
 
@@ -106,7 +107,7 @@ Result<std::string> ContentStore::Writer::commit() {
     return fail(make_error(ErrorKind::kInvalidArgument,
                            "digest mismatch: expected " + *expected_digest_ + ", got " + digest));
   }
-  if (::fsync(fd_.get()) != 0) {
+  if (durable_ && ::fsync(fd_.get()) != 0) {
     return fail(base::sys_error(errno, "fsync " + temp_.string()));
   }
   fd_.reset();
@@ -114,7 +115,9 @@ Result<std::string> ContentStore::Writer::commit() {
   if (::rename(temp_.c_str(), target.c_str()) != 0) {
     return fail(base::sys_error(errno, "rename into " + target.string()));
   }
-  DIND_TRY(base::fsync_dir(target.parent_path()));
+  if (durable_) {
+    DIND_TRY(base::fsync_dir(target.parent_path()));
+  }
   return digest;
 }
 

@@ -113,7 +113,7 @@ Result<LayerStore::Staged> LayerStore::stage(const LayerReader& reader, ContentS
   DIND_TRY(make_dir(staged.dir / "diff", 0755));
   std::optional<ContentStore::Writer> tar;
   if (keep_tar) {
-    auto w = keep_tar->writer();
+    auto w = keep_tar->writer({}, {}, /*durable=*/false);
     if (!w) {
       discard(staged);
       return std::move(w).error();

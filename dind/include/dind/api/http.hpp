@@ -3,6 +3,7 @@
 // server's translation unit pays for Beast. A handler receives a Request and
 // calls its reply callback exactly once with a Response, from any thread.
 
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -86,6 +87,36 @@ struct Response {
 
 using Reply = std::function<void(Response)>;
 using Handler = std::function<void(Request, Reply)>;
+
+// Incremental decoder of a chunked request body (RFC 9112 §7.1) for upload
+// routes, where Beast's parser would hand over 64 KiB at a time. Chunk
+// extensions are skipped, trailers read and dropped.
+class ChunkedDecoder {
+ public:
+  enum class State { kSize, kExtension, kSizeLf, kData, kDataCr, kDataLf, kTrailer, kDone, kError };
+  // Consumes bytes, passing body data to `out` (which may refuse by
+  // returning false). Returns how many bytes were consumed: fewer than given
+  // only when the body ended (the rest belongs to the next request) or on
+  // error (state() == kError, error() says why).
+  size_t feed(const char* data, size_t size, const std::function<bool(const char*, size_t)>& out);
+  State state() const { return state_; }
+  bool done() const { return state_ == State::kDone; }
+  const std::string& error() const { return error_; }
+  uint64_t body_size() const { return total_; }
+  void set_limit(uint64_t limit) { limit_ = limit; }
+  bool over_limit() const { return over_limit_; }
+
+ private:
+  bool fail(std::string why);
+  State state_ = State::kSize;
+  uint64_t chunk_left_ = 0;
+  uint64_t total_ = 0;
+  uint64_t limit_ = UINT64_MAX;
+  int digits_ = 0;
+  size_t line_ = 0;  // bytes of the current size/trailer line
+  bool over_limit_ = false;
+  std::string error_;
+};
 
 // Percent-decoding; nullopt on a malformed escape or an encoded NUL.
 std::optional<std::string> percent_decode(std::string_view in, bool plus_is_space);

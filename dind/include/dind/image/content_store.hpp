@@ -44,13 +44,17 @@ class ContentStore {
     uint64_t size_ = 0;
     std::optional<std::string> expected_digest_;
     std::optional<uint64_t> expected_size_;
+    bool durable_ = true;
     bool done_ = false;
   };
 
   // expected_digest: refuse anything else at commit (a registry stream);
   // expected_size: refuse a blob of another size (checked while writing).
+  // durable: fsync the blob before it lands (configs, manifests). Bulk data
+  // that is verified by digest whenever it is read back (layer tars) skips
+  // that flush, as Docker does for layer data.
   base::Result<Writer> writer(std::optional<std::string> expected_digest = {},
-                              std::optional<uint64_t> expected_size = {}) const;
+                              std::optional<uint64_t> expected_size = {}, bool durable = true) const;
   base::Result<std::string> put(std::string_view data) const;  // small blobs (configs)
 
   bool has(const std::string& digest) const;
