@@ -89,7 +89,8 @@ Result<std::unique_ptr<ImageStore>> ImageStore::open(const fs::path& root, Conte
     for (auto& [ref, id] : doc.at("refs").items()) {
       s->refs_[ref] = id.get<std::string>();
     }
-    for (auto& [id, t] : doc.value("tag_times", json::object()).items()) {
+    const json tag_times = doc.value("tag_times", json::object());  // not a temporary in the loop
+    for (auto& [id, t] : tag_times.items()) {
       s->tag_times_[id] = t.get<int64_t>();
     }
   } catch (const json::exception&) {
