@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <random>
 
 namespace dind::base {
 
@@ -35,6 +36,16 @@ bool valid_dns_name(std::string_view name, bool allow_wildcard) {
     ++label;
   }
   return true;
+}
+
+std::string random_hex(size_t n) {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string s(n, '0');
+  for (auto& c : s) {
+    c = kHex[rng() & 0xf];
+  }
+  return s;
 }
 
 }  // namespace dind::base

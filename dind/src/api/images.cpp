@@ -14,6 +14,7 @@
 #include "dind/base/log.hpp"
 #include "dind/image/archive_io.hpp"
 #include "dind/base/text.hpp"
+#include "dind/base/time.hpp"
 #include "dind/image/chain_id.hpp"
 
 namespace dind::api {
@@ -24,28 +25,6 @@ using nlohmann::json;
 namespace {
 
 std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n"; }
-
-std::string rfc3339_now() {
-  const auto now = std::chrono::system_clock::now();
-  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count();
-  const std::time_t secs = static_cast<std::time_t>(ns / 1'000'000'000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-  char frac[16];
-  std::snprintf(frac, sizeof(frac), ".%09lldZ", static_cast<long long>(ns % 1'000'000'000));
-  return std::string(buf) + frac;
-}
-
-std::string rfc3339(int64_t unix_seconds) {
-  const std::time_t t = static_cast<std::time_t>(unix_seconds);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[40];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 // Splits on whitespace, honouring "double" and 'single' quotes.
 std::vector<std::string> words(std::string_view s) {
@@ -279,6 +258,15 @@ Response import_reply(const std::string& id) {
 
 namespace {
 
+// An image by reference or ID, with its summary.
+base::Result<image::ImageSummary> lookup(const ImageContext& ctx, const std::string& name) {
+  auto id = ctx.images->resolve(name);
+  if (!id) {
+    return std::move(id).error();
+  }
+  return ctx.images->get(*id);
+}
+
 // Writes a chunk and waits until it is on the wire (backpressure for the
 // worker producing an archive); fails when the client has gone.
 base::Status write_and_wait(const std::shared_ptr<BodyWriter>& w, std::string_view chunk) {
@@ -377,7 +365,7 @@ void add_image_routes(Router& router, ImageContext ctx) {
         reply(error_response(layer.error()));
         return;
       }
-      const std::string now = rfc3339_now();
+      const std::string now = base::rfc3339_nano(std::chrono::system_clock::now());
       json cfg = {{"architecture", "amd64"},
                   {"os", "linux"},
                   {"created", now},
@@ -427,15 +415,7 @@ void add_image_routes(Router& router, ImageContext ctx) {
     auto body = req.body_file;
     ctx.workers->post([ctx, body, quiet, reply] {
       std::lock_guard lock(*ctx.mutations);
-      image::LayerReader reader = [fd = body->get()](void* buf, size_t len) -> ssize_t {
-        for (;;) {
-          ssize_t n = ::read(fd, buf, len);
-          if (n < 0 && errno == EINTR) {
-            continue;
-          }
-          return n;
-        }
-      };
+      const image::LayerReader reader = image::fd_reader(body->get());
       const auto t0 = std::chrono::steady_clock::now();
       auto loaded = image::load_images(reader, *ctx.images, *ctx.layers, *ctx.content);
       DIND_LOG(kDebug) << "docker load processed the archive in "
@@ -515,12 +495,7 @@ void add_image_routes(Router& router, ImageContext ctx) {
   });
 
   router.add("GET", "/images/{name*}/json", [ctx](Request req, Reply reply) {
-    auto id = ctx.images->resolve(req.params["name"]);
-    if (!id) {
-      reply(error_response(id.error()));
-      return;
-    }
-    auto s = ctx.images->get(*id);
+    auto s = lookup(ctx, req.params["name"]);
     if (!s) {
       reply(error_response(s.error()));
       return;
@@ -547,7 +522,7 @@ void add_image_routes(Router& router, ImageContext ctx) {
               {"Size", s->size},
               {"GraphDriver", graph},
               {"RootFS", {{"Type", "layers"}, {"Layers", s->diff_ids}}},
-              {"Metadata", {{"LastTagTime", s->tagged ? rfc3339(s->tagged) : "0001-01-01T00:00:00Z"}}}};
+              {"Metadata", {{"LastTagTime", s->tagged ? base::rfc3339(std::chrono::system_clock::from_time_t(static_cast<std::time_t>(s->tagged))) : "0001-01-01T00:00:00Z"}}}};
     if (req.version < ApiVersion{1, 44}) {
       j["VirtualSize"] = s->size;
       j["Container"] = "";
@@ -557,12 +532,7 @@ void add_image_routes(Router& router, ImageContext ctx) {
   });
 
   router.add("GET", "/images/{name*}/history", [ctx](Request req, Reply reply) {
-    auto id = ctx.images->resolve(req.params["name"]);
-    if (!id) {
-      reply(error_response(id.error()));
-      return;
-    }
-    auto s = ctx.images->get(*id);
+    auto s = lookup(ctx, req.params["name"]);
     if (!s) {
       reply(error_response(s.error()));
       return;

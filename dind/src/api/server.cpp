@@ -399,18 +399,11 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     spool_chunked_next();
   }
 
+  // Writes to the spool file; on failure refuses the request.
   bool spool_write(const char* p, size_t left) {
-    while (left > 0) {
-      ssize_t n = ::write(spool_fd_->get(), p, left);
-      if (n < 0 && errno == EINTR) {
-        continue;
-      }
-      if (n <= 0) {
-        fail(500, "cannot store the upload: " + std::string(std::strerror(errno)));
-        return false;
-      }
-      p += n;
-      left -= static_cast<size_t>(n);
+    if (!spool_write_quiet(p, left)) {
+      fail(500, "cannot store the upload: " + std::string(std::strerror(errno)));
+      return false;
     }
     return true;
   }

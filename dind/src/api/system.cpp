@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "dind/api/errors.hpp"
+#include "dind/base/time.hpp"
 #include "dind/version.hpp"
 
 namespace dind::api {
@@ -15,18 +16,6 @@ using nlohmann::json;
 using Clock = std::chrono::system_clock;
 
 namespace {
-
-std::string rfc3339_nano(Clock::time_point t) {
-  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
-  const std::time_t secs = static_cast<std::time_t>(ns / 1'000'000'000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-  char frac[16];
-  std::snprintf(frac, sizeof(frac), ".%09lldZ", static_cast<long long>(ns % 1'000'000'000));
-  return std::string(buf) + frac;
-}
 
 std::string env_or_empty(const char* a, const char* b) {
   const char* v = std::getenv(a);
@@ -128,7 +117,7 @@ json info_json(const SystemContext& c, ApiVersion version) {
       {"Debug", c.config.log_level == "debug"},
       {"NFd", count_entries("/proc/self/fd") - 1},  // minus the directory stream
       {"NGoroutines", count_entries("/proc/self/task")},
-      {"SystemTime", rfc3339_nano(Clock::now())},
+      {"SystemTime", base::rfc3339_nano(Clock::now())},
       {"LoggingDriver", "json-file"},
       {"CgroupDriver", "cgroupfs"},
       {"CgroupVersion", h.cgroup_version},

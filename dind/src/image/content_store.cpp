@@ -6,6 +6,7 @@
 
 #include <random>
 
+#include "dind/base/text.hpp"
 #include "dind/image/reference.hpp"
 
 namespace dind::image {
@@ -16,12 +17,7 @@ using base::Result;
 using base::Status;
 
 namespace {
-std::string temp_name() {
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), "ingest-%016llx", static_cast<unsigned long long>(rng()));
-  return buf;
-}
+std::string temp_name() { return "ingest-" + base::random_hex(16); }
 }  // namespace
 
 Result<ContentStore> ContentStore::open(const fs::path& root) {

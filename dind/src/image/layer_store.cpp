@@ -11,6 +11,7 @@
 
 #include "dind/base/fs.hpp"
 #include "dind/base/sha256.hpp"
+#include "dind/base/text.hpp"
 #include "dind/image/layer_unpack.hpp"
 #include "dind/image/reference.hpp"
 
@@ -25,12 +26,7 @@ namespace {
 
 constexpr unsigned long kOverlayMagic = 0x794c7630;  // OVERLAYFS_SUPER_MAGIC
 
-std::string random_name() {
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
-  char buf[24];
-  std::snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(rng()));
-  return buf;
-}
+std::string random_name() { return base::random_hex(16); }
 
 Status make_dir(const fs::path& p, mode_t mode) {
   if (::mkdir(p.c_str(), mode) != 0 && errno != EEXIST) {
@@ -184,16 +180,7 @@ Result<LayerInfo> LayerStore::register_layer(int fd, const std::optional<std::st
   if (parent && !has(*parent)) {
     return make_error(ErrorKind::kNotFound, "parent layer " + *parent + " not found");
   }
-  LayerReader reader = [fd](void* buf, size_t len) -> ssize_t {
-    for (;;) {
-      ssize_t n = ::read(fd, buf, len);
-      if (n < 0 && errno == EINTR) {
-        continue;
-      }
-      return n;
-    }
-  };
-  auto staged = stage(reader, keep_tar);
+  auto staged = stage(fd_reader(fd), keep_tar);
   if (!staged) {
     return std::move(staged).error();
   }

@@ -402,8 +402,8 @@ la_ssize_t read_from(archive* a, void* client, const void** out) {
 
 }  // namespace
 
-Result<UnpackResult> unpack_layer(int fd, const fs::path& dir, const LayerTee& tee) {
-  LayerReader reader = [fd](void* buf, size_t len) -> ssize_t {
+LayerReader fd_reader(int fd) {
+  return [fd](void* buf, size_t len) -> ssize_t {
     for (;;) {
       ssize_t n = ::read(fd, buf, len);
       if (n < 0 && errno == EINTR) {
@@ -412,7 +412,10 @@ Result<UnpackResult> unpack_layer(int fd, const fs::path& dir, const LayerTee& t
       return n;
     }
   };
-  return unpack_layer(reader, dir, tee);
+}
+
+Result<UnpackResult> unpack_layer(int fd, const fs::path& dir, const LayerTee& tee) {
+  return unpack_layer(fd_reader(fd), dir, tee);
 }
 
 Result<UnpackResult> unpack_layer(const LayerReader& reader, const fs::path& dir, const LayerTee& tee) {

@@ -30,6 +30,9 @@ struct UnpackResult {
 // Pulls up to `len` bytes of the (possibly compressed) layer into `buf`;
 // returns the count, 0 at the end, -1 on error.
 using LayerReader = std::function<ssize_t(void* buf, size_t len)>;
+// A LayerReader over a file descriptor (retries EINTR).
+LayerReader fd_reader(int fd);
+
 // Receives the uncompressed tar stream as it goes by (to keep the exact
 // bytes, whose digest is the diff ID); an error stops the unpacking.
 using LayerTee = std::function<base::Status(std::string_view)>;

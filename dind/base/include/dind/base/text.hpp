@@ -13,4 +13,7 @@ std::string ascii_lower(std::string_view s);
 // of [A-Za-z0-9_-], not starting or ending with '-', at most 253 bytes.
 bool valid_dns_name(std::string_view name, bool allow_wildcard = false);
 
+// n random lowercase hex characters (temp names; not for secrets).
+std::string random_hex(size_t n);
+
 }  // namespace dind::base
