@@ -419,29 +419,34 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     dispatch();
   }
 
+  // One raw read of the upload; then `on_bytes(session, n)` takes over.
+  template <class OnBytes>
+  void spool_read(size_t want, OnBytes on_bytes) {
+    lowest(stream_).expires_after(server_.limits.body_timeout);
+    stream_.async_read_some(asio::buffer(spool_buf_.data(), want),
+                            [self = this->shared_from_this(), on_bytes](boost::system::error_code ec, size_t n) {
+                              if (ec == beast::error::timeout) {
+                                self->close();
+                              } else if (ec) {
+                                self->fail(400, "malformed HTTP request body: " + ec.message());
+                              } else {
+                                on_bytes(self.get(), n);
+                              }
+                            });
+  }
+
   void spool_raw_next() {
     if (spool_remaining_ == 0) {
       spool_done();
       return;
     }
-    lowest(stream_).expires_after(server_.limits.body_timeout);
-    const size_t want = static_cast<size_t>(std::min<uint64_t>(spool_buf_.size(), spool_remaining_));
-    stream_.async_read_some(asio::buffer(spool_buf_.data(), want),
-                            [self = this->shared_from_this()](boost::system::error_code ec, size_t n) {
-                              if (ec == beast::error::timeout) {
-                                self->close();
-                                return;
-                              }
-                              if (ec) {
-                                self->fail(400, "malformed HTTP request body: " + ec.message());
-                                return;
-                              }
-                              if (!self->spool_write(self->spool_buf_.data(), n)) {
-                                return;
-                              }
-                              self->spool_remaining_ -= n;
-                              self->spool_raw_next();
-                            });
+    spool_read(static_cast<size_t>(std::min<uint64_t>(spool_buf_.size(), spool_remaining_)),
+               [](Session* s, size_t n) {
+                 if (s->spool_write(s->spool_buf_.data(), n)) {
+                   s->spool_remaining_ -= n;
+                   s->spool_raw_next();
+                 }
+               });
   }
 
   // Feeds raw bytes to the chunk decoder; leftover bytes after the body stay
@@ -489,22 +494,11 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       spool_done();
       return;
     }
-    lowest(stream_).expires_after(server_.limits.body_timeout);
-    stream_.async_read_some(asio::buffer(spool_buf_.data(), spool_buf_.size()),
-                            [self = this->shared_from_this()](boost::system::error_code ec, size_t n) {
-                              if (ec == beast::error::timeout) {
-                                self->close();
-                                return;
-                              }
-                              if (ec) {
-                                self->fail(400, "malformed HTTP request body: " + ec.message());
-                                return;
-                              }
-                              if (!self->spool_chunks(self->spool_buf_.data(), n)) {
-                                return;
-                              }
-                              self->spool_chunked_next();
-                            });
+    spool_read(spool_buf_.size(), [](Session* s, size_t n) {
+      if (s->spool_chunks(s->spool_buf_.data(), n)) {
+        s->spool_chunked_next();
+      }
+    });
   }
 
   void dispatch() {
