@@ -185,3 +185,15 @@ def test_load_and_save_failures(daemon, tmp_path):
     p = docker(daemon, "save", "-o", str(tmp_path / "x.tar"), "nosuch:1", check=False)
     assert p.returncode == 1 and "No such image: nosuch:1" in p.stderr
     assert docker(daemon, "images", "-q").stdout.strip() == ""
+
+
+def test_prune_removes_dangling_images_only_unless_asked(daemon, busybox_tar):
+    untagged = docker(daemon, "import", str(busybox_tar)).stdout.strip()
+    tagged = docker(daemon, "import", "-c", "LABEL keep=1", str(busybox_tar), "keep:1").stdout.strip()
+    out = docker(daemon, "image", "prune", "-f").stdout
+    assert f"deleted: {untagged}" in out and "Total reclaimed space" in out
+    ids = docker(daemon, "images", "-q", "--no-trunc").stdout.split()
+    assert ids == [tagged]
+    out = docker(daemon, "image", "prune", "-a", "-f").stdout
+    assert "untagged: keep:1" in out and f"deleted: {tagged}" in out
+    assert docker(daemon, "images", "-q").stdout.strip() == ""

@@ -594,6 +594,44 @@ void add_image_routes(Router& router, ImageContext ctx) {
     reply(Response::empty(201));
   });
 
+  // docker image prune: dangling (untagged) images by default; with
+  // dangling=false every image no container uses (none can be in use yet).
+  router.add("POST", "/images/prune", [ctx](Request req, Reply reply) {
+    auto filters = parse_filters(req);
+    if (!filters) {
+      reply(error_response(filters.error()));
+      return;
+    }
+    bool dangling_only = true;
+    if (filters->contains("dangling") && !(*filters)["dangling"].empty()) {
+      const std::string v = (*filters)["dangling"][0];
+      dangling_only = v == "true" || v == "1";
+    }
+    ctx.workers->post([ctx, dangling_only, reply] {
+      std::lock_guard lock(*ctx.mutations);
+      json deleted = json::array();
+      uint64_t reclaimed = 0;
+      for (const auto& s : ctx.images->list()) {
+        if (dangling_only && !s.repo_tags.empty()) {
+          continue;
+        }
+        auto r = ctx.images->remove(s.id, true, [](const std::string&) { return false; });
+        if (!r) {
+          continue;  // removed concurrently, or refused: prune is best effort
+        }
+        for (const auto& u : r->untagged) {
+          deleted.push_back({{"Untagged", u}});
+        }
+        for (const auto& d : r->deleted) {
+          deleted.push_back({{"Deleted", d}});
+        }
+        reclaimed += s.size;
+      }
+      reply(Response::json(200, dump(json{{"ImagesDeleted", deleted.empty() ? json(nullptr) : deleted},
+                                          {"SpaceReclaimed", reclaimed}})));
+    });
+  });
+
   router.add("DELETE", "/images/{name*}", [ctx](Request req, Reply reply) {
     const bool force = req.query_bool("force").value_or(false);
     const std::string name = req.params["name"];
