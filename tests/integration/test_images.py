@@ -197,3 +197,15 @@ def test_prune_removes_dangling_images_only_unless_asked(daemon, busybox_tar):
     out = docker(daemon, "image", "prune", "-a", "-f").stdout
     assert "untagged: keep:1" in out and f"deleted: {tagged}" in out
     assert docker(daemon, "images", "-q").stdout.strip() == ""
+
+
+def test_before_and_since_filters(daemon, busybox_tar):
+    import time
+    old = docker(daemon, "import", str(busybox_tar), "filter:old").stdout.strip()
+    time.sleep(1.1)  # creation times have one-second resolution in the list
+    new = docker(daemon, "import", "-c", "LABEL n=2", str(busybox_tar), "filter:new").stdout.strip()
+    assert docker(daemon, "images", "-q", "--no-trunc", "--filter", "before=filter:new").stdout.split() == [old]
+    assert docker(daemon, "images", "-q", "--no-trunc", "--filter", "since=filter:old").stdout.split() == [new]
+    p = docker(daemon, "images", "--filter", "since=nosuch:1", check=False)
+    assert p.returncode == 1 and "No such image: nosuch:1" in p.stderr
+    docker(daemon, "rmi", "filter:old", "filter:new")

@@ -451,9 +451,21 @@ void add_image_routes(Router& router, ImageContext ctx) {
       reply(error_response(filters.error()));
       return;
     }
+    // before/since: relative to another image's creation time.
+    std::optional<int64_t> before, since;
+    for (auto [key, slot] : {std::pair{"before", &before}, std::pair{"since", &since}}) {
+      if (filters->contains(key) && !(*filters)[key].empty()) {
+        auto ref = lookup(ctx, (*filters)[key][0].get<std::string>());
+        if (!ref) {
+          reply(error_response(ref.error()));
+          return;
+        }
+        *slot = ref->created;
+      }
+    }
     json out = json::array();
     for (const auto& s : ctx.images->list()) {
-      bool keep = true;
+      bool keep = (!before || s.created < *before) && (!since || s.created > *since);
       image::ImageSummary shown = s;
       if (filters->contains("reference") && !(*filters)["reference"].empty()) {
         // Like dockerd, list only the tags that match.
