@@ -194,9 +194,9 @@ Result<BundleReport> ensure_bundle(const BundleOptions& options) {
       report.ca_renewed = true;
       report.warnings.push_back(
           std::string("the CA certificate ") +
-          (expires <= options.now ? "has expired" : "expires within " +
-                                                        std::to_string(options.ca_renew_before.count()) +
-                                                        " days") +
+          (expires <= options.now
+               ? "has expired"
+               : "expires within " + std::to_string(options.ca_renew_before.count()) + " days") +
           ": issued a new CA certificate from the same key; clients must fetch the new "
           "client/ca.pem");
     } else {
@@ -204,7 +204,8 @@ Result<BundleReport> ensure_bundle(const BundleOptions& options) {
       ca_cert_new = false;
     }
   } else if (!ca_key_new) {
-    report.warnings.push_back("ca/cert.pem was missing: issued a new CA certificate from ca/key.pem");
+    report.warnings.push_back(
+        "ca/cert.pem was missing: issued a new CA certificate from ca/key.pem");
   }
   if (ca_cert_new) {
     auto c = issue_certificate(ca_profile, ca_key.get(), nullptr, ca_key.get(), options.now);
@@ -215,15 +216,14 @@ Result<BundleReport> ensure_bundle(const BundleOptions& options) {
   }
 
   // The leaves.
-  auto server = make_leaf(root, *server_profile, b.server_key, b.server_cert,
-                          BundleFile::kServerKey, BundleFile::kServerCert, ca_cert.get(),
-                          ca_key.get(), options, report);
+  auto server =
+      make_leaf(root, *server_profile, b.server_key, b.server_cert, BundleFile::kServerKey,
+                BundleFile::kServerCert, ca_cert.get(), ca_key.get(), options, report);
   if (!server) {
     return std::move(server).error();
   }
-  auto client = make_leaf(root, client_profile, b.client_key, b.client_cert,
-                          BundleFile::kClientKey, BundleFile::kClientCert, ca_cert.get(),
-                          ca_key.get(), options, report);
+  auto client = make_leaf(root, client_profile, b.client_key, b.client_cert, BundleFile::kClientKey,
+                          BundleFile::kClientCert, ca_cert.get(), ca_key.get(), options, report);
   if (!client) {
     return std::move(client).error();
   }

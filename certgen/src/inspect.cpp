@@ -4,9 +4,8 @@
 
 #include <cstdio>
 #include <ctime>
-#include <sstream>
-
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "certgen/layout.hpp"
 
@@ -66,7 +65,7 @@ Result<BundleSummary> inspect_bundle(const fs::path& dir) {
   const LoadedBundle& b = *loaded;
   BundleSummary out;
   out.mode = (!b.ca_key && b.server_ca && b.server_cert && b.server_key) ? BundleMode::kUserManaged
-                                                                        : BundleMode::kRefreshed;
+                                                                         : BundleMode::kRefreshed;
   auto key_of = [](const std::optional<PKey>& k) { return k ? k->get() : nullptr; };
   if (b.ca_cert) {
     out.certs.push_back(summarize(BundleFile::kCaCert, b.ca_cert->get(), key_of(b.ca_key)));
@@ -128,8 +127,7 @@ Status verify_bundle(const fs::path& dir, Clock::time_point now) {
     if (::stat(p.c_str(), &st) == 0 && is_key_file(f) && (st.st_mode & 07777) != required_mode(f)) {
       char want[8];
       std::snprintf(want, sizeof(want), "%04o", required_mode(f));
-      return make_error(ErrorKind::kFailedPrecondition,
-                        p.string() + " should have mode " + want);
+      return make_error(ErrorKind::kFailedPrecondition, p.string() + " should have mode " + want);
     }
   }
   return {};
@@ -142,8 +140,7 @@ std::string format_summary(const BundleSummary& summary, Clock::time_point now) 
                                                    : "managed by dind-certgen")
       << "\n";
   for (const auto& c : summary.certs) {
-    const auto days =
-        std::chrono::duration_cast<std::chrono::days>(c.not_after - now).count();
+    const auto days = std::chrono::duration_cast<std::chrono::days>(c.not_after - now).count();
     out << c.file << "\n"
         << "  subject:     CN=" << c.subject << "\n"
         << "  key:         " << c.key_type << "\n"

@@ -11,19 +11,29 @@ using dind::base::make_error;
 
 std::string_view relative_path(BundleFile file) {
   switch (file) {
-    case BundleFile::kCaCert: return "ca/cert.pem";
-    case BundleFile::kCaKey: return "ca/key.pem";
-    case BundleFile::kServerCa: return "server/ca.pem";
-    case BundleFile::kServerCert: return "server/cert.pem";
-    case BundleFile::kServerKey: return "server/key.pem";
-    case BundleFile::kClientCa: return "client/ca.pem";
-    case BundleFile::kClientCert: return "client/cert.pem";
-    case BundleFile::kClientKey: return "client/key.pem";
+    case BundleFile::kCaCert:
+      return "ca/cert.pem";
+    case BundleFile::kCaKey:
+      return "ca/key.pem";
+    case BundleFile::kServerCa:
+      return "server/ca.pem";
+    case BundleFile::kServerCert:
+      return "server/cert.pem";
+    case BundleFile::kServerKey:
+      return "server/key.pem";
+    case BundleFile::kClientCa:
+      return "client/ca.pem";
+    case BundleFile::kClientCert:
+      return "client/cert.pem";
+    case BundleFile::kClientKey:
+      return "client/key.pem";
   }
   return "";
 }
 
-fs::path path_of(const fs::path& root, BundleFile file) { return root / relative_path(file); }
+fs::path path_of(const fs::path& root, BundleFile file) {
+  return root / relative_path(file);
+}
 
 bool is_key_file(BundleFile file) {
   return file == BundleFile::kCaKey || file == BundleFile::kServerKey ||
@@ -39,14 +49,22 @@ mode_t required_mode(BundleFile file) {
 
 bool LoadedBundle::present(BundleFile file) const {
   switch (file) {
-    case BundleFile::kCaCert: return ca_cert.has_value();
-    case BundleFile::kCaKey: return ca_key.has_value();
-    case BundleFile::kServerCa: return server_ca.has_value();
-    case BundleFile::kServerCert: return server_cert.has_value();
-    case BundleFile::kServerKey: return server_key.has_value();
-    case BundleFile::kClientCa: return client_ca.has_value();
-    case BundleFile::kClientCert: return client_cert.has_value();
-    case BundleFile::kClientKey: return client_key.has_value();
+    case BundleFile::kCaCert:
+      return ca_cert.has_value();
+    case BundleFile::kCaKey:
+      return ca_key.has_value();
+    case BundleFile::kServerCa:
+      return server_ca.has_value();
+    case BundleFile::kServerCert:
+      return server_cert.has_value();
+    case BundleFile::kServerKey:
+      return server_key.has_value();
+    case BundleFile::kClientCa:
+      return client_ca.has_value();
+    case BundleFile::kClientCert:
+      return client_cert.has_value();
+    case BundleFile::kClientKey:
+      return client_key.has_value();
   }
   return false;
 }

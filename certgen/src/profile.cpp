@@ -1,11 +1,11 @@
 #include "certgen/profile.hpp"
 
-#include "dind/base/text.hpp"
-
 #include <arpa/inet.h>
 
 #include <algorithm>
 #include <cctype>
+
+#include "dind/base/text.hpp"
 
 namespace certgen {
 using dind::base::ErrorKind;
@@ -13,7 +13,9 @@ using dind::base::make_error;
 
 namespace {
 
-std::string lower(std::string_view s) { return dind::base::ascii_lower(s); }
+std::string lower(std::string_view s) {
+  return dind::base::ascii_lower(s);
+}
 
 bool iequals_prefix(std::string_view s, std::string_view prefix) {
   return s.size() >= prefix.size() && lower(s.substr(0, prefix.size())) == prefix;
@@ -37,7 +39,9 @@ std::string canonical_ip(std::string_view text) {
   return {};
 }
 
-bool valid_dns_name(std::string_view name) { return dind::base::valid_dns_name(name, true); }
+bool valid_dns_name(std::string_view name) {
+  return dind::base::valid_dns_name(name, true);
+}
 
 }  // namespace
 
@@ -62,19 +66,26 @@ Result<KeyType> parse_key_type(std::string_view text) {
 
 std::string_view key_type_name(KeyType type) {
   switch (type) {
-    case KeyType::kEcdsaP256: return "ecdsa-p256";
-    case KeyType::kRsa2048: return "rsa2048";
-    case KeyType::kRsa4096: return "rsa4096";
-    case KeyType::kEd25519: return "ed25519";
+    case KeyType::kEcdsaP256:
+      return "ecdsa-p256";
+    case KeyType::kRsa2048:
+      return "rsa2048";
+    case KeyType::kRsa4096:
+      return "rsa4096";
+    case KeyType::kEd25519:
+      return "ed25519";
   }
   return "unknown";
 }
 
 std::string_view role_name(Role role) {
   switch (role) {
-    case Role::kCa: return "ca";
-    case Role::kServer: return "server";
-    case Role::kClient: return "client";
+    case Role::kCa:
+      return "ca";
+    case Role::kServer:
+      return "server";
+    case Role::kClient:
+      return "client";
   }
   return "unknown";
 }

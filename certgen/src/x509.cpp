@@ -122,16 +122,16 @@ Result<Cert> issue_certificate(const Profile& profile, EVP_PKEY* subject_key,
     return fail("serial");
   }
   time_t start = Clock::to_time_t(now) - 5 * 60;
-  const long valid_secs = static_cast<long>(
-      std::chrono::duration_cast<std::chrono::seconds>(profile.validity).count());
+  const long valid_secs =
+      static_cast<long>(std::chrono::duration_cast<std::chrono::seconds>(profile.validity).count());
   if (X509_time_adj_ex(X509_getm_notBefore(cert.get()), 0, 0, &start) == nullptr ||
       X509_time_adj_ex(X509_getm_notAfter(cert.get()), 0, valid_secs + 5 * 60, &start) == nullptr) {
     return fail("validity");
   }
   X509_NAME* name = X509_get_subject_name(cert.get());
-  if (X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
-                                 reinterpret_cast<const unsigned char*>(profile.common_name.c_str()),
-                                 -1, -1, 0) != 1) {
+  if (X509_NAME_add_entry_by_txt(
+          name, "CN", MBSTRING_UTF8,
+          reinterpret_cast<const unsigned char*>(profile.common_name.c_str()), -1, -1, 0) != 1) {
     return fail("subject");
   }
   const X509* issuer = issuer_cert != nullptr ? issuer_cert : cert.get();
@@ -152,9 +152,9 @@ Result<Cert> issue_certificate(const Profile& profile, EVP_PKEY* subject_key,
     ok = ok && add_ext(cert.get(), &ctx, NID_basic_constraints, "critical,CA:FALSE");
     // keyEncipherment only means something for RSA key transport (TLS 1.2).
     const bool rsa = EVP_PKEY_is_a(subject_key, "RSA") == 1;
-    ok = ok && add_ext(cert.get(), &ctx, NID_key_usage,
-                       rsa ? "critical,digitalSignature,keyEncipherment"
-                           : "critical,digitalSignature");
+    ok = ok &&
+         add_ext(cert.get(), &ctx, NID_key_usage,
+                 rsa ? "critical,digitalSignature,keyEncipherment" : "critical,digitalSignature");
     if (profile.server_auth || profile.client_auth) {
       std::string eku = profile.server_auth ? "serverAuth" : "";
       if (profile.client_auth) {
@@ -185,7 +185,8 @@ Result<Cert> issue_certificate(const Profile& profile, EVP_PKEY* subject_key,
 
 Result<std::string> key_to_pem(EVP_PKEY* key) {
   Bio bio(BIO_new(BIO_s_mem()));
-  if (!bio || PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr) != 1) {
+  if (!bio ||
+      PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr) != 1) {
     return ssl_error(ErrorKind::kInternal, "encoding a private key failed");
   }
   char* data = nullptr;
@@ -282,7 +283,8 @@ Status verify_certificate(const X509* leaf, const X509* ca, std::string_view pur
   if (!purpose.empty()) {
     std::string p(purpose);
     int idx = X509_PURPOSE_get_by_sname(p.c_str());
-    if (idx < 0 || X509_STORE_CTX_set_purpose(ctx.get(), X509_PURPOSE_get_id(X509_PURPOSE_get0(idx))) != 1) {
+    if (idx < 0 ||
+        X509_STORE_CTX_set_purpose(ctx.get(), X509_PURPOSE_get_id(X509_PURPOSE_get0(idx))) != 1) {
       return make_error(ErrorKind::kInternal, "unknown purpose " + p);
     }
   }
@@ -313,8 +315,12 @@ std::string sha256_fingerprint(const X509* cert) {
   return out;
 }
 
-Clock::time_point not_after(const X509* cert) { return from_asn1(X509_get0_notAfter(cert)); }
-Clock::time_point not_before(const X509* cert) { return from_asn1(X509_get0_notBefore(cert)); }
+Clock::time_point not_after(const X509* cert) {
+  return from_asn1(X509_get0_notAfter(cert));
+}
+Clock::time_point not_before(const X509* cert) {
+  return from_asn1(X509_get0_notBefore(cert));
+}
 
 std::string subject_cn(const X509* cert) {
   char buf[256] = {};
@@ -324,8 +330,8 @@ std::string subject_cn(const X509* cert) {
 
 std::vector<SubjectAltName> cert_sans(const X509* cert) {
   std::vector<SubjectAltName> out;
-  auto* names = static_cast<GENERAL_NAMES*>(
-      X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+  auto* names =
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
   if (names == nullptr) {
     return out;
   }

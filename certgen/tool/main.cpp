@@ -65,9 +65,7 @@ int main(int argc, char** argv) {
   bool quiet = false;
   for (; i < args.size(); ++i) {
     const std::string& a = args[i];
-    auto value = [&]() -> const std::string* {
-      return i + 1 < args.size() ? &args[++i] : nullptr;
-    };
+    auto value = [&]() -> const std::string* { return i + 1 < args.size() ? &args[++i] : nullptr; };
     if (a == "-h" || a == "--help") {
       std::cout << kUsage;
       return 0;
@@ -146,7 +144,8 @@ int main(int argc, char** argv) {
   if (!quiet) {
     switch (report->mode) {
       case certgen::BundleMode::kCreated:
-        std::cout << "generated a new CA, server and client certificate in " << dir.string() << "\n";
+        std::cout << "generated a new CA, server and client certificate in " << dir.string()
+                  << "\n";
         break;
       case certgen::BundleMode::kRefreshed:
         std::cout << "refreshed the server and client certificates in " << dir.string()

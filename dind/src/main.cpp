@@ -46,12 +46,13 @@ int main(int argc, char** argv) {
                              ? docker_host
                              : std::string("unix://") + dind::engine::kDefaultSocket;
     const char* tcp_env = std::getenv("DIND_TCP_ADDRESS");
-    const std::string tcp = std::string("tcp://") + (tcp_env && *tcp_env ? tcp_env : "0.0.0.0:2376");
+    const std::string tcp =
+        std::string("tcp://") + (tcp_env && *tcp_env ? tcp_env : "0.0.0.0:2376");
     flags = {"--host", socket};
     if (*tls) {
-      flags.insert(flags.end(), {"--host", tcp, "--tlsverify", "--tlscacert",
-                                 (*tls)->ca.string(), "--tlscert", (*tls)->cert.string(), "--tlskey",
-                                 (*tls)->key.string()});
+      flags.insert(flags.end(),
+                   {"--host", tcp, "--tlsverify", "--tlscacert", (*tls)->ca.string(), "--tlscert",
+                    (*tls)->cert.string(), "--tlskey", (*tls)->key.string()});
     }
     flags.insert(flags.end(), args.begin(), args.end());
   } else {

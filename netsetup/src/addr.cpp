@@ -51,7 +51,9 @@ bool Ipv4Prefix::overlaps(const Ipv4Prefix& other) const {
   return (addr.value & m) == (other.addr.value & m);
 }
 
-std::string Ipv4Prefix::to_string() const { return addr.to_string() + "/" + std::to_string(len); }
+std::string Ipv4Prefix::to_string() const {
+  return addr.to_string() + "/" + std::to_string(len);
+}
 
 dind::base::Result<Ipv4Prefix> Ipv4Prefix::parse(std::string_view text) {
   auto bad = [&] {
@@ -100,8 +102,9 @@ std::optional<Mac> Mac::parse(std::string_view text) {
 }
 
 Mac mac_from_ip(Ipv4 ip) {
-  return Mac{{0x02, 0x42, static_cast<uint8_t>(ip.value >> 24), static_cast<uint8_t>(ip.value >> 16),
-              static_cast<uint8_t>(ip.value >> 8), static_cast<uint8_t>(ip.value)}};
+  return Mac{{0x02, 0x42, static_cast<uint8_t>(ip.value >> 24),
+              static_cast<uint8_t>(ip.value >> 16), static_cast<uint8_t>(ip.value >> 8),
+              static_cast<uint8_t>(ip.value)}};
 }
 
 Mac random_mac() {

@@ -62,10 +62,17 @@ Tuple parse_tuple(const nlattr* nest) {
     } else if (mnl_attr_get_type(a) == CTA_TUPLE_PROTO) {
       for_each_nested(a, [&](const nlattr* p) {
         switch (mnl_attr_get_type(p)) {
-          case CTA_PROTO_NUM: t.proto = mnl_attr_get_u8(p); break;
-          case CTA_PROTO_SRC_PORT: t.sport = ntohs(mnl_attr_get_u16(p)); break;
-          case CTA_PROTO_DST_PORT: t.dport = ntohs(mnl_attr_get_u16(p)); break;
-          default: break;
+          case CTA_PROTO_NUM:
+            t.proto = mnl_attr_get_u8(p);
+            break;
+          case CTA_PROTO_SRC_PORT:
+            t.sport = ntohs(mnl_attr_get_u16(p));
+            break;
+          case CTA_PROTO_DST_PORT:
+            t.dport = ntohs(mnl_attr_get_u16(p));
+            break;
+          default:
+            break;
         }
       });
     }
@@ -172,7 +179,8 @@ Result<int> flush_conntrack(const std::vector<PortMapping>& removed) {
     }
     const ssize_t n = mnl_socket_recvfrom(sock->get(), buf.data(), buf.size());
     // ENOENT: the entry timed out meanwhile, which is what we wanted anyway.
-    if (n >= 0 && mnl_cb_run(buf.data(), static_cast<size_t>(n), seq, portid, nullptr, nullptr) >= 0) {
+    if (n >= 0 &&
+        mnl_cb_run(buf.data(), static_cast<size_t>(n), seq, portid, nullptr, nullptr) >= 0) {
       ++deleted;
     } else if (errno != ENOENT) {
       return sys_error(errno, "conntrack delete");

@@ -14,7 +14,8 @@ dind::base::Error malformed(const std::string& why) {
 }
 
 uint16_t get16(std::string_view p, size_t off) {
-  return static_cast<uint16_t>((static_cast<uint8_t>(p[off]) << 8) | static_cast<uint8_t>(p[off + 1]));
+  return static_cast<uint16_t>((static_cast<uint8_t>(p[off]) << 8) |
+                               static_cast<uint8_t>(p[off + 1]));
 }
 
 void put16(std::string& out, uint16_t v) {
@@ -108,7 +109,8 @@ Result<std::string> encode_name(std::string_view name) {
     }
     const size_t len = dot - pos;
     if (len == 0 || len > 63) {
-      return make_error(ErrorKind::kInvalidArgument, "invalid DNS label in \"" + std::string(name) + "\"");
+      return make_error(ErrorKind::kInvalidArgument,
+                        "invalid DNS label in \"" + std::string(name) + "\"");
     }
     out += static_cast<char>(len);
     out.append(name.substr(pos, len));
@@ -281,7 +283,8 @@ Result<ResponseSummary> parse_response(std::string_view p) {
     if (type == kTypeA && rdlen == 4) {
       r.a.push_back(Ipv4{(uint32_t{static_cast<uint8_t>(p[off])} << 24) |
                          (uint32_t{static_cast<uint8_t>(p[off + 1])} << 16) |
-                         (uint32_t{static_cast<uint8_t>(p[off + 2])} << 8) | static_cast<uint8_t>(p[off + 3])});
+                         (uint32_t{static_cast<uint8_t>(p[off + 2])} << 8) |
+                         static_cast<uint8_t>(p[off + 3])});
     }
     off += rdlen;
     ++r.answers;

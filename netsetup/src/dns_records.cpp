@@ -1,19 +1,23 @@
 #include "netsetup/dns_records.hpp"
 
-#include "dind/base/text.hpp"
-
 #include <algorithm>
 #include <cctype>
+
+#include "dind/base/text.hpp"
 
 namespace netsetup::dns {
 using dind::base::ErrorKind;
 using dind::base::make_error;
 
 namespace {
-std::string lower(std::string_view s) { return dind::base::ascii_lower(s); }
+std::string lower(std::string_view s) {
+  return dind::base::ascii_lower(s);
+}
 }  // namespace
 
-bool valid_dns_name(std::string_view name) { return dind::base::valid_dns_name(name); }
+bool valid_dns_name(std::string_view name) {
+  return dind::base::valid_dns_name(name);
+}
 
 dind::base::Status Records::add(const std::string& network, Ipv4 ip,
                                 const std::vector<std::string>& names) {
@@ -42,7 +46,8 @@ void Records::remove(const std::string& network, Ipv4 ip) {
   }
 }
 
-std::vector<Ipv4> Records::lookup(const std::vector<std::string>& networks, std::string_view name) const {
+std::vector<Ipv4> Records::lookup(const std::vector<std::string>& networks,
+                                  std::string_view name) const {
   const std::string key = lower(name);
   std::set<uint32_t> found;
   for (const auto& net : networks) {
@@ -55,8 +60,10 @@ std::vector<Ipv4> Records::lookup(const std::vector<std::string>& networks, std:
     }
     // "name.network"
     const std::string suffix = "." + lower(net);
-    if (key.size() > suffix.size() && key.compare(key.size() - suffix.size(), suffix.size(), suffix) == 0) {
-      if (auto it = n->second.find(key.substr(0, key.size() - suffix.size())); it != n->second.end()) {
+    if (key.size() > suffix.size() &&
+        key.compare(key.size() - suffix.size(), suffix.size(), suffix) == 0) {
+      if (auto it = n->second.find(key.substr(0, key.size() - suffix.size()));
+          it != n->second.end()) {
         found.insert(it->second.begin(), it->second.end());
       }
     }
@@ -89,7 +96,8 @@ Decision decide(const Records& records, const std::vector<std::string>& networks
   constexpr uint32_t kTtl = 600;
   if (q->qtype == kTypeA) {
     std::shuffle(ips.begin(), ips.end(), rng);  // cheap round-robin, as Docker does
-    return {Decision::Kind::kAnswer, build_response(*q, Rcode::kNoError, ips, {}, kTtl, q->udp_size)};
+    return {Decision::Kind::kAnswer,
+            build_response(*q, Rcode::kNoError, ips, {}, kTtl, q->udp_size)};
   }
   // A name we know but no record of this type (AAAA on an IPv4-only network,
   // MX...): NOERROR with no answers, so clients fall back to A.

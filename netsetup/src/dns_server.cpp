@@ -1,8 +1,9 @@
 #include "netsetup/dns_server.hpp"
 
-#include <utility>  // boost 1.74 asio uses std::exchange without including it
-
+// clang-format off
+#include <utility>  // first: boost 1.74 asio uses std::exchange without including it
 #include <boost/asio.hpp>
+// clang-format on
 #include <random>
 
 #include "dind/base/log.hpp"
@@ -44,7 +45,8 @@ struct DnsServer::Impl : std::enable_shared_from_this<DnsServer::Impl> {
 
   // Resolves `query`, calling done(response) once; an empty response means
   // "send nothing".
-  void resolve(std::string query, const asio::ip::address& src, std::function<void(std::string)> done) {
+  void resolve(std::string query, const asio::ip::address& src,
+               std::function<void(std::string)> done) {
     auto d = dns::decide(records, networks_of(src), query, rng);
     if (d.kind == dns::Decision::Kind::kAnswer) {
       ++answered;
@@ -65,12 +67,14 @@ struct DnsServer::Impl : std::enable_shared_from_this<DnsServer::Impl> {
     forward(std::make_shared<std::string>(std::move(query)), 0,
             [self = shared_from_this(), done = std::move(done), id](std::string reply) {
               --self->in_flight;
-              done(reply.empty() ? dns::build_error(id.value_or(0), dns::Rcode::kServFail) : std::move(reply));
+              done(reply.empty() ? dns::build_error(id.value_or(0), dns::Rcode::kServFail)
+                                 : std::move(reply));
             });
   }
 
   // Tries upstream `index`, then the next one on timeout or error.
-  void forward(std::shared_ptr<std::string> query, size_t index, std::function<void(std::string)> done) {
+  void forward(std::shared_ptr<std::string> query, size_t index,
+               std::function<void(std::string)> done) {
     if (index >= options.upstreams.size()) {
       done({});
       return;
@@ -87,7 +91,8 @@ struct DnsServer::Impl : std::enable_shared_from_this<DnsServer::Impl> {
     auto buf = std::make_shared<std::string>(kMaxMessage, '\0');
     auto finished = std::make_shared<bool>(false);
     auto self = shared_from_this();
-    auto next = [self, query, index, done, sock, timer, finished](bool ok, std::string reply) mutable {
+    auto next = [self, query, index, done, sock, timer, finished](bool ok,
+                                                                  std::string reply) mutable {
       if (*finished) {
         return;
       }
@@ -107,42 +112,45 @@ struct DnsServer::Impl : std::enable_shared_from_this<DnsServer::Impl> {
       }
     });
     udp::endpoint up(addr, 53);
-    sock->async_send_to(asio::buffer(*query), up, [sock, buf, query, next](boost::system::error_code e, size_t) mutable {
-      if (e) {
-        next(false, {});
-        return;
-      }
-      sock->async_receive(asio::buffer(*buf), [buf, query, next](boost::system::error_code e2, size_t n) mutable {
-        // The reply must answer our query (same ID).
-        if (e2 || n < 12 || buf->compare(0, 2, *query, 0, 2) != 0) {
-          next(false, {});
-          return;
-        }
-        next(true, buf->substr(0, n));
-      });
-    });
+    sock->async_send_to(asio::buffer(*query), up,
+                        [sock, buf, query, next](boost::system::error_code e, size_t) mutable {
+                          if (e) {
+                            next(false, {});
+                            return;
+                          }
+                          sock->async_receive(
+                              asio::buffer(*buf),
+                              [buf, query, next](boost::system::error_code e2, size_t n) mutable {
+                                // The reply must answer our query (same ID).
+                                if (e2 || n < 12 || buf->compare(0, 2, *query, 0, 2) != 0) {
+                                  next(false, {});
+                                  return;
+                                }
+                                next(true, buf->substr(0, n));
+                              });
+                        });
   }
 
   void udp_loop(std::shared_ptr<udp::socket> sock) {
     auto buf = std::make_shared<std::string>(kMaxMessage, '\0');
     auto from = std::make_shared<udp::endpoint>();
-    sock->async_receive_from(asio::buffer(*buf), *from,
-                             [self = shared_from_this(), sock, buf, from](boost::system::error_code ec, size_t n) {
-                               if (ec == asio::error::operation_aborted || self->stopped) {
-                                 return;
-                               }
-                               if (!ec) {
-                                 self->resolve(buf->substr(0, n), from->address(),
-                                               [sock, from](std::string reply) {
-                                                 if (!reply.empty()) {
-                                                   auto out = std::make_shared<std::string>(std::move(reply));
-                                                   sock->async_send_to(asio::buffer(*out), *from,
-                                                                       [out](boost::system::error_code, size_t) {});
-                                                 }
-                                               });
-                               }
-                               self->udp_loop(sock);
-                             });
+    sock->async_receive_from(
+        asio::buffer(*buf), *from,
+        [self = shared_from_this(), sock, buf, from](boost::system::error_code ec, size_t n) {
+          if (ec == asio::error::operation_aborted || self->stopped) {
+            return;
+          }
+          if (!ec) {
+            self->resolve(buf->substr(0, n), from->address(), [sock, from](std::string reply) {
+              if (!reply.empty()) {
+                auto out = std::make_shared<std::string>(std::move(reply));
+                sock->async_send_to(asio::buffer(*out), *from,
+                                    [out](boost::system::error_code, size_t) {});
+              }
+            });
+          }
+          self->udp_loop(sock);
+        });
   }
 
   // TCP: 2-byte length prefix; one connection may carry several queries.
@@ -155,38 +163,42 @@ struct DnsServer::Impl : std::enable_shared_from_this<DnsServer::Impl> {
         s->close(ignored);
       }
     });
-    asio::async_read(*s, asio::buffer(*len), [self = shared_from_this(), s, len, timer](boost::system::error_code ec, size_t) {
-      if (ec) {
-        timer->cancel();
-        return;
-      }
-      const size_t n = (size_t{(*len)[0]} << 8) | (*len)[1];
-      auto msg = std::make_shared<std::string>(n, '\0');
-      asio::async_read(*s, asio::buffer(*msg), [self, s, msg, timer](boost::system::error_code e2, size_t) {
-        timer->cancel();
-        if (e2) {
-          return;
-        }
-        boost::system::error_code ignored;
-        auto src = s->remote_endpoint(ignored).address();
-        self->resolve(*msg, src, [self, s](std::string reply) {
-          if (reply.empty()) {
-            boost::system::error_code e3;
-            s->close(e3);
+    asio::async_read(
+        *s, asio::buffer(*len),
+        [self = shared_from_this(), s, len, timer](boost::system::error_code ec, size_t) {
+          if (ec) {
+            timer->cancel();
             return;
           }
-          auto out = std::make_shared<std::string>();
-          out->push_back(static_cast<char>(reply.size() >> 8));
-          out->push_back(static_cast<char>(reply.size() & 0xff));
-          *out += reply;
-          asio::async_write(*s, asio::buffer(*out), [self, s, out](boost::system::error_code e4, size_t) {
-            if (!e4) {
-              self->tcp_session(s);
-            }
-          });
+          const size_t n = (size_t{(*len)[0]} << 8) | (*len)[1];
+          auto msg = std::make_shared<std::string>(n, '\0');
+          asio::async_read(
+              *s, asio::buffer(*msg), [self, s, msg, timer](boost::system::error_code e2, size_t) {
+                timer->cancel();
+                if (e2) {
+                  return;
+                }
+                boost::system::error_code ignored;
+                auto src = s->remote_endpoint(ignored).address();
+                self->resolve(*msg, src, [self, s](std::string reply) {
+                  if (reply.empty()) {
+                    boost::system::error_code e3;
+                    s->close(e3);
+                    return;
+                  }
+                  auto out = std::make_shared<std::string>();
+                  out->push_back(static_cast<char>(reply.size() >> 8));
+                  out->push_back(static_cast<char>(reply.size() & 0xff));
+                  *out += reply;
+                  asio::async_write(*s, asio::buffer(*out),
+                                    [self, s, out](boost::system::error_code e4, size_t) {
+                                      if (!e4) {
+                                        self->tcp_session(s);
+                                      }
+                                    });
+                });
+              });
         });
-      });
-    });
   }
 
   void accept_loop(std::shared_ptr<tcp::acceptor> a) {
@@ -205,7 +217,9 @@ struct DnsServer::Impl : std::enable_shared_from_this<DnsServer::Impl> {
 DnsServer::DnsServer(asio::io_context& ioc, DnsServerOptions options)
     : impl_(std::make_shared<Impl>(ioc, std::move(options))) {}
 
-DnsServer::~DnsServer() { stop(); }
+DnsServer::~DnsServer() {
+  stop();
+}
 
 dind::base::Status DnsServer::listen(Ipv4 address) {
   try {
@@ -223,14 +237,15 @@ dind::base::Status DnsServer::listen(Ipv4 address) {
     impl_->accept_loop(a);
   } catch (const boost::system::system_error& e) {
     return make_error(dind::base::kind_from_errno(e.code().value()),
-                      "DNS listen on " + address.to_string() + ":" + std::to_string(impl_->options.port) + ": " +
-                          e.code().message());
+                      "DNS listen on " + address.to_string() + ":" +
+                          std::to_string(impl_->options.port) + ": " + e.code().message());
   }
   DIND_LOG(kInfo) << "DNS listening on " << address.to_string() << ":" << impl_->options.port;
   return {};
 }
 
-void DnsServer::update(dns::Records records, std::map<uint32_t, std::vector<std::string>> endpoint_networks) {
+void DnsServer::update(dns::Records records,
+                       std::map<uint32_t, std::vector<std::string>> endpoint_networks) {
   impl_->records = std::move(records);
   impl_->endpoint_networks = std::move(endpoint_networks);
 }
@@ -246,7 +261,11 @@ void DnsServer::stop() {
   }
 }
 
-uint64_t DnsServer::answered() const { return impl_->answered; }
-uint64_t DnsServer::forwarded() const { return impl_->forwarded; }
+uint64_t DnsServer::answered() const {
+  return impl_->answered;
+}
+uint64_t DnsServer::forwarded() const {
+  return impl_->forwarded;
+}
 
 }  // namespace netsetup

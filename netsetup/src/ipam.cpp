@@ -51,8 +51,9 @@ Result<Ipv4> Ipam::allocate(const std::string& network, std::optional<Ipv4> want
   };
   if (wanted) {
     if (!n.subnet.contains(*wanted)) {
-      return make_error(ErrorKind::kInvalidArgument, "address " + wanted->to_string() +
-                                                         " is not in subnet " + n.subnet.to_string());
+      return make_error(
+          ErrorKind::kInvalidArgument,
+          "address " + wanted->to_string() + " is not in subnet " + n.subnet.to_string());
     }
     if (!usable(wanted->value)) {
       return make_error(ErrorKind::kInvalidArgument,
@@ -76,8 +77,9 @@ Result<Ipv4> Ipam::allocate(const std::string& network, std::optional<Ipv4> want
       return Ipv4{v};
     }
   }
-  return make_error(ErrorKind::kFailedPrecondition,
-                    "no available IPv4 addresses on network " + network + " (" + n.subnet.to_string() + ")");
+  return make_error(
+      ErrorKind::kFailedPrecondition,
+      "no available IPv4 addresses on network " + network + " (" + n.subnet.to_string() + ")");
 }
 
 Status Ipam::release(const std::string& network, Ipv4 ip) {
@@ -86,7 +88,8 @@ Status Ipam::release(const std::string& network, Ipv4 ip) {
     return make_error(ErrorKind::kNotFound, "IPAM: no network " + network);
   }
   if (!it->second.used.erase(ip.value)) {
-    return make_error(ErrorKind::kNotFound, "address " + ip.to_string() + " is not allocated on " + network);
+    return make_error(ErrorKind::kNotFound,
+                      "address " + ip.to_string() + " is not allocated on " + network);
   }
   return {};
 }
@@ -128,8 +131,9 @@ Result<Ipam> Ipam::from_json(std::string_view text) {
     return bad("missing networks");
   }
   for (auto& [name, n] : nets->items()) {
-    if (!n.is_object() || !n.contains("subnet") || !n["subnet"].is_string() || !n.contains("gateway") ||
-        !n["gateway"].is_string() || !n.contains("allocated") || !n["allocated"].is_array()) {
+    if (!n.is_object() || !n.contains("subnet") || !n["subnet"].is_string() ||
+        !n.contains("gateway") || !n["gateway"].is_string() || !n.contains("allocated") ||
+        !n["allocated"].is_array()) {
       return bad("malformed network " + name);
     }
     auto subnet = Ipv4Prefix::parse(n["subnet"].get<std::string>());

@@ -24,14 +24,25 @@ namespace {
 Error nl_error(int err, const std::string& what) {
   ErrorKind kind = ErrorKind::kInternal;
   switch (-err) {
-    case NLE_EXIST: kind = ErrorKind::kAlreadyExists; break;
+    case NLE_EXIST:
+      kind = ErrorKind::kAlreadyExists;
+      break;
     case NLE_OBJ_NOTFOUND:
-    case NLE_NODEV: kind = ErrorKind::kNotFound; break;
-    case NLE_PERM: kind = ErrorKind::kPermissionDenied; break;
+    case NLE_NODEV:
+      kind = ErrorKind::kNotFound;
+      break;
+    case NLE_PERM:
+      kind = ErrorKind::kPermissionDenied;
+      break;
     case NLE_INVAL:
-    case NLE_RANGE: kind = ErrorKind::kInvalidArgument; break;
-    case NLE_BUSY: kind = ErrorKind::kConflict; break;
-    default: break;
+    case NLE_RANGE:
+      kind = ErrorKind::kInvalidArgument;
+      break;
+    case NLE_BUSY:
+      kind = ErrorKind::kConflict;
+      break;
+    default:
+      break;
   }
   return make_error(kind, what + ": " + nl_geterror(err));
 }
@@ -84,7 +95,9 @@ NlAddr ipv4_addr(Ipv4 ip, int prefix_len) {
   return a;
 }
 
-NlAddr mac_addr(const Mac& mac) { return NlAddr(nl_addr_build(AF_LLC, mac.bytes.data(), 6)); }
+NlAddr mac_addr(const Mac& mac) {
+  return NlAddr(nl_addr_build(AF_LLC, mac.bytes.data(), 6));
+}
 
 Status add_address(nl_sock* s, int ifindex, const Ipv4Prefix& p, const std::string& ifname) {
   Addr addr(rtnl_addr_alloc());
@@ -100,7 +113,8 @@ Status add_address(nl_sock* s, int ifindex, const Ipv4Prefix& p, const std::stri
 }
 
 // Sets flags (and optionally the master) on a link fetched from the kernel.
-Status change_link(nl_sock* s, rtnl_link* orig, unsigned flags, int master, const std::string& what) {
+Status change_link(nl_sock* s, rtnl_link* orig, unsigned flags, int master,
+                   const std::string& what) {
   Link chg(rtnl_link_alloc());
   if (flags) {
     rtnl_link_set_flags(chg.get(), flags);
@@ -156,7 +170,8 @@ Status add_default_route(nl_sock* s, int ifindex, Ipv4 gateway) {
 }
 
 Status check_name(const std::string& name) {
-  if (name.empty() || name.size() >= IFNAMSIZ || name.find_first_of("/ \t\n:") != std::string::npos) {
+  if (name.empty() || name.size() >= IFNAMSIZ ||
+      name.find_first_of("/ \t\n:") != std::string::npos) {
     return make_error(ErrorKind::kInvalidArgument, "invalid interface name \"" + name + "\"");
   }
   return {};
@@ -211,7 +226,9 @@ Status delete_link(const std::string& name) {
   return {};
 }
 
-bool link_exists(const std::string& name) { return if_nametoindex(name.c_str()) != 0; }
+bool link_exists(const std::string& name) {
+  return if_nametoindex(name.c_str()) != 0;
+}
 
 Status attach(const Netns& target, const AttachSpec& spec) {
   DIND_TRY(check_name(spec.host_ifname));
@@ -285,7 +302,9 @@ Status attach(const Netns& target, const AttachSpec& spec) {
   return {};
 }
 
-Status detach(const std::string& host_ifname) { return delete_link(host_ifname); }
+Status detach(const std::string& host_ifname) {
+  return delete_link(host_ifname);
+}
 
 Result<std::string> first_free_ifname(const Netns& target) {
   std::string found;
@@ -297,7 +316,8 @@ Result<std::string> first_free_ifname(const Netns& target) {
         return {};
       }
     }
-    return make_error(ErrorKind::kFailedPrecondition, "no free ethN name in " + target.description());
+    return make_error(ErrorKind::kFailedPrecondition,
+                      "no free ethN name in " + target.description());
   }));
   return found;
 }

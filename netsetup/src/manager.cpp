@@ -49,8 +49,8 @@ std::string random_veth_name() {
 }
 
 std::string port_text(const PortRequest& p) {
-  return (p.host_ip ? p.host_ip->to_string() : std::string("0.0.0.0")) + ":" + std::to_string(p.host_port) +
-         "/" + std::string(proto_name(p.proto));
+  return (p.host_ip ? p.host_ip->to_string() : std::string("0.0.0.0")) + ":" +
+         std::to_string(p.host_port) + "/" + std::string(proto_name(p.proto));
 }
 
 // Binds the host port: a clash with any other process gives Docker's error.
@@ -84,7 +84,8 @@ json to_json(const PortRequest& p) {
 
 Result<PortRequest> parse_port(std::string_view text) {
   auto bad = [&](const std::string& why) {
-    return make_error(ErrorKind::kInvalidArgument, "invalid port mapping \"" + std::string(text) + "\": " + why);
+    return make_error(ErrorKind::kInvalidArgument,
+                      "invalid port mapping \"" + std::string(text) + "\": " + why);
   };
   PortRequest p;
   std::string_view rest = text;
@@ -148,7 +149,8 @@ Result<NetworkManager> NetworkManager::open(ManagerOptions options) {
   if (text) {
     auto doc = json::parse(*text, nullptr, false);
     auto corrupt = [&] {
-      return make_error(ErrorKind::kDataLoss, (m.options_.state_dir / "networks.json").string() + " is corrupt");
+      return make_error(ErrorKind::kDataLoss,
+                        (m.options_.state_dir / "networks.json").string() + " is corrupt");
     };
     if (doc.is_discarded() || doc.value("version", 0) != kSchemaVersion) {
       return corrupt();
@@ -232,8 +234,12 @@ Status NetworkManager::reserve(const EndpointState& e) {
 Status NetworkManager::save() const {
   json nets = json::array();
   for (const auto& [name, n] : networks_) {
-    nets.push_back({{"name", n.name}, {"bridge", n.bridge}, {"subnet", n.subnet.to_string()},
-                    {"gateway", n.gateway.to_string()}, {"mac", n.mac.to_string()}, {"mtu", n.mtu},
+    nets.push_back({{"name", n.name},
+                    {"bridge", n.bridge},
+                    {"subnet", n.subnet.to_string()},
+                    {"gateway", n.gateway.to_string()},
+                    {"mac", n.mac.to_string()},
+                    {"mtu", n.mtu},
                     {"internal", n.internal}});
   }
   json eps = json::array();
@@ -242,12 +248,18 @@ Status NetworkManager::save() const {
     for (const auto& p : e.ports) {
       ports.push_back(to_json(p));
     }
-    eps.push_back({{"network", e.network}, {"netns", e.netns}, {"host_ifname", e.host_ifname},
-                   {"ifname", e.ifname}, {"ip", e.ip.to_string()}, {"names", e.names}, {"ports", ports}});
+    eps.push_back({{"network", e.network},
+                   {"netns", e.netns},
+                   {"host_ifname", e.host_ifname},
+                   {"ifname", e.ifname},
+                   {"ip", e.ip.to_string()},
+                   {"names", e.names},
+                   {"ports", ports}});
   }
   json doc = {{"version", kSchemaVersion}, {"networks", nets}, {"endpoints", eps}};
   DIND_TRY(ipam_.save(options_.state_dir / "ipam.json"));
-  return dind::base::write_file_atomic(options_.state_dir / "networks.json", doc.dump(2) + "\n", 0600);
+  return dind::base::write_file_atomic(options_.state_dir / "networks.json", doc.dump(2) + "\n",
+                                       0600);
 }
 
 NatPlan NetworkManager::nat_plan() const {
@@ -290,8 +302,8 @@ Status NetworkManager::apply_nat() const {
 
 Result<NetworkState> NetworkManager::create_network(const NetworkSpec& spec) {
   if (!valid_network_name(spec.name)) {
-    return make_error(ErrorKind::kInvalidArgument,
-                      "invalid network name \"" + spec.name + "\": use letters, digits, '_', '-' and '.'");
+    return make_error(ErrorKind::kInvalidArgument, "invalid network name \"" + spec.name +
+                                                       "\": use letters, digits, '_', '-' and '.'");
   }
   if (networks_.count(spec.name)) {
     return make_error(ErrorKind::kConflict, "network with name " + spec.name + " already exists");
@@ -304,7 +316,8 @@ Result<NetworkState> NetworkManager::create_network(const NetworkSpec& spec) {
   }
   for (const auto& [other, s] : networks_) {
     if (s.bridge == n.bridge) {
-      return make_error(ErrorKind::kConflict, "bridge " + n.bridge + " is already used by network " + other);
+      return make_error(ErrorKind::kConflict,
+                        "bridge " + n.bridge + " is already used by network " + other);
     }
   }
   if (link_exists(n.bridge)) {
@@ -328,8 +341,8 @@ Result<NetworkState> NetworkManager::create_network(const NetworkSpec& spec) {
     subnet = *spec.subnet;
   } else {
     auto routes = dind::base::read_file("/proc/net/route", 1u << 20);
-    auto chosen = choose_subnet(options_.pools, taken, routes ? parse_route_prefixes(*routes)
-                                                              : std::vector<Ipv4Prefix>{});
+    auto chosen = choose_subnet(options_.pools, taken,
+                                routes ? parse_route_prefixes(*routes) : std::vector<Ipv4Prefix>{});
     if (!chosen) {
       return std::move(chosen).error();
     }
@@ -377,8 +390,8 @@ Status NetworkManager::delete_network(const std::string& name) {
   }
   for (const auto& e : endpoints_) {
     if (e.network == name) {
-      return make_error(ErrorKind::kConflict, "error while removing network: network " + name +
-                                                  " has active endpoints");
+      return make_error(ErrorKind::kConflict,
+                        "error while removing network: network " + name + " has active endpoints");
     }
   }
   const NetworkState n = it->second;
@@ -399,7 +412,8 @@ Result<EndpointState> NetworkManager::attach(const AttachRequest& req) {
   const std::string netns = fs::absolute(req.netns).string();
   for (const auto& e : endpoints_) {
     if (e.netns == netns && e.network == req.network) {
-      return make_error(ErrorKind::kConflict, netns + " is already attached to network " + req.network);
+      return make_error(ErrorKind::kConflict,
+                        netns + " is already attached to network " + req.network);
     }
   }
   for (const auto& name : req.names) {
@@ -450,10 +464,15 @@ Result<EndpointState> NetworkManager::attach(const AttachRequest& req) {
   for (const auto& other : endpoints_) {
     first_network = first_network && other.netns != netns;
   }
-  AttachSpec spec{n.bridge, e.host_ifname, e.ifname, Ipv4Prefix{e.ip, n.subnet.len},
-                  (req.default_route && first_network && !n.internal) ? std::optional<Ipv4>(n.gateway)
-                                                                       : std::nullopt,
-                  mac_from_ip(e.ip), n.mtu};
+  AttachSpec spec{n.bridge,
+                  e.host_ifname,
+                  e.ifname,
+                  Ipv4Prefix{e.ip, n.subnet.len},
+                  (req.default_route && first_network && !n.internal)
+                      ? std::optional<Ipv4>(n.gateway)
+                      : std::nullopt,
+                  mac_from_ip(e.ip),
+                  n.mtu};
   if (auto st = netsetup::attach(*ns, spec); !st) {
     (void)ipam_.release(req.network, e.ip);
     release_ports();
@@ -488,7 +507,8 @@ Status NetworkManager::detach(const std::string& network, const fs::path& netns_
       removed.push_back(PortMapping{p.proto, p.host_ip, p.host_port, e.ip, p.container_port});
     }
     if (auto flushed = flush_conntrack(removed); !flushed) {
-      DIND_LOG(kWarn) << "conntrack cleanup for " << e.ip.to_string() << ": " << flushed.error().message;
+      DIND_LOG(kWarn) << "conntrack cleanup for " << e.ip.to_string() << ": "
+                      << flushed.error().message;
     }
     // The pair may already be gone with its namespace.
     if (auto st = netsetup::detach(e.host_ifname); !st && st.error().kind != ErrorKind::kNotFound) {
@@ -525,8 +545,9 @@ std::map<uint32_t, std::vector<std::string>> NetworkManager::endpoint_networks()
 std::string NetworkManager::describe() const {
   std::ostringstream o;
   for (const auto& [name, n] : networks_) {
-    o << "network " << name << " bridge " << n.bridge << " subnet " << n.subnet.to_string() << " gateway "
-      << n.gateway.to_string() << " mtu " << n.mtu << (n.internal ? " internal" : "") << "\n";
+    o << "network " << name << " bridge " << n.bridge << " subnet " << n.subnet.to_string()
+      << " gateway " << n.gateway.to_string() << " mtu " << n.mtu << (n.internal ? " internal" : "")
+      << "\n";
     for (const auto& e : endpoints_) {
       if (e.network != name) {
         continue;

@@ -7,7 +7,9 @@ using dind::base::ErrorKind;
 using dind::base::make_error;
 using dind::base::Result;
 
-std::string_view proto_name(Proto p) { return p == Proto::kTcp ? "tcp" : "udp"; }
+std::string_view proto_name(Proto p) {
+  return p == Proto::kTcp ? "tcp" : "udp";
+}
 
 bool valid_ifname(std::string_view name) {
   if (name.empty() || name.size() > 15 || name == "." || name == "..") {
@@ -87,8 +89,8 @@ Result<std::string> render_ruleset(const NatPlan& plan) {
     if (p.host_ip) {
       o << "ip daddr " << p.host_ip->to_string() << " ";
     }
-    o << proto_name(p.proto) << " dport " << p.host_port << " dnat to " << p.container_ip.to_string()
-      << ":" << p.container_port << "\n";
+    o << proto_name(p.proto) << " dport " << p.host_port << " dnat to "
+      << p.container_ip.to_string() << ":" << p.container_port << "\n";
   }
   o << "\t}\n";
 

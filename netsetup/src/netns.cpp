@@ -22,7 +22,9 @@ Result<Netns> Netns::open(const std::filesystem::path& path) {
   return ns;
 }
 
-Result<Netns> Netns::of_pid(pid_t pid) { return open("/proc/" + std::to_string(pid) + "/ns/net"); }
+Result<Netns> Netns::of_pid(pid_t pid) {
+  return open("/proc/" + std::to_string(pid) + "/ns/net");
+}
 
 Status run_in_netns(const Netns& ns, const std::function<Status()>& fn) {
   Status result;

@@ -25,7 +25,8 @@ Result<PoolSpec> parse_pool(std::string_view text) {
   size_t pos = 0;
   while (pos <= text.size()) {
     size_t comma = text.find(',', pos);
-    std::string_view part = text.substr(pos, comma == std::string_view::npos ? text.npos : comma - pos);
+    std::string_view part =
+        text.substr(pos, comma == std::string_view::npos ? text.npos : comma - pos);
     pos = comma == std::string_view::npos ? text.size() + 1 : comma + 1;
     auto eq = part.find('=');
     if (eq == std::string_view::npos) {
@@ -65,7 +66,8 @@ Result<Ipv4Prefix> choose_subnet(const std::vector<PoolSpec>& pools,
     const uint64_t step = uint64_t{1} << (32 - pool.size);
     const uint64_t count = pool.base.size() / step;
     for (uint64_t i = 0; i < count; ++i) {
-      Ipv4Prefix candidate{Ipv4{static_cast<uint32_t>(pool.base.network().value + i * step)}, pool.size};
+      Ipv4Prefix candidate{Ipv4{static_cast<uint32_t>(pool.base.network().value + i * step)},
+                           pool.size};
       bool free = true;
       for (const auto& t : taken) {
         free = free && !candidate.overlaps(t);
@@ -116,13 +118,13 @@ Result<BridgeAddress> plan_bridge_address(const Ipv4Prefix& subnet, std::optiona
   }
   Ipv4 gw = gateway.value_or(Ipv4{net.network().value + 1});
   if (!net.contains(gw)) {
-    return make_error(ErrorKind::kInvalidArgument, "gateway " + gw.to_string() +
-                                                       " is not in subnet " + net.to_string());
+    return make_error(ErrorKind::kInvalidArgument,
+                      "gateway " + gw.to_string() + " is not in subnet " + net.to_string());
   }
   if (gw == net.network() || gw == net.broadcast()) {
-    return make_error(ErrorKind::kInvalidArgument,
-                      "gateway " + gw.to_string() + " is the network or broadcast address of " +
-                          net.to_string());
+    return make_error(
+        ErrorKind::kInvalidArgument,
+        "gateway " + gw.to_string() + " is the network or broadcast address of " + net.to_string());
   }
   return BridgeAddress{net, gw};
 }

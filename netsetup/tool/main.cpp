@@ -10,13 +10,13 @@
 //   dind-netsetup ... show
 //   dind-netsetup uplink
 
+// clang-format off
+#include <utility>  // first: boost 1.74 asio uses std::exchange without including it
+#include <boost/asio.hpp>
+// clang-format on
 #include <iostream>
 #include <string>
 #include <vector>
-
-#include <utility>  // boost 1.74 asio uses std::exchange without including it
-
-#include <boost/asio.hpp>
 
 #include "dind/base/fs.hpp"
 #include "netsetup/dns_server.hpp"
@@ -26,7 +26,8 @@
 
 namespace {
 
-constexpr const char* kUsage = R"(Usage: dind-netsetup [--state DIR] [--table NAME] [--pool base=CIDR,size=N]... COMMAND
+constexpr const char* kUsage =
+    R"(Usage: dind-netsetup [--state DIR] [--table NAME] [--pool base=CIDR,size=N]... COMMAND
   network create NAME [--subnet CIDR] [--gateway IP] [--mtu N] [--bridge IFNAME] [--internal]
   network rm NAME
   attach --network NAME --netns PATH [--ip IP] [--name N]... [-p [HOSTIP:]HOSTPORT:CPORT[/udp]]...
@@ -181,7 +182,10 @@ int main(int argc, char** argv) {
       }
     }
     boost::asio::signal_set signals(ioc, SIGTERM, SIGINT);
-    signals.async_wait([&](boost::system::error_code, int) { dns.stop(); ioc.stop(); });
+    signals.async_wait([&](boost::system::error_code, int) {
+      dns.stop();
+      ioc.stop();
+    });
     std::cout << "ready" << std::endl;
     ioc.run();
     return 0;

@@ -24,8 +24,8 @@ int main(int argc, char** argv) {
     std::cerr << "cannot read the CA in " << ca_dir << "\n";
     return 1;
   }
-  certgen::Profile p = role == "server" ? *certgen::plan_server_profile({}, {})
-                                        : certgen::plan_client_profile({});
+  certgen::Profile p =
+      role == "server" ? *certgen::plan_server_profile({}, {}) : certgen::plan_client_profile({});
   p.validity = std::chrono::days(std::stoi(argv[5]));
   auto key = certgen::generate_key(certgen::KeyType::kEcdsaP256);
   auto cert = certgen::issue_certificate(p, key->get(), ca_cert->get(), ca_key->get(), now);

@@ -37,8 +37,8 @@ TEST_CASE("percent_decode and parse_query", "[api][http]") {
 
 TEST_CASE("query_bool follows Docker's convention", "[api][http]") {
   Request r;
-  r.query = {{"a", "1"}, {"b", "true"}, {"c", "True"}, {"d", "0"}, {"e", "false"}, {"f", ""},
-             {"g", "yes"}, {"h", "0"}, {"h", "1"}};
+  r.query = {{"a", "1"}, {"b", "true"}, {"c", "True"}, {"d", "0"}, {"e", "false"},
+             {"f", ""},  {"g", "yes"},  {"h", "0"},    {"h", "1"}};
   CHECK(r.query_bool("a") == true);
   CHECK(r.query_bool("b") == true);
   CHECK(r.query_bool("c") == true);
@@ -58,13 +58,16 @@ TEST_CASE("headers are case-insensitive", "[api][http]") {
 }
 
 TEST_CASE("every error kind maps to one status with a JSON message", "[api][errors]") {
-  struct Row { ErrorKind kind; int status; };
+  struct Row {
+    ErrorKind kind;
+    int status;
+  };
   const Row rows[] = {
-      {ErrorKind::kInvalidArgument, 400}, {ErrorKind::kNotFound, 404},
-      {ErrorKind::kAlreadyExists, 409},   {ErrorKind::kConflict, 409},
+      {ErrorKind::kInvalidArgument, 400},    {ErrorKind::kNotFound, 404},
+      {ErrorKind::kAlreadyExists, 409},      {ErrorKind::kConflict, 409},
       {ErrorKind::kFailedPrecondition, 409}, {ErrorKind::kPermissionDenied, 403},
-      {ErrorKind::kDataLoss, 500},        {ErrorKind::kUnavailable, 503},
-      {ErrorKind::kUnimplemented, 501},   {ErrorKind::kInternal, 500},
+      {ErrorKind::kDataLoss, 500},           {ErrorKind::kUnavailable, 503},
+      {ErrorKind::kUnimplemented, 501},      {ErrorKind::kInternal, 500},
   };
   for (const auto& r : rows) {
     Response res = error_response(dind::base::make_error(r.kind, "No such container: x"));
@@ -79,7 +82,8 @@ TEST_CASE("every error kind maps to one status with a JSON message", "[api][erro
 }
 
 TEST_CASE("stdcopy frames round-trip through any split", "[api][stdcopy]") {
-  std::string wire = stdcopy_frame(StdStream::kStdout, "hi\n") + stdcopy_frame(StdStream::kStderr, "err\n") +
+  std::string wire = stdcopy_frame(StdStream::kStdout, "hi\n") +
+                     stdcopy_frame(StdStream::kStderr, "err\n") +
                      stdcopy_frame(StdStream::kStdout, "");
   CHECK(wire.substr(0, 11) == std::string("\x01\x00\x00\x00\x00\x00\x00\x03hi\n", 11));
   for (size_t split = 0; split <= wire.size(); ++split) {

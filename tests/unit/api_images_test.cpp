@@ -16,9 +16,10 @@ json apply(std::vector<std::string> changes) {
 }  // namespace
 
 TEST_CASE("import --change instructions", "[api][images]") {
-  auto c = apply({"CMD [\"/bin/sh\", \"-c\", \"echo hi\"]", "ENTRYPOINT /init", "ENV A=1 B=\"two words\"",
-                  "ENV LEGACY value with spaces", "WORKDIR /app", "USER 1000:1000", "EXPOSE 80 53/udp",
-                  "LABEL a=b c=d", "VOLUME [\"/data\"]", "STOPSIGNAL SIGTERM", "env A=3"});
+  auto c = apply({"CMD [\"/bin/sh\", \"-c\", \"echo hi\"]", "ENTRYPOINT /init",
+                  "ENV A=1 B=\"two words\"", "ENV LEGACY value with spaces", "WORKDIR /app",
+                  "USER 1000:1000", "EXPOSE 80 53/udp", "LABEL a=b c=d", "VOLUME [\"/data\"]",
+                  "STOPSIGNAL SIGTERM", "env A=3"});
   CHECK(c["Cmd"] == json::array({"/bin/sh", "-c", "echo hi"}));
   CHECK(c["Entrypoint"] == json::array({"/bin/sh", "-c", "/init"}));
   CHECK(c["Env"] == json::array({"A=3", "B=two words", "LEGACY=value with spaces"}));
@@ -33,8 +34,9 @@ TEST_CASE("import --change instructions", "[api][images]") {
 }
 
 TEST_CASE("bad --change instructions are refused", "[api][images]") {
-  for (const char* bad : {"RUN echo hi", "FROM busybox", "CMD", "CMD [\"unterminated\"", "CMD [1, 2]",
-                          "ENV =x", "LABEL novalue", "WORKDIR", "COPY a b", "nonsense"}) {
+  for (const char* bad :
+       {"RUN echo hi", "FROM busybox", "CMD", "CMD [\"unterminated\"", "CMD [1, 2]", "ENV =x",
+        "LABEL novalue", "WORKDIR", "COPY a b", "nonsense"}) {
     INFO(bad);
     std::string cfg;
     CHECK_FALSE(apply_changes({bad}, cfg).ok());

@@ -60,21 +60,26 @@ TEST_CASE("routes versioned and unversioned paths alike", "[api][router]") {
   CHECK(req.version == kMaxApiVersion);
   CHECK(f.route("GET", "/v1.41/containers/abc123/json") == "inspect id=abc123");
   CHECK(f.route("POST", "/containers/my%20name/start") == "start id=my name");
-  CHECK(f.route("DELETE", "/images/registry:5000/team/app:1.0") == "rmi name=registry:5000/team/app:1.0");
+  CHECK(f.route("DELETE", "/images/registry:5000/team/app:1.0") ==
+        "rmi name=registry:5000/team/app:1.0");
   CHECK(f.route("DELETE", "/images/a%2Fb") == "rmi name=a/b");
-  CHECK(f.route("GET", "/images/localhost:5000/team/app:1/json") == "image-inspect name=localhost:5000/team/app:1");
+  CHECK(f.route("GET", "/images/localhost:5000/team/app:1/json") ==
+        "image-inspect name=localhost:5000/team/app:1");
   CHECK(f.route("GET", "/images/busybox/json") == "image-inspect name=busybox");
   CHECK(f.route("POST", "/v1.44/images/sha256:abc/tag?repo=x") == "tag name=sha256:abc");
   CHECK(f.route("GET", "/images/json").rfind("404", 0) == 0);  // no name before /json
-  CHECK(f.route("GET", "//containers//json") == "ps");  // empty segments collapse
+  CHECK(f.route("GET", "//containers//json") == "ps");         // empty segments collapse
 }
 
-TEST_CASE("version prefixes outside the supported range are refused like dockerd", "[api][router]") {
+TEST_CASE("version prefixes outside the supported range are refused like dockerd",
+          "[api][router]") {
   Fixture f;
   CHECK(f.route("GET", "/v1.45/version") ==
-        "400 {\"message\":\"client version 1.45 is too new. Maximum supported API version is 1.44\"}\n");
-  CHECK(f.route("GET", "/v1.23/_ping").rfind(
-            "400 client version 1.23 is too old. Minimum supported API version is 1.24", 0) == 0);
+        "400 {\"message\":\"client version 1.45 is too new. Maximum supported API version is "
+        "1.44\"}\n");
+  CHECK(f.route("GET", "/v1.23/_ping")
+            .rfind("400 client version 1.23 is too old. Minimum supported API version is 1.24",
+                   0) == 0);
   CHECK(f.route("GET", "/v2.0/_ping").rfind("400 ", 0) == 0);
 }
 

@@ -68,26 +68,32 @@ struct TestServer {
     router.add("GET", "/slow", [this](Request, Reply reply) {
       server->after(300ms, [reply] { reply(Response::text(200, "late")); });
     });
-    router.add("POST", "/body", [](Request req, Reply reply) {
-      reply(Response::text(200, std::to_string(req.body.size())));
-    }, RouteOptions{16});
+    router.add(
+        "POST", "/body",
+        [](Request req, Reply reply) {
+          reply(Response::text(200, std::to_string(req.body.size())));
+        },
+        RouteOptions{16});
     router.add("GET", "/throws", [](Request, Reply) -> void { throw std::runtime_error("boom"); });
     // An upload route: the body arrives as an unlinked file.
-    router.add("POST", "/upload", [](Request req, Reply reply) {
-      if (!req.body_file) {
-        reply(Response::text(200, "no file"));
-        return;
-      }
-      dind::base::Sha256 h;
-      uint64_t size = 0;
-      char buf[65536];
-      ssize_t n;
-      while ((n = ::read(req.body_file->get(), buf, sizeof(buf))) > 0) {
-        h.update(std::string_view(buf, static_cast<size_t>(n)));
-        size += static_cast<uint64_t>(n);
-      }
-      reply(Response::text(200, std::to_string(size) + " " + h.digest()));
-    }, RouteOptions{8u << 20, true});
+    router.add(
+        "POST", "/upload",
+        [](Request req, Reply reply) {
+          if (!req.body_file) {
+            reply(Response::text(200, "no file"));
+            return;
+          }
+          dind::base::Sha256 h;
+          uint64_t size = 0;
+          char buf[65536];
+          ssize_t n;
+          while ((n = ::read(req.body_file->get(), buf, sizeof(buf))) > 0) {
+            h.update(std::string_view(buf, static_cast<size_t>(n)));
+            size += static_cast<uint64_t>(n);
+          }
+          reply(Response::text(200, std::to_string(size) + " " + h.digest()));
+        },
+        RouteOptions{8u << 20, true});
     server = std::make_unique<Server>(router, Headers{{"Api-Version", "1.44"}}, limits);
     socket = (tmp.path() / "d.sock").string();
     auto bound = server->listen(Listener{Listener::Kind::kUnix, socket});
@@ -130,24 +136,28 @@ TEST_CASE("keep-alive serves several requests on one connection", "[api][server]
   out = c.read_all(300ms);
   CHECK_FALSE(c.peer_closed());
   size_t count = 0;
-  for (size_t p = out.find("HTTP/1.1 200"); p != std::string::npos; p = out.find("HTTP/1.1 200", p + 1)) {
+  for (size_t p = out.find("HTTP/1.1 200"); p != std::string::npos;
+       p = out.find("HTTP/1.1 200", p + 1)) {
     ++count;
   }
   CHECK(count == 2);
   CHECK(t.server->requests_handled() == 2);
 }
 
-TEST_CASE("hijack with Upgrade: tcp answers 101 and becomes a raw stream", "[api][server][hijack]") {
+TEST_CASE("hijack with Upgrade: tcp answers 101 and becomes a raw stream",
+          "[api][server][hijack]") {
   TestServer t;
   RawClient c(t.socket);
   // Stdin bytes right behind the headers must not be lost.
-  c.send("POST /echo HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n"
-         "Content-Type: text/plain\r\n\r\nhello");
+  c.send(
+      "POST /echo HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n"
+      "Content-Type: text/plain\r\n\r\nhello");
   auto head = c.read_until(std::string("\x01\x00\x00\x00\x00\x00\x00\x05hello", 13));
   CHECK(head.rfind("HTTP/1.1 101 UPGRADED\r\n", 0) == 0);
   CHECK(head.find("Connection: Upgrade\r\n") != std::string::npos);
   CHECK(head.find("Upgrade: tcp\r\n") != std::string::npos);
-  CHECK(head.find("Content-Type: application/vnd.docker.multiplexed-stream\r\n") != std::string::npos);
+  CHECK(head.find("Content-Type: application/vnd.docker.multiplexed-stream\r\n") !=
+        std::string::npos);
   c.send("again");
   c.shutdown_write();  // a half-close is EOF on stdin, not a detach
   auto all = c.read_all();
@@ -170,7 +180,9 @@ TEST_CASE("hijack with Upgrade: tcp answers 101 and becomes a raw stream", "[api
 TEST_CASE("hijack without Upgrade answers 200 and streams until close", "[api][server][hijack]") {
   TestServer t;
   RawClient c(t.socket);
-  c.send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 0\r\n\r\n");
+  c.send(
+      "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: "
+      "0\r\n\r\n");
   c.send("ping");
   c.shutdown_write();
   auto all = c.read_all();
@@ -189,14 +201,18 @@ TEST_CASE("streamed bodies are chunked", "[api][server]") {
 
 TEST_CASE("per-route body limits", "[api][server]") {
   TestServer t;
-  CHECK(roundtrip(t.socket, "POST /body HTTP/1.1\r\nHost: x\r\nContent-Length: 16\r\nConnection: close\r\n\r\n"
-                           "0123456789abcdef")
-            .find("\r\n\r\n16") != std::string::npos);
-  auto big = roundtrip(t.socket, "POST /body HTTP/1.1\r\nHost: x\r\nContent-Length: 17\r\n\r\n0123456789abcdefg");
+  CHECK(
+      roundtrip(t.socket,
+                "POST /body HTTP/1.1\r\nHost: x\r\nContent-Length: 16\r\nConnection: close\r\n\r\n"
+                "0123456789abcdef")
+          .find("\r\n\r\n16") != std::string::npos);
+  auto big = roundtrip(
+      t.socket, "POST /body HTTP/1.1\r\nHost: x\r\nContent-Length: 17\r\n\r\n0123456789abcdefg");
   CHECK(big.rfind("HTTP/1.1 413 ", 0) == 0);
   CHECK(big.find("application/json") != std::string::npos);
-  auto chunked = roundtrip(t.socket, "POST /body HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-                                    "11\r\n0123456789abcdefg\r\n0\r\n\r\n");
+  auto chunked = roundtrip(t.socket,
+                           "POST /body HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                           "11\r\n0123456789abcdefg\r\n0\r\n\r\n");
   CHECK(chunked.rfind("HTTP/1.1 413 ", 0) == 0);
   CHECK(t.server->requests_handled() == 1);
 }
@@ -215,7 +231,8 @@ TEST_CASE("a throwing handler is a 500 and the server keeps serving", "[api][ser
   auto out = roundtrip(t.socket, "GET /throws HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
   CHECK(out.rfind("HTTP/1.1 500 ", 0) == 0);
   CHECK(out.find("boom") != std::string::npos);
-  CHECK(roundtrip(t.socket, "GET /_ping HTTP/1.1\r\nConnection: close\r\n\r\n").rfind("HTTP/1.1 200", 0) == 0);
+  CHECK(roundtrip(t.socket, "GET /_ping HTTP/1.1\r\nConnection: close\r\n\r\n")
+            .rfind("HTTP/1.1 200", 0) == 0);
 }
 
 TEST_CASE("slow headers are cut off at the deadline", "[api][server]") {
@@ -285,11 +302,13 @@ TEST_CASE("upload routes spool the body to a file, whatever the framing", "[api]
     body[i] = static_cast<char>(i * 7 % 251);
   }
   const std::string want = std::to_string(body.size()) + " " + dind::base::sha256_digest(body);
-  auto plain = roundtrip(t.socket, "POST /upload HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: " +
-                                       std::to_string(body.size()) + "\r\n\r\n" + body);
+  auto plain = roundtrip(
+      t.socket, "POST /upload HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: " +
+                    std::to_string(body.size()) + "\r\n\r\n" + body);
   CHECK(plain.substr(plain.find("\r\n\r\n") + 4) == want);
 
-  std::string chunked = "POST /upload HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n";
+  std::string chunked =
+      "POST /upload HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n";
   for (size_t off = 0; off < body.size(); off += 100000) {
     const std::string part = body.substr(off, 100000);
     char size[16];
@@ -300,13 +319,17 @@ TEST_CASE("upload routes spool the body to a file, whatever the framing", "[api]
   auto out = roundtrip(t.socket, chunked);
   CHECK(out.substr(out.find("\r\n\r\n") + 4) == want);
 
-  auto big = roundtrip(t.socket, "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 9000000\r\n\r\nabc");
+  auto big =
+      roundtrip(t.socket, "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 9000000\r\n\r\nabc");
   CHECK(big.rfind("HTTP/1.1 413 ", 0) == 0);
-  std::string over_chunks = "POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+  std::string over_chunks =
+      "POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
   for (int i = 0; i < 10; ++i) {
     over_chunks += "100000\r\n" + std::string(0x100000, 'x') + "\r\n";
   }
   CHECK(roundtrip(t.socket, over_chunks).rfind("HTTP/1.1 413 ", 0) == 0);
-  auto empty = roundtrip(t.socket, "POST /upload HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+  auto empty = roundtrip(
+      t.socket,
+      "POST /upload HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
   CHECK(empty.substr(empty.find("\r\n\r\n") + 4) == "no file");
 }

@@ -10,14 +10,16 @@ TEST_CASE("events since/until parse unix seconds with fractions", "[api][system]
   CHECK(parse_event_time("1700000000.5") ==
         system_clock::time_point(seconds(1700000000) + milliseconds(500)));
   CHECK(parse_event_time("0.000000001").has_value());
-  for (const char* bad : {"", "x", "-1", "1.", ".5", "1.5x", "1.1234567890", "2026-11-29T00:00:00Z"}) {
+  for (const char* bad :
+       {"", "x", "-1", "1.", ".5", "1.5x", "1.1234567890", "2026-11-29T00:00:00Z"}) {
     INFO(bad);
     CHECK_FALSE(parse_event_time(bad).has_value());
   }
 }
 
 TEST_CASE("runc --version output is parsed", "[api][system]") {
-  auto v = parse_runc_version("runc version 1.1.5+ds1\ncommit: 1.1.5+ds1-1+deb12u1\nspec: 1.0.2-dev\n");
+  auto v =
+      parse_runc_version("runc version 1.1.5+ds1\ncommit: 1.1.5+ds1-1+deb12u1\nspec: 1.0.2-dev\n");
   CHECK(v.version == "1.1.5+ds1");
   CHECK(v.commit == "1.1.5+ds1-1+deb12u1");
   CHECK(parse_runc_version("").version.empty());

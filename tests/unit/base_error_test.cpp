@@ -6,10 +6,16 @@
 using namespace dind::base;
 
 TEST_CASE("sys_error maps errno to a kind and keeps the errno", "[base]") {
-  struct Row { int err; ErrorKind kind; };
-  const Row rows[] = {{ENOENT, ErrorKind::kNotFound},       {EEXIST, ErrorKind::kAlreadyExists},
-                      {EACCES, ErrorKind::kPermissionDenied}, {EROFS, ErrorKind::kPermissionDenied},
-                      {EINVAL, ErrorKind::kInvalidArgument}, {EBUSY, ErrorKind::kConflict},
+  struct Row {
+    int err;
+    ErrorKind kind;
+  };
+  const Row rows[] = {{ENOENT, ErrorKind::kNotFound},
+                      {EEXIST, ErrorKind::kAlreadyExists},
+                      {EACCES, ErrorKind::kPermissionDenied},
+                      {EROFS, ErrorKind::kPermissionDenied},
+                      {EINVAL, ErrorKind::kInvalidArgument},
+                      {EBUSY, ErrorKind::kConflict},
                       {EIO, ErrorKind::kInternal}};
   for (const auto& r : rows) {
     Error e = sys_error(r.err, "open x");
@@ -26,7 +32,9 @@ TEST_CASE("with_context prefixes the message and keeps the kind", "[base]") {
 }
 
 namespace {
-Status fails() { return make_error(ErrorKind::kConflict, "no"); }
+Status fails() {
+  return make_error(ErrorKind::kConflict, "no");
+}
 Status propagates() {
   DIND_TRY(fails());
   return make_error(ErrorKind::kInternal, "not reached");

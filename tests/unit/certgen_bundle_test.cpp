@@ -67,8 +67,8 @@ TEST_CASE("a fresh bundle has the docker:dind layout, modes and profiles", "[cer
       files.push_back(path);
     }
   }
-  const std::vector<std::string> want = {"ca/cert.pem",     "ca/key.pem",      "client/ca.pem",
-                                         "client/cert.pem", "client/key.pem",  "server/ca.pem",
+  const std::vector<std::string> want = {"ca/cert.pem",     "ca/key.pem",     "client/ca.pem",
+                                         "client/cert.pem", "client/key.pem", "server/ca.pem",
                                          "server/cert.pem", "server/key.pem"};
   CHECK(files == want);
   CHECK(mode_of(dir / "ca/key.pem") == 0600);
@@ -181,8 +181,7 @@ TEST_CASE("bring-your-own server certificates are verified and never touched",
   }
 }
 
-TEST_CASE("bad input fails clearly and leaves the directory byte-identical",
-          "[certgen][bundle]") {
+TEST_CASE("bad input fails clearly and leaves the directory byte-identical", "[certgen][bundle]") {
   TempDir tmp;
   auto dir = tmp.path() / "certs";
   REQUIRE(ensure_bundle(options_for(dir)).ok());
@@ -233,7 +232,8 @@ TEST_CASE("bad input fails clearly and leaves the directory byte-identical",
     CHECK(e.message.find("client/key.pem does not match") != std::string::npos);
   }
   SECTION("a leaf posing as the CA") {
-    fs::copy_file(dir / "server/cert.pem", dir / "ca/cert.pem", fs::copy_options::overwrite_existing);
+    fs::copy_file(dir / "server/cert.pem", dir / "ca/cert.pem",
+                  fs::copy_options::overwrite_existing);
     fs::copy_file(dir / "server/key.pem", dir / "ca/key.pem", fs::copy_options::overwrite_existing);
     auto e = expect_failure_without_change(options_for(dir));
     CHECK(e.message.find("not a CA certificate") != std::string::npos);
@@ -301,8 +301,7 @@ TEST_CASE("existing keys of another type are reused with a warning", "[certgen][
   }
 }
 
-TEST_CASE("concurrent starts on one directory serialise and agree on one CA",
-          "[certgen][bundle]") {
+TEST_CASE("concurrent starts on one directory serialise and agree on one CA", "[certgen][bundle]") {
   TempDir tmp;
   auto dir = tmp.path() / "certs";
   fs::create_directory(dir);

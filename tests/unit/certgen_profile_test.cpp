@@ -6,7 +6,11 @@ using namespace certgen;
 using Type = SubjectAltName::Type;
 
 TEST_CASE("parse_san accepts DNS:, IP: and bare values", "[certgen][profile]") {
-  struct Row { const char* in; Type type; const char* value; };
+  struct Row {
+    const char* in;
+    Type type;
+    const char* value;
+  };
   const Row rows[] = {
       {"DNS:dind", Type::kDns, "dind"},
       {"dns:Docker.Example.COM", Type::kDns, "docker.example.com"},
@@ -32,10 +36,9 @@ TEST_CASE("parse_san accepts DNS:, IP: and bare values", "[certgen][profile]") {
 
 TEST_CASE("parse_san rejects malformed entries with a message naming them", "[certgen][profile]") {
   const char* bad[] = {
-      "DNS:",           "IP:",          "IP:999.1.1.1",     "IP:1.2.3.4/24", "IP:dind",
-      "DNS:bad name",   "DNS:-lead",    "DNS:trail-",       "DNS:a..b",      "DNS:.",
-      "email:a@b.c",    "URI:http://x", "FOO:bar",          "DNS:ünicode",   "DNS:semi;colon",
-      "DNS:a/b",        "DNS:x\x01y",
+      "DNS:",      "IP:",         "IP:999.1.1.1",   "IP:1.2.3.4/24", "IP:dind",     "DNS:bad name",
+      "DNS:-lead", "DNS:trail-",  "DNS:a..b",       "DNS:.",         "email:a@b.c", "URI:http://x",
+      "FOO:bar",   "DNS:ünicode", "DNS:semi;colon", "DNS:a/b",       "DNS:x\x01y",
   };
   for (const char* in : bad) {
     INFO(in);
@@ -71,8 +74,8 @@ TEST_CASE("the server profile has docker, localhost, host names, addresses and e
   host.etc_hostname = "cf4b4945b471";
   host.hostname = "cf4b4945b471";
   host.fqdn = "cf4b4945b471.ci.example";
-  host.addresses = {"127.0.0.1", "172.17.0.2", "::1", "fe80::42:acff:fe11:2", "172.17.0.2",
-                    "0:0:0:0:0:0:0:1"};
+  host.addresses = {"127.0.0.1",  "172.17.0.2",     "::1", "fe80::42:acff:fe11:2",
+                    "172.17.0.2", "0:0:0:0:0:0:0:1"};
   PlanOptions opts;
   opts.extra_sans = "DNS:dind, IP:10.9.8.7 DNS:docker";
   auto p = plan_server_profile(host, opts);
@@ -81,10 +84,11 @@ TEST_CASE("the server profile has docker, localhost, host names, addresses and e
   for (const auto& s : p->sans) {
     got.push_back(s.to_string());
   }
-  const std::vector<std::string> want = {
-      "DNS:cf4b4945b471", "DNS:cf4b4945b471.ci.example", "DNS:dind", "DNS:docker",
-      "DNS:localhost",    "IP:10.9.8.7",                  "IP:127.0.0.1", "IP:172.17.0.2",
-      "IP:::1",           "IP:fe80::42:acff:fe11:2"};
+  const std::vector<std::string> want = {"DNS:cf4b4945b471", "DNS:cf4b4945b471.ci.example",
+                                         "DNS:dind",         "DNS:docker",
+                                         "DNS:localhost",    "IP:10.9.8.7",
+                                         "IP:127.0.0.1",     "IP:172.17.0.2",
+                                         "IP:::1",           "IP:fe80::42:acff:fe11:2"};
   CHECK(got == want);
   CHECK(p->server_auth);
   CHECK_FALSE(p->client_auth);

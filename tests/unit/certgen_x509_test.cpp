@@ -1,5 +1,6 @@
-#include <catch2/catch.hpp>
 #include <openssl/pem.h>
+
+#include <catch2/catch.hpp>
 
 #include "certgen/x509.hpp"
 
@@ -16,8 +17,8 @@ struct Pki {
 Pki make_ca(KeyType type, Clock::time_point now = Clock::now()) {
   Pki p;
   p.ca_key = std::move(*generate_key(type));
-  p.ca = std::move(*issue_certificate(plan_ca_profile({}), p.ca_key.get(), nullptr,
-                                      p.ca_key.get(), now));
+  p.ca = std::move(
+      *issue_certificate(plan_ca_profile({}), p.ca_key.get(), nullptr, p.ca_key.get(), now));
   return p;
 }
 
@@ -127,8 +128,11 @@ TEST_CASE("PEM readers reject everything but exactly one object", "[certgen][x50
     CHECK(r.error().kind == dind::base::ErrorKind::kDataLoss);
   }
   const std::string bad_certs[] = {
-      "", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
-      cert_pem.substr(0, cert_pem.size() - 30), key_pem, cert_pem + cert_pem,
+      "",
+      "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+      cert_pem.substr(0, cert_pem.size() - 30),
+      key_pem,
+      cert_pem + cert_pem,
       "junk\n" + cert_pem,
   };
   for (const auto& text : bad_certs) {

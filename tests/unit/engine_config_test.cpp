@@ -9,7 +9,9 @@ using namespace dind::engine;
 using dind::base::TempDir;
 
 namespace {
-std::vector<std::string> args(std::initializer_list<const char*> a) { return {a.begin(), a.end()}; }
+std::vector<std::string> args(std::initializer_list<const char*> a) {
+  return {a.begin(), a.end()};
+}
 // Parses flags with an explicit (empty) config file so the machine's
 // /etc/docker/daemon.json never leaks into a test.
 dind::base::Result<DaemonConfig> parse(std::vector<std::string> a, const TempDir& tmp,
@@ -21,7 +23,11 @@ dind::base::Result<DaemonConfig> parse(std::vector<std::string> a, const TempDir
 }  // namespace
 
 TEST_CASE("parse_host table", "[engine][config]") {
-  struct Row { const char* in; bool tls; const char* out; };
+  struct Row {
+    const char* in;
+    bool tls;
+    const char* out;
+  };
   const Row rows[] = {
       {"unix:///var/run/docker.sock", true, "unix:///var/run/docker.sock"},
       {"unix://", true, "unix:///var/run/docker.sock"},
@@ -40,9 +46,9 @@ TEST_CASE("parse_host table", "[engine][config]") {
     REQUIRE(h.ok());
     CHECK(h->to_string() == r.out);
   }
-  for (const char* bad : {"", "tcp://1.2.3.4:99999", "tcp://1.2.3.4:x", "tcp://::1:2376",
-                          "tcp://[::1", "tcp://1.2.3.4:2376/path", "unix://relative",
-                          "http://x:1", "fd://", "ssh://host"}) {
+  for (const char* bad :
+       {"", "tcp://1.2.3.4:99999", "tcp://1.2.3.4:x", "tcp://::1:2376", "tcp://[::1",
+        "tcp://1.2.3.4:2376/path", "unix://relative", "http://x:1", "fd://", "ssh://host"}) {
     INFO(bad);
     CHECK_FALSE(parse_host(bad, true).ok());
   }
@@ -50,14 +56,33 @@ TEST_CASE("parse_host table", "[engine][config]") {
 
 TEST_CASE("flags in dockerd's spellings", "[engine][config]") {
   TempDir tmp;
-  auto c = parse(args({"-H", "unix:///tmp/a.sock", "--host=tcp://0.0.0.0:2376", "-Htcp://:9",
-                       "--tlsverify", "--tlscacert", "/c/ca.pem", "--tlscert=/c/cert.pem",
-                       "--tlskey", "/c/key.pem", "--data-root", "/d", "--exec-root=/e", "-p",
-                       "/p.pid", "--log-level", "warn", "--mtu", "1400", "--registry-mirror",
-                       "https://m1", "--registry-mirror=https://m2", "--tls=false"}),
+  auto c = parse(args({"-H",
+                       "unix:///tmp/a.sock",
+                       "--host=tcp://0.0.0.0:2376",
+                       "-Htcp://:9",
+                       "--tlsverify",
+                       "--tlscacert",
+                       "/c/ca.pem",
+                       "--tlscert=/c/cert.pem",
+                       "--tlskey",
+                       "/c/key.pem",
+                       "--data-root",
+                       "/d",
+                       "--exec-root=/e",
+                       "-p",
+                       "/p.pid",
+                       "--log-level",
+                       "warn",
+                       "--mtu",
+                       "1400",
+                       "--registry-mirror",
+                       "https://m1",
+                       "--registry-mirror=https://m2",
+                       "--tls=false"}),
                  tmp);
   REQUIRE(c.ok());
-  CHECK(c->hosts == std::vector<std::string>{"unix:///tmp/a.sock", "tcp://0.0.0.0:2376", "tcp://:9"});
+  CHECK(c->hosts ==
+        std::vector<std::string>{"unix:///tmp/a.sock", "tcp://0.0.0.0:2376", "tcp://:9"});
   CHECK(c->tlsverify == true);
   CHECK(c->tls == false);
   CHECK(c->tlscacert == "/c/ca.pem");
@@ -77,7 +102,10 @@ TEST_CASE("flags in dockerd's spellings", "[engine][config]") {
 
 TEST_CASE("bad flags are refused with the flag named", "[engine][config]") {
   TempDir tmp;
-  struct Row { std::vector<std::string> a; const char* needle; };
+  struct Row {
+    std::vector<std::string> a;
+    const char* needle;
+  };
   const Row rows[] = {
       {{"--bogus"}, "unknown flag: --bogus"},
       {{"-Z"}, "unknown flag: -Z"},
@@ -112,7 +140,8 @@ TEST_CASE("daemon.json merges, conflicts and unknown keys", "[engine][config]") 
 
   auto conflict = parse(args({"--data-root", "/f"}), tmp, R"({"data-root":"/j"})");
   REQUIRE_FALSE(conflict.ok());
-  CHECK(conflict.error().message.find("specified both as a flag and in the configuration file: data-root") !=
+  CHECK(conflict.error().message.find(
+            "specified both as a flag and in the configuration file: data-root") !=
         std::string::npos);
 
   auto unknown = parse(args({}), tmp, R"({"storage-driver":"vfs","hosts":[]})");
@@ -173,13 +202,15 @@ TEST_CASE("TCP listeners need client verification unless --tls=false", "[engine]
 
 TEST_CASE("os-release and /proc/cgroups parsers", "[engine][host]") {
   auto kv = parse_os_release(
-      "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nNAME='Debian'\n# comment\n\nVERSION_ID=\"12\"\n=x\nBAD\n");
+      "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nNAME='Debian'\n# "
+      "comment\n\nVERSION_ID=\"12\"\n=x\nBAD\n");
   CHECK(kv["PRETTY_NAME"] == "Debian GNU/Linux 12 (bookworm)");
   CHECK(kv["NAME"] == "Debian");
   CHECK(kv["VERSION_ID"] == "12");
   CHECK(kv.size() == 3);
   auto cg = parse_proc_cgroups(
-      "#subsys_name\thierarchy\tnum_cgroups\tenabled\ncpuset\t3\t1\t1\nmemory\t5\t90\t0\ngarbage\n");
+      "#subsys_name\thierarchy\tnum_"
+      "cgroups\tenabled\ncpuset\t3\t1\t1\nmemory\t5\t90\t0\ngarbage\n");
   CHECK(cg["cpuset"]);
   CHECK_FALSE(cg["memory"]);
   CHECK(cg.count("garbage") == 0);

@@ -9,7 +9,11 @@ const std::string kDigest = "sha256:" + std::string(64, 'a');
 }
 
 TEST_CASE("references normalise like Docker's", "[image][reference]") {
-  struct Row { std::string in; std::string full; std::string familiar; };
+  struct Row {
+    std::string in;
+    std::string full;
+    std::string familiar;
+  };
   const Row rows[] = {
       {"busybox", "docker.io/library/busybox:latest", "busybox:latest"},
       {"busybox:1.36", "docker.io/library/busybox:1.36", "busybox:1.36"},
@@ -39,10 +43,29 @@ TEST_CASE("references normalise like Docker's", "[image][reference]") {
 
 TEST_CASE("invalid references are refused with Docker's messages", "[image][reference]") {
   const std::string bad[] = {
-      "", ":", "busybox:", ":tag", "busy box", "busybox:bad tag", "busybox:-tag", "busybox:.tag",
-      "busybox:" + std::string(129, 'a'), "-busybox", "busybox-", "bu..sybox", "busy/", "/busybox",
-      "a//b", "busybox@sha256:abc", "busybox@md5:" + std::string(32, 'a'), "busybox@" + kDigest + "x",
-      "example.com:port/app", "exa_mple.com/app", "[::1/app", "bus@box", "busybox:tag:tag2",
+      "",
+      ":",
+      "busybox:",
+      ":tag",
+      "busy box",
+      "busybox:bad tag",
+      "busybox:-tag",
+      "busybox:.tag",
+      "busybox:" + std::string(129, 'a'),
+      "-busybox",
+      "busybox-",
+      "bu..sybox",
+      "busy/",
+      "/busybox",
+      "a//b",
+      "busybox@sha256:abc",
+      "busybox@md5:" + std::string(32, 'a'),
+      "busybox@" + kDigest + "x",
+      "example.com:port/app",
+      "exa_mple.com/app",
+      "[::1/app",
+      "bus@box",
+      "busybox:tag:tag2",
       "sha256:" + std::string(64, 'a') + "/x",
   };
   for (const auto& b : bad) {
@@ -53,7 +76,8 @@ TEST_CASE("invalid references are refused with Docker's messages", "[image][refe
   }
   auto upper = parse_reference("Busybox");
   REQUIRE_FALSE(upper.ok());
-  CHECK(upper.error().message == "invalid reference format: repository name (library/Busybox) must be lowercase");
+  CHECK(upper.error().message ==
+        "invalid reference format: repository name (library/Busybox) must be lowercase");
   auto longname = parse_reference(std::string(300, 'a'));
   REQUIRE_FALSE(longname.ok());
   CHECK(longname.error().message.find("must not be more than 255 characters") != std::string::npos);

@@ -77,7 +77,8 @@ TEST_CASE("content store: bad writes leave nothing behind", "[image][content]") 
   CHECK(store->read("../x").error().kind == ErrorKind::kInvalidArgument);
 }
 
-TEST_CASE("content store: corruption is detected and gc removes the unreferenced", "[image][content]") {
+TEST_CASE("content store: corruption is detected and gc removes the unreferenced",
+          "[image][content]") {
   TempDir tmp;
   auto store = ContentStore::open(tmp.path());
   auto keep = *store->put("keep");

@@ -10,8 +10,12 @@ using namespace netsetup;
 using dind::base::ErrorKind;
 
 namespace {
-Ipv4 ip(const char* s) { return *Ipv4::parse(s); }
-Ipv4Prefix pfx(const char* s) { return *Ipv4Prefix::parse(s); }
+Ipv4 ip(const char* s) {
+  return *Ipv4::parse(s);
+}
+Ipv4Prefix pfx(const char* s) {
+  return *Ipv4Prefix::parse(s);
+}
 }  // namespace
 
 TEST_CASE("IPv4 and CIDR parsing refuses anything ambiguous", "[netsetup][addr]") {
@@ -30,8 +34,8 @@ TEST_CASE("IPv4 and CIDR parsing refuses anything ambiguous", "[netsetup][addr]"
   CHECK(p.contains(ip("10.1.2.200")));
   CHECK_FALSE(p.contains(ip("10.1.3.1")));
   CHECK(pfx("0.0.0.0/0").contains(ip("8.8.8.8")));
-  for (const char* bad : {"10.0.0.0", "10.0.0.0/", "10.0.0.0/33", "10.0.0.0/-1", "10.0.0.0/8x", "/8",
-                          "10.0.0/8", "10.0.0.0/008"}) {
+  for (const char* bad : {"10.0.0.0", "10.0.0.0/", "10.0.0.0/33", "10.0.0.0/-1", "10.0.0.0/8x",
+                          "/8", "10.0.0/8", "10.0.0.0/008"}) {
     INFO(bad);
     CHECK_FALSE(Ipv4Prefix::parse(bad).ok());
   }
@@ -48,7 +52,8 @@ TEST_CASE("overlap checks", "[netsetup][addr]") {
 TEST_CASE("MACs", "[netsetup][addr]") {
   CHECK(mac_from_ip(ip("172.17.0.2")).to_string() == "02:42:ac:11:00:02");
   CHECK(Mac::parse("02:42:ac:11:00:02")->to_string() == "02:42:ac:11:00:02");
-  for (const char* bad : {"", "02:42:ac:11:00", "02-42-ac-11-00-02", "zz:42:ac:11:00:02", "02:42:ac:11:00:022"}) {
+  for (const char* bad :
+       {"", "02:42:ac:11:00", "02-42-ac-11-00-02", "zz:42:ac:11:00:02", "02:42:ac:11:00:022"}) {
     CHECK_FALSE(Mac::parse(bad).has_value());
   }
   for (int i = 0; i < 50; ++i) {
@@ -66,7 +71,8 @@ TEST_CASE("subnet choice skips our networks and host routes", "[netsetup][pools]
   CHECK(choose_subnet(pools, {}, {pfx("172.16.0.0/12")})->to_string() == "192.168.0.0/20");
   CHECK(choose_subnet(pools, {pfx("192.168.0.0/20")}, {pfx("172.16.0.0/12")})->to_string() ==
         "192.168.16.0/20");
-  auto none = choose_subnet({PoolSpec{pfx("10.0.0.0/24"), 25}}, {pfx("10.0.0.0/25"), pfx("10.0.0.128/25")}, {});
+  auto none = choose_subnet({PoolSpec{pfx("10.0.0.0/24"), 25}},
+                            {pfx("10.0.0.0/25"), pfx("10.0.0.128/25")}, {});
   REQUIRE_FALSE(none.ok());
   CHECK(none.error().message.find("fully subnetted") != std::string::npos);
 }
@@ -76,8 +82,9 @@ TEST_CASE("address pools, --bip and gateways", "[netsetup][pools]") {
   REQUIRE(p.ok());
   CHECK(p->size == 24);
   CHECK(choose_subnet({*p}, {}, {})->to_string() == "10.10.0.0/24");
-  for (const char* bad : {"", "base=10.0.0.0/16", "size=24", "base=10.0.0.0/16,size=8", "base=x,size=24",
-                          "base=10.0.0.0/16,size=31", "base=10.0.0.0/16,size=24,extra=1", "10.0.0.0/16"}) {
+  for (const char* bad :
+       {"", "base=10.0.0.0/16", "size=24", "base=10.0.0.0/16,size=8", "base=x,size=24",
+        "base=10.0.0.0/16,size=31", "base=10.0.0.0/16,size=24,extra=1", "10.0.0.0/16"}) {
     INFO(bad);
     CHECK_FALSE(parse_pool(bad).ok());
   }
@@ -86,9 +93,15 @@ TEST_CASE("address pools, --bip and gateways", "[netsetup][pools]") {
   CHECK(bip->subnet.to_string() == "172.30.0.0/16");
   CHECK(bip->gateway.to_string() == "172.30.0.1");
   CHECK(plan_bridge_address(pfx("10.5.0.0/24"), {})->gateway.to_string() == "10.5.0.1");
-  struct Row { const char* subnet; const char* gw; const char* needle; };
-  for (auto r : {Row{"10.5.0.0/24", "10.6.0.1", "not in subnet"}, Row{"10.5.0.0/24", "10.5.0.0", "network or broadcast"},
-                 Row{"10.5.0.0/24", "10.5.0.255", "network or broadcast"}, Row{"10.5.0.0/31", "10.5.0.1", "too small"}}) {
+  struct Row {
+    const char* subnet;
+    const char* gw;
+    const char* needle;
+  };
+  for (auto r : {Row{"10.5.0.0/24", "10.6.0.1", "not in subnet"},
+                 Row{"10.5.0.0/24", "10.5.0.0", "network or broadcast"},
+                 Row{"10.5.0.0/24", "10.5.0.255", "network or broadcast"},
+                 Row{"10.5.0.0/31", "10.5.0.1", "too small"}}) {
     auto res = plan_bridge_address(pfx(r.subnet), ip(r.gw));
     REQUIRE_FALSE(res.ok());
     CHECK(res.error().message.find(r.needle) != std::string::npos);
@@ -108,17 +121,22 @@ TEST_CASE("route prefixes come from /proc/net/route", "[netsetup][pools]") {
   CHECK(r[1].to_string() == "10.0.0.0/8");
 }
 
-TEST_CASE("IPAM allocates sequentially, honours static requests, refuses clearly", "[netsetup][ipam]") {
+TEST_CASE("IPAM allocates sequentially, honours static requests, refuses clearly",
+          "[netsetup][ipam]") {
   Ipam ipam;
   REQUIRE(ipam.add_network("n1", pfx("10.9.0.0/29"), ip("10.9.0.1")).ok());
-  CHECK(ipam.add_network("n1", pfx("10.8.0.0/24"), ip("10.8.0.1")).error().kind == ErrorKind::kAlreadyExists);
-  CHECK(ipam.add_network("n2", pfx("10.9.0.0/16"), ip("10.9.0.1")).error().kind == ErrorKind::kConflict);
+  CHECK(ipam.add_network("n1", pfx("10.8.0.0/24"), ip("10.8.0.1")).error().kind ==
+        ErrorKind::kAlreadyExists);
+  CHECK(ipam.add_network("n2", pfx("10.9.0.0/16"), ip("10.9.0.1")).error().kind ==
+        ErrorKind::kConflict);
   CHECK(ipam.allocate("n1")->to_string() == "10.9.0.2");
   CHECK(ipam.allocate("n1")->to_string() == "10.9.0.3");
   CHECK(ipam.allocate("n1", ip("10.9.0.6"))->to_string() == "10.9.0.6");
   CHECK(ipam.allocate("n1", ip("10.9.0.6")).error().kind == ErrorKind::kConflict);
-  CHECK(ipam.allocate("n1", ip("10.9.0.1")).error().kind == ErrorKind::kInvalidArgument);  // gateway
-  CHECK(ipam.allocate("n1", ip("10.9.0.7")).error().kind == ErrorKind::kInvalidArgument);  // broadcast
+  CHECK(ipam.allocate("n1", ip("10.9.0.1")).error().kind ==
+        ErrorKind::kInvalidArgument);  // gateway
+  CHECK(ipam.allocate("n1", ip("10.9.0.7")).error().kind ==
+        ErrorKind::kInvalidArgument);  // broadcast
   CHECK(ipam.allocate("n1", ip("10.9.1.2")).error().kind == ErrorKind::kInvalidArgument);
   CHECK(ipam.allocate("nope").error().kind == ErrorKind::kNotFound);
   REQUIRE(ipam.release("n1", ip("10.9.0.2")).ok());
@@ -148,10 +166,14 @@ TEST_CASE("IPAM state survives a restart and refuses corrupt files", "[netsetup]
   REQUIRE(again.ok());
   CHECK(again->allocated("bridge") == 2);
   CHECK(again->allocate("bridge")->to_string() == "172.17.0.4");  // no duplicate after restart
-  for (const char* bad : {"", "{", "[]", "{\"version\":2,\"networks\":{}}",
-                          "{\"version\":1,\"networks\":{\"a\":{\"subnet\":\"x\",\"gateway\":\"1.1.1.1\",\"allocated\":[]}}}",
-                          "{\"version\":1,\"networks\":{\"a\":{\"subnet\":\"10.0.0.0/24\",\"gateway\":\"10.0.0.1\",\"allocated\":[\"10.0.1.5\"]}}}",
-                          "{\"version\":1,\"networks\":{\"a\":{\"subnet\":\"10.0.0.0/24\",\"gateway\":\"10.0.0.1\",\"allocated\":[\"10.0.0.5\",\"10.0.0.5\"]}}}"}) {
+  for (const char* bad :
+       {"", "{", "[]", "{\"version\":2,\"networks\":{}}",
+        "{\"version\":1,\"networks\":{\"a\":{\"subnet\":\"x\",\"gateway\":\"1.1.1.1\","
+        "\"allocated\":[]}}}",
+        "{\"version\":1,\"networks\":{\"a\":{\"subnet\":\"10.0.0.0/"
+        "24\",\"gateway\":\"10.0.0.1\",\"allocated\":[\"10.0.1.5\"]}}}",
+        "{\"version\":1,\"networks\":{\"a\":{\"subnet\":\"10.0.0.0/"
+        "24\",\"gateway\":\"10.0.0.1\",\"allocated\":[\"10.0.0.5\",\"10.0.0.5\"]}}}"}) {
     INFO(bad);
     testsupport::write_text(file, bad);
     auto r = Ipam::load(file);

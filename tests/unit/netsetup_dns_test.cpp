@@ -7,18 +7,25 @@ using namespace netsetup;
 using namespace netsetup::dns;
 
 namespace {
-Ipv4 ip(const char* s) { return *Ipv4::parse(s); }
+Ipv4 ip(const char* s) {
+  return *Ipv4::parse(s);
 }
+}  // namespace
 
 TEST_CASE("names encode and decode, compression pointers included", "[netsetup][dns]") {
   auto wire = encode_name("Web.Example.");
   REQUIRE(wire.ok());
-  CHECK(*wire == std::string("\x03Web\x07" "Example\x00", 13));
+  CHECK(*wire == std::string("\x03Web\x07"
+                             "Example\x00",
+                             13));
   size_t off = 0;
   CHECK(decode_name(*wire, off).value() == "web.example");
   CHECK(off == wire->size());
   // "a" + pointer to offset 0 ("x.y"): "a.x.y"
-  std::string packet = std::string("\x01x\x01y\x00", 5) + std::string("\x01" "a\xc0\x00", 4);
+  std::string packet = std::string("\x01x\x01y\x00", 5) + std::string(
+                                                              "\x01"
+                                                              "a\xc0\x00",
+                                                              4);
   size_t o2 = 5;
   CHECK(decode_name(packet, o2).value() == "a.x.y");
   CHECK(o2 == 9);
@@ -33,9 +40,9 @@ TEST_CASE("malformed packets are refused without crashing", "[netsetup][dns]") {
   std::vector<std::string> bad = {
       "",
       std::string(11, '\0'),
-      good.substr(0, good.size() - 1),                       // truncated question
-      good + "x",                                            // trailing byte
-      std::string("\x12\x34\x81\x00", 4) + good.substr(4),   // QR set (a response)
+      good.substr(0, good.size() - 1),                              // truncated question
+      good + "x",                                                   // trailing byte
+      std::string("\x12\x34\x81\x00", 4) + good.substr(4),          // QR set (a response)
       std::string("\x12\x34\x01\x00\x00\x02", 6) + good.substr(6),  // two questions
       std::string("\x12\x34\x01\x00\x00\x00", 6) + good.substr(6),  // no question
   };
@@ -43,9 +50,15 @@ TEST_CASE("malformed packets are refused without crashing", "[netsetup][dns]") {
   std::string header = good.substr(0, 12);
   bad.push_back(header + std::string("\xc0\x0c\x00\x01\x00\x01", 6));
   bad.push_back(header + std::string("\xc0\x20\x00\x01\x00\x01", 6));
-  bad.push_back(header + std::string("\x40" "abc\x00\x00\x01\x00\x01", 9));  // reserved label type
-  bad.push_back(header + std::string("\x05" "ab\x00\x00\x01\x00\x01", 8));    // label past the end
-  bad.push_back(header + std::string("\x03" "a.b\x00\x00\x01\x00\x01", 9));   // dot inside a label
+  bad.push_back(header + std::string("\x40"
+                                     "abc\x00\x00\x01\x00\x01",
+                                     9));  // reserved label type
+  bad.push_back(header + std::string("\x05"
+                                     "ab\x00\x00\x01\x00\x01",
+                                     8));  // label past the end
+  bad.push_back(header + std::string("\x03"
+                                     "a.b\x00\x00\x01\x00\x01",
+                                     9));  // dot inside a label
   for (const auto& b : bad) {
     CHECK_FALSE(parse_query(b).ok());
   }
@@ -59,7 +72,7 @@ TEST_CASE("malformed packets are refused without crashing", "[netsetup][dns]") {
 
 TEST_CASE("EDNS0 raises the UDP size and answers truncate beyond it", "[netsetup][dns]") {
   std::string q = build_query(7, "many", kTypeA);
-  q[11] = 1;  // ARCOUNT = 1
+  q[11] = 1;                                                             // ARCOUNT = 1
   q += std::string("\x00\x00\x29\x04\xd0\x00\x00\x00\x00\x00\x00", 11);  // OPT, size 1232
   auto parsed = parse_query(q);
   REQUIRE(parsed.ok());
@@ -109,14 +122,17 @@ TEST_CASE("decide answers known names, forwards the rest, FORMERRs garbage", "[n
   // Shuffled: over a few answers both orders appear.
   std::set<uint32_t> firsts;
   for (int i = 0; i < 20; ++i) {
-    firsts.insert(parse_response(decide(r, {"net"}, build_query(1, "web", kTypeA), rng).response)->a[0].value);
+    firsts.insert(parse_response(decide(r, {"net"}, build_query(1, "web", kTypeA), rng).response)
+                      ->a[0]
+                      .value);
   }
   CHECK(firsts.size() == 2);
   auto aaaa = decide(r, {"net"}, build_query(2, "web", kTypeAaaa), rng);
   REQUIRE(aaaa.kind == Decision::Kind::kAnswer);
   CHECK(parse_response(aaaa.response)->answers == 0);
   CHECK(parse_response(aaaa.response)->rcode == Rcode::kNoError);
-  CHECK(decide(r, {"net"}, build_query(3, "example.org", kTypeA), rng).kind == Decision::Kind::kForward);
+  CHECK(decide(r, {"net"}, build_query(3, "example.org", kTypeA), rng).kind ==
+        Decision::Kind::kForward);
   CHECK(decide(r, {"other"}, build_query(3, "web", kTypeA), rng).kind == Decision::Kind::kForward);
   CHECK(decide(r, {"net"}, "short", rng).kind == Decision::Kind::kDrop);
   auto formerr = decide(r, {"net"}, std::string(12, '\0') + "junk", rng);

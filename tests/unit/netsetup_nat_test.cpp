@@ -7,8 +7,12 @@
 using namespace netsetup;
 
 namespace {
-Ipv4 ip(const char* s) { return *Ipv4::parse(s); }
-Ipv4Prefix pfx(const char* s) { return *Ipv4Prefix::parse(s); }
+Ipv4 ip(const char* s) {
+  return *Ipv4::parse(s);
+}
+Ipv4Prefix pfx(const char* s) {
+  return *Ipv4Prefix::parse(s);
+}
 
 // Compares with tests/unit/golden/<name>; DIND_UPDATE_GOLDEN=1 rewrites it.
 void check_golden(const std::string& name, const std::string& got) {
@@ -24,7 +28,8 @@ void check_golden(const std::string& name, const std::string& got) {
 
 TEST_CASE("ruleset for two networks and published ports (golden)", "[netsetup][nat]") {
   NatPlan plan;
-  plan.networks = {{"dind0", pfx("172.17.0.0/16"), false}, {"br-web", pfx("172.18.0.0/16"), false},
+  plan.networks = {{"dind0", pfx("172.17.0.0/16"), false},
+                   {"br-web", pfx("172.18.0.0/16"), false},
                    {"br-secret", pfx("172.19.0.0/16"), true}};
   auto range = expand_port_range(Proto::kTcp, {}, 8080, 8081, ip("172.18.0.2"), 80, 81);
   REQUIRE(range.ok());

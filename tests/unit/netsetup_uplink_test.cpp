@@ -34,9 +34,9 @@ TEST_CASE("detect_uplink reads the MTU from sysfs", "[netsetup][uplink]") {
   dind::base::TempDir tmp;
   fs::create_directories(tmp.path() / "proc/net");
   fs::create_directories(tmp.path() / "sys/class/net/ens3");
-  testsupport::write_text(tmp.path() / "proc/net/route",
-                          std::string(kHeader) +
-                              "ens3\t00000000\t0100000A\t0003\t0\t0\t0\t00000000\t0\t0\t0\n");
+  testsupport::write_text(
+      tmp.path() / "proc/net/route",
+      std::string(kHeader) + "ens3\t00000000\t0100000A\t0003\t0\t0\t0\t00000000\t0\t0\t0\n");
   testsupport::write_text(tmp.path() / "sys/class/net/ens3/mtu", "1400\n");
   auto up = detect_uplink(tmp.path() / "proc", tmp.path() / "sys");
   REQUIRE(up.ok());

@@ -38,9 +38,9 @@ struct BundleReport {
   BundleMode mode = BundleMode::kCreated;
   bool ca_created = false;
   bool ca_renewed = false;
-  std::vector<std::string> warnings;                // say these loudly
-  std::vector<std::filesystem::path> written;       // in write order
-  std::string ca_fingerprint;                       // SHA-256 of the CA cert
+  std::vector<std::string> warnings;           // say these loudly
+  std::vector<std::filesystem::path> written;  // in write order
+  std::string ca_fingerprint;                  // SHA-256 of the CA cert
   std::vector<SubjectAltName> server_sans;
   Clock::time_point server_not_after{};
 };

@@ -14,12 +14,18 @@
 namespace certgen {
 
 enum class BundleFile {
-  kCaCert, kCaKey, kServerCa, kServerCert, kServerKey, kClientCa, kClientCert, kClientKey,
+  kCaCert,
+  kCaKey,
+  kServerCa,
+  kServerCert,
+  kServerKey,
+  kClientCa,
+  kClientCert,
+  kClientKey,
 };
 inline constexpr std::array kAllBundleFiles = {
-    BundleFile::kCaCert,   BundleFile::kCaKey,    BundleFile::kServerCa,
-    BundleFile::kServerCert, BundleFile::kServerKey, BundleFile::kClientCa,
-    BundleFile::kClientCert, BundleFile::kClientKey,
+    BundleFile::kCaCert,    BundleFile::kCaKey,    BundleFile::kServerCa,   BundleFile::kServerCert,
+    BundleFile::kServerKey, BundleFile::kClientCa, BundleFile::kClientCert, BundleFile::kClientKey,
 };
 
 std::string_view relative_path(BundleFile file);  // "server/cert.pem"

@@ -43,10 +43,10 @@ Result<std::vector<SubjectAltName>> parse_san_list(std::string_view text);
 
 // What the host looked like at start, gathered by host_facts.hpp.
 struct HostFacts {
-  std::string etc_hostname;             // content of /etc/hostname, trimmed
-  std::string hostname;                 // gethostname()
-  std::string fqdn;                     // canonical name, best effort
-  std::vector<std::string> addresses;   // every interface address, v4 and v6
+  std::string etc_hostname;            // content of /etc/hostname, trimmed
+  std::string hostname;                // gethostname()
+  std::string fqdn;                    // canonical name, best effort
+  std::vector<std::string> addresses;  // every interface address, v4 and v6
 };
 
 struct PlanOptions {

@@ -7,16 +7,26 @@ namespace dind::base {
 
 std::string_view kind_name(ErrorKind kind) {
   switch (kind) {
-    case ErrorKind::kInvalidArgument: return "invalid argument";
-    case ErrorKind::kNotFound: return "not found";
-    case ErrorKind::kAlreadyExists: return "already exists";
-    case ErrorKind::kConflict: return "conflict";
-    case ErrorKind::kFailedPrecondition: return "failed precondition";
-    case ErrorKind::kPermissionDenied: return "permission denied";
-    case ErrorKind::kDataLoss: return "data loss";
-    case ErrorKind::kUnavailable: return "unavailable";
-    case ErrorKind::kUnimplemented: return "unimplemented";
-    case ErrorKind::kInternal: return "internal";
+    case ErrorKind::kInvalidArgument:
+      return "invalid argument";
+    case ErrorKind::kNotFound:
+      return "not found";
+    case ErrorKind::kAlreadyExists:
+      return "already exists";
+    case ErrorKind::kConflict:
+      return "conflict";
+    case ErrorKind::kFailedPrecondition:
+      return "failed precondition";
+    case ErrorKind::kPermissionDenied:
+      return "permission denied";
+    case ErrorKind::kDataLoss:
+      return "data loss";
+    case ErrorKind::kUnavailable:
+      return "unavailable";
+    case ErrorKind::kUnimplemented:
+      return "unimplemented";
+    case ErrorKind::kInternal:
+      return "internal";
   }
   return "unknown";
 }
@@ -34,18 +44,25 @@ Error make_error(ErrorKind kind, std::string message) {
 ErrorKind kind_from_errno(int err) {
   switch (err) {
     case ENOENT:
-    case ENOTDIR: return ErrorKind::kNotFound;
-    case EEXIST: return ErrorKind::kAlreadyExists;
+    case ENOTDIR:
+      return ErrorKind::kNotFound;
+    case EEXIST:
+      return ErrorKind::kAlreadyExists;
     case EACCES:
     case EPERM:
-    case EROFS: return ErrorKind::kPermissionDenied;
+    case EROFS:
+      return ErrorKind::kPermissionDenied;
     case EINVAL:
-    case ENAMETOOLONG: return ErrorKind::kInvalidArgument;
-    case EBUSY: return ErrorKind::kConflict;
+    case ENAMETOOLONG:
+      return ErrorKind::kInvalidArgument;
+    case EBUSY:
+      return ErrorKind::kConflict;
     case EAGAIN:
     case ETIMEDOUT:
-    case ECONNREFUSED: return ErrorKind::kUnavailable;
-    default: return ErrorKind::kInternal;
+    case ECONNREFUSED:
+      return ErrorKind::kUnavailable;
+    default:
+      return ErrorKind::kInternal;
   }
 }
 

@@ -21,7 +21,9 @@ UniqueFd& UniqueFd::operator=(UniqueFd&& other) noexcept {
   return *this;
 }
 
-UniqueFd::~UniqueFd() { reset(); }
+UniqueFd::~UniqueFd() {
+  reset();
+}
 
 int UniqueFd::release() {
   int fd = fd_;
@@ -151,7 +153,8 @@ Status FileTransaction::ensure_dir(const fs::path& dir, mode_t mode) {
     struct stat st {};
     if (::lstat(p.c_str(), &st) == 0) {
       if (!S_ISDIR(st.st_mode)) {
-        return make_error(ErrorKind::kFailedPrecondition, p.string() + " exists and is not a directory");
+        return make_error(ErrorKind::kFailedPrecondition,
+                          p.string() + " exists and is not a directory");
       }
       break;
     }
@@ -233,7 +236,8 @@ void FileTransaction::rollback() noexcept {
 
 TempDir::TempDir(std::string_view prefix) {
   const char* base = std::getenv("TMPDIR");
-  std::string templ = std::string(base && *base ? base : "/tmp") + "/" + std::string(prefix) + "-XXXXXX";
+  std::string templ =
+      std::string(base && *base ? base : "/tmp") + "/" + std::string(prefix) + "-XXXXXX";
   if (::mkdtemp(templ.data()) == nullptr) {
     throw std::system_error(errno, std::generic_category(), "mkdtemp " + templ);
   }

@@ -13,27 +13,39 @@ std::atomic<int> g_level{static_cast<int>(LogLevel::kInfo)};  // process-wide by
 
 std::string_view level_name(LogLevel level) {
   switch (level) {
-    case LogLevel::kDebug: return "debug";
-    case LogLevel::kInfo: return "info";
-    case LogLevel::kWarn: return "warning";
-    case LogLevel::kError: return "error";
+    case LogLevel::kDebug:
+      return "debug";
+    case LogLevel::kInfo:
+      return "info";
+    case LogLevel::kWarn:
+      return "warning";
+    case LogLevel::kError:
+      return "error";
   }
   return "info";
 }
 }  // namespace
 
 Result<LogLevel> parse_log_level(std::string_view text) {
-  if (text == "debug") return LogLevel::kDebug;
-  if (text == "info") return LogLevel::kInfo;
-  if (text == "warn" || text == "warning") return LogLevel::kWarn;
-  if (text == "error" || text == "fatal") return LogLevel::kError;
+  if (text == "debug")
+    return LogLevel::kDebug;
+  if (text == "info")
+    return LogLevel::kInfo;
+  if (text == "warn" || text == "warning")
+    return LogLevel::kWarn;
+  if (text == "error" || text == "fatal")
+    return LogLevel::kError;
   return make_error(ErrorKind::kInvalidArgument,
                     "unable to parse logging level: " + std::string(text));
 }
 
-void set_log_level(LogLevel level) { g_level = static_cast<int>(level); }
+void set_log_level(LogLevel level) {
+  g_level = static_cast<int>(level);
+}
 
-bool log_enabled(LogLevel level) { return static_cast<int>(level) >= g_level.load(); }
+bool log_enabled(LogLevel level) {
+  return static_cast<int>(level) >= g_level.load();
+}
 
 void log_line(LogLevel level, std::string_view message) {
   using namespace std::chrono;

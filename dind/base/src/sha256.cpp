@@ -14,14 +14,17 @@ struct Sha256::Ctx {
 Sha256::Sha256() : ctx_(std::make_unique<Ctx>()) {
   ctx_->md = EVP_MD_CTX_new();
   if (ctx_->md == nullptr || EVP_DigestInit_ex(ctx_->md, EVP_sha256(), nullptr) != 1) {
-    throw std::runtime_error("sha256: OpenSSL initialisation failed");  // out of memory: a bug-level failure
+    throw std::runtime_error(
+        "sha256: OpenSSL initialisation failed");  // out of memory: a bug-level failure
   }
 }
 Sha256::~Sha256() = default;
 Sha256::Sha256(Sha256&&) noexcept = default;
 Sha256& Sha256::operator=(Sha256&&) noexcept = default;
 
-void Sha256::update(std::string_view data) { EVP_DigestUpdate(ctx_->md, data.data(), data.size()); }
+void Sha256::update(std::string_view data) {
+  EVP_DigestUpdate(ctx_->md, data.data(), data.size());
+}
 
 std::string Sha256::hex() {
   unsigned char out[EVP_MAX_MD_SIZE];
@@ -37,7 +40,9 @@ std::string Sha256::hex() {
   return s;
 }
 
-std::string Sha256::digest() { return "sha256:" + hex(); }
+std::string Sha256::digest() {
+  return "sha256:" + hex();
+}
 
 std::string sha256_digest(std::string_view data) {
   Sha256 h;

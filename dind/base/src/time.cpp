@@ -15,9 +15,11 @@ std::string rfc3339(std::chrono::system_clock::time_point t) {
 }
 
 std::string rfc3339_nano(std::chrono::system_clock::time_point t) {
-  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+  const auto ns =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
   std::string s = rfc3339(std::chrono::system_clock::time_point(
-      std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::seconds(ns / 1'000'000'000))));
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(
+          std::chrono::seconds(ns / 1'000'000'000))));
   char frac[16];
   std::snprintf(frac, sizeof(frac), ".%09lldZ", static_cast<long long>(ns % 1'000'000'000));
   s.pop_back();  // the 'Z'

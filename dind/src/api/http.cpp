@@ -86,9 +86,12 @@ std::optional<std::string> percent_decode(std::string_view in, bool plus_is_spac
         return std::nullopt;
       }
       auto hex = [](char h) -> int {
-        if (h >= '0' && h <= '9') return h - '0';
-        if (h >= 'a' && h <= 'f') return h - 'a' + 10;
-        if (h >= 'A' && h <= 'F') return h - 'A' + 10;
+        if (h >= '0' && h <= '9')
+          return h - '0';
+        if (h >= 'a' && h <= 'f')
+          return h - 'a' + 10;
+        if (h >= 'A' && h <= 'F')
+          return h - 'A' + 10;
         return -1;
       };
       const int hi = hex(in[i + 1]);
@@ -134,7 +137,8 @@ bool ChunkedDecoder::fail(std::string why) {
   return false;
 }
 
-size_t ChunkedDecoder::feed(const char* data, size_t size, const std::function<bool(const char*, size_t)>& out) {
+size_t ChunkedDecoder::feed(const char* data, size_t size,
+                            const std::function<bool(const char*, size_t)>& out) {
   size_t i = 0;
   constexpr size_t kMaxLine = 4096;
   while (i < size && state_ != State::kDone && state_ != State::kError) {
@@ -142,9 +146,12 @@ size_t ChunkedDecoder::feed(const char* data, size_t size, const std::function<b
     switch (state_) {
       case State::kSize: {
         int v = -1;
-        if (c >= '0' && c <= '9') v = c - '0';
-        else if (c >= 'a' && c <= 'f') v = c - 'a' + 10;
-        else if (c >= 'A' && c <= 'F') v = c - 'A' + 10;
+        if (c >= '0' && c <= '9')
+          v = c - '0';
+        else if (c >= 'a' && c <= 'f')
+          v = c - 'a' + 10;
+        else if (c >= 'A' && c <= 'F')
+          v = c - 'A' + 10;
         if (v >= 0) {
           if (++digits_ > 15) {
             fail("chunk size too large");
@@ -240,28 +247,50 @@ size_t ChunkedDecoder::feed(const char* data, size_t size, const std::function<b
 
 std::string_view reason_phrase(int status) {
   switch (status) {
-    case 101: return "UPGRADED";
-    case 200: return "OK";
-    case 201: return "Created";
-    case 204: return "No Content";
-    case 304: return "Not Modified";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 411: return "Length Required";
-    case 413: return "Request Entity Too Large";
-    case 415: return "Unsupported Media Type";
-    case 417: return "Expectation Failed";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 503: return "Service Unavailable";
-    case 505: return "HTTP Version Not Supported";
-    default: return "Unknown";
+    case 101:
+      return "UPGRADED";
+    case 200:
+      return "OK";
+    case 201:
+      return "Created";
+    case 204:
+      return "No Content";
+    case 304:
+      return "Not Modified";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 409:
+      return "Conflict";
+    case 411:
+      return "Length Required";
+    case 413:
+      return "Request Entity Too Large";
+    case 415:
+      return "Unsupported Media Type";
+    case 417:
+      return "Expectation Failed";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
+    case 503:
+      return "Service Unavailable";
+    case 505:
+      return "HTTP Version Not Supported";
+    default:
+      return "Unknown";
   }
 }
 

@@ -3,18 +3,17 @@
 #include <fnmatch.h>
 #include <unistd.h>
 
-#include <future>
-
 #include <chrono>
 #include <ctime>
+#include <future>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "dind/api/errors.hpp"
 #include "dind/base/log.hpp"
-#include "dind/image/archive_io.hpp"
 #include "dind/base/text.hpp"
 #include "dind/base/time.hpp"
+#include "dind/image/archive_io.hpp"
 #include "dind/image/chain_id.hpp"
 
 namespace dind::api {
@@ -24,7 +23,9 @@ using nlohmann::json;
 
 namespace {
 
-std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n"; }
+std::string dump(const json& j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+}
 
 // Splits on whitespace, honouring "double" and 'single' quotes.
 std::vector<std::string> words(std::string_view s) {
@@ -91,7 +92,8 @@ base::Status apply_changes(const std::vector<std::string>& changes, std::string&
     }
     const size_t sp = change.find_first_of(" \t");
     const std::string instr = base::ascii_lower(change.substr(0, sp));
-    std::string_view rest = sp == std::string_view::npos ? std::string_view{} : change.substr(sp + 1);
+    std::string_view rest =
+        sp == std::string_view::npos ? std::string_view{} : change.substr(sp + 1);
     while (!rest.empty() && std::isspace(static_cast<unsigned char>(rest.front()))) {
       rest.remove_prefix(1);
     }
@@ -124,7 +126,8 @@ base::Status apply_changes(const std::vector<std::string>& changes, std::string&
         env.push_back(k + "=" + v);
       };
       auto w = words(rest);
-      if (!w.empty() && w[0].find('=') == std::string::npos) {  // legacy "ENV KEY value with spaces"
+      if (!w.empty() &&
+          w[0].find('=') == std::string::npos) {  // legacy "ENV KEY value with spaces"
         const std::string value(rest.substr(std::min(rest.size(), w[0].size() + 1)));
         set(w[0], value);
       } else {
@@ -139,7 +142,9 @@ base::Status apply_changes(const std::vector<std::string>& changes, std::string&
       cfg["Env"] = env;
     } else if (instr == "workdir" || instr == "user" || instr == "stopsignal") {
       DIND_TRY(need_arg());
-      cfg[instr == "workdir" ? "WorkingDir" : instr == "user" ? "User" : "StopSignal"] = std::string(rest);
+      cfg[instr == "workdir" ? "WorkingDir"
+          : instr == "user"  ? "User"
+                             : "StopSignal"] = std::string(rest);
     } else if (instr == "expose") {
       DIND_TRY(need_arg());
       for (auto p : words(rest)) {
@@ -183,15 +188,9 @@ json summary_json(const image::ImageSummary& s, ApiVersion v) {
                         cfg["config"].contains("Labels")
                     ? cfg["config"]["Labels"]
                     : json(nullptr);
-  json j = {{"Containers", -1},
-            {"Created", s.created},
-            {"Id", s.id},
-            {"Labels", labels},
-            {"ParentId", ""},
-            {"RepoDigests", s.repo_digests},
-            {"RepoTags", s.repo_tags},
-            {"SharedSize", -1},
-            {"Size", s.size}};
+  json j = {{"Containers", -1},        {"Created", s.created}, {"Id", s.id},
+            {"Labels", labels},        {"ParentId", ""},       {"RepoDigests", s.repo_digests},
+            {"RepoTags", s.repo_tags}, {"SharedSize", -1},     {"Size", s.size}};
   if (v < ApiVersion{1, 44}) {
     j["VirtualSize"] = s.size;  // removed in API 1.44
   }
@@ -203,7 +202,8 @@ json summary_json(const image::ImageSummary& s, ApiVersion v) {
 bool matches_reference(const image::ImageSummary& s, const std::string& pattern) {
   for (const auto& t : s.repo_tags) {
     const std::string name = t.substr(0, t.rfind(':'));
-    if (::fnmatch(pattern.c_str(), t.c_str(), 0) == 0 || ::fnmatch(pattern.c_str(), name.c_str(), 0) == 0) {
+    if (::fnmatch(pattern.c_str(), t.c_str(), 0) == 0 ||
+        ::fnmatch(pattern.c_str(), name.c_str(), 0) == 0) {
       return true;
     }
   }
@@ -298,8 +298,9 @@ void save_handler(ImageContext ctx, const std::vector<std::string>& names, Reply
   r.headers["Content-Type"] = "application/x-tar";
   r.stream = [ctx, items](std::shared_ptr<BodyWriter> w) {
     ctx.workers->post([ctx, items, w] {
-      auto st = image::save_images(items, *ctx.images, *ctx.content,
-                                   [w](std::string_view chunk) { return write_and_wait(w, chunk); });
+      auto st = image::save_images(items, *ctx.images, *ctx.content, [w](std::string_view chunk) {
+        return write_and_wait(w, chunk);
+      });
       if (!st) {
         // The head is out: the only way to say "failed" is to cut the stream.
         DIND_LOG(kError) << "docker save: " << st.error().message;
@@ -318,78 +319,85 @@ void add_image_routes(Router& router, ImageContext ctx) {
   upload.max_body = uint64_t{64} << 30;
   upload.spool_body = true;
 
-  router.add("POST", "/images/create", [ctx](Request req, Reply reply) {
-    if (req.query_value("fromImage")) {
-      reply(error_response(501, "pulling images from a registry is not implemented yet"));
-      return;
-    }
-    auto src = req.query_value("fromSrc");
-    if (!src || *src != "-") {
-      reply(error_response(400, src ? "importing from a URL is not supported: send the archive as the "
-                                      "request body (fromSrc=-)"
-                                    : "missing fromSrc or fromImage"));
-      return;
-    }
-    std::optional<image::Reference> ref;
-    if (auto repo = req.query_value("repo"); repo && !repo->empty()) {
-      std::string text = *repo;
-      if (auto tag = req.query_value("tag"); tag && !tag->empty()) {
-        text += ":" + *tag;
-      }
-      auto parsed = image::parse_reference(text);
-      if (!parsed) {
-        reply(error_response(parsed.error()));
-        return;
-      }
-      ref = *parsed;
-    }
-    std::vector<std::string> changes;
-    for (auto [lo, hi] = req.query.equal_range("changes"); lo != hi; ++lo) {
-      changes.push_back(lo->second);
-    }
-    std::string container_config;
-    if (auto st = apply_changes(changes, container_config); !st) {
-      reply(error_response(st.error()));
-      return;
-    }
-    if (!req.body_file) {
-      reply(error_response(400, "the request body (the archive to import) is empty"));
-      return;
-    }
-    const std::string message = req.query_value("message").value_or("");
-    auto body = req.body_file;
-    ctx.workers->post([ctx, body, ref, message, container_config, reply]() {
-      std::lock_guard lock(*ctx.mutations);
-      auto layer = ctx.layers->register_layer(body->get(), std::nullopt, std::nullopt, ctx.content);
-      if (!layer) {
-        reply(error_response(layer.error()));
-        return;
-      }
-      const std::string now = base::rfc3339_nano(std::chrono::system_clock::now());
-      json cfg = {{"architecture", "amd64"},
-                  {"os", "linux"},
-                  {"created", now},
-                  {"config", json::parse(container_config)},
-                  {"rootfs", {{"type", "layers"}, {"diff_ids", {layer->diff_id}}}},
-                  {"history", json::array({{{"created", now},
-                                            {"comment", message.empty() ? "Imported from -" : message}}})}};
-      if (!message.empty()) {
-        cfg["comment"] = message;
-      }
-      auto id = ctx.images->add(cfg.dump());
-      if (!id) {
-        reply(error_response(id.error()));
-        return;
-      }
-      if (ref) {
-        if (auto st = ctx.images->tag(*ref, *id); !st) {
+  router.add(
+      "POST", "/images/create",
+      [ctx](Request req, Reply reply) {
+        if (req.query_value("fromImage")) {
+          reply(error_response(501, "pulling images from a registry is not implemented yet"));
+          return;
+        }
+        auto src = req.query_value("fromSrc");
+        if (!src || *src != "-") {
+          reply(error_response(
+              400, src ? "importing from a URL is not supported: send the archive as the "
+                         "request body (fromSrc=-)"
+                       : "missing fromSrc or fromImage"));
+          return;
+        }
+        std::optional<image::Reference> ref;
+        if (auto repo = req.query_value("repo"); repo && !repo->empty()) {
+          std::string text = *repo;
+          if (auto tag = req.query_value("tag"); tag && !tag->empty()) {
+            text += ":" + *tag;
+          }
+          auto parsed = image::parse_reference(text);
+          if (!parsed) {
+            reply(error_response(parsed.error()));
+            return;
+          }
+          ref = *parsed;
+        }
+        std::vector<std::string> changes;
+        for (auto [lo, hi] = req.query.equal_range("changes"); lo != hi; ++lo) {
+          changes.push_back(lo->second);
+        }
+        std::string container_config;
+        if (auto st = apply_changes(changes, container_config); !st) {
           reply(error_response(st.error()));
           return;
         }
-      }
-      reply(import_reply(*id));
-    });
-  }, upload);
+        if (!req.body_file) {
+          reply(error_response(400, "the request body (the archive to import) is empty"));
+          return;
+        }
+        const std::string message = req.query_value("message").value_or("");
+        auto body = req.body_file;
+        ctx.workers->post([ctx, body, ref, message, container_config, reply]() {
+          std::lock_guard lock(*ctx.mutations);
+          auto layer =
+              ctx.layers->register_layer(body->get(), std::nullopt, std::nullopt, ctx.content);
+          if (!layer) {
+            reply(error_response(layer.error()));
+            return;
+          }
+          const std::string now = base::rfc3339_nano(std::chrono::system_clock::now());
+          json cfg = {
+              {"architecture", "amd64"},
+              {"os", "linux"},
+              {"created", now},
+              {"config", json::parse(container_config)},
+              {"rootfs", {{"type", "layers"}, {"diff_ids", {layer->diff_id}}}},
+              {"history",
+               json::array({{{"created", now},
+                             {"comment", message.empty() ? "Imported from -" : message}}})}};
+          if (!message.empty()) {
+            cfg["comment"] = message;
+          }
+          auto id = ctx.images->add(cfg.dump());
+          if (!id) {
+            reply(error_response(id.error()));
+            return;
+          }
+          if (ref) {
+            if (auto st = ctx.images->tag(*ref, *id); !st) {
+              reply(error_response(st.error()));
+              return;
+            }
+          }
+          reply(import_reply(*id));
+        });
+      },
+      upload);
 
   router.add("GET", "/images/get", [ctx](Request req, Reply reply) {
     std::vector<std::string> names;
@@ -402,48 +410,52 @@ void add_image_routes(Router& router, ImageContext ctx) {
     }
     save_handler(ctx, names, reply);
   });
-  router.add("GET", "/images/{name*}/get", [ctx](Request req, Reply reply) {
-    save_handler(ctx, {req.params["name"]}, reply);
-  });
+  router.add("GET", "/images/{name*}/get",
+             [ctx](Request req, Reply reply) { save_handler(ctx, {req.params["name"]}, reply); });
 
-  router.add("POST", "/images/load", [ctx](Request req, Reply reply) {
-    if (!req.body_file) {
-      reply(error_response(400, "the request body (the archive to load) is empty"));
-      return;
-    }
-    const bool quiet = req.query_bool("quiet").value_or(false);
-    auto body = req.body_file;
-    ctx.workers->post([ctx, body, quiet, reply] {
-      std::lock_guard lock(*ctx.mutations);
-      const image::LayerReader reader = image::fd_reader(body->get());
-      const auto t0 = std::chrono::steady_clock::now();
-      auto loaded = image::load_images(reader, *ctx.images, *ctx.layers, *ctx.content);
-      DIND_LOG(kDebug) << "docker load processed the archive in "
-                       << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count()
-                       << " ms";
-      if (!loaded) {
-        reply(error_response(loaded.error()));
-        return;
-      }
-      std::string lines;
-      for (const auto& l : *loaded) {
-        if (l.repo_tags.empty()) {
-          lines += dump(json{{"stream", "Loaded image ID: " + l.id + "\n"}});
+  router.add(
+      "POST", "/images/load",
+      [ctx](Request req, Reply reply) {
+        if (!req.body_file) {
+          reply(error_response(400, "the request body (the archive to load) is empty"));
+          return;
         }
-        for (const auto& t : l.repo_tags) {
-          lines += dump(json{{"stream", "Loaded image: " + t + "\n"}});
-        }
-      }
-      (void)quiet;  // no progress bars are sent either way
-      Response r;
-      r.headers["Content-Type"] = "application/json";
-      r.stream = [lines](std::shared_ptr<BodyWriter> w) {
-        w->write(lines);
-        w->finish();
-      };
-      reply(std::move(r));
-    });
-  }, upload);
+        const bool quiet = req.query_bool("quiet").value_or(false);
+        auto body = req.body_file;
+        ctx.workers->post([ctx, body, quiet, reply] {
+          std::lock_guard lock(*ctx.mutations);
+          const image::LayerReader reader = image::fd_reader(body->get());
+          const auto t0 = std::chrono::steady_clock::now();
+          auto loaded = image::load_images(reader, *ctx.images, *ctx.layers, *ctx.content);
+          DIND_LOG(kDebug) << "docker load processed the archive in "
+                           << std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  std::chrono::steady_clock::now() - t0)
+                                  .count()
+                           << " ms";
+          if (!loaded) {
+            reply(error_response(loaded.error()));
+            return;
+          }
+          std::string lines;
+          for (const auto& l : *loaded) {
+            if (l.repo_tags.empty()) {
+              lines += dump(json{{"stream", "Loaded image ID: " + l.id + "\n"}});
+            }
+            for (const auto& t : l.repo_tags) {
+              lines += dump(json{{"stream", "Loaded image: " + t + "\n"}});
+            }
+          }
+          (void)quiet;  // no progress bars are sent either way
+          Response r;
+          r.headers["Content-Type"] = "application/json";
+          r.stream = [lines](std::shared_ptr<BodyWriter> w) {
+            w->write(lines);
+            w->finish();
+          };
+          reply(std::move(r));
+        });
+      },
+      upload);
 
   router.add("GET", "/images/json", [ctx](Request req, Reply reply) {
     auto filters = parse_filters(req);
@@ -534,7 +546,10 @@ void add_image_routes(Router& router, ImageContext ctx) {
               {"Size", s->size},
               {"GraphDriver", graph},
               {"RootFS", {{"Type", "layers"}, {"Layers", s->diff_ids}}},
-              {"Metadata", {{"LastTagTime", s->tagged ? base::rfc3339(std::chrono::system_clock::from_time_t(static_cast<std::time_t>(s->tagged))) : "0001-01-01T00:00:00Z"}}}};
+              {"Metadata",
+               {{"LastTagTime", s->tagged ? base::rfc3339(std::chrono::system_clock::from_time_t(
+                                                static_cast<std::time_t>(s->tagged)))
+                                          : "0001-01-01T00:00:00Z"}}}};
     if (req.version < ApiVersion{1, 44}) {
       j["VirtualSize"] = s->size;
       j["Container"] = "";
@@ -639,8 +654,9 @@ void add_image_routes(Router& router, ImageContext ctx) {
         }
         reclaimed += s.size;
       }
-      reply(Response::json(200, dump(json{{"ImagesDeleted", deleted.empty() ? json(nullptr) : deleted},
-                                          {"SpaceReclaimed", reclaimed}})));
+      reply(Response::json(200,
+                           dump(json{{"ImagesDeleted", deleted.empty() ? json(nullptr) : deleted},
+                                     {"SpaceReclaimed", reclaimed}})));
     });
   });
 

@@ -23,7 +23,9 @@ std::vector<std::string> split_segments(std::string_view path) {
   return out;
 }
 
-Response not_found() { return error_response(404, "page not found"); }
+Response not_found() {
+  return error_response(404, "page not found");
+}
 
 bool is_capture(const std::string& pat) {
   return pat.size() > 2 && pat.front() == '{' && pat.back() == '}';
@@ -67,8 +69,7 @@ bool match_segments(const std::vector<std::string>& pattern, const std::vector<s
 }  // namespace
 
 void Router::add(std::string method, std::string pattern, Handler handler, RouteOptions options) {
-  routes_.push_back(
-      Route{std::move(method), split_segments(pattern), std::move(handler), options});
+  routes_.push_back(Route{std::move(method), split_segments(pattern), std::move(handler), options});
 }
 
 Router::Match Router::match(Request& req) const {

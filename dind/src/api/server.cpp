@@ -4,12 +4,12 @@
 
 #include "dind/api/server.hpp"
 
+#include <fcntl.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <boost/asio.hpp>
@@ -39,13 +39,15 @@ using base::ErrorKind;
 using base::make_error;
 
 using TcpStream = beast::tcp_stream;
-using UnixStream = beast::basic_stream<unix_proto, asio::any_io_executor, beast::unlimited_rate_policy>;
+using UnixStream =
+    beast::basic_stream<unix_proto, asio::any_io_executor, beast::unlimited_rate_policy>;
 using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 
 namespace {
 
 std::string format_head(int status, const Headers& headers) {
-  std::string head = "HTTP/1.1 " + std::to_string(status) + " " + std::string(reason_phrase(status)) + "\r\n";
+  std::string head =
+      "HTTP/1.1 " + std::to_string(status) + " " + std::string(reason_phrase(status)) + "\r\n";
   for (const auto& [k, v] : headers) {
     head += k;
     head += ": ";
@@ -92,7 +94,8 @@ struct Server::Impl {
   // own sessions whose destructors touch the members above.
   asio::io_context ioc;
 
-  Impl(const Router& r, Headers h, ServerLimits l) : router(r), common_headers(std::move(h)), limits(l) {}
+  Impl(const Router& r, Headers h, ServerLimits l)
+      : router(r), common_headers(std::move(h)), limits(l) {}
 
   void track(const std::shared_ptr<SessionBase>& s) {
     std::lock_guard lock(mu);
@@ -170,46 +173,48 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     });
   }
   void raw_read(std::function<void(std::string_view, bool)> cb) {
-    asio::post(stream_.get_executor(), [self = this->shared_from_this(), cb = std::move(cb)]() mutable {
-      if (self->closed_) {
-        cb({}, false);
-        return;
-      }
-      if (self->buffer_.size() > 0) {  // bytes that arrived with the request
-        std::string data = beast::buffers_to_string(self->buffer_.data());
-        self->buffer_.consume(self->buffer_.size());
-        cb(data, true);
-        return;
-      }
-      self->stream_.async_read_some(
-          self->buffer_.prepare(16 * 1024),
-          [self, cb = std::move(cb)](boost::system::error_code ec, size_t n) mutable {
-            if (ec == asio::error::eof || ec == ssl::error::stream_truncated) {
-              cb({}, true);
-              return;
-            }
-            if (ec) {
-              cb({}, false);
-              return;
-            }
-            self->buffer_.commit(n);
-            std::string data = beast::buffers_to_string(self->buffer_.data());
-            self->buffer_.consume(n);
-            cb(data, true);
-          });
-    });
+    asio::post(stream_.get_executor(),
+               [self = this->shared_from_this(), cb = std::move(cb)]() mutable {
+                 if (self->closed_) {
+                   cb({}, false);
+                   return;
+                 }
+                 if (self->buffer_.size() > 0) {  // bytes that arrived with the request
+                   std::string data = beast::buffers_to_string(self->buffer_.data());
+                   self->buffer_.consume(self->buffer_.size());
+                   cb(data, true);
+                   return;
+                 }
+                 self->stream_.async_read_some(
+                     self->buffer_.prepare(16 * 1024),
+                     [self, cb = std::move(cb)](boost::system::error_code ec, size_t n) mutable {
+                       if (ec == asio::error::eof || ec == ssl::error::stream_truncated) {
+                         cb({}, true);
+                         return;
+                       }
+                       if (ec) {
+                         cb({}, false);
+                         return;
+                       }
+                       self->buffer_.commit(n);
+                       std::string data = beast::buffers_to_string(self->buffer_.data());
+                       self->buffer_.consume(n);
+                       cb(data, true);
+                     });
+               });
   }
   void raw_close() {
     asio::post(stream_.get_executor(), [self = this->shared_from_this()] { self->close(); });
   }
   void set_close_callback(std::function<void()> cb) {
-    asio::post(stream_.get_executor(), [self = this->shared_from_this(), cb = std::move(cb)]() mutable {
-      if (self->closed_) {
-        cb();
-      } else {
-        self->on_close_ = std::move(cb);
-      }
-    });
+    asio::post(stream_.get_executor(),
+               [self = this->shared_from_this(), cb = std::move(cb)]() mutable {
+                 if (self->closed_) {
+                   cb();
+                 } else {
+                   self->on_close_ = std::move(cb);
+                 }
+               });
   }
 
  private:
@@ -229,12 +234,14 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     if (is_plaintext_on_tls(ec)) {
       // Go's TLS server answers the same way; the docker CLI shows this text.
       static const std::string kReply =
-          "HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n"
+          "HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: "
+          "close\r\n\r\n"
           "Client sent an HTTP request to an HTTPS server.\n";
       DIND_LOG(kDebug) << "plaintext HTTP on the TLS port from " << peer_;
       lowest(stream_).expires_after(std::chrono::seconds(5));
-      asio::async_write(lowest(stream_), asio::buffer(kReply),
-                        [self = this->shared_from_this()](boost::system::error_code, size_t) { self->close(); });
+      asio::async_write(
+          lowest(stream_), asio::buffer(kReply),
+          [self = this->shared_from_this()](boost::system::error_code, size_t) { self->close(); });
       return;
     }
     DIND_LOG(kDebug) << "TLS handshake with " << peer_ << " failed: " << ec.message();
@@ -254,10 +261,9 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     // against this limit while parsing the header).
     header_parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
     lowest(stream_).expires_after(server_.limits.header_timeout);
-    http::async_read_header(stream_, buffer_, *header_parser_,
-                            [self = this->shared_from_this()](beast::error_code ec, size_t) {
-                              self->on_header(ec);
-                            });
+    http::async_read_header(
+        stream_, buffer_, *header_parser_,
+        [self = this->shared_from_this()](beast::error_code ec, size_t) { self->on_header(ec); });
   }
 
   void on_header(beast::error_code ec) {
@@ -349,17 +355,20 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     header_parser_.reset();
     parser_->body_limit(match_.options.max_body);
     lowest(stream_).expires_after(server_.limits.body_timeout);
-    http::async_read(stream_, buffer_, *parser_, [self = this->shared_from_this()](beast::error_code ec, size_t) {
-      if (ec == http::error::body_limit) {
-        self->fail(413, "request body larger than " + std::to_string(self->match_.options.max_body) + " bytes");
-      } else if (ec == beast::error::timeout) {
-        self->close();
-      } else if (ec) {
-        self->fail(400, "malformed HTTP request body: " + ec.message());
-      } else {
-        self->dispatch();
-      }
-    });
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = this->shared_from_this()](beast::error_code ec, size_t) {
+                       if (ec == http::error::body_limit) {
+                         self->fail(413, "request body larger than " +
+                                             std::to_string(self->match_.options.max_body) +
+                                             " bytes");
+                       } else if (ec == beast::error::timeout) {
+                         self->close();
+                       } else if (ec) {
+                         self->fail(400, "malformed HTTP request body: " + ec.message());
+                       } else {
+                         self->dispatch();
+                       }
+                     });
   }
 
   // Streams the body into an unlinked file in the spool directory, a buffer
@@ -368,7 +377,8 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     spool_fd_ = std::make_shared<base::UniqueFd>(
         ::open(server_.limits.spool_dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
     if (!spool_fd_->valid()) {
-      DIND_LOG(kError) << "cannot spool an upload in " << server_.limits.spool_dir << ": " << std::strerror(errno);
+      DIND_LOG(kError) << "cannot spool an upload in " << server_.limits.spool_dir << ": "
+                       << std::strerror(errno);
       keep_alive_ = false;
       send(error_response(500, "cannot store the upload: " + std::string(std::strerror(errno))));
       return;
@@ -411,8 +421,8 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   void spool_done() {
     ::lseek(spool_fd_->get(), 0, SEEK_SET);
     DIND_LOG(kDebug) << "spooled the upload of " << req_.target << " in "
-                     << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
-                                                                              spool_started_)
+                     << std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::steady_clock::now() - spool_started_)
                             .count()
                      << " ms";
     req_.body_file = std::move(spool_fd_);
@@ -423,16 +433,17 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   template <class OnBytes>
   void spool_read(size_t want, OnBytes on_bytes) {
     lowest(stream_).expires_after(server_.limits.body_timeout);
-    stream_.async_read_some(asio::buffer(spool_buf_.data(), want),
-                            [self = this->shared_from_this(), on_bytes](boost::system::error_code ec, size_t n) {
-                              if (ec == beast::error::timeout) {
-                                self->close();
-                              } else if (ec) {
-                                self->fail(400, "malformed HTTP request body: " + ec.message());
-                              } else {
-                                on_bytes(self.get(), n);
-                              }
-                            });
+    stream_.async_read_some(
+        asio::buffer(spool_buf_.data(), want),
+        [self = this->shared_from_this(), on_bytes](boost::system::error_code ec, size_t n) {
+          if (ec == beast::error::timeout) {
+            self->close();
+          } else if (ec) {
+            self->fail(400, "malformed HTTP request body: " + ec.message());
+          } else {
+            on_bytes(self.get(), n);
+          }
+        });
   }
 
   void spool_raw_next() {
@@ -452,9 +463,8 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   // Feeds raw bytes to the chunk decoder; leftover bytes after the body stay
   // in buffer_ for the next request. False when the request was refused.
   bool spool_chunks(const char* data, size_t size) {
-    const size_t used = chunks_.feed(data, size, [this](const char* p, size_t n) {
-      return spool_write_quiet(p, n);
-    });
+    const size_t used = chunks_.feed(
+        data, size, [this](const char* p, size_t n) { return spool_write_quiet(p, n); });
     if (chunks_.state() == ChunkedDecoder::State::kError) {
       if (chunks_.over_limit()) {
         fail(413, "request body larger than " + std::to_string(match_.options.max_body) + " bytes");
@@ -595,16 +605,16 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
 
   // While a body streams, a read tells us when the client goes away.
   void watch_for_disconnect() {
-    stream_.async_read_some(asio::buffer(probe_),
-                            [self = this->shared_from_this()](boost::system::error_code ec, size_t) {
-                              if (ec && self->state_ == State::kStreaming) {
-                                self->close();
-                              }
-                              // Bytes from the client during a stream are ignored.
-                              if (!ec && self->state_ == State::kStreaming) {
-                                self->watch_for_disconnect();
-                              }
-                            });
+    stream_.async_read_some(asio::buffer(probe_), [self = this->shared_from_this()](
+                                                      boost::system::error_code ec, size_t) {
+      if (ec && self->state_ == State::kStreaming) {
+        self->close();
+      }
+      // Bytes from the client during a stream are ignored.
+      if (!ec && self->state_ == State::kStreaming) {
+        self->watch_for_disconnect();
+      }
+    });
   }
 
   void write_next() {
@@ -707,7 +717,9 @@ template <class Stream>
 class RawStreamImpl : public RawStream {
  public:
   explicit RawStreamImpl(std::shared_ptr<Session<Stream>> s) : s_(std::move(s)) {}
-  void read(std::function<void(std::string_view, bool)> cb) override { s_->raw_read(std::move(cb)); }
+  void read(std::function<void(std::string_view, bool)> cb) override {
+    s_->raw_read(std::move(cb));
+  }
   void write(std::string data, std::function<void(bool)> done) override {
     s_->enqueue(std::move(data), std::move(done));
   }
@@ -757,23 +769,25 @@ std::shared_ptr<BodyWriter> Session<Stream>::make_body_writer() {
 
 template <class Acceptor, class MakeSession>
 void accept_loop(Server::Impl& impl, Acceptor& acceptor, MakeSession make) {
-  acceptor.async_accept(asio::make_strand(impl.ioc), [&impl, &acceptor, make](boost::system::error_code ec,
-                                                                               auto socket) {
-    if (ec == asio::error::operation_aborted || impl.stopping) {
-      return;
-    }
-    if (ec) {
-      // EMFILE and friends: back off briefly instead of spinning.
-      DIND_LOG(kWarn) << "accept failed: " << ec.message();
-      auto timer = std::make_shared<asio::steady_timer>(impl.ioc, std::chrono::milliseconds(100));
-      timer->async_wait([&impl, &acceptor, make, timer](boost::system::error_code) {
+  acceptor.async_accept(
+      asio::make_strand(impl.ioc),
+      [&impl, &acceptor, make](boost::system::error_code ec, auto socket) {
+        if (ec == asio::error::operation_aborted || impl.stopping) {
+          return;
+        }
+        if (ec) {
+          // EMFILE and friends: back off briefly instead of spinning.
+          DIND_LOG(kWarn) << "accept failed: " << ec.message();
+          auto timer =
+              std::make_shared<asio::steady_timer>(impl.ioc, std::chrono::milliseconds(100));
+          timer->async_wait([&impl, &acceptor, make, timer](boost::system::error_code) {
+            accept_loop(impl, acceptor, make);
+          });
+          return;
+        }
+        make(std::move(socket));
         accept_loop(impl, acceptor, make);
       });
-      return;
-    }
-    make(std::move(socket));
-    accept_loop(impl, acceptor, make);
-  });
 }
 
 void Server::Impl::begin_stop() {
@@ -807,7 +821,8 @@ void Server::Impl::begin_stop() {
     *poll = [this, timer, deadline, poll] {
       if (live_sessions.load() == 0 || std::chrono::steady_clock::now() >= deadline) {
         if (live_sessions.load() != 0) {
-          DIND_LOG(kWarn) << "grace period over: closing " << live_sessions.load() << " connection(s)";
+          DIND_LOG(kWarn) << "grace period over: closing " << live_sessions.load()
+                          << " connection(s)";
         }
         ioc.stop();
         *poll = nullptr;  // break the self-reference
@@ -847,7 +862,9 @@ Server::~Server() {
   impl_->unix_acceptors.clear();
 }
 
-uint64_t Server::requests_handled() const { return impl_->handled.load(); }
+uint64_t Server::requests_handled() const {
+  return impl_->handled.load();
+}
 
 namespace {
 
@@ -866,8 +883,7 @@ base::Status prepare_unix_path(const std::string& path) {
   addr.sun_family = AF_UNIX;
   std::snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path.c_str());
   if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
-    return make_error(ErrorKind::kAlreadyExists,
-                      "another daemon is already listening on " + path);
+    return make_error(ErrorKind::kAlreadyExists, "another daemon is already listening on " + path);
   }
   DIND_LOG(kInfo) << "removing stale socket " << path;
   if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
@@ -930,9 +946,8 @@ base::Result<std::string> Server::listen(const Listener& l) {
     }
 
     if (!l.tls && !l.insecure) {
-      return make_error(ErrorKind::kInvalidArgument,
-                        "refusing to listen on tcp://" + l.host + ":" + std::to_string(l.port) +
-                            " without TLS");
+      return make_error(ErrorKind::kInvalidArgument, "refusing to listen on tcp://" + l.host + ":" +
+                                                         std::to_string(l.port) + " without TLS");
     }
     boost::system::error_code ec;
     auto address = asio::ip::make_address(l.host, ec);
@@ -963,10 +978,12 @@ base::Result<std::string> Server::listen(const Listener& l) {
     accept_loop(impl, a, [&impl, tls](tcp::socket socket) {
       boost::system::error_code e;
       auto remote = socket.remote_endpoint(e);
-      std::string peer = e ? "tcp" : remote.address().to_string() + ":" + std::to_string(remote.port());
+      std::string peer =
+          e ? "tcp" : remote.address().to_string() + ":" + std::to_string(remote.port());
       socket.set_option(tcp::no_delay(true), e);
       if (tls) {
-        auto s = std::make_shared<Session<TlsStream>>(impl, TlsStream(TcpStream(std::move(socket)), *tls), peer);
+        auto s = std::make_shared<Session<TlsStream>>(
+            impl, TlsStream(TcpStream(std::move(socket)), *tls), peer);
         impl.track(s);
         s->start();
       } else {
@@ -981,9 +998,11 @@ base::Result<std::string> Server::listen(const Listener& l) {
     }
     return "tcp://" + host + ":" + std::to_string(bound.port());
   } catch (const boost::system::system_error& e) {
-    std::string where = l.kind == Listener::Kind::kUnix ? "unix://" + l.path
-                                                        : "tcp://" + l.host + ":" + std::to_string(l.port);
-    return make_error(base::kind_from_errno(e.code().value()), "listen on " + where + ": " + e.code().message());
+    std::string where = l.kind == Listener::Kind::kUnix
+                            ? "unix://" + l.path
+                            : "tcp://" + l.host + ":" + std::to_string(l.port);
+    return make_error(base::kind_from_errno(e.code().value()),
+                      "listen on " + where + ": " + e.code().message());
   }
 }
 
@@ -1016,7 +1035,9 @@ void Server::run(int threads, bool handle_signals) {
   impl.remove_socket_files();
 }
 
-void Server::stop() { impl_->begin_stop(); }
+void Server::stop() {
+  impl_->begin_stop();
+}
 
 void Server::after(std::chrono::milliseconds delay, std::function<void()> fn) {
   auto timer = std::make_shared<asio::steady_timer>(impl_->ioc, delay);

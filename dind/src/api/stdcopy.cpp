@@ -9,9 +9,14 @@ std::string stdcopy_frame(StdStream stream, std::string_view payload) {
   out.reserve(payload.size() + 8);
   do {
     const size_t n = std::min<size_t>(payload.size(), 0xffffffffu);
-    const char header[8] = {static_cast<char>(stream), 0, 0, 0,
-                            static_cast<char>((n >> 24) & 0xff), static_cast<char>((n >> 16) & 0xff),
-                            static_cast<char>((n >> 8) & 0xff), static_cast<char>(n & 0xff)};
+    const char header[8] = {static_cast<char>(stream),
+                            0,
+                            0,
+                            0,
+                            static_cast<char>((n >> 24) & 0xff),
+                            static_cast<char>((n >> 16) & 0xff),
+                            static_cast<char>((n >> 8) & 0xff),
+                            static_cast<char>(n & 0xff)};
     out.append(header, 8);
     out.append(payload.substr(0, n));
     payload.remove_prefix(n);

@@ -54,13 +54,13 @@ json version_json(const SystemContext& c) {
                          {"MinAPIVersion", min_api},
                          {"Os", "linux"}};
   json components = json::array();
-  components.push_back({{"Name", "Engine"}, {"Version", kEngineVersion}, {"Details", engine_details}});
+  components.push_back(
+      {{"Name", "Engine"}, {"Version", kEngineVersion}, {"Details", engine_details}});
   components.push_back({{"Name", "dind"}, {"Version", kDindVersion}, {"Details", json::object()}});
   const RuntimeVersion runc = c.runc_version();
   if (!runc.version.empty()) {
-    components.push_back({{"Name", "runc"},
-                          {"Version", runc.version},
-                          {"Details", {{"GitCommit", runc.commit}}}});
+    components.push_back(
+        {{"Name", "runc"}, {"Version", runc.version}, {"Details", {{"GitCommit", runc.commit}}}});
   }
   return {{"Platform", {{"Name", "dind " + std::string(kDindVersion)}}},
           {"Components", components},
@@ -79,13 +79,15 @@ json info_json(const SystemContext& c, ApiVersion version) {
   const auto& h = c.host;
   json mirrors = c.config.registry_mirrors;
   json insecure_cidrs = json::array({"127.0.0.0/8"});
-  json index_configs = {{"docker.io",
-                         {{"Name", "docker.io"}, {"Mirrors", mirrors}, {"Secure", true}, {"Official", true}}}};
+  json index_configs = {
+      {"docker.io",
+       {{"Name", "docker.io"}, {"Mirrors", mirrors}, {"Secure", true}, {"Official", true}}}};
   for (const auto& r : c.config.insecure_registries) {
     if (r.find('/') != std::string::npos) {
       insecure_cidrs.push_back(r);
     } else {
-      index_configs[r] = {{"Name", r}, {"Mirrors", json::array()}, {"Secure", false}, {"Official", false}};
+      index_configs[r] = {
+          {"Name", r}, {"Mirrors", json::array()}, {"Secure", false}, {"Official", false}};
     }
   }
   const bool v1 = h.cgroup_version == "1";
@@ -262,9 +264,8 @@ void add_system_routes(Router& router, std::shared_ptr<const SystemContext> ctx)
     reply(std::move(r));
   };
   router.add("GET", "/_ping", ping);
-  router.add("GET", "/version", [ctx](Request, Reply reply) {
-    reply(Response::json(200, dump(version_json(*ctx))));
-  });
+  router.add("GET", "/version",
+             [ctx](Request, Reply reply) { reply(Response::json(200, dump(version_json(*ctx)))); });
   router.add("GET", "/info", [ctx](Request req, Reply reply) {
     reply(Response::json(200, dump(info_json(*ctx, req.version))));
   });
@@ -274,8 +275,8 @@ void add_system_routes(Router& router, std::shared_ptr<const SystemContext> ctx)
       if (auto v = req.query_value(key); v && !v->empty()) {
         *slot = parse_event_time(*v);
         if (!*slot) {
-          reply(error_response(400, std::string("invalid ") + key + " value \"" + *v +
-                                        "\": expected unix seconds"));
+          reply(error_response(
+              400, std::string("invalid ") + key + " value \"" + *v + "\": expected unix seconds"));
           return;
         }
       }

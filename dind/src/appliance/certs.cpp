@@ -29,8 +29,8 @@ base::Result<std::optional<TlsFiles>> bootstrap_certificates(const certgen::EnvL
   const auto& dir = options.dir;
   log << "dind: TLS certificates ready in " << dir.string() << " (CA sha256 "
       << report->ca_fingerprint << ")\n";
-  return std::optional<TlsFiles>(
-      TlsFiles{dir / "server/ca.pem", dir / "server/cert.pem", dir / "server/key.pem", dir / "client"});
+  return std::optional<TlsFiles>(TlsFiles{dir / "server/ca.pem", dir / "server/cert.pem",
+                                          dir / "server/key.pem", dir / "client"});
 }
 
 }  // namespace dind::appliance

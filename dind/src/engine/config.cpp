@@ -165,9 +165,12 @@ Status apply(const FlagDef& f, const std::string& value, DaemonConfig& c) {
     if (!b) {
       return std::move(b).error();
     }
-    if (name == "tls") c.tls = *b;
-    else if (name == "tlsverify") c.tlsverify = *b;
-    else if (name == "debug") c.debug = *b;
+    if (name == "tls")
+      c.tls = *b;
+    else if (name == "tlsverify")
+      c.tlsverify = *b;
+    else if (name == "debug")
+      c.debug = *b;
     return {};
   }
   if (f.type == FlagType::kInt) {
@@ -180,18 +183,30 @@ Status apply(const FlagDef& f, const std::string& value, DaemonConfig& c) {
     c.mtu = v;
     return {};
   }
-  if (name == "host") c.hosts.push_back(value);
-  else if (name == "registry-mirror") c.registry_mirrors.push_back(value);
-  else if (name == "insecure-registry") c.insecure_registries.push_back(value);
-  else if (name == "tlscacert") c.tlscacert = value;
-  else if (name == "tlscert") c.tlscert = value;
-  else if (name == "tlskey") c.tlskey = value;
-  else if (name == "data-root") c.data_root = value;
-  else if (name == "exec-root") c.exec_root = value;
-  else if (name == "pidfile") c.pidfile = value;
-  else if (name == "config-file") c.config_file = value;
-  else if (name == "log-level") c.log_level = value;
-  else if (name == "bip") c.bip = value;
+  if (name == "host")
+    c.hosts.push_back(value);
+  else if (name == "registry-mirror")
+    c.registry_mirrors.push_back(value);
+  else if (name == "insecure-registry")
+    c.insecure_registries.push_back(value);
+  else if (name == "tlscacert")
+    c.tlscacert = value;
+  else if (name == "tlscert")
+    c.tlscert = value;
+  else if (name == "tlskey")
+    c.tlskey = value;
+  else if (name == "data-root")
+    c.data_root = value;
+  else if (name == "exec-root")
+    c.exec_root = value;
+  else if (name == "pidfile")
+    c.pidfile = value;
+  else if (name == "config-file")
+    c.config_file = value;
+  else if (name == "log-level")
+    c.log_level = value;
+  else if (name == "bip")
+    c.bip = value;
   return {};
 }
 
@@ -226,21 +241,26 @@ Status merge_config_json(std::string_view text, const std::vector<std::string>& 
     };
     switch (def->type) {
       case FlagType::kBool:
-        if (!value.is_boolean()) return type_error();
+        if (!value.is_boolean())
+          return type_error();
         DIND_TRY(apply(*def, value.get<bool>() ? "true" : "false", config));
         break;
       case FlagType::kInt:
-        if (!value.is_number_integer()) return type_error();
+        if (!value.is_number_integer())
+          return type_error();
         DIND_TRY(apply(*def, std::to_string(value.get<long long>()), config));
         break;
       case FlagType::kString:
-        if (!value.is_string()) return type_error();
+        if (!value.is_string())
+          return type_error();
         DIND_TRY(apply(*def, value.get<std::string>(), config));
         break;
       case FlagType::kStringList:
-        if (!value.is_array()) return type_error();
+        if (!value.is_array())
+          return type_error();
         for (auto& item : value) {
-          if (!item.is_string()) return type_error();
+          if (!item.is_string())
+            return type_error();
           DIND_TRY(apply(*def, item.get<std::string>(), config));
         }
         break;
@@ -254,13 +274,15 @@ Status merge_config_json(std::string_view text, const std::vector<std::string>& 
     return out;
   };
   if (!unknown.empty()) {
-    return make_error(ErrorKind::kInvalidArgument,
-                      "the following directives don't match any configuration option: " + join(unknown));
+    return make_error(
+        ErrorKind::kInvalidArgument,
+        "the following directives don't match any configuration option: " + join(unknown));
   }
   if (!conflicts.empty()) {
     return make_error(ErrorKind::kInvalidArgument,
                       "the following directives are specified both as a flag and in the "
-                      "configuration file: " + join(conflicts));
+                      "configuration file: " +
+                          join(conflicts));
   }
   return {};
 }
@@ -350,12 +372,16 @@ Result<std::vector<api::Listener>> plan_listeners(const DaemonConfig& c,
     l.port = h->port;
     if (verify) {
       std::vector<std::string> missing;
-      if (c.tlscacert.empty()) missing.push_back("--tlscacert");
-      if (c.tlscert.empty()) missing.push_back("--tlscert");
-      if (c.tlskey.empty()) missing.push_back("--tlskey");
+      if (c.tlscacert.empty())
+        missing.push_back("--tlscacert");
+      if (c.tlscert.empty())
+        missing.push_back("--tlscert");
+      if (c.tlskey.empty())
+        missing.push_back("--tlskey");
       if (!missing.empty()) {
         std::string list;
-        for (auto& m : missing) list += (list.empty() ? "" : ", ") + m;
+        for (auto& m : missing)
+          list += (list.empty() ? "" : ", ") + m;
         return make_error(ErrorKind::kInvalidArgument, "--tlsverify needs " + list);
       }
       l.tls = api::TlsFiles{c.tlscacert, c.tlscert, c.tlskey};

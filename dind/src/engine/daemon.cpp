@@ -5,9 +5,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
-#include <algorithm>
 #include <future>
 #include <thread>
 
@@ -160,7 +160,8 @@ int run_daemon(DaemonConfig config) {
       st = tx.commit();
     }
     if (!st) {
-      DIND_LOG(kError) << "cannot create " << limits.spool_dir.string() << ": " << st.error().message;
+      DIND_LOG(kError) << "cannot create " << limits.spool_dir.string() << ": "
+                       << st.error().message;
       remove_pidfile();
       return 1;
     }
@@ -183,7 +184,8 @@ int run_daemon(DaemonConfig config) {
     DIND_LOG(kInfo) << "API listen on " << *bound;
   }
   const auto ms =
-      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count() /
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
+          .count() /
       1000.0;
   DIND_LOG(kInfo) << "dind " << kDindVersion << " (engine " << kEngineVersion << ", API "
                   << api::kMaxApiVersion.to_string() << ") ready in " << ms << " ms; data root "

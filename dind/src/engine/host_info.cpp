@@ -72,12 +72,18 @@ std::string fs_type_name(const fs::path& path) {
     p = p.parent_path();
   }
   switch (static_cast<unsigned long>(st.f_type)) {
-    case 0xEF53: return "extfs";
-    case 0x58465342: return "xfs";
-    case 0x9123683E: return "btrfs";
-    case 0x01021994: return "tmpfs";
-    case 0x794c7630: return "overlayfs";
-    case 0x2FC12FC1: return "zfs";
+    case 0xEF53:
+      return "extfs";
+    case 0x58465342:
+      return "xfs";
+    case 0x9123683E:
+      return "btrfs";
+    case 0x01021994:
+      return "tmpfs";
+    case 0x794c7630:
+      return "overlayfs";
+    case 0x2FC12FC1:
+      return "zfs";
     default: {
       char buf[32];
       std::snprintf(buf, sizeof(buf), "0x%lx", static_cast<unsigned long>(st.f_type));
@@ -143,7 +149,8 @@ base::Result<std::string> load_or_create_engine_id(const fs::path& data_root) {
     if (id.size() == 36) {
       return id;
     }
-    return base::make_error(base::ErrorKind::kDataLoss, file.string() + " is corrupt; remove it to get a new engine ID");
+    return base::make_error(base::ErrorKind::kDataLoss,
+                            file.string() + " is corrupt; remove it to get a new engine ID");
   } else if (text.error().sys_errno != ENOENT) {
     return std::move(text).error();
   }
@@ -155,9 +162,10 @@ base::Result<std::string> load_or_create_engine_id(const fs::path& data_root) {
   b[6] = (b[6] & 0x0f) | 0x40;  // version 4
   b[8] = (b[8] & 0x3f) | 0x80;  // RFC 4122 variant
   char id[37];
-  std::snprintf(id, sizeof(id), "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-                b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
-                b[14], b[15]);
+  std::snprintf(id, sizeof(id),
+                "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
+                b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
+                b[15]);
   base::FileTransaction tx;
   DIND_TRY(tx.ensure_dir(data_root, 0711));
   DIND_TRY(tx.stage(file, std::string(id) + "\n", 0600));

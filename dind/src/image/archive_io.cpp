@@ -96,7 +96,8 @@ class Writer {
 
  private:
   Status header(const std::string& path, unsigned type, unsigned mode, uint64_t size) {
-    std::unique_ptr<archive_entry, decltype(&archive_entry_free)> e(archive_entry_new(), archive_entry_free);
+    std::unique_ptr<archive_entry, decltype(&archive_entry_free)> e(archive_entry_new(),
+                                                                    archive_entry_free);
     archive_entry_set_pathname(e.get(), path.c_str());
     archive_entry_set_filetype(e.get(), type);
     archive_entry_set_perm(e.get(), mode);
@@ -120,19 +121,22 @@ class Writer {
       return state_.status;
     }
     const char* e = archive_error_string(a_.get());
-    return make_error(ErrorKind::kInternal, std::string("writing the archive: ") + (e ? e : "failed"));
+    return make_error(ErrorKind::kInternal,
+                      std::string("writing the archive: ") + (e ? e : "failed"));
   }
 
   std::unique_ptr<archive, WriteDeleter> a_;
   SinkState state_;
 };
 
-std::string blob_path(const std::string& digest) { return "blobs/sha256/" + digest.substr(7); }
+std::string blob_path(const std::string& digest) {
+  return "blobs/sha256/" + digest.substr(7);
+}
 
 }  // namespace
 
-Status save_images(const std::vector<SaveItem>& items, const ImageStore& images, const ContentStore& content,
-                   const ArchiveSink& sink) {
+Status save_images(const std::vector<SaveItem>& items, const ImageStore& images,
+                   const ContentStore& content, const ArchiveSink& sink) {
   Writer w(sink);
   DIND_TRY(w.file("oci-layout", "{\"imageLayoutVersion\":\"1.0.0\"}"));
   DIND_TRY(w.dir("blobs"));
@@ -150,7 +154,8 @@ Status save_images(const std::vector<SaveItem>& items, const ImageStore& images,
     json layer_paths = json::array();
     for (const auto& diff : summary->diff_ids) {
       if (!content.has(diff)) {
-        return make_error(ErrorKind::kDataLoss, "the layer tar of " + diff + " is missing from the store");
+        return make_error(ErrorKind::kDataLoss,
+                          "the layer tar of " + diff + " is missing from the store");
       }
       if (written.insert(diff).second) {
         DIND_TRY(w.file_from(blob_path(diff), content.path(diff)));
@@ -236,18 +241,19 @@ std::string clean(std::string p) {
 
 }  // namespace
 
-Result<std::vector<Loaded>> load_images(const LayerReader& reader, ImageStore& images, LayerStore& layers,
-                                        ContentStore& content) {
+Result<std::vector<Loaded>> load_images(const LayerReader& reader, ImageStore& images,
+                                        LayerStore& layers, ContentStore& content) {
   std::unique_ptr<archive, ReadDeleter> a(archive_read_new());
   archive_read_support_filter_all(a.get());
   archive_read_support_format_tar(a.get());
   ReaderState rs{&reader};
   if (archive_read_open(a.get(), &rs, nullptr, read_cb, nullptr) != ARCHIVE_OK) {
     const char* e = archive_error_string(a.get());
-    return make_error(ErrorKind::kInvalidArgument, std::string("not a docker save archive: ") + (e ? e : ""));
+    return make_error(ErrorKind::kInvalidArgument,
+                      std::string("not a docker save archive: ") + (e ? e : ""));
   }
-  std::map<std::string, std::string> small;             // path -> JSON-ish file content
-  std::map<std::string, LayerStore::Staged> staged;     // path -> unpacked layer
+  std::map<std::string, std::string> small;          // path -> JSON-ish file content
+  std::map<std::string, LayerStore::Staged> staged;  // path -> unpacked layer
   auto cleanup = [&] {
     for (auto& [p, s] : staged) {
       layers.discard(s);
@@ -280,9 +286,10 @@ Result<std::vector<Loaded>> load_images(const LayerReader& reader, ImageStore& i
       return make_error(ErrorKind::kInvalidArgument, "the archive is truncated at " + path);
     }
     head.resize(static_cast<size_t>(got));
-    const bool json_like = size < kSmall && (head.empty() || head[0] == '{' || head[0] == '[' ||
-                                             path == "oci-layout" || path == "repositories" ||
-                                             (path.size() > 8 && path.substr(path.size() - 8) == "/VERSION"));
+    const bool json_like =
+        size < kSmall &&
+        (head.empty() || head[0] == '{' || head[0] == '[' || path == "oci-layout" ||
+         path == "repositories" || (path.size() > 8 && path.substr(path.size() - 8) == "/VERSION"));
     if (json_like) {
       std::string data = head;
       std::vector<char> buf(kBlock);
@@ -349,18 +356,22 @@ Result<std::vector<Loaded>> load_images(const LayerReader& reader, ImageStore& i
     auto doc = json::parse(idx->second, nullptr, false);
     for (const auto& d : doc.value("manifests", json::array())) {
       const std::string digest = d.value("digest", "");
-      auto mf = small.find(blob_path(digest.size() == 71 ? digest : "sha256:" + std::string(64, '0')));
+      auto mf =
+          small.find(blob_path(digest.size() == 71 ? digest : "sha256:" + std::string(64, '0')));
       if (mf == small.end()) {
         cleanup();
-        return make_error(ErrorKind::kInvalidArgument, "index.json names a manifest the archive lacks: " + digest);
+        return make_error(ErrorKind::kInvalidArgument,
+                          "index.json names a manifest the archive lacks: " + digest);
       }
       auto manifest = json::parse(mf->second, nullptr, false);
       Entry en;
-      en.config_path = blob_path(manifest.value("config", json::object()).value("digest", std::string(71, '0')));
+      en.config_path =
+          blob_path(manifest.value("config", json::object()).value("digest", std::string(71, '0')));
       for (const auto& l : manifest.value("layers", json::array())) {
         en.layer_paths.push_back(blob_path(l.value("digest", std::string(71, '0'))));
       }
-      if (auto name = d.value("annotations", json::object()).value("io.containerd.image.name", ""); !name.empty()) {
+      if (auto name = d.value("annotations", json::object()).value("io.containerd.image.name", "");
+          !name.empty()) {
         if (auto ref = parse_reference(name)) {
           en.tags.push_back(ref->familiar());
         }
@@ -378,7 +389,8 @@ Result<std::vector<Loaded>> load_images(const LayerReader& reader, ImageStore& i
     auto cfg = small.find(en.config_path);
     if (cfg == small.end()) {
       cleanup();
-      return make_error(ErrorKind::kInvalidArgument, "the image config " + en.config_path + " is missing");
+      return make_error(ErrorKind::kInvalidArgument,
+                        "the image config " + en.config_path + " is missing");
     }
     auto doc = json::parse(cfg->second, nullptr, false);
     std::vector<std::string> diffs;
@@ -387,12 +399,15 @@ Result<std::vector<Loaded>> load_images(const LayerReader& reader, ImageStore& i
     }
     if (diffs.size() != en.layer_paths.size()) {
       cleanup();
-      return make_error(ErrorKind::kInvalidArgument, "the manifest and the config of " + en.config_path +
-                                                         " disagree on the number of layers");
+      return make_error(
+          ErrorKind::kInvalidArgument,
+          "the manifest and the config of " + en.config_path + " disagree on the number of layers");
     }
     std::optional<std::string> parent;
     for (size_t i = 0; i < diffs.size(); ++i) {
-      const auto chain = chain_ids(std::vector<std::string>(diffs.begin(), diffs.begin() + static_cast<long>(i) + 1)).back();
+      const auto chain = chain_ids(std::vector<std::string>(
+                                       diffs.begin(), diffs.begin() + static_cast<long>(i) + 1))
+                             .back();
       if (layers.has(chain)) {
         parent = chain;
         continue;
@@ -400,12 +415,14 @@ Result<std::vector<Loaded>> load_images(const LayerReader& reader, ImageStore& i
       auto s = staged.find(en.layer_paths[i]);
       if (s == staged.end()) {
         cleanup();
-        return make_error(ErrorKind::kInvalidArgument, "layer " + en.layer_paths[i] + " is missing from the archive");
+        return make_error(ErrorKind::kInvalidArgument,
+                          "layer " + en.layer_paths[i] + " is missing from the archive");
       }
       if (s->second.diff_id != diffs[i]) {
         cleanup();
-        return make_error(ErrorKind::kInvalidArgument, "layer " + en.layer_paths[i] + " has diff ID " +
-                                                           s->second.diff_id + " but the config says " + diffs[i]);
+        return make_error(ErrorKind::kInvalidArgument, "layer " + en.layer_paths[i] +
+                                                           " has diff ID " + s->second.diff_id +
+                                                           " but the config says " + diffs[i]);
       }
       // One staged copy may serve several images: adopt a hard copy only once.
       auto info = layers.adopt(s->second, parent);

@@ -17,7 +17,9 @@ using base::Result;
 using base::Status;
 
 namespace {
-std::string temp_name() { return "ingest-" + base::random_hex(16); }
+std::string temp_name() {
+  return "ingest-" + base::random_hex(16);
+}
 }  // namespace
 
 Result<ContentStore> ContentStore::open(const fs::path& root) {
@@ -44,7 +46,8 @@ bool ContentStore::has(const std::string& digest) const {
 }
 
 Result<ContentStore::Writer> ContentStore::writer(std::optional<std::string> expected_digest,
-                                                  std::optional<uint64_t> expected_size, bool durable) const {
+                                                  std::optional<uint64_t> expected_size,
+                                                  bool durable) const {
   if (expected_digest && !valid_digest(*expected_digest)) {
     return make_error(ErrorKind::kInvalidArgument, "invalid digest \"" + *expected_digest + "\"");
   }
@@ -69,8 +72,8 @@ ContentStore::Writer::~Writer() {
 
 Status ContentStore::Writer::write(std::string_view chunk) {
   if (expected_size_ && size_ + chunk.size() > *expected_size_) {
-    return make_error(ErrorKind::kInvalidArgument,
-                      "blob is larger than the expected " + std::to_string(*expected_size_) + " bytes");
+    return make_error(ErrorKind::kInvalidArgument, "blob is larger than the expected " +
+                                                       std::to_string(*expected_size_) + " bytes");
   }
   hash_.update(chunk);
   size_ += chunk.size();
@@ -95,9 +98,9 @@ Result<std::string> ContentStore::Writer::commit() {
   };
   const std::string digest = hash_.digest();
   if (expected_size_ && size_ != *expected_size_) {
-    return fail(make_error(ErrorKind::kInvalidArgument, "size mismatch: expected " +
-                                                            std::to_string(*expected_size_) + " bytes, got " +
-                                                            std::to_string(size_)));
+    return fail(make_error(ErrorKind::kInvalidArgument,
+                           "size mismatch: expected " + std::to_string(*expected_size_) +
+                               " bytes, got " + std::to_string(size_)));
   }
   if (expected_digest_ && digest != *expected_digest_) {
     return fail(make_error(ErrorKind::kInvalidArgument,

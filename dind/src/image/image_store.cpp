@@ -19,15 +19,19 @@ namespace {
 
 constexpr int kSchemaVersion = 1;
 
-std::string short_id(const std::string& id) { return id.substr(7, 12); }
+std::string short_id(const std::string& id) {
+  return id.substr(7, 12);
+}
 
-int64_t now_unix() { return static_cast<int64_t>(std::time(nullptr)); }
+int64_t now_unix() {
+  return static_cast<int64_t>(std::time(nullptr));
+}
 
 // "2026-11-29T01:32:06.123Z" -> unix seconds (0 when unparsable).
 int64_t parse_rfc3339(const std::string& s) {
   std::tm tm{};
-  if (s.size() < 19 || std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-                                   &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6) {
+  if (s.size() < 19 || std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon,
+                                   &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6) {
     return 0;
   }
   tm.tm_year -= 1900;
@@ -36,7 +40,9 @@ int64_t parse_rfc3339(const std::string& s) {
 }
 
 Result<std::vector<std::string>> diff_ids_of(const json& cfg) {
-  auto bad = [](const std::string& why) { return make_error(ErrorKind::kInvalidArgument, "invalid image config: " + why); };
+  auto bad = [](const std::string& why) {
+    return make_error(ErrorKind::kInvalidArgument, "invalid image config: " + why);
+  };
   if (!cfg.is_object()) {
     return bad("not a JSON object");
   }
@@ -100,7 +106,8 @@ Result<std::unique_ptr<ImageStore>> ImageStore::open(const fs::path& root, Conte
 }
 
 Status ImageStore::save_locked() const {
-  json doc = {{"version", kSchemaVersion}, {"images", images_}, {"refs", refs_}, {"tag_times", tag_times_}};
+  json doc = {
+      {"version", kSchemaVersion}, {"images", images_}, {"refs", refs_}, {"tag_times", tag_times_}};
   return base::write_file_atomic(root_ / "repositories.json", doc.dump() + "\n", 0600);
 }
 
@@ -147,14 +154,17 @@ Status ImageStore::tag(const Reference& ref, const std::string& id) {
 }
 
 Result<std::string> ImageStore::resolve_locked(std::string_view name) const {
-  auto not_found = [&] { return make_error(ErrorKind::kNotFound, "No such image: " + std::string(name)); };
+  auto not_found = [&] {
+    return make_error(ErrorKind::kNotFound, "No such image: " + std::string(name));
+  };
   if (looks_like_id_prefix(name)) {
     std::string prefix(name);
     if (prefix.rfind("sha256:", 0) != 0) {
       prefix = "sha256:" + prefix;
     }
     std::vector<std::string> hits;
-    for (auto it = images_.lower_bound(prefix); it != images_.end() && it->first.rfind(prefix, 0) == 0; ++it) {
+    for (auto it = images_.lower_bound(prefix);
+         it != images_.end() && it->first.rfind(prefix, 0) == 0; ++it) {
       hits.push_back(it->first);
     }
     if (hits.size() == 1) {
@@ -253,8 +263,8 @@ std::set<std::string> ImageStore::referenced_layers() const {
   return out;
 }
 
-Result<ImageStore::Removal> ImageStore::remove(std::string_view name, bool force,
-                                               const std::function<bool(const std::string&)>& in_use) {
+Result<ImageStore::Removal> ImageStore::remove(
+    std::string_view name, bool force, const std::function<bool(const std::string&)>& in_use) {
   Removal out;
   std::string id;
   {
@@ -284,10 +294,12 @@ Result<ImageStore::Removal> ImageStore::remove(std::string_view name, bool force
       if (named) {
         return make_error(ErrorKind::kConflict,
                           "conflict: unable to remove repository reference \"" + std::string(name) +
-                              "\" (must force) - container is using its referenced image " + short_id(id));
+                              "\" (must force) - container is using its referenced image " +
+                              short_id(id));
       }
-      return make_error(ErrorKind::kConflict, "conflict: unable to delete " + short_id(id) +
-                                                  " (cannot be forced) - image is being used by a container");
+      return make_error(ErrorKind::kConflict,
+                        "conflict: unable to delete " + short_id(id) +
+                            " (cannot be forced) - image is being used by a container");
     }
     if (!named) {
       std::set<std::string> repos;
@@ -297,9 +309,10 @@ Result<ImageStore::Removal> ImageStore::remove(std::string_view name, bool force
         }
       }
       if (repos.size() > 1 && !force) {
-        return make_error(ErrorKind::kConflict, "conflict: unable to delete " + short_id(id) +
-                                                    " (must be forced) - image is referenced in multiple "
-                                                    "repositories");
+        return make_error(ErrorKind::kConflict,
+                          "conflict: unable to delete " + short_id(id) +
+                              " (must be forced) - image is referenced in multiple "
+                              "repositories");
       }
     }
     for (const auto& r : refs) {

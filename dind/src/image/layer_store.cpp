@@ -26,7 +26,9 @@ namespace {
 
 constexpr unsigned long kOverlayMagic = 0x794c7630;  // OVERLAYFS_SUPER_MAGIC
 
-std::string random_name() { return base::random_hex(16); }
+std::string random_name() {
+  return base::random_hex(16);
+}
 
 Status make_dir(const fs::path& p, mode_t mode) {
   if (::mkdir(p.c_str(), mode) != 0 && errno != EEXIST) {
@@ -51,10 +53,11 @@ Result<LayerStore> LayerStore::open(const fs::path& root) {
   DIND_TRY(tx.commit());
   struct statfs st {};
   if (::statfs(root.c_str(), &st) == 0 && static_cast<unsigned long>(st.f_type) == kOverlayMagic) {
-    return make_error(ErrorKind::kFailedPrecondition,
-                      "the data root " + root.string() +
-                          " is on overlayfs, which cannot hold overlay upper and work directories: "
-                          "put the data root on a volume (for the appliance: -v dind-data:/var/lib/docker)");
+    return make_error(
+        ErrorKind::kFailedPrecondition,
+        "the data root " + root.string() +
+            " is on overlayfs, which cannot hold overlay upper and work directories: "
+            "put the data root on a volume (for the appliance: -v dind-data:/var/lib/docker)");
   }
   for (const char* sub : {"layers", "mounts", "tmp"}) {
     DIND_TRY(make_dir(root / sub, 0700));
@@ -143,12 +146,14 @@ void LayerStore::discard(const Staged& staged) {
   fs::remove_all(staged.dir, ec);
 }
 
-Result<LayerInfo> LayerStore::adopt(const Staged& staged, const std::optional<std::string>& parent) {
+Result<LayerInfo> LayerStore::adopt(const Staged& staged,
+                                    const std::optional<std::string>& parent) {
   if (parent && !has(*parent)) {
     discard(staged);
     return make_error(ErrorKind::kNotFound, "parent layer " + *parent + " not found");
   }
-  const std::string chain = parent ? base::sha256_digest(*parent + " " + staged.diff_id) : staged.diff_id;
+  const std::string chain =
+      parent ? base::sha256_digest(*parent + " " + staged.diff_id) : staged.diff_id;
   if (has(chain)) {
     discard(staged);
     return get(chain);
@@ -190,7 +195,8 @@ Result<LayerInfo> LayerStore::register_layer(int fd, const std::optional<std::st
       (void)keep_tar->remove(staged->diff_id);
     }
     return make_error(ErrorKind::kInvalidArgument, "layer digest mismatch: the config says " +
-                                                       *expected_diff_id + ", the data is " + staged->diff_id);
+                                                       *expected_diff_id + ", the data is " +
+                                                       staged->diff_id);
   }
   return adopt(*staged, parent);
 }
@@ -226,7 +232,8 @@ Result<RootfsPlan> LayerStore::prepare_rootfs(const std::string& id,
   for (const char* d : {"etc", "dev", "dev/pts", "dev/shm", "proc", "sys"}) {
     DIND_TRY(make_dir(init / d, 0755));
   }
-  for (const char* f : {"etc/hosts", "etc/hostname", "etc/resolv.conf", ".dockerenv", "dev/console"}) {
+  for (const char* f :
+       {"etc/hosts", "etc/hostname", "etc/resolv.conf", ".dockerenv", "dev/console"}) {
     DIND_TRY(touch(init / f, 0755));
   }
   std::error_code ec;
@@ -256,7 +263,8 @@ Status LayerStore::remove_rootfs(const std::string& id) {
   std::error_code ec;
   fs::remove_all(root_ / "mounts" / id, ec);
   if (ec) {
-    return make_error(base::kind_from_errno(ec.value()), "remove rootfs " + id + ": " + ec.message());
+    return make_error(base::kind_from_errno(ec.value()),
+                      "remove rootfs " + id + ": " + ec.message());
   }
   return {};
 }
@@ -280,7 +288,8 @@ Status mount_overlay(const RootfsPlan& plan) {
     for (const auto& l : plan.lower) {
       lower += (lower.empty() ? "" : ":") + l.string();
     }
-    const std::string opts = "lowerdir=" + lower + ",upperdir=" + plan.upper.string() + ",workdir=" + plan.work.string();
+    const std::string opts =
+        "lowerdir=" + lower + ",upperdir=" + plan.upper.string() + ",workdir=" + plan.work.string();
     if (::mount("overlay", plan.merged.c_str(), "overlay", 0, opts.c_str()) != 0) {
       return base::sys_error(errno, "mount overlay on " + plan.merged.string());
     }

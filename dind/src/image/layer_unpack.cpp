@@ -48,7 +48,8 @@ int open_in_root(int root, const std::string& path, int flags) {
   open_how how{};
   how.flags = static_cast<uint64_t>(flags | O_CLOEXEC);
   how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
-  return static_cast<int>(::syscall(SYS_openat2, root, path.empty() ? "." : path.c_str(), &how, sizeof(how)));
+  return static_cast<int>(
+      ::syscall(SYS_openat2, root, path.empty() ? "." : path.c_str(), &how, sizeof(how)));
 }
 
 Error bad_entry(const std::string& path, const std::string& why) {
@@ -65,7 +66,8 @@ Result<std::vector<std::string>> split_path(const std::string& raw) {
   size_t pos = 0;
   while (pos <= raw.size()) {
     size_t slash = raw.find('/', pos);
-    std::string comp = raw.substr(pos, slash == std::string::npos ? std::string::npos : slash - pos);
+    std::string comp =
+        raw.substr(pos, slash == std::string::npos ? std::string::npos : slash - pos);
     pos = slash == std::string::npos ? raw.size() + 1 : slash + 1;
     if (comp.empty() || comp == ".") {
       continue;
@@ -332,7 +334,8 @@ Status unpack_entry(archive* a, archive_entry* e, int root, std::vector<DirTime>
       return {};
     }
     case AE_IFREG: {
-      UniqueFd f(::openat(pfd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+      UniqueFd f(
+          ::openat(pfd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
       if (!f.valid()) {
         return base::sys_error(errno, "create " + path);
       }
@@ -418,7 +421,8 @@ Result<UnpackResult> unpack_layer(int fd, const fs::path& dir, const LayerTee& t
   return unpack_layer(fd_reader(fd), dir, tee);
 }
 
-Result<UnpackResult> unpack_layer(const LayerReader& reader, const fs::path& dir, const LayerTee& tee) {
+Result<UnpackResult> unpack_layer(const LayerReader& reader, const fs::path& dir,
+                                  const LayerTee& tee) {
   UniqueFd root(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!root.valid()) {
     return base::sys_error(errno, "open layer directory " + dir.string());
@@ -428,8 +432,7 @@ Result<UnpackResult> unpack_layer(const LayerReader& reader, const fs::path& dir
   archive_read_support_format_raw(raw.get());
   ReaderState rs{&reader};
   if (archive_read_open(raw.get(), &rs, nullptr, read_from, nullptr) != ARCHIVE_OK) {
-    return make_error(ErrorKind::kInvalidArgument,
-                      "layer: " + err_text(raw.get(), "unreadable"));
+    return make_error(ErrorKind::kInvalidArgument, "layer: " + err_text(raw.get(), "unreadable"));
   }
   archive_entry* re = nullptr;
   if (archive_read_next_header(raw.get(), &re) != ARCHIVE_OK) {
@@ -453,8 +456,9 @@ Result<UnpackResult> unpack_layer(const LayerReader& reader, const fs::path& dir
       break;
     }
     if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
-      return make_error(ErrorKind::kInvalidArgument,
-                        "layer: " + (stream.failed ? stream.error : err_text(tar.get(), "bad tar")));
+      return make_error(
+          ErrorKind::kInvalidArgument,
+          "layer: " + (stream.failed ? stream.error : err_text(tar.get(), "bad tar")));
     }
     DIND_TRY(unpack_entry(tar.get(), e, root.get(), dir_times));
     ++result.entries;

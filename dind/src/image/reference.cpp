@@ -11,7 +11,9 @@ namespace {
 
 constexpr size_t kMaxNameLength = 255;
 
-bool is_lower_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
+bool is_lower_alnum(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
 
 // A path component: [a-z0-9]+ ((\.|_|__|-+)[a-z0-9]+)*
 bool valid_component(std::string_view c) {
@@ -114,7 +116,9 @@ bool valid_tag(std::string_view t) {
   return true;
 }
 
-base::Error invalid() { return make_error(ErrorKind::kInvalidArgument, "invalid reference format"); }
+base::Error invalid() {
+  return make_error(ErrorKind::kInvalidArgument, "invalid reference format");
+}
 
 }  // namespace
 
@@ -210,7 +214,8 @@ Result<Reference> parse_reference(std::string_view text, bool default_tag) {
   std::string_view path = rest;
   if (rest.find('/') != std::string_view::npos &&
       (first.find('.') != std::string_view::npos || first.find(':') != std::string_view::npos ||
-       first == "localhost" || first.find_first_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ") != std::string_view::npos)) {
+       first == "localhost" ||
+       first.find_first_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ") != std::string_view::npos)) {
     if (!valid_domain(first)) {
       return invalid();
     }
@@ -246,11 +251,12 @@ Result<Reference> parse_reference(std::string_view text, bool default_tag) {
     r.path = "library/" + r.path;
   }
   if (has_upper) {
-    return make_error(ErrorKind::kInvalidArgument,
-                      "invalid reference format: repository name (" + r.path + ") must be lowercase");
+    return make_error(ErrorKind::kInvalidArgument, "invalid reference format: repository name (" +
+                                                       r.path + ") must be lowercase");
   }
   if (r.name().size() > kMaxNameLength) {
-    return make_error(ErrorKind::kInvalidArgument, "invalid reference format: repository name (" + r.path +
+    return make_error(ErrorKind::kInvalidArgument, "invalid reference format: repository name (" +
+                                                       r.path +
                                                        ") must not be more than 255 characters");
   }
   if (!r.tag && !r.digest && default_tag) {

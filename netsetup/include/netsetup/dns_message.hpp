@@ -22,7 +22,14 @@ inline constexpr uint16_t kTypeAaaa = 28;
 inline constexpr uint16_t kTypeOpt = 41;
 inline constexpr uint16_t kClassIn = 1;
 
-enum class Rcode : uint8_t { kNoError = 0, kFormErr = 1, kServFail = 2, kNxDomain = 3, kNotImp = 4, kRefused = 5 };
+enum class Rcode : uint8_t {
+  kNoError = 0,
+  kFormErr = 1,
+  kServFail = 2,
+  kNxDomain = 3,
+  kNotImp = 4,
+  kRefused = 5
+};
 
 struct Query {
   uint16_t id = 0;
@@ -30,7 +37,7 @@ struct Query {
   std::string name;  // lower-case, no trailing dot; "" is the root
   uint16_t qtype = 0;
   uint16_t qclass = 0;
-  uint16_t udp_size = 512;  // from EDNS0 OPT, else 512
+  uint16_t udp_size = 512;    // from EDNS0 OPT, else 512
   std::string question_wire;  // the question section as received (echoed back)
 };
 

@@ -22,7 +22,8 @@ class Records {
  public:
   // Adds an endpoint on `network` with its names; kInvalidArgument on a name
   // that is not a valid DNS name.
-  dind::base::Status add(const std::string& network, Ipv4 ip, const std::vector<std::string>& names);
+  dind::base::Status add(const std::string& network, Ipv4 ip,
+                         const std::vector<std::string>& names);
   void remove(const std::string& network, Ipv4 ip);
   // Addresses for name as seen from a querier attached to `networks`
   // (also "name.network"); empty when unknown.

@@ -14,9 +14,9 @@ namespace netsetup {
 
 struct BridgeSpec {
   std::string name;
-  Mac mac;                // explicit: a bridge without one takes a port's MAC and changes it
+  Mac mac;  // explicit: a bridge without one takes a port's MAC and changes it
   int mtu = 1500;
-  Ipv4Prefix gateway;     // the gateway address with the subnet's prefix length
+  Ipv4Prefix gateway;  // the gateway address with the subnet's prefix length
 };
 
 // Creates the bridge (down → address → up). On failure nothing is left.
@@ -29,7 +29,7 @@ struct AttachSpec {
   std::string bridge;
   std::string host_ifname;  // "vethXXXXXXX" in our netns
   std::string ifname = "eth0";
-  Ipv4Prefix address;  // container address with the network's prefix length
+  Ipv4Prefix address;           // container address with the network's prefix length
   std::optional<Ipv4> gateway;  // set: add the default route via it
   Mac mac;
   int mtu = 1500;

@@ -72,9 +72,9 @@ struct EndpointState {
 
 struct ManagerOptions {
   std::filesystem::path state_dir;
-  std::string table = "dind";          // our nft table
+  std::string table = "dind";  // our nft table
   std::vector<PoolSpec> pools = default_pools();
-  int default_mtu = 0;                 // 0: the uplink's, else 1500
+  int default_mtu = 0;  // 0: the uplink's, else 1500
 };
 
 class NetworkManager {

@@ -31,10 +31,9 @@ struct PortMapping {
 
 // "8080-8082:80-82" style ranges expand to one mapping per port (as Docker
 // does); the two ranges must have the same length.
-dind::base::Result<std::vector<PortMapping>> expand_port_range(Proto proto, std::optional<Ipv4> host_ip,
-                                                               uint16_t host_first, uint16_t host_last,
-                                                               Ipv4 container_ip, uint16_t container_first,
-                                                               uint16_t container_last);
+dind::base::Result<std::vector<PortMapping>> expand_port_range(
+    Proto proto, std::optional<Ipv4> host_ip, uint16_t host_first, uint16_t host_last,
+    Ipv4 container_ip, uint16_t container_first, uint16_t container_last);
 
 struct NatPlan {
   std::string table = "dind";

@@ -38,12 +38,15 @@ void RawClient::send(const std::string& bytes) {
   }
 }
 
-void RawClient::shutdown_write() { ::shutdown(fd_, SHUT_WR); }
+void RawClient::shutdown_write() {
+  ::shutdown(fd_, SHUT_WR);
+}
 
 std::string RawClient::read_until(const std::string& needle, std::chrono::milliseconds deadline) {
   const auto end = std::chrono::steady_clock::now() + deadline;
   while (!eof_ && (needle.empty() || buffered_.find(needle) == std::string::npos)) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now());
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        end - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
       break;
     }
@@ -62,6 +65,8 @@ std::string RawClient::read_until(const std::string& needle, std::chrono::millis
   return buffered_;
 }
 
-std::string RawClient::read_all(std::chrono::milliseconds deadline) { return read_until("", deadline); }
+std::string RawClient::read_all(std::chrono::milliseconds deadline) {
+  return read_until("", deadline);
+}
 
 }  // namespace testsupport

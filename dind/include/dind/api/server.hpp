@@ -31,9 +31,9 @@ struct TlsFiles {
 struct Listener {
   enum class Kind { kUnix, kTcp };
   Kind kind = Kind::kUnix;
-  std::string path;  // unix
-  std::string host;  // tcp: "0.0.0.0", "127.0.0.1", "::"
-  uint16_t port = 0; // tcp; 0 picks a free port (tests)
+  std::string path;             // unix
+  std::string host;             // tcp: "0.0.0.0", "127.0.0.1", "::"
+  uint16_t port = 0;            // tcp; 0 picks a free port (tests)
   std::optional<TlsFiles> tls;  // tcp: required unless insecure is set
   bool insecure = false;        // explicit opt-in to plain TCP
 };

@@ -54,7 +54,8 @@ class ContentStore {
   // that is verified by digest whenever it is read back (layer tars) skips
   // that flush, as Docker does for layer data.
   base::Result<Writer> writer(std::optional<std::string> expected_digest = {},
-                              std::optional<uint64_t> expected_size = {}, bool durable = true) const;
+                              std::optional<uint64_t> expected_size = {},
+                              bool durable = true) const;
   base::Result<std::string> put(std::string_view data) const;  // small blobs (configs)
 
   bool has(const std::string& digest) const;

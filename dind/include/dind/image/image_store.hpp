@@ -29,7 +29,7 @@ struct ImageSummary {
   uint64_t size = 0;                      // sum of the layers' sizes
   std::string config;                     // the raw config JSON
   std::vector<std::string> diff_ids;
-  std::optional<std::string> top_layer;   // chain ID
+  std::optional<std::string> top_layer;  // chain ID
 };
 
 class ImageStore {

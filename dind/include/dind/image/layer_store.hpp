@@ -69,7 +69,8 @@ class LayerStore {
   // Creates <root>/mounts/<id>/{diff,work,merged} (and an init layer with the
   // mount points for /etc/hosts, /etc/resolv.conf, /etc/hostname) and returns
   // the overlay of `top_chain_id`'s layer chain under them.
-  base::Result<RootfsPlan> prepare_rootfs(const std::string& id, const std::optional<std::string>& top_chain_id);
+  base::Result<RootfsPlan> prepare_rootfs(const std::string& id,
+                                          const std::optional<std::string>& top_chain_id);
   base::Status remove_rootfs(const std::string& id);
 
   const std::filesystem::path& root() const { return root_; }

@@ -24,7 +24,7 @@ namespace dind::image {
 struct UnpackResult {
   std::string diff_id;  // sha256 of the uncompressed tar stream
   uint64_t entries = 0;
-  uint64_t bytes = 0;   // uncompressed tar size
+  uint64_t bytes = 0;  // uncompressed tar size
 };
 
 // Pulls up to `len` bytes of the (possibly compressed) layer into `buf`;
@@ -40,7 +40,8 @@ using LayerTee = std::function<base::Status(std::string_view)>;
 // Reads the layer from `fd` (any readable stream) into `dir`, which must
 // exist. On failure `dir` may hold a partial tree: the caller unpacks into a
 // fresh directory and removes it on error.
-base::Result<UnpackResult> unpack_layer(int fd, const std::filesystem::path& dir, const LayerTee& tee = {});
+base::Result<UnpackResult> unpack_layer(int fd, const std::filesystem::path& dir,
+                                        const LayerTee& tee = {});
 base::Result<UnpackResult> unpack_layer(const LayerReader& reader, const std::filesystem::path& dir,
                                         const LayerTee& tee = {});
 

@@ -12,13 +12,13 @@
 namespace dind::image {
 
 struct Reference {
-  std::string domain;  // "docker.io", "localhost:5000"
-  std::string path;    // "library/busybox"
+  std::string domain;                 // "docker.io", "localhost:5000"
+  std::string path;                   // "library/busybox"
   std::optional<std::string> tag;     // "latest"
   std::optional<std::string> digest;  // "sha256:<64 hex>"
 
   std::string name() const { return domain + "/" + path; }  // fully qualified repository
-  std::string to_string() const;  // name[:tag][@digest]
+  std::string to_string() const;                            // name[:tag][@digest]
   // The short form users know: "busybox:latest", "foo/bar:1", "localhost:5000/x:y".
   std::string familiar() const;
   std::string familiar_name() const;

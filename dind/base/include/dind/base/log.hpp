@@ -22,9 +22,9 @@ void log_line(LogLevel level, std::string_view message);
 
 // Streams into a log line only when the level is enabled:
 //   DIND_LOG(kInfo) << "API listen on " << addr;
-#define DIND_LOG(level)                                                  \
-  if (!::dind::base::log_enabled(::dind::base::LogLevel::level)) {       \
-  } else                                                                 \
+#define DIND_LOG(level)                                            \
+  if (!::dind::base::log_enabled(::dind::base::LogLevel::level)) { \
+  } else                                                           \
     ::dind::base::detail::LogStream(::dind::base::LogLevel::level).stream()
 
 namespace dind::base::detail {

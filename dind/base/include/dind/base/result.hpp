@@ -19,17 +19,32 @@ class [[nodiscard]] Result {
   bool ok() const { return v_.index() == 0; }
   explicit operator bool() const { return ok(); }
 
-  T& value() & { assert(ok()); return std::get<0>(v_); }
-  const T& value() const& { assert(ok()); return std::get<0>(v_); }
-  T&& value() && { assert(ok()); return std::get<0>(std::move(v_)); }
+  T& value() & {
+    assert(ok());
+    return std::get<0>(v_);
+  }
+  const T& value() const& {
+    assert(ok());
+    return std::get<0>(v_);
+  }
+  T&& value() && {
+    assert(ok());
+    return std::get<0>(std::move(v_));
+  }
   T& operator*() & { return value(); }
   const T& operator*() const& { return value(); }
   T&& operator*() && { return std::move(*this).value(); }
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
 
-  const Error& error() const& { assert(!ok()); return std::get<1>(v_); }
-  Error&& error() && { assert(!ok()); return std::get<1>(std::move(v_)); }
+  const Error& error() const& {
+    assert(!ok());
+    return std::get<1>(v_);
+  }
+  Error&& error() && {
+    assert(!ok());
+    return std::get<1>(std::move(v_));
+  }
 
  private:
   std::variant<T, Error> v_;
@@ -43,8 +58,14 @@ class [[nodiscard]] Result<void> {
 
   bool ok() const { return !failed_; }
   explicit operator bool() const { return ok(); }
-  const Error& error() const& { assert(failed_); return error_; }
-  Error&& error() && { assert(failed_); return std::move(error_); }
+  const Error& error() const& {
+    assert(failed_);
+    return error_;
+  }
+  Error&& error() && {
+    assert(failed_);
+    return std::move(error_);
+  }
 
  private:
   Error error_;
@@ -59,11 +80,11 @@ using Status = Result<void>;
 // temporary gets a unique name so that DIND_TRY may nest (in lambdas).
 #define DIND_TRY_CONCAT2(a, b) a##b
 #define DIND_TRY_CONCAT(a, b) DIND_TRY_CONCAT2(a, b)
-#define DIND_TRY_IMPL(var, expr)      \
-  do {                                \
-    auto var = (expr);                \
-    if (!var) {                       \
-      return std::move(var).error();  \
-    }                                 \
+#define DIND_TRY_IMPL(var, expr)     \
+  do {                               \
+    auto var = (expr);               \
+    if (!var) {                      \
+      return std::move(var).error(); \
+    }                                \
   } while (false)
 #define DIND_TRY(expr) DIND_TRY_IMPL(DIND_TRY_CONCAT(dind_try_r_, __COUNTER__), expr)
