@@ -209,3 +209,24 @@ def test_before_and_since_filters(daemon, busybox_tar):
     p = docker(daemon, "images", "--filter", "since=nosuch:1", check=False)
     assert p.returncode == 1 and "No such image: nosuch:1" in p.stderr
     docker(daemon, "rmi", "filter:old", "filter:new")
+
+
+def test_load_progress_lines_unless_quiet(daemon):
+    def load(quiet):
+        p = subprocess.run(["curl", "-sS", "--unix-socket", daemon.socket, "-X", "POST", "-H",
+                            "Content-Type: application/x-tar", "--data-binary", "@" + FIXTURE,
+                            f"http://d/images/load?quiet={quiet}"], capture_output=True, text=True, timeout=60)
+        return [json.loads(line) for line in p.stdout.splitlines()]
+    lines = load(0)
+    bars = [m for m in lines if m.get("status") == "Loading layer"]
+    assert bars, lines
+    layers = json.loads(docker(daemon, "image", "inspect", "dockerd/tiny:20.10").stdout)[0]["RootFS"]["Layers"]
+    assert bars[0]["id"] == layers[0][7:19], "the bar's ID is the short chain ID of the layer"
+    assert bars[0]["progressDetail"]["current"] == bars[0]["progressDetail"]["total"] > 0
+    assert bars[0]["progress"].startswith("[=====") and bars[0]["progress"].endswith("B")
+    assert lines[-1] == {"stream": "Loaded image: dockerd/tiny:20.10\n"}
+    # The layers exist now: a second load moves none, so shows no bar.
+    assert load(0) == [{"stream": "Loaded image: dockerd/tiny:20.10\n"}]
+    docker(daemon, "rmi", "dockerd/tiny:20.10")
+    assert load(1) == [{"stream": "Loaded image: dockerd/tiny:20.10\n"}]
+    docker(daemon, "rmi", "dockerd/tiny:20.10")

@@ -2,6 +2,7 @@
 #include <nlohmann/json.hpp>
 
 #include "dind/api/images.hpp"
+#include "dind/api/progress.hpp"
 
 using dind::api::apply_changes;
 using nlohmann::json;
@@ -44,4 +45,26 @@ TEST_CASE("bad --change instructions are refused", "[api][images]") {
   std::string cfg;
   auto st = apply_changes({"RUN x"}, cfg);
   CHECK(st.error().message == "RUN is not a valid change command");
+}
+
+TEST_CASE("progress lines match Docker's jsonmessage text", "[api][progress]") {
+  using dind::api::human_size;
+  using dind::api::progress_bar;
+  CHECK(human_size(0) == "0B");
+  CHECK(human_size(512) == "512B");
+  CHECK(human_size(32768) == "32.77kB");
+  CHECK(human_size(1996288) == "1.996MB");
+  CHECK(human_size(uint64_t{560} * 1000 * 1000) == "560MB");
+  // The two bars dockerd 20.10 sent for a 1.996 MB layer (capture 19d).
+  CHECK(progress_bar(32768, 1996288) ==
+        "[>                                                  ]  32.77kB/1.996MB");
+  CHECK(progress_bar(1996288, 1996288) ==
+        "[==================================================>]  1.996MB/1.996MB");
+  CHECK(progress_bar(5000, 0) == "     5kB");
+  const auto doc =
+      nlohmann::json::parse(dind::api::progress_message("Loading layer", "3f43d6934766", 1, 2));
+  CHECK(doc["status"] == "Loading layer");
+  CHECK(doc["id"] == "3f43d6934766");
+  CHECK(doc["progressDetail"]["current"] == 1);
+  CHECK(doc["progressDetail"]["total"] == 2);
 }

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "dind/api/errors.hpp"
+#include "dind/api/progress.hpp"
 #include "dind/base/log.hpp"
 #include "dind/base/text.hpp"
 #include "dind/base/time.hpp"
@@ -438,6 +439,14 @@ void add_image_routes(Router& router, ImageContext ctx) {
           }
           std::string lines;
           for (const auto& l : *loaded) {
+            // The layers moved before the answer starts, so each bar is sent
+            // complete (dockerd sends them as it goes; the CLI shows the same).
+            for (const auto& layer : l.new_layers) {
+              if (!quiet) {
+                const std::string id = layer.chain_id.substr(layer.chain_id.find(':') + 1, 12);
+                lines += progress_message("Loading layer", id, layer.bytes, layer.bytes) + "\n";
+              }
+            }
             if (l.repo_tags.empty()) {
               lines += dump(json{{"stream", "Loaded image ID: " + l.id + "\n"}});
             }
@@ -445,7 +454,6 @@ void add_image_routes(Router& router, ImageContext ctx) {
               lines += dump(json{{"stream", "Loaded image: " + t + "\n"}});
             }
           }
-          (void)quiet;  // no progress bars are sent either way
           Response r;
           r.headers["Content-Type"] = "application/json";
           r.stream = [lines](std::shared_ptr<BodyWriter> w) {

@@ -403,6 +403,7 @@ Result<std::vector<Loaded>> load_images(const LayerReader& reader, ImageStore& i
           ErrorKind::kInvalidArgument,
           "the manifest and the config of " + en.config_path + " disagree on the number of layers");
     }
+    Loaded l{};
     std::optional<std::string> parent;
     for (size_t i = 0; i < diffs.size(); ++i) {
       const auto chain = chain_ids(std::vector<std::string>(
@@ -425,6 +426,7 @@ Result<std::vector<Loaded>> load_images(const LayerReader& reader, ImageStore& i
                                                            " but the config says " + diffs[i]);
       }
       // One staged copy may serve several images: adopt a hard copy only once.
+      const uint64_t bytes = s->second.size;
       auto info = layers.adopt(s->second, parent);
       staged.erase(s);
       if (!info) {
@@ -432,13 +434,14 @@ Result<std::vector<Loaded>> load_images(const LayerReader& reader, ImageStore& i
         return std::move(info).error();
       }
       parent = info->chain_id;
+      l.new_layers.push_back({info->chain_id, bytes});
     }
     auto id = images.add(cfg->second);
     if (!id) {
       cleanup();
       return std::move(id).error();
     }
-    Loaded l{*id, {}};
+    l.id = *id;
     for (const auto& t : en.tags) {
       auto ref = parse_reference(t);
       if (ref && images.tag(*ref, *id)) {

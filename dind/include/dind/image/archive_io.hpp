@@ -6,6 +6,7 @@
 // streaming pass: layers are unpacked as they pass by and adopted once the
 // manifest is known.
 
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
@@ -24,9 +25,14 @@ using ArchiveSink = std::function<base::Status(std::string_view)>;
 base::Status save_images(const std::vector<SaveItem>& items, const ImageStore& images,
                          const ContentStore& content, const ArchiveSink& sink);
 
+struct LoadedLayer {
+  std::string chain_id;
+  uint64_t bytes = 0;  // uncompressed tar size
+};
 struct Loaded {
   std::string id;
-  std::vector<std::string> repo_tags;  // familiar
+  std::vector<std::string> repo_tags;   // familiar
+  std::vector<LoadedLayer> new_layers;  // layers this load added, base first
 };
 base::Result<std::vector<Loaded>> load_images(const LayerReader& reader, ImageStore& images,
                                               LayerStore& layers, ContentStore& content);
