@@ -3,6 +3,7 @@
 //                         /certs), then serve unix:///var/run/docker.sock and
 //                         tcp://0.0.0.0:2376 (mutual TLS), plus FLAGS
 //   dind daemon [FLAGS]   a dockerd-compatible daemon with exactly FLAGS
+//   dind shim ...         the per-container shim (started by the daemon)
 //   dind version
 // main only parses the command line and wires the parts together.
 
@@ -17,9 +18,13 @@
 #include "dind/base/log.hpp"
 #include "dind/engine/config.hpp"
 #include "dind/engine/daemon.hpp"
+#include "dind/runtime/shim.hpp"
 #include "dind/version.hpp"
 
 int main(int argc, char** argv) {
+  if (argc > 1 && std::string(argv[1]) == "shim") {
+    return dind::runtime::shim_main(argc - 1, argv + 1);  // before anything else runs
+  }
   std::vector<std::string> args(argv + 1, argv + argc);
   ::signal(SIGPIPE, SIG_IGN);  // a client closing early must not kill the daemon
   if (!args.empty() && (args[0] == "-h" || args[0] == "--help" || args[0] == "help")) {

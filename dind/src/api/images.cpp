@@ -650,7 +650,7 @@ void add_image_routes(Router& router, ImageContext ctx) {
         if (dangling_only && !s.repo_tags.empty()) {
           continue;
         }
-        auto r = ctx.images->remove(s.id, true, [](const std::string&) { return false; });
+        auto r = ctx.images->remove(s.id, true, ctx.in_use);
         if (!r) {
           continue;  // removed concurrently, or refused: prune is best effort
         }
@@ -673,7 +673,7 @@ void add_image_routes(Router& router, ImageContext ctx) {
     const std::string name = req.params["name"];
     ctx.workers->post([ctx, name, force, reply] {
       std::lock_guard lock(*ctx.mutations);
-      auto r = ctx.images->remove(name, force, [](const std::string&) { return false; });
+      auto r = ctx.images->remove(name, force, ctx.in_use);
       if (!r) {
         reply(error_response(r.error()));
         return;

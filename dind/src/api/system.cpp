@@ -93,10 +93,10 @@ json info_json(const SystemContext& c, ApiVersion version) {
   const bool v1 = h.cgroup_version == "1";
   json info = {
       {"ID", c.engine_id},
-      {"Containers", 0},
-      {"ContainersRunning", 0},
+      {"Containers", c.container_count ? c.container_count("") : 0},
+      {"ContainersRunning", c.container_count ? c.container_count("running") : 0},
       {"ContainersPaused", 0},
-      {"ContainersStopped", 0},
+      {"ContainersStopped", c.container_count ? c.container_count("") - c.container_count("running") : 0},
       {"Images", c.image_count ? c.image_count() : 0},
       {"Driver", "overlay2"},
       {"DriverStatus", json::array({json::array({"Backing Filesystem", h.backing_filesystem}),

@@ -134,6 +134,8 @@ const FlagDef kFlags[] = {
     {"debug", "D", "debug", FlagType::kBool},
     {"mtu", nullptr, "mtu", FlagType::kInt},
     {"bip", nullptr, "bip", FlagType::kString},
+    {"bridge", "b", "bridge", FlagType::kString},
+    {"cgroup-parent", nullptr, "cgroup-parent", FlagType::kString},
     {"registry-mirror", nullptr, "registry-mirrors", FlagType::kStringList},
     {"insecure-registry", nullptr, "insecure-registries", FlagType::kStringList},
 };
@@ -207,6 +209,10 @@ Status apply(const FlagDef& f, const std::string& value, DaemonConfig& c) {
     c.log_level = value;
   else if (name == "bip")
     c.bip = value;
+  else if (name == "bridge")
+    c.bridge = value;
+  else if (name == "cgroup-parent")
+    c.cgroup_parent = value;
   return {};
 }
 
@@ -424,7 +430,8 @@ Options (dockerd's spellings; also accepted as daemon.json keys):
       --config-file PATH     default /etc/docker/daemon.json (if present)
   -l, --log-level LEVEL      debug, info, warn, error
   -D, --debug
-      --mtu N, --bip CIDR, --registry-mirror URL, --insecure-registry HOST (used by later features)
+      --mtu N, --bip CIDR, -b/--bridge NAME (default bridge interface, dind0),
+      --cgroup-parent NAME (default dind), --registry-mirror URL, --insecure-registry HOST (used by later features)
 )";
 }
 

@@ -11,13 +11,16 @@
 #include <future>
 #include <thread>
 
+#include "dind/api/containers.hpp"
 #include "dind/api/images.hpp"
 #include "dind/api/server.hpp"
 #include "dind/api/system.hpp"
 #include "dind/base/fs.hpp"
 #include "dind/base/log.hpp"
 #include "dind/base/worker_pool.hpp"
+#include "dind/engine/containers.hpp"
 #include "dind/engine/host_info.hpp"
+#include "dind/engine/networks.hpp"
 #include "dind/version.hpp"
 
 namespace dind::engine {
@@ -172,7 +175,43 @@ int run_daemon(DaemonConfig config) {
   // Declared after the server: destroyed (queued jobs finished) before it,
   // while the io_context its replies are posted to still exists.
   base::WorkerPool workers(2);
-  api::add_image_routes(router, api::ImageContext{images->get(), &*layers, &*content, &workers});
+  // Container jobs block on runc and mounts: their own, larger pool; exits
+  // have a pool of their own so that jobs waiting for an exit never starve it.
+  base::WorkerPool container_workers(8);
+  base::WorkerPool exit_workers(2);
+
+  // Networks (the default bridge is created here) and containers.
+  engine::NetworkOptions nopts;
+  nopts.state_dir = fs::path(config.data_root) / "network";
+  nopts.bridge = config.bridge;
+  nopts.bip = config.bip;
+  nopts.mtu = config.mtu;
+  auto networks = engine::Networks::open(nopts);
+  if (!networks) {
+    DIND_LOG(kError) << "networking: " << networks.error().message;
+    remove_pidfile();
+    return 1;
+  }
+  engine::ContainerPaths cpaths;
+  cpaths.data_root = config.data_root;
+  cpaths.exec_root = config.exec_root;
+  cpaths.cgroup_parent = config.cgroup_parent;
+  {
+    std::error_code ec;
+    cpaths.self_exe = fs::read_symlink("/proc/self/exe", ec).string();
+  }
+  auto containers = engine::Containers::open(cpaths, images->get(), &*layers, networks->get(), &server,
+                                             &container_workers, &exit_workers);
+  if (!containers) {
+    DIND_LOG(kError) << containers.error().message;
+    remove_pidfile();
+    return 1;
+  }
+  ctx->container_count = [c = *containers](const std::string& status) { return c->count(status); };
+  api::ImageContext image_ctx{images->get(), &*layers, &*content, &workers};
+  image_ctx.in_use = [c = *containers](const std::string& id) { return c->using_image(id); };
+  api::add_image_routes(router, image_ctx);
+  api::add_container_routes(router, api::ContainerContext{*containers, networks->get(), &container_workers});
 
   for (const auto& l : *listeners) {
     auto bound = server.listen(l);

@@ -264,7 +264,7 @@ std::set<std::string> ImageStore::referenced_layers() const {
 }
 
 Result<ImageStore::Removal> ImageStore::remove(
-    std::string_view name, bool force, const std::function<bool(const std::string&)>& in_use) {
+    std::string_view name, bool force, const InUse& in_use) {
   Removal out;
   std::string id;
   {
@@ -290,16 +290,23 @@ Result<ImageStore::Removal> ImageStore::remove(
       return out;
     }
     // From here on the image itself is deleted; check everything first.
-    if (in_use(id)) {
+    if (auto user = in_use ? in_use(id) : std::nullopt) {
+      if (named && force) {
+        // dockerd: a forced removal of a used image only drops the tag.
+        refs_.erase(by_ref->to_string());
+        out.untagged.push_back(by_ref->familiar());
+        DIND_TRY(save_locked());
+        return out;
+      }
       if (named) {
         return make_error(ErrorKind::kConflict,
                           "conflict: unable to remove repository reference \"" + std::string(name) +
-                              "\" (must force) - container is using its referenced image " +
-                              short_id(id));
+                              "\" (must force) - container " + user->substr(0, 12) +
+                              " is using its referenced image " + short_id(id));
       }
-      return make_error(ErrorKind::kConflict,
-                        "conflict: unable to delete " + short_id(id) +
-                            " (cannot be forced) - image is being used by a container");
+      return make_error(ErrorKind::kConflict, "conflict: unable to delete " + short_id(id) +
+                                                  " (must be forced) - image is being used by container " +
+                                                  user->substr(0, 12));
     }
     if (!named) {
       std::set<std::string> repos;

@@ -22,6 +22,8 @@ struct ImageContext {
   // Serialises the jobs that add or delete images, so that the garbage
   // collection of one never sees the half-registered blobs of another.
   std::shared_ptr<std::mutex> mutations = std::make_shared<std::mutex>();
+  // The container using an image, if any (rmi answers 409; prune skips it).
+  image::ImageStore::InUse in_use;
 };
 
 void add_image_routes(Router& router, ImageContext ctx);

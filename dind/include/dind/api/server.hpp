@@ -70,6 +70,8 @@ class Server : public Scheduler {
 
   uint64_t requests_handled() const;  // requests that reached a handler
   void after(std::chrono::milliseconds delay, std::function<void()> fn) override;
+  std::shared_ptr<RawStream> adopt(base::UniqueFd fd) override;
+  void when_readable(std::shared_ptr<base::UniqueFd> fd, std::function<void()> fn) override;
 
   struct Impl;  // opaque: defined in server.cpp
 

@@ -35,6 +35,8 @@ struct SystemContext {
   std::vector<std::string> warnings;  // shown by `docker info`
   Scheduler* scheduler = nullptr;
   std::function<size_t()> image_count;  // may be empty
+  // Containers with a status ("" = all); may be empty.
+  std::function<size_t(const std::string&)> container_count;
 };
 
 // Headers dockerd sends on every response.

@@ -46,6 +46,8 @@ struct DaemonConfig {
   bool debug = false;
   int mtu = 0;  // 0: the uplink's
   std::string bip;
+  std::string bridge = "dind0";        // the default network's bridge interface
+  std::string cgroup_parent = "dind";  // containers' cgroups: /<parent>/<id>
   std::vector<std::string> registry_mirrors;
   std::vector<std::string> insecure_registries;
 };

@@ -54,8 +54,9 @@ class ImageStore {
   // docker rmi: by reference, untag it and delete the image when no other
   // reference remains; by ID, delete if it has at most one repository's tags
   // (or force). `in_use` says whether a container uses an image (409).
-  base::Result<Removal> remove(std::string_view name, bool force,
-                               const std::function<bool(const std::string&)>& in_use);
+  // in_use: the ID of a container using the image, if any.
+  using InUse = std::function<std::optional<std::string>(const std::string& image_id)>;
+  base::Result<Removal> remove(std::string_view name, bool force, const InUse& in_use);
   // Layers referenced by any image (for layer gc).
   std::set<std::string> referenced_layers() const;
 

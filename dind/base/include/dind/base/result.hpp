@@ -31,6 +31,10 @@ class [[nodiscard]] Result {
     assert(ok());
     return std::get<0>(std::move(v_));
   }
+  template <typename U>
+  T value_or(U&& fallback) const& {
+    return ok() ? std::get<0>(v_) : static_cast<T>(std::forward<U>(fallback));
+  }
   T& operator*() & { return value(); }
   const T& operator*() const& { return value(); }
   T&& operator*() && { return std::move(*this).value(); }

@@ -1,0 +1,23 @@
+#pragma once
+// Container endpoints (create, start, attach, wait, logs, stop, restart,
+// kill, rm, ps, inspect, top, rename, prune) and the minimal network
+// endpoints (create, rm, ls, inspect) that user networks need.
+
+#include <memory>
+
+#include "dind/api/router.hpp"
+#include "dind/base/worker_pool.hpp"
+#include "dind/engine/containers.hpp"
+#include "dind/engine/networks.hpp"
+
+namespace dind::api {
+
+struct ContainerContext {
+  std::shared_ptr<engine::Containers> containers;
+  engine::Networks* networks = nullptr;
+  base::WorkerPool* workers = nullptr;
+};
+
+void add_container_routes(Router& router, ContainerContext ctx);
+
+}  // namespace dind::api

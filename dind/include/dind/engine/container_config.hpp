@@ -1,0 +1,51 @@
+#pragma once
+// The pure half of `POST /containers/create`: name validation, the merge of
+// the request's Config with the image's, and the parsing of mounts, port
+// bindings and signals, each with Docker's messages.
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "dind/base/result.hpp"
+#include "netsetup/manager.hpp"
+
+namespace dind::engine {
+
+// "[a-zA-Z0-9][a-zA-Z0-9_.-]+" after an optional leading "/".
+base::Status validate_container_name(const std::string& name);
+
+// Docker's merge (daemon/commit.go merge): the image supplies what the
+// request leaves empty; Env and Labels and ExposedPorts and Volumes merge by
+// key; an Entrypoint in the request drops the image's Cmd.
+nlohmann::json merge_config(nlohmann::json request, const nlohmann::json& image_config,
+                            const std::string& id);
+
+struct MountSpec {
+  enum class Type { kBind, kVolume, kTmpfs };
+  Type type = Type::kBind;
+  std::string source;  // host path (bind), volume name ("" = anonymous), ""
+  std::string destination;
+  bool read_only = false;
+  bool create_source = false;  // -v host paths are created when missing
+  std::string tmpfs_options;   // "size=64m,mode=1777"
+};
+
+// HostConfig.Binds (-v), HostConfig.Mounts (--mount), HostConfig.Tmpfs
+// (--tmpfs) and anonymous volumes from Config.Volumes; a destination used
+// twice is refused ("Duplicate mount point: /x").
+base::Result<std::vector<MountSpec>> parse_mounts(const nlohmann::json& config,
+                                                  const nlohmann::json& host_config);
+
+// HostConfig.PortBindings (+ Config.ExposedPorts with PublishAllPorts, where
+// host port 0 means "pick one").
+base::Result<std::vector<netsetup::PortRequest>> parse_port_bindings(
+    const nlohmann::json& config, const nlohmann::json& host_config);
+
+// "KILL", "SIGKILL", "9", "sigterm" -> number; kInvalidArgument
+// "Invalid signal: X" otherwise.
+base::Result<int> parse_signal(const std::string& text);
+
+}  // namespace dind::engine

@@ -1,0 +1,152 @@
+#pragma once
+// Containers: the object model (config, host config, state, names), its
+// persistence (<data-root>/containers/<id>/config.v2.json, atomic) and the
+// lifecycle through the per-container shim: create, start (rootfs, bundle,
+// shim, network between `runc create` and `runc start`), attach, wait, stop,
+// kill, remove, and the clean-up when a container exits.
+//
+// Threading: one mutex guards the table; blocking steps (mounts, runc, the
+// network) run on the caller's thread, which is a worker-pool thread for the
+// API; exits arrive through the Scheduler (the shim's pidfd) and are handled
+// on the worker pool.
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "dind/api/scheduler.hpp"
+#include "dind/base/result.hpp"
+#include "dind/base/worker_pool.hpp"
+#include "dind/engine/container_config.hpp"
+#include "dind/engine/networks.hpp"
+#include "dind/image/image_store.hpp"
+#include "dind/runtime/spec.hpp"
+
+namespace dind::engine {
+
+struct ContainerPaths {
+  std::filesystem::path data_root;
+  std::filesystem::path exec_root;
+  std::string runtime = "runc";
+  std::string self_exe;  // the dind binary (for `dind shim`)
+  std::string cgroup_parent = "dind";
+};
+
+struct ExitInfo {
+  int code = 0;
+  std::string error;  // non-empty: the start failed
+};
+
+class Containers : public std::enable_shared_from_this<Containers> {
+ public:
+  static base::Result<std::shared_ptr<Containers>> open(
+      ContainerPaths paths, image::ImageStore* images, image::LayerStore* layers,
+      Networks* networks, api::Scheduler* scheduler, base::WorkerPool* workers,
+      base::WorkerPool* exits);
+  ~Containers();
+
+  struct Created {
+    std::string id;
+    std::vector<std::string> warnings;
+  };
+  base::Result<Created> create(const std::string& name, const nlohmann::json& body);
+  // Blocking: rootfs, bundle, shim, network, start. kNotModified-like: an
+  // already running container gives kFailedPrecondition with an empty message.
+  base::Status start(const std::string& ref);
+  // Sends the stop signal, waits `timeout` seconds (-1: the container's
+  // StopTimeout or 10), then SIGKILL; `done` runs once it exited.
+  void stop(const std::string& ref, int timeout, std::function<void(base::Status)> done);
+  void kill(const std::string& ref, const std::string& signal,
+            std::function<void(base::Status)> done);
+  void restart(const std::string& ref, int timeout, std::function<void(base::Status)> done);
+  // Blocking. force kills a running container first; volumes removes its
+  // anonymous volumes.
+  base::Status remove(const std::string& ref, bool force, bool volumes);
+  base::Status rename(const std::string& ref, const std::string& new_name);
+
+  enum class WaitCondition { kNotRunning, kNextExit, kRemoved };
+  // `ready` runs at once (or with the lookup error); `done` once the
+  // condition holds.
+  base::Status wait(const std::string& ref, WaitCondition condition,
+                    std::function<void(ExitInfo)> done);
+
+  struct AttachOptions {
+    bool stdin = false, stdout = true, stderr = true, logs = false, stream = true;
+  };
+  // Replays logs (if asked) and joins the client's hijacked stream to the
+  // container's shim (now, or at start for a created container).
+  base::Status attach(const std::string& ref, const AttachOptions& options,
+                      std::shared_ptr<api::RawStream> client);
+
+  struct LogOptions {
+    bool stdout = true, stderr = true, follow = false, timestamps = false;
+    int64_t since_nanos = 0, until_nanos = 0;  // 0: unbounded
+    std::optional<size_t> tail;
+  };
+  // Streams the json-file log as stdcopy frames (or raw for a TTY
+  // container) through `write`; `finish` ends the response.
+  base::Status logs(const std::string& ref, const LogOptions& options,
+                    std::function<void(std::string, std::function<void(bool)>)> write,
+                    std::function<void()> finish,
+                    std::function<void(std::function<void()>)> on_close);
+
+  base::Result<nlohmann::json> inspect(const std::string& ref, bool size) const;
+  struct ListOptions {
+    bool all = false;
+    int limit = -1;
+    bool size = false;
+    std::map<std::string, std::vector<std::string>> filters;
+  };
+  base::Result<nlohmann::json> list(const ListOptions& options) const;
+  base::Result<nlohmann::json> top(const std::string& ref, const std::string& ps_args) const;
+  // Removes stopped containers; returns {"ContainersDeleted": [...], "SpaceReclaimed": n}.
+  nlohmann::json prune();
+
+  // The ID of a container created from image_id, if any (for rmi).
+  std::optional<std::string> using_image(const std::string& image_id) const;
+  size_t count(const std::string& status = "") const;
+
+  struct Container;  // defined in containers.cpp
+
+ private:
+  Containers() = default;
+  base::Result<std::shared_ptr<Container>> find_locked(const std::string& ref) const;
+  base::Result<std::shared_ptr<Container>> find(const std::string& ref) const;
+  base::Status save(const Container& c) const;
+  base::Status start_locked_out(const std::shared_ptr<Container>& c);
+  void on_shim_exit(const std::shared_ptr<Container>& c, uint64_t generation);
+  void release_runtime(Container& c);
+  void notify_exit(Container& c, const ExitInfo& info);
+  base::Status remove_now(const std::shared_ptr<Container>& c, bool volumes);
+  nlohmann::json inspect_locked(const Container& c, bool size) const;
+  base::Status connect_attach(const std::shared_ptr<Container>& c, const AttachOptions& options,
+                              const std::shared_ptr<api::RawStream>& client);
+  base::Status signal(Container& c, int sig);
+  std::filesystem::path dir(const std::string& id) const;
+  std::filesystem::path run_dir(const std::string& id) const;
+  std::filesystem::path socket_path(const std::string& id) const;
+  base::Result<std::string> volume_path(const std::string& name, bool create);
+
+  ContainerPaths paths_;
+  image::ImageStore* images_ = nullptr;
+  image::LayerStore* layers_ = nullptr;
+  Networks* networks_ = nullptr;
+  api::Scheduler* scheduler_ = nullptr;
+  base::WorkerPool* workers_ = nullptr;
+  base::WorkerPool* exits_ = nullptr;  // exit handling: never behind blocked API jobs
+  runtime::HostFacts host_;
+  std::optional<nlohmann::json> seccomp_;
+
+  mutable std::mutex mu_;
+  std::map<std::string, std::shared_ptr<Container>> by_id_;
+  std::map<std::string, std::string> names_;  // "/name" -> id
+};
+
+}  // namespace dind::engine

@@ -1,0 +1,360 @@
+#include "dind/api/containers.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "dind/api/errors.hpp"
+
+namespace dind::api {
+using base::ErrorKind;
+using base::make_error;
+using engine::Containers;
+using json = nlohmann::json;
+
+namespace {
+
+std::string dump(const json& j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+}
+
+// An empty kFailedPrecondition means "nothing to do": 304 Not Modified.
+Response status_response(const base::Status& st, int ok_status = 204) {
+  if (st) {
+    return Response::empty(ok_status);
+  }
+  if (st.error().kind == ErrorKind::kFailedPrecondition && st.error().message.empty()) {
+    return Response::empty(304);
+  }
+  return error_response(st.error());
+}
+
+base::Result<std::map<std::string, std::vector<std::string>>> filters_of(const Request& req) {
+  std::map<std::string, std::vector<std::string>> out;
+  auto f = req.query_value("filters");
+  if (!f || f->empty()) {
+    return out;
+  }
+  auto j = json::parse(*f, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    return make_error(ErrorKind::kInvalidArgument, "invalid filter: " + *f);
+  }
+  for (auto& [k, v] : j.items()) {
+    auto& list = out[k];
+    if (v.is_array()) {
+      for (auto& e : v) {
+        list.push_back(e.is_string() ? e.get<std::string>() : e.dump());
+      }
+    } else if (v.is_object()) {
+      for (auto& [e, on] : v.items()) {
+        if (on.is_boolean() && on.get<bool>()) {
+          list.push_back(e);
+        }
+      }
+    } else {
+      return make_error(ErrorKind::kInvalidArgument, "invalid filter: " + *f);
+    }
+  }
+  return out;
+}
+
+std::optional<int64_t> log_time(const std::string& v) {
+  if (v.empty()) {
+    return 0;
+  }
+  // Unix seconds with an optional fraction (what the CLI sends).
+  char* end = nullptr;
+  const double secs = std::strtod(v.c_str(), &end);
+  if (end == v.c_str() || *end != '\0') {
+    return std::nullopt;
+  }
+  return static_cast<int64_t>(secs * 1e9);
+}
+
+const char* stream_type(const Request& req, bool tty) {
+  if (!tty && req.version >= ApiVersion{1, 42}) {
+    return "application/vnd.docker.multiplexed-stream";
+  }
+  return "application/vnd.docker.raw-stream";
+}
+
+}  // namespace
+
+void add_container_routes(Router& router, ContainerContext ctx) {
+  auto c = ctx.containers;
+  auto workers = ctx.workers;
+
+  router.add("POST", "/containers/create", [c, workers](Request req, Reply reply) {
+    auto body = json::parse(req.body, nullptr, false);
+    if (body.is_discarded() || !body.is_object()) {
+      reply(error_response(400, req.body.empty()
+                                    ? "config cannot be empty in order to create a container"
+                                    : "invalid JSON in the request body"));
+      return;
+    }
+    const std::string name = req.query_value("name").value_or("");
+    workers->post([c, name, body = std::move(body), reply] {
+      auto created = c->create(name, body);
+      if (!created) {
+        reply(error_response(created.error()));
+        return;
+      }
+      reply(Response::json(201, dump({{"Id", created->id}, {"Warnings", created->warnings}})));
+    });
+  });
+
+  router.add("POST", "/containers/{id}/start", [c, workers](Request req, Reply reply) {
+    workers->post([c, id = req.params["id"], reply] { reply(status_response(c->start(id))); });
+  });
+
+  router.add("POST", "/containers/{id}/attach", [c](Request req, Reply reply) {
+    auto info = c->inspect(req.params["id"], false);
+    if (!info) {
+      reply(error_response(info.error()));
+      return;
+    }
+    Containers::AttachOptions o;
+    o.stdin = req.query_bool("stdin").value_or(false);
+    o.stdout = req.query_bool("stdout").value_or(false);
+    o.stderr = req.query_bool("stderr").value_or(false);
+    o.logs = req.query_bool("logs").value_or(false);
+    o.stream = req.query_bool("stream").value_or(false);
+    const bool tty = (*info)["Config"].value("Tty", false);
+    Response r = Response::empty(200);
+    r.headers["Content-Type"] = stream_type(req, tty);
+    r.hijack = [c, id = (*info)["Id"].get<std::string>(), o](std::shared_ptr<RawStream> stream) {
+      if (auto st = c->attach(id, o, stream); !st) {
+        stream->write(st.error().message + "\n");
+        stream->shutdown_write();
+      }
+    };
+    reply(std::move(r));
+  });
+
+  router.add("POST", "/containers/{id}/wait", [c](Request req, Reply reply) {
+    const std::string cond_text = req.query_value("condition").value_or("");
+    Containers::WaitCondition cond = Containers::WaitCondition::kNotRunning;
+    if (cond_text == "next-exit") {
+      cond = Containers::WaitCondition::kNextExit;
+    } else if (cond_text == "removed") {
+      cond = Containers::WaitCondition::kRemoved;
+    } else if (!cond_text.empty() && cond_text != "not-running") {
+      reply(error_response(400, "invalid condition: \"" + cond_text + "\""));
+      return;
+    }
+    if (auto info = c->inspect(req.params["id"], false); !info) {
+      reply(error_response(info.error()));
+      return;
+    }
+    // Headers at once, the body at the exit (the CLI relies on both).
+    Response r;
+    r.headers["Content-Type"] = "application/json";
+    r.stream = [c, id = req.params["id"], cond](std::shared_ptr<BodyWriter> w) {
+      auto st = c->wait(id, cond, [w](engine::ExitInfo info) {
+        json body = {{"Error", info.error.empty() ? json(nullptr) : json{{"Message", info.error}}},
+                     {"StatusCode", info.code}};
+        w->write(dump(body));
+        w->finish();
+      });
+      if (!st) {
+        w->write(dump({{"Error", {{"Message", st.error().message}}}, {"StatusCode", -1}}));
+        w->finish();
+      }
+    };
+    reply(std::move(r));
+  });
+
+  router.add("GET", "/containers/{id}/logs", [c](Request req, Reply reply) {
+    Containers::LogOptions o;
+    o.stdout = req.query_bool("stdout").value_or(false);
+    o.stderr = req.query_bool("stderr").value_or(false);
+    if (!o.stdout && !o.stderr) {
+      reply(error_response(400, "Bad parameters: you must choose at least one stream"));
+      return;
+    }
+    o.follow = req.query_bool("follow").value_or(false);
+    o.timestamps = req.query_bool("timestamps").value_or(false);
+    auto since = log_time(req.query_value("since").value_or(""));
+    auto until = log_time(req.query_value("until").value_or(""));
+    if (!since || !until) {
+      reply(error_response(400, "invalid value for since/until: expected unix seconds"));
+      return;
+    }
+    o.since_nanos = *since;
+    o.until_nanos = *until;
+    if (auto t = req.query_value("tail"); t && !t->empty() && *t != "all") {
+      char* end = nullptr;
+      const long n = std::strtol(t->c_str(), &end, 10);
+      if (*end != '\0' || n < 0) {
+        reply(error_response(400, "invalid value for \"tail\": \"" + *t + "\""));
+        return;
+      }
+      o.tail = static_cast<size_t>(n);
+    }
+    auto info = c->inspect(req.params["id"], false);
+    if (!info) {
+      reply(error_response(info.error()));
+      return;
+    }
+    Response r;
+    r.headers["Content-Type"] = stream_type(req, (*info)["Config"].value("Tty", false));
+    r.stream = [c, id = (*info)["Id"].get<std::string>(), o](std::shared_ptr<BodyWriter> w) {
+      auto st = c->logs(
+          id, o,
+          [w](std::string data, std::function<void(bool)> done) {
+            w->write(std::move(data), std::move(done));
+          },
+          [w] { w->finish(); }, [w](std::function<void()> cb) { w->on_close(std::move(cb)); });
+      if (!st) {
+        w->finish();
+      }
+    };
+    reply(std::move(r));
+  });
+
+  auto timeout_of = [](const Request& req) -> std::optional<int> {
+    auto t = req.query_value("t");
+    if (!t || t->empty()) {
+      return -1;
+    }
+    char* end = nullptr;
+    const long v = std::strtol(t->c_str(), &end, 10);
+    if (*end != '\0') {
+      return std::nullopt;
+    }
+    return static_cast<int>(v);
+  };
+
+  router.add("POST", "/containers/{id}/stop", [c, timeout_of](Request req, Reply reply) {
+    auto t = timeout_of(req);
+    if (!t) {
+      reply(error_response(400, "invalid value for t: " + req.query_value("t").value_or("")));
+      return;
+    }
+    c->stop(req.params["id"], *t, [reply](base::Status st) { reply(status_response(st)); });
+  });
+
+  router.add("POST", "/containers/{id}/restart", [c, timeout_of](Request req, Reply reply) {
+    auto t = timeout_of(req);
+    if (!t) {
+      reply(error_response(400, "invalid value for t: " + req.query_value("t").value_or("")));
+      return;
+    }
+    c->restart(req.params["id"], *t, [reply](base::Status st) { reply(status_response(st)); });
+  });
+
+  router.add("POST", "/containers/{id}/kill", [c](Request req, Reply reply) {
+    c->kill(req.params["id"], req.query_value("signal").value_or(""),
+            [reply](base::Status st) { reply(status_response(st)); });
+  });
+
+  router.add("DELETE", "/containers/{id}", [c, workers](Request req, Reply reply) {
+    const bool force = req.query_bool("force").value_or(false);
+    const bool volumes = req.query_bool("v").value_or(false);
+    if (req.query_bool("link").value_or(false)) {
+      reply(error_response(400, "Conflict, cannot remove the default link name of the container"));
+      return;
+    }
+    workers->post([c, id = req.params["id"], force, volumes, reply] {
+      reply(status_response(c->remove(id, force, volumes)));
+    });
+  });
+
+  router.add("GET", "/containers/json", [c](Request req, Reply reply) {
+    Containers::ListOptions o;
+    o.all = req.query_bool("all").value_or(false);
+    o.size = req.query_bool("size").value_or(false);
+    if (auto l = req.query_value("limit"); l && !l->empty()) {
+      o.limit = std::atoi(l->c_str());
+    }
+    auto f = filters_of(req);
+    if (!f) {
+      reply(error_response(f.error()));
+      return;
+    }
+    o.filters = *f;
+    auto list = c->list(o);
+    reply(list ? Response::json(200, dump(*list)) : error_response(list.error()));
+  });
+
+  router.add("GET", "/containers/{id}/json", [c](Request req, Reply reply) {
+    auto info = c->inspect(req.params["id"], req.query_bool("size").value_or(false));
+    reply(info ? Response::json(200, dump(*info)) : error_response(info.error()));
+  });
+
+  router.add("GET", "/containers/{id}/top", [c, workers](Request req, Reply reply) {
+    workers->post(
+        [c, id = req.params["id"], args = req.query_value("ps_args").value_or(""), reply] {
+          auto t = c->top(id, args);
+          reply(t ? Response::json(200, dump(*t)) : error_response(t.error()));
+        });
+  });
+
+  router.add("POST", "/containers/{id}/rename", [c](Request req, Reply reply) {
+    auto name = req.query_value("name").value_or("");
+    reply(status_response(c->rename(req.params["id"], name)));
+  });
+
+  router.add("POST", "/containers/prune", [c, workers](Request req, Reply reply) {
+    if (auto f = filters_of(req); !f) {
+      reply(error_response(f.error()));
+      return;
+    }
+    workers->post([c, reply] { reply(Response::json(200, dump(c->prune()))); });
+  });
+
+  // Networks: enough of the API to create user networks for names and aliases.
+  auto nets = ctx.networks;
+  auto network_json = [](const engine::NetworkInfo& n, const json& containers) {
+    return json{{"Name", n.name},
+                {"Id", n.id},
+                {"Created", n.created},
+                {"Scope", "local"},
+                {"Driver", n.driver},
+                {"EnableIPv6", false},
+                {"IPAM",
+                 {{"Driver", "default"},
+                  {"Options", nullptr},
+                  {"Config",
+                   {{{"Subnet", n.state.subnet.canonical().to_string()},
+                     {"Gateway", n.state.gateway.to_string()}}}}}},
+                {"Internal", n.state.internal},
+                {"Attachable", false},
+                {"Ingress", false},
+                {"ConfigFrom", {{"Network", ""}}},
+                {"ConfigOnly", false},
+                {"Containers", containers},
+                {"Options",
+                 {{"com.docker.network.bridge.name", n.state.bridge},
+                  {"com.docker.network.driver.mtu", std::to_string(n.state.mtu)}}},
+                {"Labels", n.labels}};
+  };
+  router.add("POST", "/networks/create", [nets, workers](Request req, Reply reply) {
+    auto body = json::parse(req.body, nullptr, false);
+    if (body.is_discarded() || !body.is_object()) {
+      reply(error_response(400, "invalid JSON in the request body"));
+      return;
+    }
+    workers->post([nets, body = std::move(body), reply] {
+      auto n = nets->create(body.value("Name", ""), body);
+      reply(n ? Response::json(201, dump({{"Id", n->id}, {"Warning", ""}}))
+              : error_response(n.error()));
+    });
+  });
+  router.add("DELETE", "/networks/{id}", [nets, workers](Request req, Reply reply) {
+    workers->post(
+        [nets, id = req.params["id"], reply] { reply(status_response(nets->remove(id))); });
+  });
+  router.add("GET", "/networks", [nets, network_json](Request, Reply reply) {
+    json out = json::array();
+    for (const auto& n : nets->list()) {
+      out.push_back(network_json(n, json::object()));
+    }
+    reply(Response::json(200, dump(out)));
+  });
+  router.add("GET", "/networks/{id}", [nets, network_json](Request req, Reply reply) {
+    auto n = nets->find(req.params["id"]);
+    reply(n ? Response::json(200, dump(network_json(*n, json::object())))
+            : error_response(n.error()));
+  });
+}
+
+}  // namespace dind::api

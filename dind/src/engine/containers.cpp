@@ -1,0 +1,1969 @@
+#include "dind/engine/containers.hpp"
+
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <fstream>
+#include <future>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "dind/base/fs.hpp"
+#include "dind/base/log.hpp"
+#include "dind/base/sha256.hpp"
+#include "dind/base/text.hpp"
+#include "dind/base/time.hpp"
+#include "dind/runtime/json_log.hpp"
+#include "dind/runtime/shim.hpp"
+
+extern char** environ;
+
+namespace dind::engine {
+using base::ErrorKind;
+using base::make_error;
+using json = nlohmann::json;
+namespace fs = std::filesystem;
+
+constexpr const char* kZeroTime = "0001-01-01T00:00:00Z";
+
+struct Containers::Container {
+  std::string id, name, image_id, image_name, created;
+  json config, host_config, networking;
+  std::string network_mode = "bridge";
+  std::vector<MountSpec> mounts;  // volumes named (anonymous ones got names at create)
+  std::vector<std::string> anon_volumes;
+  // State.
+  std::string status = "created";
+  int pid = 0;
+  int exit_code = 0;
+  std::string error;
+  std::string started_at = kZeroTime;
+  std::string finished_at = kZeroTime;
+  int restart_count = 0;
+  int shim_pid = 0;
+  json endpoints = json::object();  // network name -> endpoint facts (inspect)
+  // Runtime (not persisted).
+  uint64_t generation = 0;
+  std::shared_ptr<base::UniqueFd> shim_pidfd;
+  base::UniqueFd sync;
+  bool mounted = false;
+  bool starting = false;
+  bool removing = false;
+  std::string netns;  // bind-mounted namespace file
+  std::vector<std::pair<AttachOptions, std::shared_ptr<api::RawStream>>> pending_attaches;
+  std::vector<std::function<void(ExitInfo)>> exit_waiters;
+  std::vector<std::function<void(ExitInfo)>> removal_waiters;
+};
+
+namespace {
+
+std::string short_id(const std::string& id) {
+  return id.substr(0, 12);
+}
+
+json mount_spec_json(const MountSpec& m) {
+  return {{"type", static_cast<int>(m.type)}, {"source", m.source},
+          {"destination", m.destination},     {"ro", m.read_only},
+          {"create", m.create_source},        {"tmpfs", m.tmpfs_options}};
+}
+
+MountSpec mount_spec_from(const json& j) {
+  MountSpec m;
+  m.type = static_cast<MountSpec::Type>(j.value("type", 0));
+  m.source = j.value("source", "");
+  m.destination = j.value("destination", "");
+  m.read_only = j.value("ro", false);
+  m.create_source = j.value("create", false);
+  m.tmpfs_options = j.value("tmpfs", "");
+  return m;
+}
+
+int open_in_root(int root, const std::string& path, int flags) {
+  open_how how{};
+  how.flags = static_cast<uint64_t>(flags | O_CLOEXEC);
+  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+  return static_cast<int>(::syscall(SYS_openat2, root, path.c_str(), &how, sizeof(how)));
+}
+
+// A file inside the container's root, read without following its symlinks
+// out of the root.
+std::string read_in_root(const std::string& root, const std::string& path) {
+  base::UniqueFd dir(::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!dir.valid()) {
+    return "";
+  }
+  base::UniqueFd fd(open_in_root(dir.get(), path, O_RDONLY));
+  if (!fd.valid()) {
+    return "";
+  }
+  std::string out;
+  char buf[8192];
+  ssize_t n;
+  while ((n = ::read(fd.get(), buf, sizeof(buf))) > 0 && out.size() < (4u << 20)) {
+    out.append(buf, static_cast<size_t>(n));
+  }
+  return out;
+}
+
+// Rewrites a file in place (it is bind-mounted into the container: a rename
+// would leave the container with the old inode).
+base::Status write_in_place(const fs::path& path, const std::string& text) {
+  base::UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  if (!fd.valid()) {
+    return base::sys_error(errno, "open " + path.string());
+  }
+  if (::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
+    return base::sys_error(errno, "write " + path.string());
+  }
+  return {};
+}
+
+std::string hosts_file(const std::string& hostname, const std::vector<std::string>& ips,
+                       const json& extra) {
+  std::string out =
+      "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\n"
+      "ff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n";
+  if (extra.is_array()) {
+    for (const auto& e : extra) {
+      if (!e.is_string()) {
+        continue;
+      }
+      const std::string s = e.get<std::string>();
+      const size_t colon = s.find(':');
+      if (colon != std::string::npos) {
+        out += s.substr(colon + 1) + "\t" + s.substr(0, colon) + "\n";
+      }
+    }
+  }
+  for (const auto& ip : ips) {
+    out += ip + "\t" + hostname + "\n";
+  }
+  return out;
+}
+
+// Docker's units.HumanDuration.
+std::string human_duration(int64_t secs) {
+  if (secs < 1) {
+    return "Less than a second";
+  }
+  if (secs == 1) {
+    return "1 second";
+  }
+  if (secs < 60) {
+    return std::to_string(secs) + " seconds";
+  }
+  const int64_t mins = secs / 60;
+  if (mins == 1) {
+    return "About a minute";
+  }
+  if (mins < 60) {
+    return std::to_string(mins) + " minutes";
+  }
+  const int64_t hours = secs / 3600;
+  if (hours == 1) {
+    return "About an hour";
+  }
+  if (hours < 48) {
+    return std::to_string(hours) + " hours";
+  }
+  if (hours < 24 * 7 * 2) {
+    return std::to_string(hours / 24) + " days";
+  }
+  if (hours < 24 * 30 * 2) {
+    return std::to_string(hours / 24 / 7) + " weeks";
+  }
+  if (hours < 24 * 365 * 2) {
+    return std::to_string(hours / 24 / 30) + " months";
+  }
+  return std::to_string(hours / 24 / 365) + " years";
+}
+
+int64_t parse_time_secs(const std::string& t) {
+  std::tm tm{};
+  if (t.size() < 19 || strptime(t.c_str(), "%Y-%m-%dT%H:%M:%S", &tm) == nullptr) {
+    return 0;
+  }
+  return static_cast<int64_t>(timegm(&tm));
+}
+
+int64_t now_secs() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string frame(uint8_t stream, std::string_view data) {
+  std::string f(8, '\0');
+  f[0] = static_cast<char>(stream);
+  const auto len = static_cast<uint32_t>(data.size());
+  f[4] = static_cast<char>(len >> 24);
+  f[5] = static_cast<char>(len >> 16);
+  f[6] = static_cast<char>(len >> 8);
+  f[7] = static_cast<char>(len);
+  f.append(data);
+  return f;
+}
+
+// Copies `from` into `to` until EOF or an error, one read in flight, with
+// back-pressure through the write callbacks.
+void pump(std::shared_ptr<api::RawStream> from, std::shared_ptr<api::RawStream> to,
+          std::function<void(bool eof)> end) {
+  from->read([from, to, end](std::string_view data, bool ok) {
+    if (!ok || data.empty()) {
+      end(ok);
+      return;
+    }
+    to->write(std::string(data), [from, to, end](bool wok) {
+      if (!wok) {
+        end(false);
+        return;
+      }
+      pump(from, to, end);
+    });
+  });
+}
+
+base::Result<std::string> read_sync(int fd, int timeout_ms) {
+  pollfd p{fd, POLLIN, 0};
+  int r;
+  while ((r = ::poll(&p, 1, timeout_ms)) < 0 && errno == EINTR) {
+  }
+  if (r == 0) {
+    return make_error(ErrorKind::kInternal, "the shim did not answer in time");
+  }
+  char buf[4096];
+  const ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
+  if (n <= 0) {
+    return make_error(ErrorKind::kInternal, "the shim exited unexpectedly");
+  }
+  return std::string(buf, static_cast<size_t>(n));
+}
+
+uint16_t free_port(netsetup::Proto proto) {
+  base::UniqueFd fd(::socket(
+      AF_INET, (proto == netsetup::Proto::kTcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC, 0));
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  socklen_t len = sizeof(sa);
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0 ||
+      ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&sa), &len) != 0) {
+    return 0;
+  }
+  return ntohs(sa.sin_port);
+}
+
+runtime::HostFacts gather_facts() {
+  runtime::HostFacts h;
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+    h.nofile_hard = rl.rlim_max;
+  }
+  h.has_unprivileged_port_sysctl = fs::exists("/proc/sys/net/ipv4/ip_unprivileged_port_start");
+  h.has_ping_group_range_sysctl = fs::exists("/proc/sys/net/ipv4/ping_group_range");
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator("/sys/devices/system/cpu", ec)) {
+    if (fs::exists(e.path() / "thermal_throttle")) {
+      h.thermal_throttle_paths.push_back((e.path() / "thermal_throttle").string());
+    }
+  }
+  std::sort(h.thermal_throttle_paths.begin(), h.thermal_throttle_paths.end());
+  return h;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+
+fs::path Containers::dir(const std::string& id) const {
+  return paths_.data_root / "containers" / id;
+}
+fs::path Containers::run_dir(const std::string& id) const {
+  return paths_.exec_root / "containers" / id;
+}
+fs::path Containers::socket_path(const std::string& id) const {
+  return paths_.exec_root / "s" / (short_id(id) + ".sock");
+}
+
+Containers::~Containers() = default;
+
+base::Result<std::shared_ptr<Containers>> Containers::open(
+    ContainerPaths paths, image::ImageStore* images, image::LayerStore* layers, Networks* networks,
+    api::Scheduler* scheduler, base::WorkerPool* workers, base::WorkerPool* exits) {
+  std::shared_ptr<Containers> self(new Containers());
+  self->paths_ = std::move(paths);
+  self->images_ = images;
+  self->layers_ = layers;
+  self->networks_ = networks;
+  self->scheduler_ = scheduler;
+  self->workers_ = workers;
+  self->exits_ = exits;
+  self->host_ = gather_facts();
+  for (const char* p : {"/usr/share/containers/seccomp.json", "/etc/containers/seccomp.json"}) {
+    if (auto text = base::read_file(p)) {
+      auto doc = json::parse(*text, nullptr, false);
+      if (doc.is_object()) {
+        self->seccomp_ = doc;
+        break;
+      }
+    }
+  }
+  if (!self->seccomp_) {
+    DIND_LOG(kWarn) << "no seccomp profile found (/usr/share/containers/seccomp.json): containers "
+                       "run unconfined";
+  }
+  for (const auto& d :
+       {self->paths_.data_root / "containers", self->paths_.exec_root / "containers",
+        self->paths_.exec_root / "s", self->paths_.data_root / "volumes"}) {
+    std::error_code ec;
+    fs::create_directories(d, ec);
+    if (ec) {
+      return make_error(base::kind_from_errno(ec.value()),
+                        "cannot create " + d.string() + ": " + ec.message());
+    }
+  }
+  // Load what the previous run left.
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(self->paths_.data_root / "containers", ec)) {
+    auto text = base::read_file(e.path() / "config.v2.json");
+    if (!text) {
+      continue;
+    }
+    auto doc = json::parse(*text, nullptr, false);
+    if (!doc.is_object() || doc.value("Id", "") != e.path().filename().string()) {
+      DIND_LOG(kWarn) << "ignoring unreadable container state in " << e.path();
+      continue;
+    }
+    auto c = std::make_shared<Container>();
+    c->id = doc["Id"];
+    c->name = doc.value("Name", "/" + short_id(c->id));
+    c->image_id = doc.value("Image", "");
+    c->image_name = doc.value("ImageName", "");
+    c->created = doc.value("Created", "");
+    c->config = doc.value("Config", json::object());
+    c->host_config = doc.value("HostConfig", json::object());
+    c->networking = doc.value("NetworkingConfig", json::object());
+    c->network_mode = doc.value("NetworkMode", "bridge");
+    for (const auto& m : doc.value("MountSpecs", json::array())) {
+      c->mounts.push_back(mount_spec_from(m));
+    }
+    c->anon_volumes = doc.value("AnonVolumes", std::vector<std::string>{});
+    const json st = doc.value("State", json::object());
+    c->status = st.value("Status", "created");
+    c->pid = st.value("Pid", 0);
+    c->exit_code = st.value("ExitCode", 0);
+    c->error = st.value("Error", "");
+    c->started_at = st.value("StartedAt", kZeroTime);
+    c->finished_at = st.value("FinishedAt", kZeroTime);
+    c->restart_count = doc.value("RestartCount", 0);
+    c->shim_pid = doc.value("ShimPid", 0);
+    c->endpoints = doc.value("Endpoints", json::object());
+    if (c->status == "running" || c->status == "removing") {
+      // The shim may still run (re-adopt) or have finished meanwhile.
+      auto comm = base::read_file("/proc/" + std::to_string(c->shim_pid) + "/comm", 64);
+      const int fd = c->shim_pid > 0 && comm && comm->rfind("dind-shim", 0) == 0
+                         ? static_cast<int>(::syscall(SYS_pidfd_open, c->shim_pid, 0))
+                         : -1;
+      if (fd >= 0) {
+        c->status = "running";
+        c->mounted = true;
+        c->netns = (self->run_dir(c->id) / "netns").string();
+        c->shim_pidfd = std::make_shared<base::UniqueFd>(fd);
+        c->generation = 1;
+        std::weak_ptr<Containers> weak = self;
+        scheduler->when_readable(c->shim_pidfd, [weak, c] {
+          if (auto s = weak.lock()) {
+            s->exits_->post([s, c] { s->on_shim_exit(c, 1); });
+          }
+        });
+      } else {
+        c->mounted = true;
+        c->netns = (self->run_dir(c->id) / "netns").string();
+        c->generation = 1;
+        self->by_id_[c->id] = c;
+        self->names_[c->name] = c->id;
+        self->on_shim_exit(c, 1);
+        continue;
+      }
+    }
+    self->by_id_[c->id] = c;
+    self->names_[c->name] = c->id;
+  }
+  return self;
+}
+
+base::Status Containers::save(const Container& c) const {
+  json mounts = json::array();
+  for (const auto& m : c.mounts) {
+    mounts.push_back(mount_spec_json(m));
+  }
+  json doc = {{"Id", c.id},
+              {"Name", c.name},
+              {"Image", c.image_id},
+              {"ImageName", c.image_name},
+              {"Created", c.created},
+              {"Config", c.config},
+              {"HostConfig", c.host_config},
+              {"NetworkingConfig", c.networking},
+              {"NetworkMode", c.network_mode},
+              {"MountSpecs", mounts},
+              {"AnonVolumes", c.anon_volumes},
+              {"State",
+               {{"Status", c.status},
+                {"Pid", c.pid},
+                {"ExitCode", c.exit_code},
+                {"Error", c.error},
+                {"StartedAt", c.started_at},
+                {"FinishedAt", c.finished_at}}},
+              {"RestartCount", c.restart_count},
+              {"ShimPid", c.shim_pid},
+              {"Endpoints", c.endpoints}};
+  return base::write_file_atomic(dir(c.id) / "config.v2.json", doc.dump() + "\n", 0600);
+}
+
+base::Result<std::shared_ptr<Containers::Container>> Containers::find_locked(
+    const std::string& ref) const {
+  if (ref.empty()) {
+    return make_error(ErrorKind::kNotFound, "No such container: " + ref);
+  }
+  if (auto it = by_id_.find(ref); it != by_id_.end()) {
+    return it->second;
+  }
+  if (auto it = names_.find(ref[0] == '/' ? ref : "/" + ref); it != names_.end()) {
+    return by_id_.at(it->second);
+  }
+  std::shared_ptr<Container> match;
+  for (const auto& [id, c] : by_id_) {
+    if (id.rfind(ref, 0) == 0) {
+      if (match) {
+        return make_error(ErrorKind::kInvalidArgument,
+                          "Multiple IDs found with provided prefix: " + ref);
+      }
+      match = c;
+    }
+  }
+  if (match) {
+    return match;
+  }
+  return make_error(ErrorKind::kNotFound, "No such container: " + ref);
+}
+
+base::Result<std::shared_ptr<Containers::Container>> Containers::find(
+    const std::string& ref) const {
+  std::lock_guard lock(mu_);
+  return find_locked(ref);
+}
+
+base::Result<std::string> Containers::volume_path(const std::string& name, bool create) {
+  const fs::path data = paths_.data_root / "volumes" / name / "_data";
+  if (create) {
+    std::error_code ec;
+    fs::create_directories(data, ec);
+    if (ec) {
+      return make_error(base::kind_from_errno(ec.value()),
+                        "create volume " + name + ": " + ec.message());
+    }
+  }
+  return data.string();
+}
+
+// ---------------------------------------------------------------------------
+// create
+
+base::Result<Containers::Created> Containers::create(const std::string& name_in, const json& body) {
+  if (!body.is_object()) {
+    return make_error(ErrorKind::kInvalidArgument, "the request body must be a JSON object");
+  }
+  const std::string image_ref = body.value("Image", "");
+  if (image_ref.empty()) {
+    return make_error(ErrorKind::kInvalidArgument,
+                      "No image specified");  // dockerd: "config cannot be empty..."
+  }
+  if (!name_in.empty()) {
+    DIND_TRY(validate_container_name(name_in));
+  }
+  auto image_id = images_->resolve(image_ref);
+  if (!image_id) {
+    return std::move(image_id).error();
+  }
+  auto image = images_->get(*image_id);
+  if (!image) {
+    return std::move(image).error();
+  }
+  const json image_doc = json::parse(image->config, nullptr, false);
+  json hc = body.value("HostConfig", json::object());
+  if (!hc.is_object()) {
+    hc = json::object();
+  }
+  json request_config = body;
+  request_config.erase("HostConfig");
+  request_config.erase("NetworkingConfig");
+  auto c = std::make_shared<Container>();
+  c->id = base::random_hex(64);
+  c->config = merge_config(request_config, image_doc.value("config", json::object()), c->id);
+  c->config["Image"] = image_ref;
+  if (auto args = runtime::process_args(c->config); !args) {
+    return std::move(args).error();
+  }
+  auto mounts = parse_mounts(c->config, hc);
+  if (!mounts) {
+    return std::move(mounts).error();
+  }
+  if (auto ports = parse_port_bindings(c->config, hc); !ports) {
+    return std::move(ports).error();
+  }
+  // Restart policy and network mode.
+  const json rp = hc.value("RestartPolicy", json::object());
+  const std::string policy = rp.is_object() ? rp.value("Name", "") : "";
+  if (!policy.empty() && policy != "no" && policy != "always" && policy != "unless-stopped" &&
+      policy != "on-failure") {
+    return make_error(ErrorKind::kInvalidArgument,
+                      "invalid restart policy: unknown policy '" + policy + "'");
+  }
+  if (hc.value("AutoRemove", false) && !policy.empty() && policy != "no") {
+    return make_error(ErrorKind::kInvalidArgument,
+                      "can't create 'AutoRemove' container with restart policy");
+  }
+  std::string mode = hc.value("NetworkMode", "");
+  if (mode.empty() || mode == "default") {
+    mode = "bridge";
+  }
+  if (mode.rfind("container:", 0) == 0) {
+    return make_error(ErrorKind::kUnimplemented, "--network container:<name> is not supported yet");
+  }
+  if (mode != "none" && mode != "host") {
+    auto net = networks_->find(mode);
+    if (!net) {
+      return std::move(net).error();
+    }
+    mode = net->name;
+  }
+  hc["NetworkMode"] = hc.value("NetworkMode", "").empty() ? "default" : hc["NetworkMode"];
+  c->network_mode = mode;
+  for (auto& m : *mounts) {
+    if (m.type == MountSpec::Type::kVolume && m.source.empty()) {
+      m.source = base::random_hex(64);
+      c->anon_volumes.push_back(m.source);
+    }
+  }
+  c->mounts = *mounts;
+  c->image_id = *image_id;
+  c->image_name = image_ref;
+  c->host_config = hc;
+  c->networking = body.value("NetworkingConfig", json::object());
+  c->created = base::rfc3339_nano(std::chrono::system_clock::now());
+
+  std::unique_lock lock(mu_);
+  std::string name = name_in.empty() ? "" : (name_in[0] == '/' ? name_in : "/" + name_in);
+  if (name.empty()) {
+    // Docker draws adjective_surname; a short random name does the job.
+    static const char* kA[] = {"brave", "calm", "eager", "fancy", "happy",
+                               "jolly", "keen", "lucid", "merry", "nifty"};
+    static const char* kB[] = {"turing",  "hopper",   "lovelace", "knuth",
+                               "ritchie", "thompson", "liskov",   "dijkstra"};
+    do {
+      const std::string r = base::random_hex(8);
+      const auto a = std::stoul(r.substr(0, 2), nullptr, 16);
+      const auto b = std::stoul(r.substr(2, 2), nullptr, 16);
+      name = std::string("/") + kA[a % 10] + "_" + kB[b % 8] + r.substr(4, 2);
+    } while (names_.count(name) != 0);
+  }
+  if (auto it = names_.find(name); it != names_.end()) {
+    return make_error(ErrorKind::kConflict,
+                      "Conflict. The container name \"" + name +
+                          "\" is already in use by container \"" + it->second +
+                          "\". You have to remove (or rename) that container to be "
+                          "able to reuse that name.");
+  }
+  c->name = name;
+  std::error_code ec;
+  fs::create_directories(dir(c->id), ec);
+  if (ec) {
+    return make_error(base::kind_from_errno(ec.value()),
+                      "create " + dir(c->id).string() + ": " + ec.message());
+  }
+  if (auto st = save(*c); !st) {
+    fs::remove_all(dir(c->id), ec);
+    return std::move(st).error();
+  }
+  by_id_[c->id] = c;
+  names_[name] = c->id;
+  return Created{c->id, {}};
+}
+
+// ---------------------------------------------------------------------------
+// start
+
+base::Status Containers::start(const std::string& ref) {
+  std::shared_ptr<Container> c;
+  {
+    std::lock_guard lock(mu_);
+    auto found = find_locked(ref);
+    if (!found) {
+      return std::move(found).error();
+    }
+    c = *found;
+    if (c->status == "running") {
+      return make_error(ErrorKind::kFailedPrecondition, "");  // 304
+    }
+    if (c->starting || c->removing) {
+      return make_error(ErrorKind::kConflict,
+                        "container " + c->id + " is being started or removed");
+    }
+    c->starting = true;
+  }
+  auto st = start_locked_out(c);
+  std::vector<std::pair<AttachOptions, std::shared_ptr<api::RawStream>>> pending;
+  bool auto_remove = false;
+  {
+    std::lock_guard lock(mu_);
+    c->starting = false;
+    pending.swap(c->pending_attaches);
+    if (!st) {
+      c->error = st.error().message;
+      c->exit_code = 128;
+      (void)save(*c);
+      notify_exit(*c, ExitInfo{128, c->error});
+      auto_remove = c->host_config.value("AutoRemove", false);
+    }
+  }
+  for (auto& [o, client] : pending) {
+    client->close();
+  }
+  if (auto_remove) {
+    (void)remove_now(c, true);
+  }
+  return st;
+}
+
+base::Status Containers::start_locked_out(const std::shared_ptr<Container>& c) {
+  const std::string id = c->id;
+  const fs::path rdir = run_dir(id);
+  std::error_code ec;
+  fs::remove_all(rdir, ec);
+  fs::create_directories(rdir, ec);
+  ::unlink((dir(id) / "exit.json").c_str());
+  bool shim_started = false;
+  base::UniqueFd sync;
+  std::vector<std::string> attached;
+  std::string netns;
+  bool mounted_here = false;
+  auto undo = [&] {
+    if (sync.valid()) {
+      (void)::send(sync.get(), "A", 1, MSG_NOSIGNAL);
+      (void)read_sync(sync.get(), 5000);  // the shim deletes the container, then exits
+      sync.reset();
+    }
+    for (const auto& n : attached) {
+      (void)networks_->detach(n, netns);
+    }
+    if (!netns.empty()) {
+      ::umount2(netns.c_str(), MNT_DETACH);
+      ::unlink(netns.c_str());
+    }
+    if (mounted_here) {
+      auto plan_merged = layers_->root() / "mounts" / id / "merged";
+      (void)image::unmount(plan_merged);
+    }
+    (void)shim_started;
+  };
+  auto fail = [&](base::Error e) -> base::Status {
+    undo();
+    return e;
+  };
+
+  // The root file system.
+  auto image = images_->get(c->image_id);
+  if (!image) {
+    return fail(std::move(image).error());
+  }
+  auto plan = layers_->prepare_rootfs(id, image->top_layer);
+  if (!plan) {
+    return fail(std::move(plan).error());
+  }
+  if (!c->mounted) {
+    if (auto st = image::mount_overlay(*plan); !st) {
+      return fail(std::move(st).error().with_context("mounting the container's root file system"));
+    }
+    mounted_here = true;
+  }
+  const std::string rootfs = plan->merged.string();
+
+  // Files the container sees at /etc.
+  const std::string hostname = c->config.value("Hostname", short_id(id));
+  const json extra_hosts = c->host_config.value("ExtraHosts", json());
+  if (auto st = write_in_place(dir(id) / "hostname", hostname + "\n"); !st) {
+    return fail(std::move(st).error());
+  }
+  if (auto st = write_in_place(dir(id) / "hosts", hosts_file(hostname, {}, extra_hosts)); !st) {
+    return fail(std::move(st).error());
+  }
+  std::string resolv = c->network_mode == "none" ? "" : networks_->resolv_conf_for(c->network_mode);
+  if (c->network_mode == "host") {
+    resolv = base::read_file("/etc/resolv.conf").value_or("");
+  }
+  const json dns = c->host_config.value("Dns", json::array());
+  if (dns.is_array() && !dns.empty()) {
+    std::string custom;
+    for (const auto& s : dns) {
+      if (s.is_string()) {
+        custom += "nameserver " + s.get<std::string>() + "\n";
+      }
+    }
+    std::istringstream in(resolv);
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.rfind("nameserver", 0) != 0) {
+        custom += line + "\n";
+      }
+    }
+    resolv = custom;
+  }
+  if (auto st = write_in_place(dir(id) / "resolv.conf", resolv); !st) {
+    return fail(std::move(st).error());
+  }
+
+  // Mounts.
+  std::vector<runtime::Mount> mounts;
+  for (const auto& m : c->mounts) {
+    runtime::Mount om;
+    om.destination = m.destination;
+    if (m.type == MountSpec::Type::kTmpfs) {
+      om.type = "tmpfs";
+      om.source = "tmpfs";
+      om.options = {"nosuid", "nodev", "noexec"};
+      std::istringstream in(m.tmpfs_options);
+      std::string o;
+      while (std::getline(in, o, ',')) {
+        if (!o.empty()) {
+          om.options.push_back(o);
+        }
+      }
+    } else {
+      om.type = "bind";
+      std::string source = m.source;
+      if (m.type == MountSpec::Type::kVolume) {
+        auto p = volume_path(m.source, true);
+        if (!p) {
+          return fail(std::move(p).error());
+        }
+        source = *p;
+      } else if (!fs::exists(source)) {
+        if (!m.create_source) {
+          return fail(make_error(
+              ErrorKind::kInvalidArgument,
+              "invalid mount config for type \"bind\": bind source path does not exist: " +
+                  source));
+        }
+        fs::create_directories(source, ec);
+      }
+      om.source = source;
+      om.options = {"rbind", m.read_only ? "ro" : "rw", "rprivate"};
+    }
+    mounts.push_back(std::move(om));
+  }
+
+  // The user, from the image's own files.
+  auto user =
+      runtime::resolve_user(c->config.value("User", ""), read_in_root(rootfs, "/etc/passwd"),
+                            read_in_root(rootfs, "/etc/group"));
+  if (!user) {
+    return fail(make_error(ErrorKind::kInternal,
+                           "OCI runtime create failed: " + user.error().message + ": unknown"));
+  }
+  runtime::SpecInput in;
+  in.id = id;
+  in.config = c->config;
+  in.host_config = c->host_config;
+  in.rootfs = rootfs;
+  in.container_dir = dir(id).string();
+  in.cgroups_path = "/" + paths_.cgroup_parent + "/" + id;
+  in.host_network = c->network_mode == "host";
+  in.user = *user;
+  in.mounts = mounts;
+  in.seccomp = seccomp_;
+  in.host = host_;
+  const json sec = c->host_config.value("SecurityOpt", json::array());
+  if (sec.is_array()) {
+    for (const auto& s : sec) {
+      if (s.is_string() && (s == "seccomp=unconfined" || s == "seccomp:unconfined")) {
+        in.seccomp.reset();
+      }
+    }
+  }
+  auto spec = runtime::plan_spec(in);
+  if (!spec) {
+    return fail(std::move(spec).error());
+  }
+  if (auto st = base::write_file_atomic(rdir / "config.json", spec->dump(), 0600); !st) {
+    return fail(std::move(st).error());
+  }
+
+  // The shim.
+  runtime::ShimOptions so;
+  so.id = id;
+  so.bundle = rdir.string();
+  so.runc_root = (paths_.exec_root / "runc").string();
+  so.runtime = paths_.runtime;
+  so.log_path = (dir(id) / (id + "-json.log")).string();
+  so.socket = socket_path(id).string();
+  so.exit_file = (dir(id) / "exit.json").string();
+  so.open_stdin = c->config.value("OpenStdin", false);
+  so.stdin_once = c->config.value("StdinOnce", false);
+  int sp[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) != 0) {
+    return fail(base::sys_error(errno, "socketpair"));
+  }
+  sync.reset(sp[0]);
+  base::UniqueFd theirs(sp[1]);
+  std::vector<std::string> args = {"dind", "shim"};
+  for (auto& a : runtime::shim_args(so)) {
+    args.push_back(std::move(a));
+  }
+  std::vector<char*> argv;
+  for (auto& a : args) {
+    argv.push_back(a.data());
+  }
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDWR, 0);
+  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_RDWR, 0);
+  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_RDWR, 0);
+  posix_spawn_file_actions_adddup2(&fa, theirs.get(), 3);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t none;
+  sigemptyset(&none);
+  sigset_t all;
+  sigfillset(&all);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setsigdefault(&attr, &all);
+  posix_spawnattr_setflags(&attr,
+                           POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  pid_t first = 0;
+  const int rc = posix_spawn(&first, paths_.self_exe.c_str(), &fa, &attr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&attr);
+  theirs.reset();
+  if (rc != 0) {
+    sync.reset();
+    return fail(base::sys_error(rc, "starting the shim " + paths_.self_exe));
+  }
+  int wst = 0;
+  while (::waitpid(first, &wst, 0) < 0 && errno == EINTR) {
+  }
+  shim_started = true;
+  auto created = read_sync(sync.get(), 60000);
+  if (!created) {
+    sync.reset();
+    return fail(std::move(created).error());
+  }
+  if (created->rfind("E ", 0) == 0) {
+    sync.reset();
+    return fail(make_error(ErrorKind::kInternal,
+                           "failed to create task for container: OCI runtime create failed: " +
+                               created->substr(2) + ": unknown"));
+  }
+  int init_pid = 0;
+  int shim_pid = 0;
+  if (std::sscanf(created->c_str(), "P %d %d", &init_pid, &shim_pid) != 2 || init_pid <= 0 ||
+      shim_pid <= 0) {
+    return fail(make_error(ErrorKind::kInternal, "the shim said \"" + *created + "\""));
+  }
+
+  // The network, between create and start.
+  std::vector<std::string> ips;
+  json endpoints = json::object();
+  if (c->network_mode != "none" && c->network_mode != "host") {
+    netns = (rdir / "netns").string();
+    { base::UniqueFd f(::open(netns.c_str(), O_CREAT | O_RDONLY | O_CLOEXEC, 0444)); }
+    const std::string src = "/proc/" + std::to_string(init_pid) + "/ns/net";
+    if (::mount(src.c_str(), netns.c_str(), nullptr, MS_BIND, nullptr) != 0) {
+      const int err = errno;
+      ::unlink(netns.c_str());
+      netns.clear();
+      return fail(base::sys_error(err, "bind-mounting the network namespace"));
+    }
+    std::vector<std::string> nets = {c->network_mode};
+    const json eps = c->networking.value("EndpointsConfig", json::object());
+    if (eps.is_object()) {
+      for (const auto& [n, cfg] : eps.items()) {
+        (void)cfg;
+        auto info = networks_->find(n);
+        if (info && std::find(nets.begin(), nets.end(), info->name) == nets.end()) {
+          nets.push_back(info->name);
+        }
+      }
+    }
+    auto ports = parse_port_bindings(c->config, c->host_config);
+    if (!ports) {
+      return fail(std::move(ports).error());
+    }
+    for (auto& p : *ports) {
+      if (p.host_port == 0) {
+        p.host_port = free_port(p.proto);
+      }
+    }
+    bool first_net = true;
+    for (const auto& n : nets) {
+      netsetup::AttachRequest req;
+      req.network = n;
+      req.netns = netns;
+      req.default_route = first_net;
+      if (n != "bridge") {
+        req.names.push_back(c->name.substr(1));
+        req.names.push_back(short_id(id));
+        json aliases;
+        if (eps.is_object()) {
+          for (const auto& [k, v] : eps.items()) {
+            auto info = networks_->find(k);
+            if (info && info->name == n && v.is_object()) {
+              aliases = v.value("Aliases", json::array());
+            }
+          }
+        }
+        if (aliases.is_array()) {
+          for (const auto& a : aliases) {
+            if (a.is_string() && std::find(req.names.begin(), req.names.end(),
+                                           a.get<std::string>()) == req.names.end()) {
+              req.names.push_back(a.get<std::string>());
+            }
+          }
+        }
+      }
+      if (first_net) {
+        req.ports = *ports;
+      }
+      auto ep = networks_->attach(req);
+      if (!ep) {
+        return fail(make_error(ep.error().kind,
+                               "failed to set up container networking: " + ep.error().message));
+      }
+      attached.push_back(n);
+      auto info = networks_->find(n);
+      json e = {{"NetworkID", info ? info->id : ""},
+                {"EndpointID", base::random_hex(64)},
+                {"IPAddress", ep->ip.to_string()},
+                {"IPPrefixLen", info ? info->state.subnet.len : 0},
+                {"Gateway", info ? info->state.gateway.to_string() : ""},
+                {"DNSNames", n == "bridge" ? json(nullptr) : json(req.names)},
+                {"Aliases", n == "bridge" ? json(nullptr)
+                                          : json(std::vector<std::string>(req.names.begin() + 2,
+                                                                          req.names.end()))}};
+      json ports_json = json::array();
+      for (const auto& p : ep->ports) {
+        ports_json.push_back({{"proto", p.proto == netsetup::Proto::kTcp ? "tcp" : "udp"},
+                              {"host_ip", p.host_ip ? p.host_ip->to_string() : "0.0.0.0"},
+                              {"host_port", p.host_port},
+                              {"container_port", p.container_port}});
+      }
+      e["Ports"] = ports_json;
+      endpoints[n] = e;
+      ips.push_back(ep->ip.to_string());
+      first_net = false;
+    }
+    if (auto st = write_in_place(dir(id) / "hosts", hosts_file(hostname, ips, extra_hosts)); !st) {
+      return fail(std::move(st).error());
+    }
+  }
+
+  // Attach streams that waited for the start.
+  std::vector<std::pair<AttachOptions, std::shared_ptr<api::RawStream>>> pending;
+  {
+    std::lock_guard lock(mu_);
+    pending.swap(c->pending_attaches);
+  }
+  for (auto& [o, client] : pending) {
+    if (auto st = connect_attach(c, o, client); !st) {
+      DIND_LOG(kWarn) << "attach to " << short_id(id) << ": " << st.error().message;
+      client->close();
+    }
+  }
+
+  if (::send(sync.get(), "S", 1, MSG_NOSIGNAL) != 1) {
+    return fail(make_error(ErrorKind::kInternal, "the shim went away before the start"));
+  }
+  auto started = read_sync(sync.get(), 60000);
+  if (!started || *started != "R") {
+    const std::string why =
+        started ? started->substr(std::min<size_t>(2, started->size())) : started.error().message;
+    sync.reset();  // the shim already deleted the container
+    return fail(
+        make_error(ErrorKind::kInternal,
+                   "failed to start container: OCI runtime start failed: " + why + ": unknown"));
+  }
+  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, shim_pid, 0));
+  std::lock_guard lock(mu_);
+  c->generation++;
+  c->status = "running";
+  c->pid = init_pid;
+  c->shim_pid = shim_pid;
+  c->exit_code = 0;
+  c->error.clear();
+  c->started_at = base::rfc3339_nano(std::chrono::system_clock::now());
+  c->mounted = true;
+  c->netns = netns;
+  c->endpoints = endpoints;
+  c->sync = std::move(sync);
+  (void)save(*c);
+  if (pidfd >= 0) {
+    c->shim_pidfd = std::make_shared<base::UniqueFd>(pidfd);
+    std::weak_ptr<Containers> weak = shared_from_this();
+    const uint64_t gen = c->generation;
+    scheduler_->when_readable(c->shim_pidfd, [weak, c, gen] {
+      if (auto s = weak.lock()) {
+        s->exits_->post([s, c, gen] { s->on_shim_exit(c, gen); });
+      }
+    });
+  }
+  return {};
+}
+
+// ---------------------------------------------------------------------------
+// exit, release, notify
+
+void Containers::notify_exit(Container& c, const ExitInfo& info) {
+  auto waiters = std::move(c.exit_waiters);
+  c.exit_waiters.clear();
+  for (auto& w : waiters) {
+    w(info);
+  }
+}
+
+void Containers::release_runtime(Container& c) {
+  std::error_code ec;
+  if (!c.netns.empty()) {
+    for (const auto& [n, e] : c.endpoints.items()) {
+      (void)e;
+      if (auto st = networks_->detach(n, c.netns); !st) {
+        DIND_LOG(kDebug) << "detach " << short_id(c.id) << " from " << n << ": "
+                         << st.error().message;
+      }
+    }
+    ::umount2(c.netns.c_str(), MNT_DETACH);
+    ::unlink(c.netns.c_str());
+    c.netns.clear();
+  }
+  c.endpoints = json::object();
+  if (c.mounted) {
+    (void)image::unmount(layers_->root() / "mounts" / c.id / "merged");
+    c.mounted = false;
+  }
+  c.sync.reset();
+  c.shim_pidfd.reset();
+  fs::remove_all(run_dir(c.id), ec);
+  ::unlink(socket_path(c.id).c_str());
+  // runc removes the container's leaf cgroups; our parent goes once empty.
+  for (const auto& e : fs::directory_iterator("/sys/fs/cgroup", ec)) {
+    const fs::path parent = e.path() / paths_.cgroup_parent;
+    ::rmdir((parent / c.id).c_str());
+    ::rmdir(parent.c_str());
+  }
+}
+
+void Containers::on_shim_exit(const std::shared_ptr<Container>& c, uint64_t generation) {
+  bool auto_remove = false;
+  {
+    std::lock_guard lock(mu_);
+    if (c->generation != generation || c->status != "running") {
+      return;
+    }
+    auto text = base::read_file(dir(c->id) / "exit.json", 4096);
+    json doc = text ? json::parse(*text, nullptr, false) : json();
+    if (doc.is_object()) {
+      c->exit_code = doc.value("ExitCode", 255);
+      c->finished_at =
+          doc.value("FinishedAt", base::rfc3339_nano(std::chrono::system_clock::now()));
+    } else {
+      c->exit_code = 255;
+      c->error = "the container's shim exited without recording an exit status";
+      c->finished_at = base::rfc3339_nano(std::chrono::system_clock::now());
+    }
+    c->status = "exited";
+    c->pid = 0;
+    release_runtime(*c);
+    (void)save(*c);
+    notify_exit(*c, ExitInfo{c->exit_code, ""});
+    auto_remove = c->host_config.value("AutoRemove", false);
+  }
+  if (auto_remove) {
+    (void)remove_now(c, true);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// signals, stop, kill, restart
+
+base::Status Containers::signal(Container& c, int sig) {
+  if (c.pid <= 0 || ::kill(c.pid, sig) != 0) {
+    if (errno == ESRCH || c.pid <= 0) {
+      return make_error(ErrorKind::kConflict, "Container " + c.id + " is not running");
+    }
+    return base::sys_error(errno, "kill");
+  }
+  return {};
+}
+
+void Containers::stop(const std::string& ref, int timeout, std::function<void(base::Status)> done) {
+  std::unique_lock lock(mu_);
+  auto found = find_locked(ref);
+  if (!found) {
+    lock.unlock();
+    done(std::move(found).error());
+    return;
+  }
+  auto c = *found;
+  if (c->status != "running") {
+    lock.unlock();
+    done(make_error(ErrorKind::kFailedPrecondition, ""));  // 304 Not Modified
+    return;
+  }
+  int sig = SIGTERM;
+  if (auto s = c->config.value("StopSignal", ""); !s.empty()) {
+    if (auto parsed = parse_signal(s)) {
+      sig = *parsed;
+    }
+  }
+  if (timeout < 0) {
+    timeout = c->config.contains("StopTimeout") && c->config["StopTimeout"].is_number_integer()
+                  ? c->config["StopTimeout"].get<int>()
+                  : 10;
+  }
+  c->exit_waiters.push_back([done](const ExitInfo&) { done({}); });
+  (void)signal(*c, sig);
+  const uint64_t gen = c->generation;
+  auto kill_later = [weak = std::weak_ptr<Containers>(shared_from_this()), c, gen] {
+    if (auto s = weak.lock()) {
+      std::lock_guard l(s->mu_);
+      if (c->generation == gen && c->status == "running") {
+        (void)s->signal(*c, SIGKILL);
+      }
+    }
+  };
+  if (timeout == 0 || sig == SIGKILL) {
+    if (sig != SIGKILL) {
+      (void)signal(*c, SIGKILL);
+    }
+  } else {
+    scheduler_->after(std::chrono::seconds(std::max(timeout, 0)), kill_later);
+  }
+}
+
+void Containers::kill(const std::string& ref, const std::string& signal_name,
+                      std::function<void(base::Status)> done) {
+  auto sig = parse_signal(signal_name.empty() ? "KILL" : signal_name);
+  if (!sig) {
+    done(std::move(sig).error());
+    return;
+  }
+  std::unique_lock lock(mu_);
+  auto found = find_locked(ref);
+  if (!found) {
+    lock.unlock();
+    done(std::move(found).error());
+    return;
+  }
+  auto c = *found;
+  if (c->status != "running") {
+    lock.unlock();
+    done(make_error(ErrorKind::kConflict,
+                    "Cannot kill container: " + ref + ": Container " + c->id + " is not running"));
+    return;
+  }
+  if (*sig == SIGKILL) {
+    c->exit_waiters.push_back([done](const ExitInfo&) { done({}); });
+    (void)signal(*c, SIGKILL);
+    return;
+  }
+  auto st = signal(*c, *sig);
+  lock.unlock();
+  done(st);
+}
+
+void Containers::restart(const std::string& ref, int timeout,
+                         std::function<void(base::Status)> done) {
+  auto self = shared_from_this();
+  stop(ref, timeout, [self, ref, done](base::Status st) {
+    if (!st && !st.error().message.empty()) {
+      done(st);
+      return;
+    }
+    self->workers_->post([self, ref, done] { done(self->start(ref)); });
+  });
+}
+
+// ---------------------------------------------------------------------------
+// wait, remove, rename
+
+base::Status Containers::wait(const std::string& ref, WaitCondition cond,
+                              std::function<void(ExitInfo)> done) {
+  std::unique_lock lock(mu_);
+  auto found = find_locked(ref);
+  if (!found) {
+    return std::move(found).error();
+  }
+  auto c = *found;
+  if (cond == WaitCondition::kNotRunning && c->status != "running" && !c->starting) {
+    const ExitInfo info{c->exit_code, ""};
+    lock.unlock();
+    done(info);
+    return {};
+  }
+  if (cond == WaitCondition::kRemoved) {
+    c->removal_waiters.push_back(std::move(done));
+  } else {
+    c->exit_waiters.push_back(std::move(done));
+  }
+  return {};
+}
+
+base::Status Containers::remove(const std::string& ref, bool force, bool volumes) {
+  std::shared_ptr<Container> c;
+  {
+    std::unique_lock lock(mu_);
+    auto found = find_locked(ref);
+    if (!found) {
+      return std::move(found).error();
+    }
+    c = *found;
+    if (c->removing) {
+      return make_error(ErrorKind::kConflict,
+                        "removal of container " + ref + " is already in progress");
+    }
+    if (c->status == "running" || c->starting) {
+      if (!force) {
+        return make_error(ErrorKind::kConflict,
+                          "You cannot remove a running container " + c->id +
+                              ". Stop the container before attempting removal or force remove");
+      }
+      auto promise = std::make_shared<std::promise<void>>();
+      auto fut = promise->get_future();
+      c->exit_waiters.push_back([promise](const ExitInfo&) { promise->set_value(); });
+      (void)signal(*c, SIGKILL);
+      lock.unlock();
+      if (fut.wait_for(std::chrono::seconds(30)) != std::future_status::ready) {
+        return make_error(ErrorKind::kInternal,
+                          "could not kill running container " + c->id + ", cannot remove");
+      }
+    }
+  }
+  return remove_now(c, volumes);
+}
+
+base::Status Containers::remove_now(const std::shared_ptr<Container>& c, bool volumes) {
+  std::vector<std::function<void(ExitInfo)>> waiters;
+  ExitInfo info;
+  {
+    std::lock_guard lock(mu_);
+    if (by_id_.count(c->id) == 0 || c->removing) {
+      return {};
+    }
+    c->removing = true;
+    release_runtime(*c);
+    (void)layers_->remove_rootfs(c->id);
+    std::error_code ec;
+    fs::remove_all(dir(c->id), ec);
+    if (volumes) {
+      for (const auto& v : c->anon_volumes) {
+        fs::remove_all(paths_.data_root / "volumes" / v, ec);
+      }
+    }
+    names_.erase(c->name);
+    by_id_.erase(c->id);
+    waiters = std::move(c->removal_waiters);
+    info = ExitInfo{c->exit_code, ""};
+    auto exit_waiters = std::move(c->exit_waiters);
+    for (auto& w : exit_waiters) {
+      w(info);
+    }
+  }
+  for (auto& w : waiters) {
+    w(info);
+  }
+  return {};
+}
+
+base::Status Containers::rename(const std::string& ref, const std::string& new_name) {
+  DIND_TRY(validate_container_name(new_name));
+  std::lock_guard lock(mu_);
+  auto found = find_locked(ref);
+  if (!found) {
+    return std::move(found).error();
+  }
+  auto c = *found;
+  const std::string name = new_name[0] == '/' ? new_name : "/" + new_name;
+  if (name == c->name) {
+    return make_error(ErrorKind::kInvalidArgument,
+                      "Renaming a container with the same name as its current name");
+  }
+  if (auto it = names_.find(name); it != names_.end()) {
+    return make_error(ErrorKind::kConflict,
+                      "Conflict. The container name \"" + name +
+                          "\" is already in use by container \"" + it->second +
+                          "\". You have to remove (or rename) that container to be able "
+                          "to reuse that name.");
+  }
+  names_.erase(c->name);
+  c->name = name;
+  names_[name] = c->id;
+  return save(*c);
+}
+
+// ---------------------------------------------------------------------------
+// attach, logs
+
+base::Status Containers::connect_attach(const std::shared_ptr<Container>& c, const AttachOptions& o,
+                                        const std::shared_ptr<api::RawStream>& client) {
+  base::UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  const std::string path = socket_path(c->id).string();
+  std::memcpy(addr.sun_path, path.c_str(), std::min(path.size() + 1, sizeof(addr.sun_path) - 1));
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    return base::sys_error(errno, "connect to the shim of " + short_id(c->id));
+  }
+  uint8_t flags = 0;
+  flags |= o.stdin ? runtime::kAttachStdin : 0;
+  flags |= o.stdout ? runtime::kAttachStdout : 0;
+  flags |= o.stderr ? runtime::kAttachStderr : 0;
+  const char hello[2] = {'a', static_cast<char>(flags)};
+  if (::send(fd.get(), hello, 2, MSG_NOSIGNAL) != 2) {
+    return base::sys_error(errno, "attach");
+  }
+  pollfd p{fd.get(), POLLIN, 0};
+  char k = 0;
+  if (::poll(&p, 1, 5000) != 1 || ::recv(fd.get(), &k, 1, 0) != 1 || k != 'K') {
+    return make_error(ErrorKind::kInternal, "the shim did not accept the attach");
+  }
+  auto shim = scheduler_->adopt(std::move(fd));
+  // Output: shim -> client; at its end the client's stream ends.
+  pump(shim, client, [client, shim](bool) {
+    client->shutdown_write();
+    shim->close();
+  });
+  // Input: client -> shim (only stdin matters; the read also notices a
+  // client that went away).
+  pump(client, shim, [shim, client, stdin = o.stdin](bool eof) {
+    if (eof && stdin) {
+      shim->shutdown_write();
+    } else if (!eof) {
+      shim->close();
+    }
+  });
+  return {};
+}
+
+namespace {
+
+struct LogRead {
+  std::string frames;
+  uint64_t offset = 0;
+};
+
+// Reads complete lines of the log from `offset`, filtered, as frames (or raw
+// text for a TTY container).
+LogRead read_log(const fs::path& path, uint64_t offset, const Containers::LogOptions& o, bool tty,
+                 std::optional<size_t> tail) {
+  LogRead out;
+  out.offset = offset;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return out;
+  }
+  in.seekg(static_cast<std::streamoff>(offset));
+  std::vector<runtime::LogEntry> entries;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (in.eof()) {
+      break;  // a partial last line: next time
+    }
+    out.offset += line.size() + 1;
+    auto e = runtime::parse_json_log_line(line);
+    if (!e) {
+      continue;
+    }
+    if ((e->stream == "stdout" && !o.stdout) || (e->stream == "stderr" && !o.stderr)) {
+      continue;
+    }
+    if (o.since_nanos > 0 && e->unix_nanos < o.since_nanos) {
+      continue;
+    }
+    if (o.until_nanos > 0 && e->unix_nanos > o.until_nanos) {
+      continue;
+    }
+    entries.push_back(std::move(*e));
+  }
+  size_t start = 0;
+  if (tail && *tail < entries.size()) {
+    start = entries.size() - *tail;
+  }
+  for (size_t i = start; i < entries.size(); ++i) {
+    const auto& e = entries[i];
+    std::string text = o.timestamps ? e.time + " " + e.text : e.text;
+    if (tty) {
+      out.frames += text;
+    } else {
+      out.frames += frame(e.stream == "stderr" ? 2 : 1, text);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+base::Status Containers::attach(const std::string& ref, const AttachOptions& o,
+                                std::shared_ptr<api::RawStream> client) {
+  std::shared_ptr<Container> c;
+  std::string replay;
+  {
+    std::lock_guard lock(mu_);
+    auto found = find_locked(ref);
+    if (!found) {
+      return std::move(found).error();
+    }
+    c = *found;
+  }
+  if (o.logs) {
+    LogOptions lo;
+    lo.stdout = o.stdout;
+    lo.stderr = o.stderr;
+    replay = read_log(dir(c->id) / (c->id + "-json.log"), 0, lo, c->config.value("Tty", false),
+                      std::nullopt)
+                 .frames;
+    if (!replay.empty()) {
+      client->write(replay);
+    }
+  }
+  if (!o.stream) {
+    client->shutdown_write();
+    return {};
+  }
+  std::unique_lock lock(mu_);
+  if (c->status == "running" && !c->starting) {
+    lock.unlock();
+    auto st = connect_attach(c, o, client);
+    if (!st) {
+      client->shutdown_write();
+    }
+    return {};
+  }
+  if (c->removing) {
+    lock.unlock();
+    client->shutdown_write();
+    return {};
+  }
+  // Created (or stopped, to be started again): joined at the next start.
+  c->pending_attaches.emplace_back(o, client);
+  return {};
+}
+
+base::Status Containers::logs(const std::string& ref, const LogOptions& o,
+                              std::function<void(std::string, std::function<void(bool)>)> write,
+                              std::function<void()> finish,
+                              std::function<void(std::function<void()>)> on_close) {
+  std::shared_ptr<Container> c;
+  {
+    std::lock_guard lock(mu_);
+    auto found = find_locked(ref);
+    if (!found) {
+      return std::move(found).error();
+    }
+    c = *found;
+  }
+  const fs::path path = dir(c->id) / (c->id + "-json.log");
+  const bool tty = c->config.value("Tty", false);
+  auto first = read_log(path, 0, o, tty, o.tail);
+  if (!o.follow) {
+    write(std::move(first.frames), {});
+    finish();
+    return {};
+  }
+  // Follow: poll the file until the container stops (then one last read).
+  auto closed = std::make_shared<std::atomic<bool>>(false);
+  on_close([closed] { closed->store(true); });
+  auto self = shared_from_this();
+  struct Tick {
+    static void run(std::shared_ptr<Containers> s, std::shared_ptr<Container> c, fs::path path,
+                    LogOptions o, bool tty, uint64_t offset,
+                    std::shared_ptr<std::atomic<bool>> closed,
+                    std::function<void(std::string, std::function<void(bool)>)> write,
+                    std::function<void()> finish) {
+      if (closed->load()) {
+        return;
+      }
+      bool running;
+      {
+        std::lock_guard lock(s->mu_);
+        running = (c->status == "running" || c->starting) && s->by_id_.count(c->id) != 0;
+      }
+      auto r = read_log(path, offset, o, tty, std::nullopt);
+      if (!r.frames.empty()) {
+        write(std::move(r.frames), {});
+      }
+      if (!running) {
+        finish();
+        return;
+      }
+      s->scheduler_->after(std::chrono::milliseconds(50),
+                           [=] { run(s, c, path, o, tty, r.offset, closed, write, finish); });
+    }
+  };
+  if (!first.frames.empty()) {
+    write(std::move(first.frames), {});
+  }
+  Tick::run(self, c, path, o, tty, first.offset, closed, write, finish);
+  return {};
+}
+
+// ---------------------------------------------------------------------------
+// inspect, list, top, prune
+
+json Containers::inspect_locked(const Container& c, bool size) const {
+  auto args = runtime::process_args(c.config);
+  std::vector<std::string> a = args ? *args : std::vector<std::string>{};
+  const std::string path = a.empty() ? "" : a[0];
+  if (!a.empty()) {
+    a.erase(a.begin());
+  }
+  const bool running = c.status == "running";
+  json networks = json::object();
+  json ports = json::object();
+  for (const auto& [n, e] : c.endpoints.items()) {
+    networks[n] = {{"IPAMConfig", nullptr},
+                   {"Links", nullptr},
+                   {"Aliases", e.value("Aliases", json())},
+                   {"MacAddress", ""},
+                   {"DriverOpts", nullptr},
+                   {"NetworkID", e.value("NetworkID", "")},
+                   {"EndpointID", e.value("EndpointID", "")},
+                   {"Gateway", e.value("Gateway", "")},
+                   {"IPAddress", e.value("IPAddress", "")},
+                   {"IPPrefixLen", e.value("IPPrefixLen", 0)},
+                   {"IPv6Gateway", ""},
+                   {"GlobalIPv6Address", ""},
+                   {"GlobalIPv6PrefixLen", 0},
+                   {"DNSNames", e.value("DNSNames", json())}};
+    for (const auto& p : e.value("Ports", json::array())) {
+      const std::string key =
+          std::to_string(p.value("container_port", 0)) + "/" + p.value("proto", "tcp");
+      if (!ports.contains(key) || ports[key].is_null()) {
+        ports[key] = json::array();
+      }
+      ports[key].push_back({{"HostIp", p.value("host_ip", "0.0.0.0")},
+                            {"HostPort", std::to_string(p.value("host_port", 0))}});
+    }
+  }
+  if (running && c.endpoints.empty() && c.network_mode != "none" && c.network_mode != "host") {
+    // not attached (yet)
+  }
+  if (c.network_mode == "none" || c.network_mode == "host") {
+    networks[c.network_mode] = {
+        {"IPAMConfig", nullptr},    {"Links", nullptr},      {"Aliases", nullptr},
+        {"MacAddress", ""},         {"DriverOpts", nullptr}, {"NetworkID", ""},
+        {"EndpointID", ""},         {"Gateway", ""},         {"IPAddress", ""},
+        {"IPPrefixLen", 0},         {"IPv6Gateway", ""},     {"GlobalIPv6Address", ""},
+        {"GlobalIPv6PrefixLen", 0}, {"DNSNames", nullptr}};
+  }
+  if (c.config.contains("ExposedPorts") && c.config["ExposedPorts"].is_object()) {
+    for (const auto& [k, v] : c.config["ExposedPorts"].items()) {
+      (void)v;
+      if (!ports.contains(k)) {
+        ports[k] = nullptr;
+      }
+    }
+  }
+  json mounts = json::array();
+  for (const auto& m : c.mounts) {
+    json mj;
+    if (m.type == MountSpec::Type::kVolume) {
+      mj = {{"Type", "volume"},
+            {"Name", m.source},
+            {"Source", (paths_.data_root / "volumes" / m.source / "_data").string()},
+            {"Destination", m.destination},
+            {"Driver", "local"},
+            {"Mode", m.read_only ? "ro" : "z"},
+            {"RW", !m.read_only},
+            {"Propagation", ""}};
+    } else if (m.type == MountSpec::Type::kBind) {
+      mj = {{"Type", "bind"},
+            {"Source", m.source},
+            {"Destination", m.destination},
+            {"Mode", m.read_only ? "ro" : ""},
+            {"RW", !m.read_only},
+            {"Propagation", "rprivate"}};
+    } else {
+      mj = {{"Type", "tmpfs"}, {"Source", ""}, {"Destination", m.destination},
+            {"Mode", ""},      {"RW", true},   {"Propagation", ""}};
+    }
+    mounts.push_back(mj);
+  }
+  const fs::path layer = layers_->root() / "mounts" / c.id;
+  json primary = c.endpoints.contains("bridge") ? c.endpoints["bridge"] : json::object();
+  json doc = {
+      {"Id", c.id},
+      {"Created", c.created},
+      {"Path", path},
+      {"Args", a},
+      {"State",
+       {{"Status", c.status},
+        {"Running", running},
+        {"Paused", false},
+        {"Restarting", false},
+        {"OOMKilled", false},
+        {"Dead", false},
+        {"Pid", running ? c.pid : 0},
+        {"ExitCode", c.exit_code},
+        {"Error", c.error},
+        {"StartedAt", c.started_at},
+        {"FinishedAt", c.finished_at}}},
+      {"Image", c.image_id},
+      {"ResolvConfPath", (dir(c.id) / "resolv.conf").string()},
+      {"HostnamePath", (dir(c.id) / "hostname").string()},
+      {"HostsPath", (dir(c.id) / "hosts").string()},
+      {"LogPath", (dir(c.id) / (c.id + "-json.log")).string()},
+      {"Name", c.name},
+      {"RestartCount", c.restart_count},
+      {"Driver", "overlay2"},
+      {"Platform", "linux"},
+      {"MountLabel", ""},
+      {"ProcessLabel", ""},
+      {"AppArmorProfile", ""},
+      {"ExecIDs", nullptr},
+      {"HostConfig", c.host_config},
+      {"GraphDriver",
+       {{"Data",
+         {{"MergedDir", (layer / "merged").string()},
+          {"UpperDir", (layer / "diff").string()},
+          {"WorkDir", (layer / "work").string()}}},
+        {"Name", "overlay2"}}},
+      {"Mounts", mounts},
+      {"Config", c.config},
+      {"NetworkSettings",
+       {{"Bridge", ""},
+        {"SandboxID", c.netns.empty() ? "" : base::sha256_digest(c.id).substr(7)},
+        {"SandboxKey", c.netns},
+        {"Ports", ports},
+        {"HairpinMode", false},
+        {"LinkLocalIPv6Address", ""},
+        {"LinkLocalIPv6PrefixLen", 0},
+        {"SecondaryIPAddresses", nullptr},
+        {"SecondaryIPv6Addresses", nullptr},
+        {"EndpointID", primary.value("EndpointID", "")},
+        {"Gateway", primary.value("Gateway", "")},
+        {"GlobalIPv6Address", ""},
+        {"GlobalIPv6PrefixLen", 0},
+        {"IPAddress", primary.value("IPAddress", "")},
+        {"IPPrefixLen", primary.value("IPPrefixLen", 0)},
+        {"IPv6Gateway", ""},
+        {"MacAddress", ""},
+        {"Networks", networks}}},
+  };
+  if (size) {
+    doc["SizeRw"] = 0;
+    doc["SizeRootFs"] = 0;
+  }
+  return doc;
+}
+
+base::Result<json> Containers::inspect(const std::string& ref, bool size) const {
+  std::lock_guard lock(mu_);
+  auto found = find_locked(ref);
+  if (!found) {
+    return std::move(found).error();
+  }
+  return inspect_locked(**found, size);
+}
+
+base::Result<json> Containers::list(const ListOptions& o) const {
+  static const std::set<std::string> kFilters = {
+      "id",     "name",   "label", "status", "ancestor", "exited", "network",
+      "volume", "before", "since", "health", "publish",  "expose", "is-task"};
+  for (const auto& [k, v] : o.filters) {
+    (void)v;
+    if (kFilters.count(k) == 0) {
+      return make_error(ErrorKind::kInvalidArgument, "invalid filter '" + k + "'");
+    }
+  }
+  for (const auto& s :
+       o.filters.count("status") ? o.filters.at("status") : std::vector<std::string>{}) {
+    static const std::set<std::string> kStatus = {"created", "restarting", "running", "removing",
+                                                  "paused",  "exited",     "dead"};
+    if (kStatus.count(s) == 0) {
+      return make_error(ErrorKind::kInvalidArgument, "invalid filter 'status=" + s + "'");
+    }
+  }
+  std::lock_guard lock(mu_);
+  std::vector<std::shared_ptr<Container>> all;
+  for (const auto& [id, c] : by_id_) {
+    all.push_back(c);
+  }
+  std::sort(all.begin(), all.end(),
+            [](const auto& a, const auto& b) { return a->created > b->created; });
+  auto any_of = [&](const std::string& key, const std::function<bool(const std::string&)>& pred) {
+    auto it = o.filters.find(key);
+    if (it == o.filters.end() || it->second.empty()) {
+      return true;
+    }
+    return std::any_of(it->second.begin(), it->second.end(), pred);
+  };
+  json out = json::array();
+  const int64_t now = now_secs();
+  for (const auto& c : all) {
+    const bool running = c->status == "running";
+    const bool status_filtered = o.filters.count("status") != 0 || o.filters.count("exited") != 0;
+    if (!o.all && !running && !status_filtered) {
+      continue;
+    }
+    if (!any_of("id", [&](const std::string& v) { return c->id.rfind(v, 0) == 0; })) {
+      continue;
+    }
+    if (!any_of("name",
+                [&](const std::string& v) { return c->name.find(v) != std::string::npos; })) {
+      continue;
+    }
+    if (!any_of("status", [&](const std::string& v) { return v == c->status; })) {
+      continue;
+    }
+    if (!any_of("exited", [&](const std::string& v) {
+          return c->status == "exited" && std::to_string(c->exit_code) == v;
+        })) {
+      continue;
+    }
+    const json labels = c->config.value("Labels", json::object());
+    if (!any_of("label", [&](const std::string& v) {
+          const size_t eq = v.find('=');
+          const std::string k = v.substr(0, eq);
+          if (!labels.is_object() || !labels.contains(k)) {
+            return false;
+          }
+          return eq == std::string::npos || labels[k] == v.substr(eq + 1);
+        })) {
+      continue;
+    }
+    if (!any_of("ancestor", [&](const std::string& v) {
+          auto id = images_->resolve(v);
+          return (id && *id == c->image_id) || c->image_name == v;
+        })) {
+      continue;
+    }
+    if (!any_of("network", [&](const std::string& v) {
+          if (c->network_mode == v) {
+            return true;
+          }
+          auto info = networks_->find(v);
+          return info && (c->network_mode == info->name || c->endpoints.contains(info->name));
+        })) {
+      continue;
+    }
+    if (!any_of("volume", [&](const std::string& v) {
+          return std::any_of(c->mounts.begin(), c->mounts.end(), [&](const MountSpec& m) {
+            return m.source == v || m.destination == v;
+          });
+        })) {
+      continue;
+    }
+    auto args = runtime::process_args(c->config);
+    std::string command;
+    if (args) {
+      for (const auto& a : *args) {
+        command += (command.empty() ? "" : " ") + a;
+      }
+    }
+    std::string status;
+    if (running) {
+      status = "Up " + human_duration(now - parse_time_secs(c->started_at));
+    } else if (c->status == "exited" || (c->status == "created" && c->finished_at != kZeroTime)) {
+      status = "Exited (" + std::to_string(c->exit_code) + ") " +
+               human_duration(now - parse_time_secs(c->finished_at)) + " ago";
+    } else {
+      status = "Created";
+    }
+    json ports = json::array();
+    for (const auto& [n, e] : c->endpoints.items()) {
+      (void)n;
+      for (const auto& p : e.value("Ports", json::array())) {
+        ports.push_back({{"IP", p.value("host_ip", "0.0.0.0")},
+                         {"PrivatePort", p.value("container_port", 0)},
+                         {"PublicPort", p.value("host_port", 0)},
+                         {"Type", p.value("proto", "tcp")}});
+      }
+    }
+    json full = inspect_locked(*c, false);
+    json item = {{"Id", c->id},
+                 {"Names", {c->name}},
+                 {"Image", c->image_name},
+                 {"ImageID", c->image_id},
+                 {"Command", command},
+                 {"Created", parse_time_secs(c->created)},
+                 {"Ports", ports},
+                 {"Labels", labels.is_object() ? labels : json::object()},
+                 {"State", c->status},
+                 {"Status", status},
+                 {"HostConfig", {{"NetworkMode", c->host_config.value("NetworkMode", "default")}}},
+                 {"NetworkSettings", {{"Networks", full["NetworkSettings"]["Networks"]}}},
+                 {"Mounts", full["Mounts"]}};
+    if (o.size) {
+      item["SizeRw"] = 0;
+      item["SizeRootFs"] = 0;
+    }
+    out.push_back(std::move(item));
+    if (o.limit > 0 && static_cast<int>(out.size()) >= o.limit) {
+      break;
+    }
+  }
+  return out;
+}
+
+base::Result<json> Containers::top(const std::string& ref, const std::string& ps_args) const {
+  int pid = 0;
+  std::string id;
+  {
+    std::lock_guard lock(mu_);
+    auto found = find_locked(ref);
+    if (!found) {
+      return std::move(found).error();
+    }
+    if ((*found)->status != "running") {
+      return make_error(ErrorKind::kConflict, "Container " + (*found)->id + " is not running");
+    }
+    pid = (*found)->pid;
+    id = (*found)->id;
+  }
+  // The container's processes: init and its descendants.
+  std::map<int, int> parent;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator("/proc", ec)) {
+    const std::string n = e.path().filename().string();
+    if (n.empty() || !std::all_of(n.begin(), n.end(), ::isdigit)) {
+      continue;
+    }
+    auto stat = base::read_file(e.path() / "stat", 4096);
+    if (!stat) {
+      continue;
+    }
+    const size_t close = stat->rfind(')');
+    if (close == std::string::npos) {
+      continue;
+    }
+    std::istringstream in(stat->substr(close + 2));
+    std::string state;
+    int ppid = 0;
+    in >> state >> ppid;
+    parent[std::stoi(n)] = ppid;
+  }
+  std::set<int> pids = {pid};
+  for (bool grew = true; grew;) {
+    grew = false;
+    for (const auto& [p, pp] : parent) {
+      if (pids.count(pp) != 0 && pids.insert(p).second) {
+        grew = true;
+      }
+    }
+  }
+  std::string args = ps_args.empty() ? "-ef" : ps_args;
+  if (args.find_first_of(";|&`$<>\\'\"") != std::string::npos) {
+    return make_error(ErrorKind::kInvalidArgument, "invalid ps arguments: " + ps_args);
+  }
+  FILE* f = ::popen(("ps " + args + " 2>&1").c_str(), "r");
+  if (f == nullptr) {
+    return base::sys_error(errno, "ps");
+  }
+  std::string text;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0) {
+    text.append(buf, n);
+  }
+  if (::pclose(f) != 0) {
+    return make_error(ErrorKind::kInternal, "ps: " + text);
+  }
+  std::istringstream in(text);
+  std::string header;
+  std::getline(in, header);
+  std::vector<std::string> titles;
+  {
+    std::istringstream h(header);
+    std::string t;
+    while (h >> t) {
+      titles.push_back(t);
+    }
+  }
+  const auto pid_col = std::find(titles.begin(), titles.end(), "PID") - titles.begin();
+  if (static_cast<size_t>(pid_col) >= titles.size()) {
+    return make_error(ErrorKind::kInternal, "Couldn't find PID field in ps output");
+  }
+  json processes = json::array();
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream l(line);
+    std::vector<std::string> fields;
+    std::string f2;
+    for (size_t i = 0; i + 1 < titles.size() && l >> f2; ++i) {
+      fields.push_back(f2);
+    }
+    std::string rest;
+    std::getline(l, rest);
+    const size_t s = rest.find_first_not_of(' ');
+    fields.push_back(s == std::string::npos ? "" : rest.substr(s));
+    if (static_cast<size_t>(pid_col) < fields.size() &&
+        pids.count(std::atoi(fields[pid_col].c_str())) != 0) {
+      processes.push_back(fields);
+    }
+  }
+  return json{{"Titles", titles}, {"Processes", processes}};
+}
+
+json Containers::prune() {
+  std::vector<std::shared_ptr<Container>> victims;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [id, c] : by_id_) {
+      if (c->status != "running" && !c->starting && !c->removing) {
+        victims.push_back(c);
+      }
+    }
+  }
+  json deleted = json::array();
+  for (const auto& c : victims) {
+    if (remove_now(c, false)) {
+      deleted.push_back(c->id);
+    }
+  }
+  return {{"ContainersDeleted", deleted.empty() ? json(nullptr) : deleted}, {"SpaceReclaimed", 0}};
+}
+
+std::optional<std::string> Containers::using_image(const std::string& image_id) const {
+  std::lock_guard lock(mu_);
+  for (const auto& [id, c] : by_id_) {
+    if (c->image_id == image_id) {
+      return id;
+    }
+  }
+  return std::nullopt;
+}
+
+size_t Containers::count(const std::string& status) const {
+  std::lock_guard lock(mu_);
+  if (status.empty()) {
+    return by_id_.size();
+  }
+  return static_cast<size_t>(std::count_if(
+      by_id_.begin(), by_id_.end(), [&](const auto& kv) { return kv.second->status == status; }));
+}
+
+}  // namespace dind::engine

@@ -1,0 +1,300 @@
+// clang-format off
+#include <utility>  // Boost 1.74's asio needs it before itself in C++20
+// clang-format on
+#include "dind/engine/networks.hpp"
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+
+#include "dind/base/fs.hpp"
+#include "dind/base/log.hpp"
+#include "dind/base/text.hpp"
+#include "dind/base/time.hpp"
+#include "netsetup/dns_server.hpp"
+#include "netsetup/resolv_conf.hpp"
+
+namespace dind::engine {
+using base::ErrorKind;
+using base::make_error;
+using json = nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+constexpr const char* kDefault = "bridge";
+}
+
+Networks::~Networks() {
+  if (dns_ioc_) {
+    dns_ioc_->stop();
+  }
+  if (dns_thread_.joinable()) {
+    dns_thread_.join();
+  }
+}
+
+base::Result<std::unique_ptr<Networks>> Networks::open(NetworkOptions options) {
+  std::unique_ptr<Networks> n(new Networks());
+  n->options_ = options;
+  netsetup::ManagerOptions mo;
+  mo.state_dir = options.state_dir;
+  mo.table = options.table;
+  mo.default_mtu = options.mtu;
+  auto m = netsetup::NetworkManager::open(mo);
+  if (!m) {
+    return std::move(m).error();
+  }
+  n->manager_.emplace(std::move(*m));
+  if (auto text = base::read_file(options.state_dir / "ids.json")) {
+    auto doc = json::parse(*text, nullptr, false);
+    if (doc.is_object()) {
+      for (const auto& [name, v] : doc.items()) {
+        NetworkInfo info;
+        info.id = v.value("Id", "");
+        info.name = name;
+        info.created = v.value("Created", "");
+        info.labels = v.value("Labels", json::object());
+        n->infos_[name] = info;
+      }
+    }
+  }
+  n->host_resolv_ = base::read_file("/etc/resolv.conf").value_or("");
+  // The default network, created once and kept.
+  if (n->manager_->networks().count(kDefault) == 0) {
+    netsetup::NetworkSpec spec;
+    spec.name = kDefault;
+    spec.bridge = options.bridge;
+    if (options.mtu > 0) {
+      spec.mtu = options.mtu;
+    }
+    if (!options.bip.empty()) {
+      auto p = netsetup::Ipv4Prefix::parse(options.bip);
+      if (!p) {
+        return make_error(ErrorKind::kInvalidArgument,
+                          "invalid --bip " + options.bip + ": " + p.error().message);
+      }
+      spec.subnet = p->canonical();
+      spec.gateway = p->addr;
+    }
+    auto created = n->manager_->create_network(spec);
+    if (!created) {
+      return std::move(created).error().with_context("creating the default bridge network");
+    }
+  }
+  for (const auto& [name, state] : n->manager_->networks()) {
+    auto& info = n->infos_[name];
+    info.name = name;
+    if (info.id.empty()) {
+      info.id = base::random_hex(64);
+      info.created = base::rfc3339_nano(std::chrono::system_clock::now());
+    }
+    info.state = state;
+  }
+  std::erase_if(n->infos_,
+                [&](const auto& kv) { return n->manager_->networks().count(kv.first) == 0; });
+  DIND_TRY(n->save_ids());
+
+  // DNS for user-defined networks, on its own thread.
+  netsetup::DnsServerOptions dopts;
+  dopts.upstreams = netsetup::upstreams(netsetup::parse_resolv_conf(n->host_resolv_));
+  n->dns_ioc_ = std::make_unique<boost::asio::io_context>();
+  n->dns_ = std::make_unique<netsetup::DnsServer>(*n->dns_ioc_, dopts);
+  for (const auto& [name, state] : n->manager_->networks()) {
+    if (name != kDefault) {
+      if (auto st = n->dns_->listen(state.gateway); !st) {
+        DIND_LOG(kWarn) << "DNS for network " << name << ": " << st.error().message;
+      }
+    }
+  }
+  n->dns_->update(n->manager_->dns_records(), n->manager_->endpoint_networks());
+  n->dns_thread_ = std::thread([ioc = n->dns_ioc_.get()] {
+    auto guard = boost::asio::make_work_guard(*ioc);
+    ioc->run();
+  });
+  return n;
+}
+
+base::Status Networks::save_ids() const {
+  json doc = json::object();
+  for (const auto& [name, info] : infos_) {
+    doc[name] = {{"Id", info.id}, {"Created", info.created}, {"Labels", info.labels}};
+  }
+  return base::write_file_atomic(options_.state_dir / "ids.json", doc.dump() + "\n", 0600);
+}
+
+void Networks::refresh_dns() {
+  auto records = manager_->dns_records();
+  auto eps = manager_->endpoint_networks();
+  boost::asio::post(
+      *dns_ioc_, [dns = dns_.get(), records = std::move(records), eps = std::move(eps)]() mutable {
+        dns->update(std::move(records), std::move(eps));
+      });
+}
+
+base::Result<NetworkInfo> Networks::create(const std::string& name, const json& request) {
+  std::lock_guard lock(mu_);
+  if (name.empty()) {
+    return make_error(ErrorKind::kInvalidArgument, "network name must not be empty");
+  }
+  if (infos_.count(name) != 0 || name == "host" || name == "none") {
+    return make_error(ErrorKind::kConflict, "network with name " + name + " already exists");
+  }
+  const std::string driver = request.value("Driver", "bridge");
+  if (!driver.empty() && driver != "bridge") {
+    return make_error(ErrorKind::kNotFound, "plugin \"" + driver + "\" not found");
+  }
+  netsetup::NetworkSpec spec;
+  spec.name = name;
+  spec.internal = request.value("Internal", false);
+  if (options_.mtu > 0) {
+    spec.mtu = options_.mtu;
+  }
+  const json ipam = request.value("IPAM", json::object());
+  for (const auto& c : ipam.value("Config", json::array())) {
+    if (auto subnet = c.value("Subnet", ""); !subnet.empty()) {
+      auto p = netsetup::Ipv4Prefix::parse(subnet);
+      if (!p) {
+        return make_error(ErrorKind::kInvalidArgument,
+                          "invalid subnet " + subnet + ": " + p.error().message);
+      }
+      spec.subnet = p->canonical();
+    }
+    if (auto gw = c.value("Gateway", ""); !gw.empty()) {
+      auto g = netsetup::Ipv4::parse(gw);
+      if (!g) {
+        return make_error(ErrorKind::kInvalidArgument, "invalid gateway " + gw);
+      }
+      spec.gateway = *g;
+    }
+  }
+  NetworkInfo info;
+  info.id = base::random_hex(64);
+  spec.bridge = "br-" + info.id.substr(0, 12);
+  auto state = manager_->create_network(spec);
+  if (!state) {
+    return std::move(state).error();
+  }
+  info.name = name;
+  info.created = base::rfc3339_nano(std::chrono::system_clock::now());
+  info.labels = request.value("Labels", json::object());
+  if (!info.labels.is_object()) {
+    info.labels = json::object();
+  }
+  info.state = *state;
+  infos_[name] = info;
+  if (auto st = save_ids(); !st) {
+    (void)manager_->delete_network(name);
+    infos_.erase(name);
+    return std::move(st).error();
+  }
+  if (auto st = dns_->listen(state->gateway); !st) {
+    DIND_LOG(kWarn) << "DNS for network " << name << ": " << st.error().message;
+  }
+  return info;
+}
+
+base::Result<NetworkInfo> Networks::find(const std::string& ref) const {
+  std::lock_guard lock(mu_);
+  for (const auto& [name, info] : infos_) {
+    if (name == ref || info.id == ref) {
+      return info;
+    }
+  }
+  std::optional<NetworkInfo> match;
+  for (const auto& [name, info] : infos_) {
+    if (ref.size() >= 1 && info.id.rfind(ref, 0) == 0) {
+      if (match) {
+        return make_error(ErrorKind::kInvalidArgument, "network " + ref + " is ambiguous");
+      }
+      match = info;
+    }
+  }
+  if (match) {
+    return *match;
+  }
+  return make_error(ErrorKind::kNotFound, "network " + ref + " not found");
+}
+
+std::vector<NetworkInfo> Networks::list() const {
+  std::lock_guard lock(mu_);
+  std::vector<NetworkInfo> out;
+  for (const auto& [name, info] : infos_) {
+    out.push_back(info);
+  }
+  return out;
+}
+
+base::Status Networks::remove(const std::string& ref) {
+  auto info = find(ref);
+  if (!info) {
+    return std::move(info).error();
+  }
+  std::lock_guard lock(mu_);
+  if (info->name == kDefault) {
+    return make_error(ErrorKind::kPermissionDenied,
+                      info->name + " is a pre-defined network and cannot be removed");
+  }
+  for (const auto& e : manager_->endpoints()) {
+    if (e.network == info->name) {
+      return make_error(ErrorKind::kPermissionDenied, "error while removing network: network " +
+                                                          info->name + " id " + info->id +
+                                                          " has active endpoints");
+    }
+  }
+  DIND_TRY(manager_->delete_network(info->name));
+  infos_.erase(info->name);
+  return save_ids();
+}
+
+base::Result<netsetup::EndpointState> Networks::attach(const netsetup::AttachRequest& request) {
+  std::lock_guard lock(mu_);
+  auto e = manager_->attach(request);
+  if (e) {
+    refresh_dns();
+  }
+  return e;
+}
+
+base::Status Networks::detach(const std::string& network, const fs::path& netns) {
+  std::lock_guard lock(mu_);
+  auto st = manager_->detach(network, netns);
+  refresh_dns();
+  return st;
+}
+
+std::string Networks::resolv_conf_for(const std::string& network) const {
+  std::lock_guard lock(mu_);
+  auto host = netsetup::parse_resolv_conf(host_resolv_);
+  auto it = manager_->networks().find(network);
+  if (network != kDefault && it != manager_->networks().end()) {
+    return netsetup::container_resolv_conf(host, it->second.gateway.to_string());
+  }
+  // The default bridge: the host's servers, except loopback ones that a
+  // container cannot reach.
+  std::string out;
+  for (const auto& s : host.nameservers) {
+    if (s.rfind("127.", 0) != 0) {
+      out += "nameserver " + s + "\n";
+    }
+  }
+  if (out.empty()) {
+    out = "nameserver 8.8.8.8\nnameserver 8.8.4.4\n";  // dockerd's fallback
+  }
+  if (!host.search.empty()) {
+    out += "search";
+    for (const auto& s : host.search) {
+      out += " " + s;
+    }
+    out += "\n";
+  }
+  if (!host.options.empty()) {
+    out += "options";
+    for (const auto& o : host.options) {
+      out += " " + o;
+    }
+    out += "\n";
+  }
+  return out;
+}
+
+}  // namespace dind::engine
