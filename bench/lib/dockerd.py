@@ -99,8 +99,19 @@ class Dockerd:
         raise RuntimeError("dockerd did not answer in time")
 
     def pids(self):
-        """dockerd and every descendant (containerd, shims)."""
-        return process_tree(self.proc.pid)
+        """dockerd and every descendant (containerd), plus the shims, which
+        daemonize away from it (their command line names our root)."""
+        out = process_tree(self.proc.pid)
+        for entry in os.listdir("/proc"):
+            if entry.isdigit() and int(entry) not in out:
+                try:
+                    with open(f"/proc/{entry}/cmdline", "rb") as f:
+                        cmd = f.read()
+                except OSError:
+                    continue
+                if b"containerd-shim" in cmd and self.root.encode() in cmd:
+                    out.append(int(entry))
+        return out
 
     def __exit__(self, *exc):
         if self.proc is not None and self.proc.poll() is None:

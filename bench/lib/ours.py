@@ -59,11 +59,29 @@ class Dind:
 
 
 class DindDaemon:
-    """`dind daemon` on a private unix socket, data root and exec root."""
+    """`dind daemon` on a private unix socket, data root and exec root. With
+    netns=True it runs in a network namespace of its own (its default bridge,
+    NAT table and DNS live there) and with its own cgroup parent; without,
+    it has no default bridge network."""
 
-    def __init__(self, binary, timeout=30.0):
+    def __init__(self, binary, timeout=30.0, netns=False):
         self.binary = binary
         self.timeout = timeout
+        self.netns = f"dindb-{os.urandom(3).hex()}" if netns else None
+
+    def pids(self):
+        """The daemon and its shims (which are re-parented away from it)."""
+        out = [self.proc.pid]
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    with open(f"/proc/{entry}/cmdline", "rb") as f:
+                        cmd = f.read()
+                except OSError:
+                    continue
+                if b"shim" in cmd and self.root.encode() in cmd:
+                    out.append(int(entry))
+        return out
 
     def __enter__(self):
         self.root = tempfile.mkdtemp(prefix="dindbench-d-")
@@ -71,11 +89,16 @@ class DindDaemon:
         with open(os.path.join(self.root, "daemon.json"), "w") as f:
             f.write("{}")
         self.log = open(os.path.join(self.root, "dind.log"), "w")
-        self.proc = subprocess.Popen(
-            [self.binary, "daemon", "-H", f"unix://{self.socket}", "--data-root", f"{self.root}/data",
-             "--exec-root", f"{self.root}/exec", "--pidfile", f"{self.root}/dind.pid",
-             "--config-file", f"{self.root}/daemon.json", "--log-level", "warn"],
-            stdout=self.log, stderr=subprocess.STDOUT)
+        args = [self.binary, "daemon", "-H", f"unix://{self.socket}", "--data-root", f"{self.root}/data",
+                "--exec-root", f"{self.root}/exec", "--pidfile", f"{self.root}/dind.pid",
+                "--config-file", f"{self.root}/daemon.json", "--log-level", "warn"]
+        if self.netns:
+            subprocess.run(["ip", "netns", "add", self.netns], check=True)
+            subprocess.run(["ip", "netns", "exec", self.netns, "ip", "link", "set", "lo", "up"], check=True)
+            args = ["nsenter", f"--net=/run/netns/{self.netns}"] + args + ["--cgroup-parent", self.netns]
+        else:
+            args += ["--bridge", "none"]
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + self.timeout
         while not os.path.exists(self.socket):
             if self.proc.poll() is not None or time.monotonic() > deadline:
@@ -87,5 +110,7 @@ class DindDaemon:
         self.proc.send_signal(signal.SIGTERM)
         self.proc.wait(timeout=30)
         self.log.close()
+        if self.netns:
+            subprocess.run(["ip", "netns", "del", self.netns], check=False)
         shutil.rmtree(self.root, ignore_errors=True)
         return False

@@ -290,14 +290,24 @@ Status NetworkManager::publish_or_undo(const std::function<void()>& undo) {
 }
 
 Status NetworkManager::apply_nat() const {
+  std::string text;
   if (networks_.empty()) {  // nothing of ours left: leave no trace either
-    return nft_apply(render_delete(options_.table));
+    text = render_delete(options_.table);
+  } else {
+    auto rendered = render_ruleset(nat_plan());
+    if (!rendered) {
+      return std::move(rendered).error();
+    }
+    text = std::move(*rendered);
   }
-  auto text = render_ruleset(nat_plan());
-  if (!text) {
-    return std::move(text).error();
+  // Endpoints without published ports leave the ruleset as it was: skip the
+  // kernel round trip (a few milliseconds of every container start).
+  if (text == applied_) {
+    return {};
   }
-  return nft_apply(*text);
+  auto st = nft_apply(text);
+  applied_ = st ? text : std::string();
+  return st;
 }
 
 Result<NetworkState> NetworkManager::create_network(const NetworkSpec& spec) {

@@ -57,8 +57,13 @@ class Daemon:
     and optionally a mutual-TLS TCP listener on a free port with a fresh bundle.
     Logs at debug level so tests can count the requests that reached a handler."""
 
-    def __init__(self, root, tls=True, extra_args=(), env=None):
+    def __init__(self, root, tls=True, extra_args=(), env=None, netns=False):
+        """netns=True runs the daemon in a network namespace of its own (made
+        here, deleted at stop), with its own cgroup parent: what containers
+        need so that tests never touch the host's networking. Without it the
+        daemon runs with --bridge=none (no default network)."""
         self.root = pathlib.Path(root)
+        self.netns = f"dindt-{os.urandom(4).hex()}" if netns else None
         self.root.mkdir(parents=True, exist_ok=True)
         self.socket = str(self.root / "d.sock")
         self.certs = self.root / "certs"
@@ -74,6 +79,13 @@ class Daemon:
              "--data-root", str(self.root / "data"), "--exec-root", str(self.root / "exec"),
              "--pidfile", str(self.root / "dind.pid"), "--log-level", "debug",
              "--config-file", str(self.root / "daemon.json")]
+        if os.environ.get("DIND_TEST_GDB"):  # debugging: backtraces land in the daemon log
+            a = ["gdb", "-batch", "-ex", "handle SIGTERM nostop pass", "-ex", "run", "-ex",
+                 "thread apply all bt 20", "--args"] + a
+        if self.netns:
+            a = ["nsenter", f"--net=/run/netns/{self.netns}"] + a + ["--cgroup-parent", self.netns]
+        elif not any(x in ("-b", "--bridge") or x.startswith("--bridge=") for x in self.extra_args):
+            a += ["--bridge", "none"]
         if self.port:
             a += ["-H", f"tcp://127.0.0.1:{self.port}", "--tlsverify",
                   "--tlscacert", str(self.certs / "server/ca.pem"),
@@ -89,6 +101,9 @@ class Daemon:
             cfg.write_text("{}")
         env = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")}
         env.update(self.env)
+        if self.netns and not os.path.exists(f"/run/netns/{self.netns}"):
+            subprocess.run(["ip", "netns", "add", self.netns], check=True)
+            subprocess.run(["ip", "netns", "exec", self.netns, "ip", "link", "set", "lo", "up"], check=True)
         self.log = open(self.log_path, "ab")
         self.log_offset = self.log_path.stat().st_size  # this run's lines start here
         self.proc = subprocess.Popen(self.args(), stdout=self.log, stderr=subprocess.STDOUT, env=env)
@@ -134,6 +149,17 @@ class Daemon:
             self.log.close()
             self.log = None
         return self.proc.returncode if self.proc else None
+
+    def destroy(self):
+        """Stops the daemon and deletes its network namespace."""
+        rc = self.stop()
+        if self.netns:
+            subprocess.run(["ip", "netns", "del", self.netns], check=False)
+        return rc
+
+    def in_netns(self, *cmd, **kw):
+        """Runs a command in the daemon's network namespace (its "host")."""
+        return subprocess.run(["nsenter", f"--net=/run/netns/{self.netns}", *cmd], **kw)
 
 
 def wait_port_closed(port, timeout=5.0):

@@ -1,10 +1,11 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 
+#include "golden.hpp"
 #include "netsetup/nat.hpp"
-#include "tree_snapshot.hpp"
 
 using namespace netsetup;
+using testsupport::check_golden;
 
 namespace {
 Ipv4 ip(const char* s) {
@@ -14,16 +15,6 @@ Ipv4Prefix pfx(const char* s) {
   return *Ipv4Prefix::parse(s);
 }
 
-// Compares with tests/unit/golden/<name>; DIND_UPDATE_GOLDEN=1 rewrites it.
-void check_golden(const std::string& name, const std::string& got) {
-  const std::filesystem::path file = std::filesystem::path(DIND_GOLDEN_DIR) / name;
-  if (std::getenv("DIND_UPDATE_GOLDEN")) {
-    testsupport::write_text(file, got);
-  }
-  const std::string want = testsupport::read_text(file);
-  INFO("golden file " << file << "\n--- got ---\n" << got);
-  CHECK(got == want);
-}
 }  // namespace
 
 TEST_CASE("ruleset for two networks and published ports (golden)", "[netsetup][nat]") {

@@ -1,6 +1,8 @@
 #include "dind/api/containers.hpp"
 
+#include <mutex>
 #include <nlohmann/json.hpp>
+#include <utility>
 
 #include "dind/api/errors.hpp"
 
@@ -68,6 +70,20 @@ std::optional<int64_t> log_time(const std::string& v) {
   }
   return static_cast<int64_t>(secs * 1e9);
 }
+
+// A BodyWriter that either the producer or the disconnect takes, once.
+class WriterSlot {
+ public:
+  explicit WriterSlot(std::shared_ptr<BodyWriter> w) : w_(std::move(w)) {}
+  std::shared_ptr<BodyWriter> take() {
+    std::lock_guard lock(mu_);
+    return std::exchange(w_, nullptr);
+  }
+
+ private:
+  std::mutex mu_;
+  std::shared_ptr<BodyWriter> w_;
+};
 
 const char* stream_type(const Request& req, bool tty) {
   if (!tty && req.version >= ApiVersion{1, 42}) {
@@ -147,16 +163,25 @@ void add_container_routes(Router& router, ContainerContext ctx) {
     // Headers at once, the body at the exit (the CLI relies on both).
     Response r;
     r.headers["Content-Type"] = "application/json";
-    r.stream = [c, id = req.params["id"], cond](std::shared_ptr<BodyWriter> w) {
-      auto st = c->wait(id, cond, [w](engine::ExitInfo info) {
-        json body = {{"Error", info.error.empty() ? json(nullptr) : json{{"Message", info.error}}},
-                     {"StatusCode", info.code}};
-        w->write(dump(body));
-        w->finish();
+    r.stream = [c, id = req.params["id"], cond](std::shared_ptr<BodyWriter> writer) {
+      // The waiter may wait long; a client that leaves releases its
+      // connection at once (the waiter then finds the slot empty).
+      auto slot = std::make_shared<WriterSlot>(writer);
+      writer->on_close([slot] { (void)slot->take(); });
+      auto st = c->wait(id, cond, [slot](engine::ExitInfo info) {
+        if (auto w = slot->take()) {
+          json body = {
+              {"Error", info.error.empty() ? json(nullptr) : json{{"Message", info.error}}},
+              {"StatusCode", info.code}};
+          w->write(dump(body));
+          w->finish();
+        }
       });
       if (!st) {
-        w->write(dump({{"Error", {{"Message", st.error().message}}}, {"StatusCode", -1}}));
-        w->finish();
+        if (auto w = slot->take()) {
+          w->write(dump({{"Error", {{"Message", st.error().message}}}, {"StatusCode", -1}}));
+          w->finish();
+        }
       }
     };
     reply(std::move(r));

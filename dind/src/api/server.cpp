@@ -622,12 +622,13 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     if (queue_.empty() || closed_) {
       writing_ = false;
       if (closed_) {
-        for (auto& p : queue_) {
+        std::deque<Pending> failed = std::move(queue_);
+        queue_.clear();
+        for (auto& p : failed) {
           if (p.done) {
             p.done(false);
           }
         }
-        queue_.clear();
       }
       return;
     }
@@ -678,12 +679,20 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       auto cb = std::move(on_close_);
       cb();
     }
-    for (auto& p : queue_) {
+    // The front element may be in an async_write right now: its completion
+    // handler owns it (and its buffer). Fail the others.
+    auto first = queue_.begin();
+    if (writing_ && first != queue_.end()) {
+      ++first;
+    }
+    std::deque<Pending> failed(std::make_move_iterator(first),
+                               std::make_move_iterator(queue_.end()));
+    queue_.erase(first, queue_.end());
+    for (auto& p : failed) {
       if (p.done) {
         p.done(false);
       }
     }
-    queue_.clear();
   }
 
   std::shared_ptr<RawStream> make_raw_stream();

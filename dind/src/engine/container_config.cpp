@@ -250,7 +250,8 @@ base::Result<std::vector<MountSpec>> parse_mounts(const json& config, const json
     }
     DIND_TRY(add(std::move(m)));
   }
-  for (const auto& [dest, opts] : hc.value("Tmpfs", json::object()).items()) {
+  const json tmpfs = hc.value("Tmpfs", json::object());
+  for (const auto& [dest, opts] : tmpfs.items()) {
     if (!is_abs(dest)) {
       return make_error(ErrorKind::kInvalidArgument,
                         "invalid mount config for type \"tmpfs\": invalid mount path: '" + dest +
@@ -274,6 +275,40 @@ base::Result<std::vector<MountSpec>> parse_mounts(const json& config, const json
         DIND_TRY(add(std::move(m)));
       }
     }
+  }
+  return out;
+}
+
+std::vector<runtime::Mount> oci_mounts(
+    const std::vector<MountSpec>& specs,
+    const std::function<std::string(const std::string&)>& volume_dir) {
+  std::vector<runtime::Mount> out;
+  for (const auto& m : specs) {
+    runtime::Mount om;
+    om.destination = m.destination;
+    if (m.type == MountSpec::Type::kTmpfs) {
+      om.type = "tmpfs";
+      om.source = "tmpfs";
+      om.options = {"nosuid", "nodev", "noexec"};
+      size_t start = 0;
+      while (start <= m.tmpfs_options.size()) {
+        const size_t comma = m.tmpfs_options.find(',', start);
+        const std::string o = m.tmpfs_options.substr(
+            start, comma == std::string::npos ? std::string::npos : comma - start);
+        if (!o.empty()) {
+          om.options.push_back(o);
+        }
+        if (comma == std::string::npos) {
+          break;
+        }
+        start = comma + 1;
+      }
+    } else {
+      om.type = "bind";
+      om.source = m.type == MountSpec::Type::kVolume ? volume_dir(m.source) : m.source;
+      om.options = {"rbind", m.read_only ? "ro" : "rw", "rprivate"};
+    }
+    out.push_back(std::move(om));
   }
   return out;
 }

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <fstream>
 #include <future>
@@ -553,6 +554,26 @@ base::Result<Containers::Created> Containers::create(const std::string& name_in,
     mode = net->name;
   }
   hc["NetworkMode"] = hc.value("NetworkMode", "").empty() ? "default" : hc["NetworkMode"];
+  // The defaults dockerd fills in (clients read them back from inspect).
+  json log_config = hc.value("LogConfig", json::object());
+  if (!log_config.is_object()) {
+    log_config = json::object();
+  }
+  const std::string log_type = log_config.value("Type", "");
+  if (!log_type.empty() && log_type != "json-file") {
+    return make_error(ErrorKind::kInvalidArgument,
+                      "logging driver \"" + log_type + "\" is not supported (only json-file)");
+  }
+  log_config["Type"] = "json-file";
+  if (!log_config.contains("Config") || !log_config["Config"].is_object()) {
+    log_config["Config"] = json::object();
+  }
+  hc["LogConfig"] = log_config;
+  if (!hc.contains("RestartPolicy") || !hc["RestartPolicy"].is_object()) {
+    hc["RestartPolicy"] = {{"Name", "no"}, {"MaximumRetryCount", 0}};
+  } else if (hc["RestartPolicy"].value("Name", "").empty()) {
+    hc["RestartPolicy"]["Name"] = "no";
+  }
   c->network_mode = mode;
   for (auto& m : *mounts) {
     if (m.type == MountSpec::Type::kVolume && m.source.empty()) {
@@ -653,6 +674,15 @@ base::Status Containers::start(const std::string& ref) {
 base::Status Containers::start_locked_out(const std::shared_ptr<Container>& c) {
   const std::string id = c->id;
   const fs::path rdir = run_dir(id);
+  const auto t0 = std::chrono::steady_clock::now();
+  std::string timings;
+  auto mark = [&](const char* what) {
+    timings += std::string(" ") + what + "=" +
+               std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(
+                                  std::chrono::steady_clock::now() - t0)
+                                  .count() /
+                              1000.0);
+  };
   std::error_code ec;
   fs::remove_all(rdir, ec);
   fs::create_directories(rdir, ec);
@@ -702,6 +732,7 @@ base::Status Containers::start_locked_out(const std::shared_ptr<Container>& c) {
     mounted_here = true;
   }
   const std::string rootfs = plan->merged.string();
+  mark("rootfs");
 
   // Files the container sees at /etc.
   const std::string hostname = c->config.value("Hostname", short_id(id));
@@ -737,45 +768,26 @@ base::Status Containers::start_locked_out(const std::shared_ptr<Container>& c) {
     return fail(std::move(st).error());
   }
 
-  // Mounts.
-  std::vector<runtime::Mount> mounts;
+  // Mounts: volumes created on demand, missing -v sources created, a
+  // missing --mount bind source refused.
   for (const auto& m : c->mounts) {
-    runtime::Mount om;
-    om.destination = m.destination;
-    if (m.type == MountSpec::Type::kTmpfs) {
-      om.type = "tmpfs";
-      om.source = "tmpfs";
-      om.options = {"nosuid", "nodev", "noexec"};
-      std::istringstream in(m.tmpfs_options);
-      std::string o;
-      while (std::getline(in, o, ',')) {
-        if (!o.empty()) {
-          om.options.push_back(o);
-        }
+    if (m.type == MountSpec::Type::kVolume) {
+      if (auto p = volume_path(m.source, true); !p) {
+        return fail(std::move(p).error());
       }
-    } else {
-      om.type = "bind";
-      std::string source = m.source;
-      if (m.type == MountSpec::Type::kVolume) {
-        auto p = volume_path(m.source, true);
-        if (!p) {
-          return fail(std::move(p).error());
-        }
-        source = *p;
-      } else if (!fs::exists(source)) {
-        if (!m.create_source) {
-          return fail(make_error(
-              ErrorKind::kInvalidArgument,
-              "invalid mount config for type \"bind\": bind source path does not exist: " +
-                  source));
-        }
-        fs::create_directories(source, ec);
+    } else if (m.type == MountSpec::Type::kBind && !fs::exists(m.source)) {
+      if (!m.create_source) {
+        return fail(
+            make_error(ErrorKind::kInvalidArgument,
+                       "invalid mount config for type \"bind\": bind source path does not exist: " +
+                           m.source));
       }
-      om.source = source;
-      om.options = {"rbind", m.read_only ? "ro" : "rw", "rprivate"};
+      fs::create_directories(m.source, ec);
     }
-    mounts.push_back(std::move(om));
   }
+  const auto mounts = oci_mounts(c->mounts, [this](const std::string& name) {
+    return (paths_.data_root / "volumes" / name / "_data").string();
+  });
 
   // The user, from the image's own files.
   auto user =
@@ -813,6 +825,7 @@ base::Status Containers::start_locked_out(const std::shared_ptr<Container>& c) {
     return fail(std::move(st).error());
   }
 
+  mark("spec");
   // The shim.
   runtime::ShimOptions so;
   so.id = id;
@@ -830,7 +843,7 @@ base::Status Containers::start_locked_out(const std::shared_ptr<Container>& c) {
   }
   sync.reset(sp[0]);
   base::UniqueFd theirs(sp[1]);
-  std::vector<std::string> args = {"dind", "shim"};
+  std::vector<std::string> args = paths_.shim_argv0;
   for (auto& a : runtime::shim_args(so)) {
     args.push_back(std::move(a));
   }
@@ -856,13 +869,13 @@ base::Status Containers::start_locked_out(const std::shared_ptr<Container>& c) {
   posix_spawnattr_setflags(&attr,
                            POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
   pid_t first = 0;
-  const int rc = posix_spawn(&first, paths_.self_exe.c_str(), &fa, &attr, argv.data(), environ);
+  const int rc = posix_spawn(&first, paths_.shim_exe.c_str(), &fa, &attr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&attr);
   theirs.reset();
   if (rc != 0) {
     sync.reset();
-    return fail(base::sys_error(rc, "starting the shim " + paths_.self_exe));
+    return fail(base::sys_error(rc, "starting the shim " + paths_.shim_exe));
   }
   int wst = 0;
   while (::waitpid(first, &wst, 0) < 0 && errno == EINTR) {
@@ -886,6 +899,7 @@ base::Status Containers::start_locked_out(const std::shared_ptr<Container>& c) {
     return fail(make_error(ErrorKind::kInternal, "the shim said \"" + *created + "\""));
   }
 
+  mark("created");
   // The network, between create and start.
   std::vector<std::string> ips;
   json endpoints = json::object();
@@ -982,6 +996,7 @@ base::Status Containers::start_locked_out(const std::shared_ptr<Container>& c) {
     }
   }
 
+  mark("network");
   // Attach streams that waited for the start.
   std::vector<std::pair<AttachOptions, std::shared_ptr<api::RawStream>>> pending;
   {
@@ -1007,6 +1022,8 @@ base::Status Containers::start_locked_out(const std::shared_ptr<Container>& c) {
         make_error(ErrorKind::kInternal,
                    "failed to start container: OCI runtime start failed: " + why + ": unknown"));
   }
+  mark("started");
+  DIND_LOG(kDebug) << "started " << short_id(id) << " (ms:" << timings << ")";
   const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, shim_pid, 0));
   std::lock_guard lock(mu_);
   c->generation++;
@@ -1351,19 +1368,27 @@ base::Status Containers::connect_attach(const std::shared_ptr<Container>& c, con
     return make_error(ErrorKind::kInternal, "the shim did not accept the attach");
   }
   auto shim = scheduler_->adopt(std::move(fd));
-  // Output: shim -> client; at its end the client's stream ends.
-  pump(shim, client, [client, shim](bool) {
+  // Both directions end before the connections close: the output when the
+  // container's output ends (the client then sees EOF), the input when the
+  // client half-closes or leaves.
+  auto ended = std::make_shared<std::atomic<int>>(0);
+  auto one_done = [client, shim, ended] {
+    if (ended->fetch_add(1) == 1) {
+      client->close();
+      shim->close();
+    }
+  };
+  pump(shim, client, [client, one_done](bool) {
     client->shutdown_write();
-    shim->close();
+    one_done();
   });
-  // Input: client -> shim (only stdin matters; the read also notices a
-  // client that went away).
-  pump(client, shim, [shim, client, stdin = o.stdin](bool eof) {
+  pump(client, shim, [shim, one_done, stdin = o.stdin](bool eof) {
     if (eof && stdin) {
       shim->shutdown_write();
     } else if (!eof) {
-      shim->close();
+      shim->close();  // the client is gone: nothing more to send it
     }
+    one_done();
   });
   return {};
 }
@@ -1449,8 +1474,12 @@ base::Status Containers::attach(const std::string& ref, const AttachOptions& o,
       client->write(replay);
     }
   }
-  if (!o.stream) {
+  auto end_client = [client] {
     client->shutdown_write();
+    client->read([client](std::string_view, bool) { client->close(); });
+  };
+  if (!o.stream) {
+    end_client();
     return {};
   }
   std::unique_lock lock(mu_);
@@ -1458,13 +1487,13 @@ base::Status Containers::attach(const std::string& ref, const AttachOptions& o,
     lock.unlock();
     auto st = connect_attach(c, o, client);
     if (!st) {
-      client->shutdown_write();
+      end_client();
     }
     return {};
   }
   if (c->removing) {
     lock.unlock();
-    client->shutdown_write();
+    end_client();
     return {};
   }
   // Created (or stopped, to be started again): joined at the next start.

@@ -169,18 +169,8 @@ int run_daemon(DaemonConfig config) {
       return 1;
     }
   }
-  api::Server server(router, api::common_headers(), limits);
-  ctx->scheduler = &server;
-  api::add_system_routes(router, ctx);
-  // Declared after the server: destroyed (queued jobs finished) before it,
-  // while the io_context its replies are posted to still exists.
-  base::WorkerPool workers(2);
-  // Container jobs block on runc and mounts: their own, larger pool; exits
-  // have a pool of their own so that jobs waiting for an exit never starve it.
-  base::WorkerPool container_workers(8);
-  base::WorkerPool exit_workers(2);
-
-  // Networks (the default bridge is created here) and containers.
+  // Networks (the default bridge is created here). Declared before the
+  // worker pools: queued container jobs still use it while the pools drain.
   engine::NetworkOptions nopts;
   nopts.state_dir = fs::path(config.data_root) / "network";
   nopts.bridge = config.bridge;
@@ -192,16 +182,34 @@ int run_daemon(DaemonConfig config) {
     remove_pidfile();
     return 1;
   }
+  api::Server server(router, api::common_headers(), limits);
+  ctx->scheduler = &server;
+  api::add_system_routes(router, ctx);
+  // Declared after the server: destroyed (queued jobs finished) before it,
+  // while the io_context its replies are posted to still exists.
+  base::WorkerPool workers(2);
+  // Container jobs block on runc and mounts: their own, larger pool; exits
+  // have a pool of their own so that jobs waiting for an exit never starve it.
+  base::WorkerPool container_workers(8);
+  base::WorkerPool exit_workers(2);
+
   engine::ContainerPaths cpaths;
   cpaths.data_root = config.data_root;
   cpaths.exec_root = config.exec_root;
   cpaths.cgroup_parent = config.cgroup_parent;
   {
     std::error_code ec;
-    cpaths.self_exe = fs::read_symlink("/proc/self/exe", ec).string();
+    const fs::path self = fs::read_symlink("/proc/self/exe", ec);
+    // The small dind-shim next to us when installed; else `dind shim`.
+    if (fs::exists(self.parent_path() / "dind-shim")) {
+      cpaths.shim_exe = (self.parent_path() / "dind-shim").string();
+    } else {
+      cpaths.shim_exe = self.string();
+      cpaths.shim_argv0 = {"dind", "shim"};
+    }
   }
-  auto containers = engine::Containers::open(cpaths, images->get(), &*layers, networks->get(), &server,
-                                             &container_workers, &exit_workers);
+  auto containers = engine::Containers::open(cpaths, images->get(), &*layers, networks->get(),
+                                             &server, &container_workers, &exit_workers);
   if (!containers) {
     DIND_LOG(kError) << containers.error().message;
     remove_pidfile();
@@ -209,9 +217,12 @@ int run_daemon(DaemonConfig config) {
   }
   ctx->container_count = [c = *containers](const std::string& status) { return c->count(status); };
   api::ImageContext image_ctx{images->get(), &*layers, &*content, &workers};
-  image_ctx.in_use = [c = *containers](const std::string& id) { return c->using_image(id); };
+  image_ctx.in_use = [c = *containers](const std::string& image_id) {
+    return c->using_image(image_id);
+  };
   api::add_image_routes(router, image_ctx);
-  api::add_container_routes(router, api::ContainerContext{*containers, networks->get(), &container_workers});
+  api::add_container_routes(
+      router, api::ContainerContext{*containers, networks->get(), &container_workers});
 
   for (const auto& l : *listeners) {
     auto bound = server.listen(l);

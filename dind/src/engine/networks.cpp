@@ -59,8 +59,9 @@ base::Result<std::unique_ptr<Networks>> Networks::open(NetworkOptions options) {
     }
   }
   n->host_resolv_ = base::read_file("/etc/resolv.conf").value_or("");
-  // The default network, created once and kept.
-  if (n->manager_->networks().count(kDefault) == 0) {
+  // The default network, created once and kept (dockerd's --bridge=none
+  // goes without it).
+  if (options.bridge != "none" && n->manager_->networks().count(kDefault) == 0) {
     netsetup::NetworkSpec spec;
     spec.name = kDefault;
     spec.bridge = options.bridge;

@@ -413,7 +413,8 @@ base::Result<json> plan_spec(const SpecInput& in) {
     if (in.host.has_ping_group_range_sysctl) {
       sysctl["net.ipv4.ping_group_range"] = "0 2147483647";
     }
-    for (const auto& [k, v] : hc.value("Sysctls", json::object()).items()) {
+    const json sysctls = hc.value("Sysctls", json::object());
+    for (const auto& [k, v] : sysctls.items()) {
       if (v.is_string()) {
         sysctl[k] = v;
       }

@@ -113,6 +113,7 @@ class NetworkManager {
   std::map<std::string, NetworkState> networks_;
   std::vector<EndpointState> endpoints_;
   Ipam ipam_;
+  mutable std::string applied_;  // the ruleset text last applied
 };
 
 }  // namespace netsetup

@@ -4,12 +4,14 @@
 // bindings and signals, each with Docker's messages.
 
 #include <cstdint>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "dind/base/result.hpp"
+#include "dind/runtime/spec.hpp"
 #include "netsetup/manager.hpp"
 
 namespace dind::engine {
@@ -38,6 +40,12 @@ struct MountSpec {
 // twice is refused ("Duplicate mount point: /x").
 base::Result<std::vector<MountSpec>> parse_mounts(const nlohmann::json& config,
                                                   const nlohmann::json& host_config);
+
+// The OCI mounts for the parsed specs; `volume_dir` gives a named volume's
+// host directory. Binds are rbind + rprivate; tmpfs gets nosuid,nodev,noexec.
+std::vector<runtime::Mount> oci_mounts(
+    const std::vector<MountSpec>& specs,
+    const std::function<std::string(const std::string&)>& volume_dir);
 
 // HostConfig.PortBindings (+ Config.ExposedPorts with PublishAllPorts, where
 // host port 0 means "pick one").

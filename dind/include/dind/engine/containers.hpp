@@ -35,7 +35,8 @@ struct ContainerPaths {
   std::filesystem::path data_root;
   std::filesystem::path exec_root;
   std::string runtime = "runc";
-  std::string self_exe;  // the dind binary (for `dind shim`)
+  std::string shim_exe;                                 // dind-shim, or dind itself
+  std::vector<std::string> shim_argv0 = {"dind-shim"};  // {"dind", "shim"} for the latter
   std::string cgroup_parent = "dind";
 };
 

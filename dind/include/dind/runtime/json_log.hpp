@@ -37,7 +37,9 @@ class LineSplitter {
       const size_t take = nl == std::string_view::npos ? data.size() : nl + 1;
       pending_.append(data.substr(0, take));
       data.remove_prefix(take);
-      while (pending_.size() >= kMaxLine && pending_.back() != '\n') {
+      // pending_ holds at most one '\n', at its end.
+      while (pending_.size() > kMaxLine ||
+             (pending_.size() == kMaxLine && pending_.back() != '\n')) {
         emit(std::string_view(pending_).substr(0, kMaxLine));
         pending_.erase(0, kMaxLine);
       }

@@ -1,0 +1,343 @@
+"""Containers with the real docker CLI (28 and Debian's 20.10) and the python
+SDK against one real `dind` running in a network namespace of its own: run
+with output, exit codes and stdin, detached containers and their logs,
+stop/kill/wait codes, rm, ps filters, inspect, bind mounts and volumes, user
+networks with names and aliases, published ports, and a leak check at the end."""
+import json
+import os
+import re
+import subprocess
+import tarfile
+import tempfile
+import time
+
+import pytest
+
+from dindtest import Daemon
+
+CLIS = [c for c in ["/usr/local/bin/docker", "/usr/bin/docker"] if os.path.exists(c)]
+IMAGE = "busybox:test"
+
+
+@pytest.fixture(scope="module")
+def daemon():
+    with tempfile.TemporaryDirectory(prefix="dind-ctr-") as root:
+        d = Daemon(root, tls=False, netns=True).start()
+        yield d
+        assert d.destroy() == 0
+
+
+@pytest.fixture(scope="module")
+def image(daemon, tmp_path_factory):
+    """busybox-static with every applet linked, plus passwd/group files."""
+    path = tmp_path_factory.mktemp("rootfs") / "busybox.tar"
+    applets = subprocess.run(["/bin/busybox", "--list"], capture_output=True, text=True, check=True).stdout.split()
+    with tarfile.open(path, "w") as t:
+        for d in ["bin", "etc", "tmp", "root", "var", "var/www"]:
+            info = tarfile.TarInfo(d)
+            info.type = tarfile.DIRTYPE
+            info.mode = 0o1777 if d == "tmp" else 0o755
+            t.addfile(info)
+        t.add("/bin/busybox", "bin/busybox")
+        for applet in applets:
+            if applet != "busybox":
+                info = tarfile.TarInfo(f"bin/{applet}")
+                info.type = tarfile.SYMTYPE
+                info.linkname = "busybox"
+                t.addfile(info)
+        for name, text in [("etc/passwd", "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/sh\n"
+                                          "app:x:1000:1000:app:/tmp:/bin/sh\n"),
+                           ("etc/group", "root:x:0:\nnogroup:x:65534:\napp:x:1000:\nextra:x:2000:app\n"),
+                           ("var/www/index.html", "hello from httpd\n")]:
+            data = text.encode()
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mode = 0o644
+            import io
+            t.addfile(info, io.BytesIO(data))
+    docker(daemon, "import", "-c", 'CMD ["/bin/sh"]', str(path), IMAGE)
+    return IMAGE
+
+
+def docker(d, *args, cli=None, check=True, stdin=None, timeout=60, text=True):
+    env = {"PATH": os.environ["PATH"], "DOCKER_HOST": f"unix://{d.socket}",
+           "DOCKER_CONFIG": tempfile.gettempdir() + "/dind-test-docker-config"}
+    p = subprocess.run([cli or CLIS[0], *args], capture_output=True, text=text, timeout=timeout, input=stdin, env=env)
+    if check and p.returncode != 0:
+        raise AssertionError(f"{args}: rc={p.returncode} {p.stderr}")
+    return p
+
+
+@pytest.mark.parametrize("cli", CLIS)
+def test_run_rm_output_exit_codes_and_errors(daemon, image, cli):
+    p = docker(daemon, "run", "--rm", image, "echo", "hi", cli=cli)
+    assert p.stdout == "hi\n"
+    p = docker(daemon, "run", "--rm", image, "sh", "-c", "echo out; echo err >&2; exit 3", cli=cli, check=False)
+    assert (p.returncode, p.stdout) == (3, "out\n") and "err\n" in p.stderr
+    p = docker(daemon, "run", "--rm", image, "nosuch-command", cli=cli, check=False)
+    assert p.returncode == 127 and 'exec: "nosuch-command": executable file not found in $PATH' in p.stderr
+    p = docker(daemon, "run", "--rm", "--pull", "never", "nosuch:1", "true", cli=cli, check=False)
+    assert p.returncode != 0 and "No such image: nosuch:1" in p.stderr
+    assert docker(daemon, "ps", "-aq", cli=cli).stdout == "", "--rm removed every container"
+
+
+@pytest.mark.parametrize("cli", CLIS)
+def test_run_interactive_with_piped_stdin(daemon, image, cli):
+    data = "".join(f"line {i}\n" for i in range(2000))
+    p = docker(daemon, "run", "--rm", "-i", image, "sh", "-c", "wc -l; echo done", cli=cli, stdin=data)
+    assert p.stdout.split() == ["2000", "done"]
+
+
+def test_detached_logs_tail_timestamps_and_follow(daemon, image):
+    cid = docker(daemon, "run", "-d", "--name", "logger", image, "sh", "-c",
+                 "for i in 1 2 3 4 5; do echo out$i; echo err$i >&2; done; sleep 0.5; echo late").stdout.strip()
+    assert re.fullmatch(r"[0-9a-f]{64}", cid)
+    p = docker(daemon, "logs", "-f", "logger")  # follows until the container exits
+    assert p.stdout.split() == ["out1", "out2", "out3", "out4", "out5", "late"]
+    assert p.stderr.split() == ["err1", "err2", "err3", "err4", "err5"]
+    p = docker(daemon, "logs", "--tail", "2", "logger")
+    assert p.stdout.split() == ["late"] and p.stderr.split() == ["err5"]
+    p = docker(daemon, "logs", "-t", "--tail", "1", "logger")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z late\n", p.stdout)
+    log_path = json.loads(docker(daemon, "inspect", "logger").stdout)[0]["LogPath"]
+    first = json.loads(open(log_path).readline())
+    assert list(first) == ["log", "stream", "time"] and first["log"] == "out1\n"
+    assert docker(daemon, "wait", "logger").stdout.strip() == "0"
+    docker(daemon, "rm", "logger")
+
+
+def test_stop_kill_and_wait_codes(daemon, image):
+    docker(daemon, "run", "-d", "--name", "sleeper", image, "sleep", "100")
+    t0 = time.monotonic()
+    docker(daemon, "stop", "-t", "1", "sleeper")  # PID 1 ignores TERM: killed after 1 s
+    assert 0.9 < time.monotonic() - t0 < 10
+    info = json.loads(docker(daemon, "inspect", "sleeper").stdout)[0]["State"]
+    assert (info["Status"], info["ExitCode"], info["Running"]) == ("exited", 137, False)
+    # A container that handles TERM exits with its own code.
+    docker(daemon, "run", "-d", "--name", "trapper", image, "sh", "-c",
+           "trap 'exit 143' TERM; while true; do sleep 0.1; done")
+    docker(daemon, "stop", "trapper")
+    assert docker(daemon, "wait", "trapper").stdout.strip() == "143"
+    docker(daemon, "start", "sleeper")
+    docker(daemon, "kill", "sleeper")
+    assert docker(daemon, "wait", "sleeper").stdout.strip() == "137"
+    p = docker(daemon, "kill", "-s", "HUP", "sleeper", check=False)
+    assert p.returncode == 1 and "is not running" in p.stderr
+    docker(daemon, "start", "sleeper")
+    p = docker(daemon, "kill", "-s", "NOSUCHSIG", "sleeper", check=False)
+    assert p.returncode == 1 and "Invalid signal: NOSUCHSIG" in p.stderr
+    docker(daemon, "kill", "-s", "TERM", "sleeper")  # delivered, ignored by PID 1
+    time.sleep(0.2)
+    assert json.loads(docker(daemon, "inspect", "sleeper").stdout)[0]["State"]["Running"] is True
+    docker(daemon, "restart", "-t", "0", "sleeper")
+    state = json.loads(docker(daemon, "inspect", "sleeper").stdout)[0]["State"]
+    assert state["Running"] is True
+    docker(daemon, "rm", "-f", "sleeper", "trapper")
+
+
+def test_rm_conflicts_and_missing(daemon, image):
+    docker(daemon, "run", "-d", "--name", "busy", image, "sleep", "100")
+    p = docker(daemon, "rm", "busy", check=False)
+    assert p.returncode == 1 and "You cannot remove a running container" in p.stderr and "force remove" in p.stderr
+    p = docker(daemon, "run", "-d", "--name", "busy", image, "true", check=False)
+    assert p.returncode != 0 and 'Conflict. The container name "/busy" is already in use' in p.stderr
+    p = docker(daemon, "rm", "nosuch", check=False)
+    assert p.returncode == 1 and "No such container: nosuch" in p.stderr
+    p = docker(daemon, "create", "--name", "bad!name", image, check=False)
+    assert p.returncode != 0 and "Invalid container name (bad!name)" in p.stderr
+    p = docker(daemon, "rmi", image, check=False)
+    assert p.returncode == 1 and "must force" in p.stderr and "is using its referenced image" in p.stderr
+    docker(daemon, "rm", "-f", "busy")
+    assert docker(daemon, "ps", "-aq").stdout == ""
+
+
+def test_ps_filters_and_formats(daemon, image):
+    docker(daemon, "run", "-d", "--name", "up1", "--label", "team=a", image, "sleep", "100")
+    docker(daemon, "run", "--name", "done3", "--label", "team=b", image, "sh", "-c", "exit 3", check=False)
+    docker(daemon, "create", "--name", "fresh", image, "true")
+    names = lambda *a: sorted(docker(daemon, "ps", *a, "--format", "{{.Names}}").stdout.split())
+    assert names() == ["up1"]
+    assert names("-a") == ["done3", "fresh", "up1"]
+    assert names("-a", "--filter", "status=exited") == ["done3"]
+    assert names("-a", "--filter", "status=created") == ["fresh"]
+    assert names("-a", "--filter", "exited=3") == ["done3"]
+    assert names("-a", "--filter", "label=team=a") == ["up1"]
+    assert names("-a", "--filter", "label=team") == ["done3", "up1"]
+    assert names("-a", "--filter", "name=fre") == ["fresh"]
+    assert names("-a", "--filter", f"ancestor={image}") == ["done3", "fresh", "up1"]
+    assert len(docker(daemon, "ps", "-a", "-n", "1", "-q").stdout.split()) == 1
+    status = docker(daemon, "ps", "-a", "--filter", "name=done3", "--format", "{{.Status}}").stdout
+    assert status.startswith("Exited (3) ")
+    assert docker(daemon, "ps", "--format", "{{.Status}}").stdout.startswith("Up ")
+    p = docker(daemon, "ps", "--filter", "status=bogus", check=False)
+    assert p.returncode != 0 and "invalid filter" in p.stderr
+    docker(daemon, "rm", "-f", "up1", "done3", "fresh")
+
+
+def test_inspect_fields(daemon, image):
+    cid = docker(daemon, "run", "-d", "--name", "insp", "-e", "FOO=bar", "-w", "/tmp", "--hostname", "box",
+                 image, "sleep", "100").stdout.strip()
+    info = json.loads(docker(daemon, "inspect", "insp").stdout)[0]
+    assert info["Id"] == cid and info["Name"] == "/insp"
+    assert info["Path"] == "sleep" and info["Args"] == ["100"]
+    assert info["State"]["Running"] and info["State"]["Pid"] > 0 and info["State"]["StartedAt"].endswith("Z")
+    assert info["Config"]["Image"] == image and "FOO=bar" in info["Config"]["Env"]
+    assert info["Config"]["Hostname"] == "box" and info["Config"]["WorkingDir"] == "/tmp"
+    assert info["Image"].startswith("sha256:")
+    net = info["NetworkSettings"]["Networks"]["bridge"]
+    assert re.fullmatch(r"\d+\.\d+\.\d+\.\d+", net["IPAddress"]) and net["IPAddress"] == info["NetworkSettings"]["IPAddress"]
+    bridge = json.loads(docker(daemon, "network", "inspect", "bridge").stdout)[0]
+    assert net["NetworkID"] == bridge["Id"] and net["Gateway"] == bridge["IPAM"]["Config"][0]["Gateway"]
+    assert os.path.exists(info["LogPath"]) and os.path.exists(info["HostsPath"])
+    out = docker(daemon, "exec" if False else "logs", "insp").stdout  # nothing printed yet
+    assert out == ""
+    p = subprocess.run(["cat", f"/proc/{info['State']['Pid']}/environ"], capture_output=True)
+    env = p.stdout.split(b"\0")
+    assert b"FOO=bar" in env and b"HOSTNAME=box" in env and any(e.startswith(b"PATH=") for e in env)
+    top = docker(daemon, "top", "insp").stdout
+    assert "sleep 100" in top
+    docker(daemon, "rename", "insp", "insp2")
+    assert json.loads(docker(daemon, "inspect", "insp2").stdout)[0]["Name"] == "/insp2"
+    p = docker(daemon, "inspect", "nosuch", check=False)
+    assert p.returncode == 1 and "No such object: nosuch" in p.stderr or "No such container" in p.stderr
+    docker(daemon, "rm", "-f", "insp2")
+
+
+def test_user_workdir_entrypoint_env(daemon, image):
+    run = lambda *a: docker(daemon, "run", "--rm", *a).stdout
+    assert run("--user", "nobody", image, "id").startswith("uid=65534(nobody) gid=65534(nogroup)")
+    assert run("--user", "app", image, "id", "-G").split() == ["1000", "2000"]
+    assert run("--user", "1234:5678", image, "id", "-u").strip() == "1234"
+    assert run("-w", "/var/www", image, "pwd").strip() == "/var/www"
+    assert run("--entrypoint", "echo", image, "a", "b").strip() == "a b"
+    assert run("-e", "A=1", "--env", "B=two", image, "sh", "-c", "echo $A$B").strip() == "1two"
+    assert run("--hostname", "myhost", image, "hostname").strip() == "myhost"
+    assert run("--add-host", "db:10.1.2.3", image, "cat", "/etc/hosts").count("10.1.2.3\tdb") == 1
+    assert "nameserver 10.9.9.9" in run("--dns", "10.9.9.9", image, "cat", "/etc/resolv.conf")
+    p = docker(daemon, "run", "--rm", "--user", "ghost", image, "true", check=False)
+    assert p.returncode != 0 and "unable to find user ghost" in p.stderr
+    # Default confinement: Docker's 14 capabilities and a seccomp filter.
+    status = run(image, "cat", "/proc/self/status")
+    assert re.search(r"CapEff:\s+00000000a80425fb", status)
+    if os.path.exists("/usr/share/containers/seccomp.json"):
+        assert re.search(r"Seccomp:\s+2", status)
+
+
+def test_bind_mounts_and_volumes(daemon, image, tmp_path):
+    host = tmp_path / "shared"
+    host.mkdir()
+    (host / "in.txt").write_text("from host\n")
+    out = docker(daemon, "run", "--rm", "-v", f"{host}:/data", image, "sh", "-c",
+                 "cat /data/in.txt; echo from container > /data/out.txt").stdout
+    assert out == "from host\n" and (host / "out.txt").read_text() == "from container\n"
+    p = docker(daemon, "run", "--rm", "-v", f"{host}:/data:ro", image, "touch", "/data/x", check=False)
+    assert p.returncode != 0 and "Read-only file system" in p.stderr
+    created = tmp_path / "made-by-v"
+    docker(daemon, "run", "--rm", "-v", f"{created}:/m", image, "true")
+    assert created.is_dir(), "-v creates a missing host directory, as dockerd does"
+    p = docker(daemon, "run", "--rm", "--mount", f"type=bind,source={tmp_path}/absent,target=/m", image, "true",
+               check=False)
+    assert p.returncode != 0 and "bind source path does not exist" in p.stderr
+    docker(daemon, "run", "--rm", "-v", "keep:/v", image, "sh", "-c", "echo persisted > /v/f")
+    assert docker(daemon, "run", "--rm", "-v", "keep:/v:ro", image, "cat", "/v/f").stdout == "persisted\n"
+    out = docker(daemon, "run", "--rm", "--tmpfs", "/scratch", image, "sh", "-c", "grep ' /scratch ' /proc/mounts").stdout
+    assert "tmpfs" in out
+    p = docker(daemon, "run", "--rm", "-v", "/a:rel", image, "true", check=False)
+    assert p.returncode != 0 and "mount path must be absolute" in p.stderr
+    cid = docker(daemon, "create", "-v", "keep:/v", image, "true").stdout.strip()
+    mounts = json.loads(docker(daemon, "inspect", cid).stdout)[0]["Mounts"]
+    assert mounts[0]["Type"] == "volume" and mounts[0]["Name"] == "keep" and mounts[0]["Destination"] == "/v"
+    assert docker(daemon, "ps", "-a", "-q", "--filter", "volume=keep").stdout.strip() == cid[:12]
+    docker(daemon, "rm", cid)
+
+
+def test_user_network_names_aliases_and_isolation(daemon, image):
+    docker(daemon, "network", "create", "appnet")
+    p = docker(daemon, "network", "create", "appnet", check=False)
+    assert p.returncode != 0 and "already exists" in p.stderr
+    docker(daemon, "run", "-d", "--name", "web", "--network", "appnet", "--network-alias", "frontend", image,
+           "httpd", "-f", "-p", "80", "-h", "/var/www")
+    for host in ["web", "frontend"]:
+        out = docker(daemon, "run", "--rm", "--network", "appnet", image, "wget", "-qO-", f"http://{host}/").stdout
+        assert out == "hello from httpd\n", host
+    # The default bridge has no names: the lookup fails there.
+    p = docker(daemon, "run", "--rm", image, "wget", "-T", "2", "-qO-", "http://web/", check=False)
+    assert p.returncode != 0
+    info = json.loads(docker(daemon, "inspect", "web").stdout)[0]["NetworkSettings"]["Networks"]["appnet"]
+    assert "frontend" in info["Aliases"] and "web" in info["DNSNames"]
+    p = docker(daemon, "network", "rm", "appnet", check=False)
+    assert p.returncode != 0 and "active endpoints" in p.stderr
+    docker(daemon, "rm", "-f", "web")
+    docker(daemon, "network", "rm", "appnet")
+    p = docker(daemon, "run", "--rm", "--pull", "never", "--network", "appnet", image, "true", check=False)
+    assert p.returncode != 0 and "network appnet not found" in p.stderr
+
+
+def test_published_port_from_the_hosts_loopback(daemon, image):
+    docker(daemon, "run", "-d", "--name", "pub", "-p", "18080:80", "-p", "127.0.0.1::80", image,
+           "httpd", "-f", "-p", "80", "-h", "/var/www")
+    ports = docker(daemon, "port", "pub").stdout
+    assert "80/tcp -> 0.0.0.0:18080" in ports
+    random_port = int(re.search(r"127\.0\.0\.1:(\d+)", ports).group(1))
+    for port in [18080, random_port]:
+        deadline = time.monotonic() + 5
+        while True:
+            p = daemon.in_netns("curl", "-s", "-m", "2", f"http://127.0.0.1:{port}/", capture_output=True, text=True)
+            if p.returncode == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        assert p.stdout == "hello from httpd\n", (port, p.stderr)
+    assert "0.0.0.0:18080->80/tcp" in docker(daemon, "ps", "--format", "{{.Ports}}").stdout
+    p = docker(daemon, "run", "--rm", "-p", "18080:80", image, "true", check=False)
+    assert p.returncode != 0 and "port is already allocated" in p.stderr
+    p = docker(daemon, "run", "--rm", "-p", "99999:80", image, "true", check=False)
+    assert p.returncode != 0 and "invalid" in p.stderr.lower()
+    docker(daemon, "rm", "-f", "pub")
+
+
+def test_network_none_and_host(daemon, image):
+    out = docker(daemon, "run", "--rm", "--network", "none", image, "ip", "-o", "link").stdout
+    assert "lo" in out and "eth0" not in out
+    host_links = daemon.in_netns("ip", "-o", "link", capture_output=True, text=True).stdout
+    out = docker(daemon, "run", "--rm", "--network", "host", image, "ip", "-o", "link").stdout
+    assert len(out.splitlines()) == len(host_links.splitlines())
+
+
+def test_python_sdk_run_and_logs(daemon, image):
+    env = {k: v for k, v in os.environ.items() if k not in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")}
+    script = f"""
+import docker
+c = docker.DockerClient(base_url="unix://{daemon.socket}")
+print(c.containers.run("{image}", ["echo", "sdk says hi"], remove=True).decode(), end="")
+ctr = c.containers.run("{image}", ["sh", "-c", "echo one; echo two"], detach=True)
+print(ctr.wait()["StatusCode"])
+print(ctr.logs().decode(), end="")
+ctr.remove()
+print(len(c.containers.list(all=True)))
+"""
+    p = subprocess.run(["/usr/bin/python3", "-c", script], capture_output=True, text=True, env=env, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.split("\n") == ["sdk says hi", "0", "one", "two", "0", ""]
+
+
+def test_nothing_left_behind(daemon, image):
+    """After the suite: no container mounts, veths, DNAT rules, cgroups or shims remain."""
+    docker(daemon, "run", "-d", "--name", "last", "-p", "18081:80", image, "sleep", "100")
+    docker(daemon, "rm", "-f", "last")
+    assert docker(daemon, "ps", "-aq").stdout == ""
+    root = str(daemon.root)
+    mounts = [line for line in open("/proc/self/mountinfo") if root in line]
+    assert mounts == []
+    links = daemon.in_netns("ip", "-o", "link", capture_output=True, text=True).stdout
+    assert "veth" not in links
+    rules = daemon.in_netns("nft", "list", "ruleset", capture_output=True, text=True).stdout
+    assert "dport" not in rules, rules
+    leftover = []
+    for ctrl in os.listdir("/sys/fs/cgroup"):
+        parent = os.path.join("/sys/fs/cgroup", ctrl, daemon.netns)
+        if os.path.isdir(parent):
+            leftover.append(parent)
+    assert leftover == []
+    shims = subprocess.run(["pgrep", "-f", f"dind shim.*{root}"], capture_output=True, text=True).stdout
+    assert shims == ""
+    assert os.listdir(os.path.join(root, "exec", "s")) == []

@@ -1,0 +1,139 @@
+// The pure half of container creation: names, config merge, mounts, ports
+// and signals, with Docker's messages for bad input.
+
+#include <signal.h>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "dind/engine/container_config.hpp"
+
+using json = nlohmann::json;
+using namespace dind::engine;
+
+TEST_CASE("container names", "[engine][config]") {
+  for (const char* ok : {"web", "/web", "a1", "my_app.v2-x", "0x"}) {
+    INFO(ok);
+    CHECK(validate_container_name(ok).ok());
+  }
+  for (const char* bad :
+       {"", "a", "/", "-lead", ".dot", "has space", "bad!", "a/b", "über", "_x"}) {
+    INFO(bad);
+    auto st = validate_container_name(bad);
+    REQUIRE_FALSE(st.ok());
+    CHECK(st.error().message == std::string("Invalid container name (") + bad +
+                                    "), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed");
+  }
+}
+
+TEST_CASE("merge with the image config", "[engine][config]") {
+  const json image =
+      json::parse(R"({"Env":["PATH=/bin","A=image"],"Cmd":["sh"],"Entrypoint":["/init"],
+    "WorkingDir":"/w","User":"app","Labels":{"x":"1"},"ExposedPorts":{"80/tcp":{}},"StopSignal":"SIGQUIT"})");
+  json c = merge_config(json::parse(R"({"Env":["A=mine"],"Labels":{"y":"2"}})"), image,
+                        std::string(64, 'f'));
+  CHECK(c["Hostname"] == "ffffffffffff");
+  CHECK(c["Env"] == json::parse(R"(["A=mine","PATH=/bin"])"));
+  CHECK(c["Cmd"] == json::parse(R"(["sh"])"));
+  CHECK(c["Entrypoint"] == json::parse(R"(["/init"])"));
+  CHECK(c["WorkingDir"] == "/w");
+  CHECK(c["User"] == "app");
+  CHECK(c["Labels"] == json::parse(R"({"x":"1","y":"2"})"));
+  CHECK(c["ExposedPorts"].contains("80/tcp"));
+  CHECK(c["StopSignal"] == "SIGQUIT");
+  CHECK(c["Tty"] == false);
+  // An entrypoint in the request drops the image's Cmd (dockerd's rule).
+  c = merge_config(json::parse(R"({"Entrypoint":["echo"]})"), image, std::string(64, 'f'));
+  CHECK(c["Entrypoint"] == json::parse(R"(["echo"])"));
+  CHECK(c["Cmd"].is_null());
+  // The request's command wins over the image's.
+  c = merge_config(json::parse(R"({"Cmd":["true"],"Hostname":"h","User":"root"})"), image,
+                   std::string(64, 'f'));
+  CHECK(c["Cmd"] == json::parse(R"(["true"])"));
+  CHECK(c["Entrypoint"] == json::parse(R"(["/init"])"));
+  CHECK((c["Hostname"] == "h" && c["User"] == "root"));
+  // Garbage in: a non-object request becomes an empty config, no throw.
+  c = merge_config(json("nonsense"), json(42), std::string(64, 'f'));
+  CHECK(c.is_object());
+}
+
+TEST_CASE("mount specs parse like dockerd's", "[engine][config]") {
+  auto m = parse_mounts(json::object(), json::parse(R"({"Binds":["/h:/c","vol:/v:ro","/x:/y:rw,z"],
+      "Mounts":[{"Type":"tmpfs","Target":"/t","TmpfsOptions":{"SizeBytes":1024}}],
+      "Tmpfs":{"/run":"size=1m"}})"));
+  REQUIRE(m.ok());
+  REQUIRE(m->size() == 5);
+  CHECK(((*m)[0].type == MountSpec::Type::kBind && (*m)[0].create_source && !(*m)[0].read_only));
+  CHECK(((*m)[1].type == MountSpec::Type::kVolume && (*m)[1].source == "vol" && (*m)[1].read_only));
+  CHECK((*m)[3].tmpfs_options == "size=1024");
+  // Image volumes not covered by a mount become anonymous volumes.
+  m = parse_mounts(json::parse(R"({"Volumes":{"/data":{},"/h":{}}})"),
+                   json::parse(R"({"Binds":["/src:/h"]})"));
+  REQUIRE(m.ok());
+  REQUIRE(m->size() == 2);
+  CHECK(((*m)[1].destination == "/data" && (*m)[1].source.empty()));
+
+  const std::pair<const char*, const char*> bad[] = {
+      {R"({"Binds":["/only"]})", "invalid volume specification: '/only'"},
+      {R"({"Binds":["a:b:c:d"]})", "invalid volume specification: 'a:b:c:d'"},
+      {R"({"Binds":[":/x"]})", "invalid spec: :/x: empty section between colons"},
+      {R"({"Binds":["/h:rel"]})", "mount path must be absolute"},
+      {R"({"Binds":["/h:/c:bogus"]})", "invalid mode: bogus"},
+      {R"({"Binds":["bad name!:/c"]})", "includes invalid characters for a local volume name"},
+      {R"({"Binds":["/a:/same","/b:/same/"]})", "Duplicate mount point: /same"},
+      {R"({"Binds":[42]})", "invalid volume specification"},
+      {R"({"Mounts":[{"Type":"bind","Target":"/x"}]})", "field Source must not be empty"},
+      {R"({"Mounts":[{"Type":"bind","Source":"rel","Target":"/x"}]})",
+       "mount path must be absolute"},
+      {R"({"Mounts":[{"Type":"tmpfs","Source":"/s","Target":"/x"}]})",
+       "field Source must not be specified"},
+      {R"({"Mounts":[{"Type":"nfs","Target":"/x"}]})", "mount type unknown: \"nfs\""},
+      {R"({"Mounts":[{"Type":"volume"}]})", "field Target must not be empty"},
+      {R"({"Tmpfs":{"rel":""}})", "mount path must be absolute"},
+  };
+  for (const auto& [hc, msg] : bad) {
+    INFO(hc);
+    auto r = parse_mounts(json::object(), json::parse(hc));
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().kind == dind::base::ErrorKind::kInvalidArgument);
+    CHECK_THAT(r.error().message, Catch::Contains(msg));
+  }
+}
+
+TEST_CASE("port bindings", "[engine][config]") {
+  auto p = parse_port_bindings(
+      json::parse(R"({"ExposedPorts":{"80/tcp":{},"53/udp":{}}})"),
+      json::parse(R"({"PortBindings":{"80/tcp":[{"HostIp":"127.0.0.1","HostPort":"8080"}]},
+                                               "PublishAllPorts":true})"));
+  REQUIRE(p.ok());
+  REQUIRE(p->size() == 2);
+  const auto& udp = (*p)[0].container_port == 53 ? (*p)[0] : (*p)[1];
+  const auto& tcp = (*p)[0].container_port == 80 ? (*p)[0] : (*p)[1];
+  CHECK((tcp.host_port == 8080 && tcp.host_ip && tcp.host_ip->to_string() == "127.0.0.1"));
+  CHECK((udp.proto == netsetup::Proto::kUdp && udp.host_port == 0));
+  for (const char* bad :
+       {R"({"PortBindings":{"80/sctp":[{}]}})", R"({"PortBindings":{"x/tcp":[{}]}})",
+        R"({"PortBindings":{"0/tcp":[{}]}})",
+        R"({"PortBindings":{"80/tcp":[{"HostPort":"99999"}]}})",
+        R"({"PortBindings":{"80/tcp":[{"HostPort":"8o"}]}})",
+        R"({"PortBindings":{"80/tcp":[{"HostIp":"300.1.1.1","HostPort":"80"}]}})"}) {
+    INFO(bad);
+    auto r = parse_port_bindings(json::object(), json::parse(bad));
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().kind == dind::base::ErrorKind::kInvalidArgument);
+  }
+}
+
+TEST_CASE("signals by name and number", "[engine][config]") {
+  CHECK(parse_signal("KILL").value() == SIGKILL);
+  CHECK(parse_signal("SIGTERM").value() == SIGTERM);
+  CHECK(parse_signal("sigusr1").value() == SIGUSR1);
+  CHECK(parse_signal("9").value() == 9);
+  CHECK(parse_signal("64").value() == 64);
+  for (const char* bad : {"", "NOPE", "0", "65", "-1", "9x", "SIG"}) {
+    INFO(bad);
+    auto r = parse_signal(bad);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().message == std::string("Invalid signal: ") + bad);
+  }
+}
