@@ -29,7 +29,7 @@ class Dind:
                "DIND_TCP_ADDRESS": f"127.0.0.1:{self.tcp_port}"}
         args = [self.binary, "--data-root", f"{self.root}/data", "--exec-root", f"{self.root}/exec",
                 "--pidfile", f"{self.root}/dind.pid", "--config-file", f"{self.root}/daemon.json",
-                "--log-level", "warn"]
+                "--log-level", "warn", "--bridge", "none"]
         self.log = open(os.path.join(self.root, "dind.log"), "w")
         t0 = time.perf_counter()
         self.proc = subprocess.Popen(args, env=env, stdout=self.log, stderr=subprocess.STDOUT)

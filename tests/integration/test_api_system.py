@@ -202,7 +202,7 @@ def test_appliance_mode_generates_certs_and_serves_mtls(tmp_path):
     (tmp_path / "dj").write_text("{}")
     log = open(tmp_path / "log", "wb")
     p = subprocess.Popen([binary("dind"), "--data-root", str(tmp_path / "data"), "--exec-root", str(tmp_path / "exec"),
-                          "--pidfile", str(tmp_path / "pid"), "--config-file", str(tmp_path / "dj")],
+                          "--pidfile", str(tmp_path / "pid"), "--config-file", str(tmp_path / "dj"), "--bridge", "none"],
                          env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 10

@@ -27,6 +27,7 @@
 #include "dind/base/fs.hpp"
 #include "dind/base/log.hpp"
 #include "dind/base/sha256.hpp"
+#include "dind/base/stopwatch.hpp"
 #include "dind/base/text.hpp"
 #include "dind/base/time.hpp"
 #include "dind/runtime/json_log.hpp"
@@ -674,15 +675,8 @@ base::Status Containers::start(const std::string& ref) {
 base::Status Containers::start_locked_out(const std::shared_ptr<Container>& c) {
   const std::string id = c->id;
   const fs::path rdir = run_dir(id);
-  const auto t0 = std::chrono::steady_clock::now();
-  std::string timings;
-  auto mark = [&](const char* what) {
-    timings += std::string(" ") + what + "=" +
-               std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(
-                                  std::chrono::steady_clock::now() - t0)
-                                  .count() /
-                              1000.0);
-  };
+  base::Stopwatch watch;
+  auto mark = [&](const char* what) { watch.mark(what); };
   std::error_code ec;
   fs::remove_all(rdir, ec);
   fs::create_directories(rdir, ec);
@@ -1023,7 +1017,7 @@ base::Status Containers::start_locked_out(const std::shared_ptr<Container>& c) {
                    "failed to start container: OCI runtime start failed: " + why + ": unknown"));
   }
   mark("started");
-  DIND_LOG(kDebug) << "started " << short_id(id) << " (ms:" << timings << ")";
+  DIND_LOG(kDebug) << "started " << short_id(id) << " (ms:" << watch.laps() << ")";
   const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, shim_pid, 0));
   std::lock_guard lock(mu_);
   c->generation++;
@@ -1064,7 +1058,15 @@ void Containers::notify_exit(Container& c, const ExitInfo& info) {
 
 void Containers::release_runtime(Container& c) {
   std::error_code ec;
+  base::Stopwatch watch;
+  auto mark = [&](const char* what) { watch.mark(what); };
   if (!c.netns.empty()) {
+    // The namespace goes first: with the container gone the kernel then
+    // destroys it and its veth in the background, and the detach only
+    // releases the address, names and rules.
+    ::umount2(c.netns.c_str(), MNT_DETACH);
+    ::unlink(c.netns.c_str());
+    mark("netns");
     for (const auto& [n, e] : c.endpoints.items()) {
       (void)e;
       if (auto st = networks_->detach(n, c.netns); !st) {
@@ -1072,25 +1074,33 @@ void Containers::release_runtime(Container& c) {
                          << st.error().message;
       }
     }
-    ::umount2(c.netns.c_str(), MNT_DETACH);
-    ::unlink(c.netns.c_str());
+    mark("detach");
     c.netns.clear();
   }
   c.endpoints = json::object();
   if (c.mounted) {
     (void)image::unmount(layers_->root() / "mounts" / c.id / "merged");
     c.mounted = false;
+    mark("rootfs");
   }
   c.sync.reset();
   c.shim_pidfd.reset();
   fs::remove_all(run_dir(c.id), ec);
+  mark("rundir");
   ::unlink(socket_path(c.id).c_str());
-  // runc removes the container's leaf cgroups; our parent goes once empty.
-  for (const auto& e : fs::directory_iterator("/sys/fs/cgroup", ec)) {
-    const fs::path parent = e.path() / paths_.cgroup_parent;
-    ::rmdir((parent / c.id).c_str());
-    ::rmdir(parent.c_str());
+  // runc removes the container's leaf cgroups; our parent goes with the last
+  // running container (not every time: runc would re-create it at the next
+  // start in every hierarchy).
+  const bool others_running = std::any_of(by_id_.begin(), by_id_.end(), [&](const auto& kv) {
+    return kv.second.get() != &c && (kv.second->status == "running" || kv.second->starting);
+  });
+  if (!others_running) {
+    for (const auto& e : fs::directory_iterator("/sys/fs/cgroup", ec)) {
+      ::rmdir((e.path() / paths_.cgroup_parent).c_str());
+    }
   }
+  mark("cgroups");
+  DIND_LOG(kDebug) << "released " << short_id(c.id) << " (ms:" << watch.laps() << ")";
 }
 
 void Containers::on_shim_exit(const std::shared_ptr<Container>& c, uint64_t generation) {
@@ -1113,8 +1123,11 @@ void Containers::on_shim_exit(const std::shared_ptr<Container>& c, uint64_t gene
     }
     c->status = "exited";
     c->pid = 0;
+    base::Stopwatch watch;
     release_runtime(*c);
     (void)save(*c);
+    DIND_LOG(kDebug) << "exited " << short_id(c->id) << " with " << c->exit_code << "; released in "
+                     << watch.elapsed_ms() << " ms";
     notify_exit(*c, ExitInfo{c->exit_code, ""});
     auto_remove = c->host_config.value("AutoRemove", false);
   }
@@ -1291,10 +1304,12 @@ base::Status Containers::remove_now(const std::shared_ptr<Container>& c, bool vo
       return {};
     }
     c->removing = true;
+    base::Stopwatch watch;
     release_runtime(*c);
     (void)layers_->remove_rootfs(c->id);
     std::error_code ec;
     fs::remove_all(dir(c->id), ec);
+    DIND_LOG(kDebug) << "removed " << short_id(c->id) << " in " << watch.elapsed_ms() << " ms";
     if (volumes) {
       for (const auto& v : c->anon_volumes) {
         fs::remove_all(paths_.data_root / "volumes" / v, ec);

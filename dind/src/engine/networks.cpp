@@ -12,6 +12,7 @@
 #include "dind/base/text.hpp"
 #include "dind/base/time.hpp"
 #include "netsetup/dns_server.hpp"
+#include "netsetup/link.hpp"
 #include "netsetup/resolv_conf.hpp"
 
 namespace dind::engine {
@@ -78,6 +79,17 @@ base::Result<std::unique_ptr<Networks>> Networks::open(NetworkOptions options) {
       spec.gateway = p->addr;
     }
     auto created = n->manager_->create_network(spec);
+    if (!created && created.error().kind == ErrorKind::kConflict &&
+        netsetup::link_exists(options.bridge)) {
+      // An interface of our bridge's name that our state does not know: left
+      // by an earlier daemon with another data root. Replace it (dockerd
+      // re-uses its docker0 the same way).
+      DIND_LOG(kWarn) << "replacing the stale bridge " << options.bridge << " (not in "
+                      << options.state_dir.string() << ")";
+      if (auto st = netsetup::delete_link(options.bridge); st) {
+        created = n->manager_->create_network(spec);
+      }
+    }
     if (!created) {
       return std::move(created).error().with_context("creating the default bridge network");
     }
