@@ -320,6 +320,120 @@ print(len(c.containers.list(all=True)))
     assert p.stdout.split("\n") == ["sdk says hi", "0", "one", "two", "0", ""]
 
 
+def api(daemon, method, path, data=None):
+    """One raw API request over the unix socket: (status, body bytes)."""
+    args = ["curl", "-sS", "--unix-socket", daemon.socket, "-X", method, "-o", "-", "-w", "\n%{http_code}",
+            f"http://d{path}"]
+    if data is not None:
+        args += ["-H", "Content-Type: application/json", "--data-binary", data]
+    out = subprocess.run(args, capture_output=True, timeout=30).stdout
+    body, _, code = out.rpartition(b"\n")
+    return int(code), body
+
+
+def frames(raw):
+    """Splits a stdcopy stream into (stream, bytes) pairs."""
+    out = []
+    while raw:
+        assert len(raw) >= 8, raw
+        size = int.from_bytes(raw[4:8], "big")
+        out.append((raw[0], raw[8:8 + size]))
+        raw = raw[8 + size:]
+    return out
+
+
+def test_start_attach_and_attach_log_replay(daemon, image):
+    docker(daemon, "create", "--name", "att", image, "sh", "-c", "echo one; echo oops >&2; sleep 0.3; echo two")
+    p = docker(daemon, "start", "-a", "att")
+    assert p.stdout == "one\ntwo\n" and p.stderr == "oops\n"
+    code, body = api(daemon, "POST", "/containers/att/attach?logs=1&stdout=1&stderr=1&stream=0")
+    assert code == 200
+    assert frames(body) == [(1, b"one\n"), (2, b"oops\n"), (1, b"two\n")]
+    code, body = api(daemon, "POST", "/containers/att/attach?logs=1&stdout=1&stream=0")
+    assert [f for f in frames(body)] == [(1, b"one\n"), (1, b"two\n")]
+    docker(daemon, "rm", "att")
+
+
+def test_failed_start_leaves_the_container_created(daemon, image):
+    docker(daemon, "create", "--name", "broken", image, "no-such-binary")
+    p = docker(daemon, "start", "broken", check=False)
+    assert p.returncode != 0 and 'exec: "no-such-binary": executable file not found in $PATH' in p.stderr
+    state = json.loads(docker(daemon, "inspect", "broken").stdout)[0]["State"]
+    assert state["Status"] == "created" and state["ExitCode"] == 128 and not state["Running"]
+    assert "executable file not found" in state["Error"]
+    assert docker(daemon, "ps", "-a", "--filter", "name=broken", "--format", "{{.Names}}").stdout.strip() == "broken"
+    root = str(daemon.root)
+    assert not [line for line in open("/proc/self/mountinfo") if root in line], "nothing stays mounted"
+    docker(daemon, "rm", "broken")
+
+
+def test_wait_conditions_and_errors_over_the_api(daemon, image):
+    cid = docker(daemon, "create", image, "sh", "-c", "exit 5").stdout.strip()
+    code, body = api(daemon, "POST", f"/containers/{cid}/wait?condition=not-running")
+    assert code == 200 and json.loads(body) == {"Error": None, "StatusCode": 0}
+    code, body = api(daemon, "POST", f"/containers/{cid}/wait?condition=sideways")
+    assert code == 400 and "invalid condition" in json.loads(body)["message"]
+    code, body = api(daemon, "POST", "/containers/nosuch/wait")
+    assert code == 404 and json.loads(body) == {"message": "No such container: nosuch"}
+    docker(daemon, "start", cid)
+    code, body = api(daemon, "POST", f"/containers/{cid}/wait?condition=not-running")
+    assert code == 200 and json.loads(body)["StatusCode"] == 5
+    code, body = api(daemon, "POST", "/containers/create", "{not json")
+    assert code == 400 and "message" in json.loads(body)
+    code, body = api(daemon, "POST", "/containers/create", json.dumps({"Image": image, "Cmd": ["true"],
+                                                                        "HostConfig": {"Binds": ["::"]}}))
+    assert code == 400 and "invalid" in json.loads(body)["message"]
+    code, body = api(daemon, "POST", f"/containers/{cid}/kill?signal=SIGNOPE")
+    assert code == 400 and json.loads(body)["message"] == "Invalid signal: SIGNOPE"
+    code, body = api(daemon, "GET", f"/containers/{cid}/logs")
+    assert code == 400 and "at least one" in json.loads(body)["message"]
+    docker(daemon, "rm", cid)
+
+
+def test_logs_since_and_until(daemon, image):
+    docker(daemon, "run", "--name", "timed", image, "sh", "-c", "echo early; sleep 1.2; echo late")
+    lines = docker(daemon, "logs", "-t", "timed").stdout.splitlines()
+    assert [line.split(" ", 1)[1] for line in lines] == ["early", "late"]
+    import datetime
+    t_early = datetime.datetime.fromisoformat(lines[0].split(" ")[0][:26].rstrip("Z")).replace(
+        tzinfo=datetime.timezone.utc)
+    middle = (t_early + datetime.timedelta(seconds=0.6)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    assert docker(daemon, "logs", "--since", middle, "timed").stdout == "late\n"
+    assert docker(daemon, "logs", "--until", middle, "timed").stdout == "early\n"
+    docker(daemon, "rm", "timed")
+
+
+def test_sizes_and_prune(daemon, image):
+    docker(daemon, "run", "--name", "writer", image, "sh", "-c", "head -c 100000 /dev/zero > /tmp/blob")
+    info = json.loads(docker(daemon, "inspect", "-s", "writer").stdout)[0]
+    assert 100000 <= info["SizeRw"] < 200000 and info["SizeRootFs"] > info["SizeRw"]
+    assert docker(daemon, "ps", "-a", "-s", "--format", "{{.Size}}").stdout.startswith("100kB")
+    keep = docker(daemon, "run", "-d", image, "sleep", "100").stdout.strip()
+    out = docker(daemon, "container", "prune", "-f").stdout
+    writer_id = info["Id"]
+    assert writer_id in out and keep not in out
+    assert docker(daemon, "ps", "-aq", "--no-trunc").stdout.split() == [keep]
+    docker(daemon, "rm", "-f", keep)
+
+
+def test_daemon_restart_keeps_running_containers(daemon, image):
+    docker(daemon, "run", "-d", "--name", "survivor", image, "sh", "-c",
+           "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done")
+    docker(daemon, "run", "--name", "finished", image, "sh", "-c", "exit 4", check=False)
+    pid = json.loads(docker(daemon, "inspect", "survivor").stdout)[0]["State"]["Pid"]
+    assert daemon.stop() == 0
+    time.sleep(0.5)  # the container keeps running (and logging) without the daemon
+    daemon.start()
+    state = json.loads(docker(daemon, "inspect", "survivor").stdout)[0]["State"]
+    assert state["Running"] and state["Pid"] == pid
+    assert json.loads(docker(daemon, "inspect", "finished").stdout)[0]["State"]["ExitCode"] == 4
+    ticks = [int(line.split()[1]) for line in docker(daemon, "logs", "survivor").stdout.split("\n") if line]
+    assert ticks == list(range(len(ticks))) and len(ticks) >= 4, "the log kept flowing, nothing lost"
+    docker(daemon, "stop", "-t", "1", "survivor")
+    assert json.loads(docker(daemon, "inspect", "survivor").stdout)[0]["State"]["ExitCode"] == 137
+    docker(daemon, "rm", "survivor", "finished")
+
+
 def test_nothing_left_behind(daemon, image):
     """After the suite: no container mounts, veths, DNAT rules, cgroups or shims remain."""
     docker(daemon, "run", "-d", "--name", "last", "-p", "18081:80", image, "sleep", "100")

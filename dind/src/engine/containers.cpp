@@ -1577,6 +1577,21 @@ base::Status Containers::logs(const std::string& ref, const LogOptions& o,
 // ---------------------------------------------------------------------------
 // inspect, list, top, prune
 
+std::pair<int64_t, int64_t> Containers::sizes(const Container& c) const {
+  // SizeRw: what the container wrote (its upper directory); SizeRootFs: that
+  // plus the image.
+  int64_t rw = 0;
+  std::error_code ec;
+  for (fs::recursive_directory_iterator it(layers_->root() / "mounts" / c.id / "diff", ec), end;
+       !ec && it != end; it.increment(ec)) {
+    if (it->is_regular_file(ec) && !it->is_symlink(ec)) {
+      rw += static_cast<int64_t>(it->file_size(ec));
+    }
+  }
+  auto image = images_->get(c.image_id);
+  return {rw, rw + (image ? static_cast<int64_t>(image->size) : 0)};
+}
+
 json Containers::inspect_locked(const Container& c, bool size) const {
   auto args = runtime::process_args(c.config);
   std::vector<std::string> a = args ? *args : std::vector<std::string>{};
@@ -1718,8 +1733,9 @@ json Containers::inspect_locked(const Container& c, bool size) const {
         {"Networks", networks}}},
   };
   if (size) {
-    doc["SizeRw"] = 0;
-    doc["SizeRootFs"] = 0;
+    const auto [rw, rootfs] = sizes(c);
+    doc["SizeRw"] = rw;
+    doc["SizeRootFs"] = rootfs;
   }
   return doc;
 }
@@ -1862,8 +1878,9 @@ base::Result<json> Containers::list(const ListOptions& o) const {
                  {"NetworkSettings", {{"Networks", full["NetworkSettings"]["Networks"]}}},
                  {"Mounts", full["Mounts"]}};
     if (o.size) {
-      item["SizeRw"] = 0;
-      item["SizeRootFs"] = 0;
+      const auto [rw, rootfs] = sizes(*c);
+      item["SizeRw"] = rw;
+      item["SizeRootFs"] = rootfs;
     }
     out.push_back(std::move(item));
     if (o.limit > 0 && static_cast<int>(out.size()) >= o.limit) {

@@ -127,6 +127,7 @@ class Containers : public std::enable_shared_from_this<Containers> {
   void notify_exit(Container& c, const ExitInfo& info);
   base::Status remove_now(const std::shared_ptr<Container>& c, bool volumes);
   nlohmann::json inspect_locked(const Container& c, bool size) const;
+  std::pair<int64_t, int64_t> sizes(const Container& c) const;  // SizeRw, SizeRootFs
   base::Status connect_attach(const std::shared_ptr<Container>& c, const AttachOptions& options,
                               const std::shared_ptr<api::RawStream>& client);
   base::Status signal(Container& c, int sig);
