@@ -102,16 +102,7 @@ class Dockerd:
         """dockerd and every descendant (containerd), plus the shims, which
         daemonize away from it (their command line names our root)."""
         out = process_tree(self.proc.pid)
-        for entry in os.listdir("/proc"):
-            if entry.isdigit() and int(entry) not in out:
-                try:
-                    with open(f"/proc/{entry}/cmdline", "rb") as f:
-                        cmd = f.read()
-                except OSError:
-                    continue
-                if b"containerd-shim" in cmd and self.root.encode() in cmd:
-                    out.append(int(entry))
-        return out
+        return out + [p for p in processes_with(b"containerd-shim", self.root.encode()) if p not in out]
 
     def __exit__(self, *exc):
         if self.proc is not None and self.proc.poll() is None:
@@ -131,6 +122,21 @@ class Dockerd:
         _sh("ip", "link", "del", self.bridge, check=False)
         shutil.rmtree(self.root, ignore_errors=True)
         return False
+
+
+def processes_with(*needles):
+    """Pids whose command line contains every one of the byte strings."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    cmd = f.read()
+            except OSError:
+                continue
+            if all(n in cmd for n in needles):
+                out.append(int(entry))
+    return out
 
 
 def process_tree(root_pid):

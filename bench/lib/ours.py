@@ -71,17 +71,8 @@ class DindDaemon:
 
     def pids(self):
         """The daemon and its shims (which are re-parented away from it)."""
-        out = [self.proc.pid]
-        for entry in os.listdir("/proc"):
-            if entry.isdigit():
-                try:
-                    with open(f"/proc/{entry}/cmdline", "rb") as f:
-                        cmd = f.read()
-                except OSError:
-                    continue
-                if b"shim" in cmd and self.root.encode() in cmd:
-                    out.append(int(entry))
-        return out
+        from dockerd import processes_with
+        return [self.proc.pid] + processes_with(b"shim", self.root.encode())
 
     def __enter__(self):
         self.root = tempfile.mkdtemp(prefix="dindbench-d-")

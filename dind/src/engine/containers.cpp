@@ -1149,18 +1149,26 @@ base::Status Containers::signal(Container& c, int sig) {
   return {};
 }
 
+std::shared_ptr<Containers::Container> Containers::running_or_answer(
+    std::unique_lock<std::mutex>& lock, const std::string& ref,
+    const std::function<void(base::Status)>& done,
+    const std::function<base::Error(const Container&)>& not_running) {
+  auto found = find_locked(ref);
+  if (found && (*found)->status == "running") {
+    return *found;
+  }
+  base::Error e = found ? not_running(**found) : std::move(found).error();
+  lock.unlock();
+  done(std::move(e));
+  return nullptr;
+}
+
 void Containers::stop(const std::string& ref, int timeout, std::function<void(base::Status)> done) {
   std::unique_lock lock(mu_);
-  auto found = find_locked(ref);
-  if (!found) {
-    lock.unlock();
-    done(std::move(found).error());
-    return;
-  }
-  auto c = *found;
-  if (c->status != "running") {
-    lock.unlock();
-    done(make_error(ErrorKind::kFailedPrecondition, ""));  // 304 Not Modified
+  auto c = running_or_answer(lock, ref, done, [](const Container&) {
+    return make_error(ErrorKind::kFailedPrecondition, "");  // 304 Not Modified
+  });
+  if (!c) {
     return;
   }
   int sig = SIGTERM;
@@ -1202,17 +1210,11 @@ void Containers::kill(const std::string& ref, const std::string& signal_name,
     return;
   }
   std::unique_lock lock(mu_);
-  auto found = find_locked(ref);
-  if (!found) {
-    lock.unlock();
-    done(std::move(found).error());
-    return;
-  }
-  auto c = *found;
-  if (c->status != "running") {
-    lock.unlock();
-    done(make_error(ErrorKind::kConflict,
-                    "Cannot kill container: " + ref + ": Container " + c->id + " is not running"));
+  auto c = running_or_answer(lock, ref, done, [&ref](const Container& found) {
+    return make_error(ErrorKind::kConflict, "Cannot kill container: " + ref + ": Container " +
+                                                found.id + " is not running");
+  });
+  if (!c) {
     return;
   }
   if (*sig == SIGKILL) {
