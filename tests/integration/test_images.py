@@ -230,3 +230,25 @@ def test_load_progress_lines_unless_quiet(daemon):
     docker(daemon, "rmi", "dockerd/tiny:20.10")
     assert load(1) == [{"stream": "Loaded image: dockerd/tiny:20.10\n"}]
     docker(daemon, "rmi", "dockerd/tiny:20.10")
+
+
+def test_streamed_load_failures_answer_and_release(daemon, tmp_path):
+    """docker load unpacks while the upload arrives: a body that is garbage
+    from its first bytes is refused (after the whole upload), and a client
+    that leaves mid-upload frees the loader for the next load."""
+    garbage = tmp_path / "garbage.bin"
+    garbage.write_bytes(os.urandom(8 << 20))
+    p = subprocess.run(["curl", "-sS", "--unix-socket", daemon.socket, "-X", "POST", "-H",
+                        "Content-Type: application/x-tar", "--data-binary", f"@{garbage}", "-w", "\n%{http_code}",
+                        "http://d/images/load?quiet=1"], capture_output=True, text=True, timeout=60)
+    body, _, code = p.stdout.rpartition("\n")
+    assert code == "400" and "message" in json.loads(body), p.stdout
+    import socket
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(daemon.socket)
+    s.sendall(b"POST /images/load?quiet=1 HTTP/1.1\r\nHost: d\r\nContent-Type: application/x-tar\r\n"
+              b"Content-Length: 50000000\r\n\r\n" + open(FIXTURE, "rb").read()[:512 * 20])
+    s.close()
+    out = docker(daemon, "load", "-i", FIXTURE).stdout  # would hang if the loader were stuck
+    assert "Loaded image: dockerd/tiny:20.10" in out
+    docker(daemon, "rmi", "dockerd/tiny:20.10")

@@ -1,7 +1,9 @@
 #include "dind/api/http.hpp"
 
 #include <strings.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 
 namespace dind::api {
@@ -292,6 +294,52 @@ std::string_view reason_phrase(int status) {
     default:
       return "Unknown";
   }
+}
+
+void BodyProgress::advance(uint64_t n) {
+  {
+    std::lock_guard lock(mu_);
+    written_ += n;
+  }
+  cv_.notify_all();
+}
+
+void BodyProgress::finish(bool ok) {
+  {
+    std::lock_guard lock(mu_);
+    if (state_ == 0) {
+      state_ = ok ? 1 : -1;
+    }
+  }
+  cv_.notify_all();
+}
+
+uint64_t BodyProgress::wait_beyond(uint64_t offset, int& state) {
+  std::unique_lock lock(mu_);
+  cv_.wait(lock, [&] { return written_ > offset || state_ != 0; });
+  state = state_;
+  return written_;
+}
+
+std::function<ssize_t(void*, size_t)> progress_reader(std::shared_ptr<base::UniqueFd> fd,
+                                                      std::shared_ptr<BodyProgress> progress) {
+  auto offset = std::make_shared<uint64_t>(0);
+  return [fd, progress, offset](void* buf, size_t len) -> ssize_t {
+    int state = 0;
+    const uint64_t available = progress->wait_beyond(*offset, state);
+    if (state < 0) {
+      return -1;
+    }
+    if (available <= *offset) {
+      return 0;  // complete, and all read
+    }
+    const size_t want = static_cast<size_t>(std::min<uint64_t>(len, available - *offset));
+    const ssize_t n = ::pread(fd->get(), buf, want, static_cast<off_t>(*offset));
+    if (n > 0) {
+      *offset += static_cast<uint64_t>(n);
+    }
+    return n;
+  };
 }
 
 }  // namespace dind::api

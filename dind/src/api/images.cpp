@@ -319,6 +319,8 @@ void add_image_routes(Router& router, ImageContext ctx) {
   RouteOptions upload;
   upload.max_body = uint64_t{64} << 30;
   upload.spool_body = true;
+  RouteOptions streamed_upload = upload;
+  streamed_upload.stream_body = true;
 
   router.add(
       "POST", "/images/create",
@@ -423,9 +425,14 @@ void add_image_routes(Router& router, ImageContext ctx) {
         }
         const bool quiet = req.query_bool("quiet").value_or(false);
         auto body = req.body_file;
-        ctx.workers->post([ctx, body, quiet, reply] {
+        auto progress = req.body_progress;
+        ctx.workers->post([ctx, body, progress, quiet, reply] {
           std::lock_guard lock(*ctx.mutations);
-          const image::LayerReader reader = image::fd_reader(body->get());
+          // The archive is read while it still arrives (stream_body): the
+          // unpacking overlaps the upload.
+          const image::LayerReader reader =
+              progress ? image::LayerReader(progress_reader(body, progress))
+                       : image::fd_reader(body->get());
           const auto t0 = std::chrono::steady_clock::now();
           auto loaded = image::load_images(reader, *ctx.images, *ctx.layers, *ctx.content);
           DIND_LOG(kDebug) << "docker load processed the archive in "
@@ -463,7 +470,7 @@ void add_image_routes(Router& router, ImageContext ctx) {
           reply(std::move(r));
         });
       },
-      upload);
+      streamed_upload);
 
   router.add("GET", "/images/json", [ctx](Request req, Reply reply) {
     auto filters = parse_filters(req);

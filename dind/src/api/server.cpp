@@ -386,6 +386,17 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     }
     spool_started_ = std::chrono::steady_clock::now();
     spool_buf_.resize(1024 * 1024);
+    spool_target_ = req_.target;
+    if (match_.options.stream_body) {
+      // The handler starts now, reading behind the writes.
+      progress_ = std::make_shared<BodyProgress>();
+      req_.body_file =
+          std::make_shared<base::UniqueFd>(::fcntl(spool_fd_->get(), F_DUPFD_CLOEXEC, 0));
+      req_.body_progress = progress_;
+      early_ = true;
+      body_done_ = false;
+      dispatch();
+    }
     if (!header_parser_->chunked()) {
       // Content-Length: copy the raw bytes with large reads; Beast's parser
       // would read 64 KiB at a time with a completion hop for each.
@@ -421,11 +432,24 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
 
   void spool_done() {
     ::lseek(spool_fd_->get(), 0, SEEK_SET);
-    DIND_LOG(kDebug) << "spooled the upload of " << req_.target << " in "
+    DIND_LOG(kDebug) << "spooled the upload of " << spool_target_ << " in "
                      << std::chrono::duration_cast<std::chrono::milliseconds>(
                             std::chrono::steady_clock::now() - spool_started_)
                             .count()
                      << " ms";
+    if (early_) {
+      early_ = false;
+      body_done_ = true;
+      spool_fd_.reset();
+      progress_->finish(true);
+      progress_.reset();
+      if (early_reply_) {
+        auto res = std::move(*early_reply_);
+        early_reply_.reset();
+        send(std::move(res));
+      }
+      return;
+    }
     req_.body_file = std::move(spool_fd_);
     dispatch();
   }
@@ -496,6 +520,9 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       }
       p += n;
       left -= static_cast<size_t>(n);
+      if (progress_) {
+        progress_->advance(static_cast<uint64_t>(n));
+      }
     }
     return true;
   }
@@ -521,8 +548,13 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     DIND_LOG(kDebug) << "handler " << req_.method << " " << req_.target << " from " << peer_;
     lowest(stream_).expires_never();
     auto reply = [self = this->shared_from_this()](Response res) {
-      asio::post(self->stream_.get_executor(),
-                 [self, res = std::move(res)]() mutable { self->send(std::move(res)); });
+      asio::post(self->stream_.get_executor(), [self, res = std::move(res)]() mutable {
+        if (!self->body_done_) {
+          self->early_reply_ = std::move(res);  // sent once the upload is in
+          return;
+        }
+        self->send(std::move(res));
+      });
     };
     try {
       (*match_.handler)(std::move(req_), std::move(reply));
@@ -536,6 +568,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   // Refuses a request that never reaches a handler; the connection closes.
   void fail(int status, std::string message) {
     DIND_LOG(kDebug) << "refusing request from " << peer_ << ": " << status << " " << message;
+    abandon_upload();
     keep_alive_ = false;
     head_only_ = false;
     send(error_response(status, message));
@@ -668,10 +701,23 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     }
   }
 
+  // A streaming handler still reading an upload that will not complete: let
+  // its reader fail, and let its reply be dropped.
+  void abandon_upload() {
+    if (progress_) {
+      progress_->finish(false);
+      progress_.reset();
+    }
+    early_ = false;
+    body_done_ = true;
+    early_reply_.reset();
+  }
+
   void close() {
     if (closed_) {
       return;
     }
+    abandon_upload();
     closed_ = true;
     state_ = State::kClosed;
     close_stream(stream_);
@@ -705,6 +751,11 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   std::optional<http::request_parser<http::empty_body>> header_parser_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<base::UniqueFd> spool_fd_;
+  std::string spool_target_;
+  std::shared_ptr<BodyProgress> progress_;  // stream_body: the handler reads behind us
+  std::optional<Response> early_reply_;     // a reply that came before the body's end
+  bool early_ = false;
+  bool body_done_ = true;
   std::vector<char> spool_buf_;
   std::chrono::steady_clock::time_point spool_started_;
   uint64_t spool_remaining_ = 0;

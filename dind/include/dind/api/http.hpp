@@ -3,10 +3,14 @@
 // server's translation unit pays for Beast. A handler receives a Request and
 // calls its reply callback exactly once with a Response, from any thread.
 
+#include <sys/types.h>
+
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -25,6 +29,30 @@ struct CaseInsensitiveLess {
 };
 using Headers = std::map<std::string, std::string, CaseInsensitiveLess>;
 
+// The progress of an upload that a handler reads while it still arrives
+// (RouteOptions::stream_body): the server appends to the spool file and
+// advances; the handler's reader waits for bytes, the end, or a failure.
+class BodyProgress {
+ public:
+  void advance(uint64_t n);
+  void finish(bool ok);
+  // Blocks until more than `offset` bytes exist or the body ended; returns
+  // the bytes available now, and through `state` whether the body is
+  // complete (1), still arriving (0) or failed (-1).
+  uint64_t wait_beyond(uint64_t offset, int& state);
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  uint64_t written_ = 0;
+  int state_ = 0;
+};
+
+// Reads an upload from `fd` (positioned reads) as it arrives; -1 on a failed
+// upload, 0 at its end.
+std::function<ssize_t(void*, size_t)> progress_reader(std::shared_ptr<base::UniqueFd> fd,
+                                                      std::shared_ptr<BodyProgress> progress);
+
 struct Request {
   std::string method;  // "GET", "HEAD", ...
   std::string target;  // raw request target, "/v1.44/containers/json?all=1"
@@ -36,6 +64,9 @@ struct Request {
   std::string body;
   // For spool_body routes: the body in an unlinked file, positioned at 0.
   std::shared_ptr<base::UniqueFd> body_file;
+  // For stream_body routes: set while the body still arrives (body_file then
+  // grows behind the handler's reads; use progress_reader).
+  std::shared_ptr<BodyProgress> body_progress;
   bool wants_upgrade = false;  // Connection: Upgrade + Upgrade: tcp
 
   // Last value of a query parameter.

@@ -17,6 +17,10 @@ struct RouteOptions {
   // Uploads (image load/import, build contexts): the body streams into an
   // unlinked temp file handed over as Request::body_file instead of memory.
   bool spool_body = false;
+  // With spool_body: the handler runs as soon as the upload starts and reads
+  // it as it arrives (Request::body_progress); its reply goes out once the
+  // whole body is in.
+  bool stream_body = false;
 };
 
 class Router {
