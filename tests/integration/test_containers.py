@@ -434,6 +434,31 @@ def test_daemon_restart_keeps_running_containers(daemon, image):
     docker(daemon, "rm", "survivor", "finished")
 
 
+def test_tty_run_size_and_resize(daemon, image):
+    out = docker(daemon, "run", "--rm", "-t", image, "sh", "-c", "tty; echo done", text=False).stdout
+    assert out == b"/dev/pts/0\r\ndone\r\n", out  # one raw stream, the pty's ONLCR
+    # Under a terminal (script gives the CLI one): the size goes in with the
+    # create request and the container sees it.
+    cmd = f"stty rows 33 cols 111; DOCKER_HOST=unix://{daemon.socket} {CLIS[0]} run --rm -it {image} stty size"
+    p = subprocess.run(["script", "-qec", cmd, "/dev/null"], capture_output=True, text=True, timeout=60,
+                       env={"PATH": os.environ["PATH"], "DOCKER_CONFIG": tempfile.gettempdir() + "/dind-test-docker-config"})
+    assert "33 111" in p.stdout, p.stdout + p.stderr
+    # A resize of a running TTY container reaches its terminal.
+    cid = docker(daemon, "run", "-d", "-t", image, "sh", "-c", "sleep 1; stty size; sleep 100").stdout.strip()
+    code, body = api(daemon, "POST", f"/containers/{cid}/resize?h=44&w=99")
+    assert code == 200, body
+    deadline = time.monotonic() + 10
+    while "99" not in docker(daemon, "logs", cid).stdout and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert docker(daemon, "logs", cid, text=False).stdout == b"44 99\r\n"
+    code, body = api(daemon, "POST", f"/containers/{cid}/resize?h=x&w=1")
+    assert code == 400
+    plain = docker(daemon, "run", "-d", image, "sleep", "100").stdout.strip()
+    code, body = api(daemon, "POST", f"/containers/{plain}/resize?h=10&w=10")
+    assert code == 409 and "TTY" in json.loads(body)["message"]
+    docker(daemon, "rm", "-f", cid, plain)
+
+
 def test_nothing_left_behind(daemon, image):
     """After the suite: no container mounts, veths, DNAT rules, cgroups or shims remain."""
     docker(daemon, "run", "-d", "--name", "last", "-p", "18081:80", image, "sleep", "100")

@@ -313,6 +313,27 @@ void add_container_routes(Router& router, ContainerContext ctx) {
         });
   });
 
+  router.add("POST", "/containers/{id}/resize", [c, workers](Request req, Reply reply) {
+    auto number = [&req](const char* key) -> std::optional<int> {
+      const std::string v = req.query_value(key).value_or("");
+      char* end = nullptr;
+      const long n = std::strtol(v.c_str(), &end, 10);
+      if (v.empty() || *end != '\0' || n < 0 || n > 65535) {
+        return std::nullopt;
+      }
+      return static_cast<int>(n);
+    };
+    auto h = number("h");
+    auto w = number("w");
+    if (!h || !w) {
+      reply(error_response(400, "invalid terminal size: h and w must be numbers from 0 to 65535"));
+      return;
+    }
+    workers->post([c, id = req.params["id"], h = *h, w = *w, reply] {
+      reply(status_response(c->resize(id, h, w), 200));
+    });
+  });
+
   router.add("POST", "/containers/{id}/rename", [c](Request req, Reply reply) {
     auto name = req.query_value("name").value_or("");
     reply(status_response(c->rename(req.params["id"], name)));

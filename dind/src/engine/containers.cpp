@@ -831,6 +831,7 @@ base::Status Containers::start_locked_out(const std::shared_ptr<Container>& c) {
   so.exit_file = (dir(id) / "exit.json").string();
   so.open_stdin = c->config.value("OpenStdin", false);
   so.stdin_once = c->config.value("StdinOnce", false);
+  so.tty = c->config.value("Tty", false);
   int sp[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) != 0) {
     return fail(base::sys_error(errno, "socketpair"));
@@ -1332,6 +1333,54 @@ base::Status Containers::remove_now(const std::shared_ptr<Container>& c, bool vo
   return {};
 }
 
+base::Status Containers::resize(const std::string& ref, int height, int width) {
+  if (height < 0 || width < 0 || height > 65535 || width > 65535) {
+    return make_error(
+        ErrorKind::kInvalidArgument,
+        "invalid terminal size " + std::to_string(height) + "x" + std::to_string(width));
+  }
+  std::shared_ptr<Container> c;
+  {
+    std::lock_guard lock(mu_);
+    auto found = find_locked(ref);
+    if (!found) {
+      return std::move(found).error();
+    }
+    c = *found;
+    if (c->status != "running") {
+      return make_error(ErrorKind::kConflict, "Container " + c->id + " is not running");
+    }
+    if (!c->config.value("Tty", false)) {
+      return make_error(ErrorKind::kConflict, "Container " + c->id + " was not started with a TTY");
+    }
+  }
+  auto fd = connect_shim(*c);
+  if (!fd) {
+    return std::move(fd).error();
+  }
+  const char msg[5] = {'r', static_cast<char>(height >> 8), static_cast<char>(height & 0xff),
+                       static_cast<char>(width >> 8), static_cast<char>(width & 0xff)};
+  char answer = 0;
+  pollfd p{fd->get(), POLLIN, 0};
+  if (::send(fd->get(), msg, sizeof(msg), MSG_NOSIGNAL) != sizeof(msg) ||
+      ::poll(&p, 1, 5000) != 1 || ::recv(fd->get(), &answer, 1, 0) != 1 || answer != 'K') {
+    return make_error(ErrorKind::kInternal, "resizing the terminal of " + c->id + " failed");
+  }
+  return {};
+}
+
+base::Result<base::UniqueFd> Containers::connect_shim(const Container& c) const {
+  base::UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  const std::string path = socket_path(c.id).string();
+  std::memcpy(addr.sun_path, path.c_str(), std::min(path.size() + 1, sizeof(addr.sun_path) - 1));
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    return base::sys_error(errno, "connect to the shim of " + short_id(c.id));
+  }
+  return fd;
+}
+
 base::Status Containers::rename(const std::string& ref, const std::string& new_name) {
   DIND_TRY(validate_container_name(new_name));
   std::lock_guard lock(mu_);
@@ -1363,14 +1412,11 @@ base::Status Containers::rename(const std::string& ref, const std::string& new_n
 
 base::Status Containers::connect_attach(const std::shared_ptr<Container>& c, const AttachOptions& o,
                                         const std::shared_ptr<api::RawStream>& client) {
-  base::UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  const std::string path = socket_path(c->id).string();
-  std::memcpy(addr.sun_path, path.c_str(), std::min(path.size() + 1, sizeof(addr.sun_path) - 1));
-  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    return base::sys_error(errno, "connect to the shim of " + short_id(c->id));
+  auto connected = connect_shim(*c);
+  if (!connected) {
+    return std::move(connected).error();
   }
+  base::UniqueFd fd = std::move(*connected);
   uint8_t flags = 0;
   flags |= o.stdin ? runtime::kAttachStdin : 0;
   flags |= o.stdout ? runtime::kAttachStdout : 0;

@@ -3,12 +3,14 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -33,6 +35,9 @@ std::vector<std::string> shim_args(const ShimOptions& o) {
   }
   if (o.stdin_once) {
     a.emplace_back("--stdin-once");
+  }
+  if (o.tty) {
+    a.emplace_back("--tty");
   }
   return a;
 }
@@ -150,15 +155,47 @@ class Shim {
 
     const std::string pid_file = o_.bundle + "/init.pid";
     ::unlink((o_.bundle + "/runc.log").c_str());
-    const int st = run_runtime(o_, {"create", "--bundle", o_.bundle, "--pid-file", pid_file, o_.id},
-                               in_r.valid() ? in_r.get() : devnull.get(), out_w.get(), err_w.get());
+    std::vector<std::string> create = {"create", "--bundle", o_.bundle, "--pid-file", pid_file};
+    base::UniqueFd console;
+    const std::string console_path = o_.socket + ".tty";
+    if (o_.tty) {
+      // runc hands the pty master over this socket (SCM_RIGHTS) during create.
+      console = listen_unix(console_path);
+      if (!console.valid()) {
+        send_sync("E cannot listen on " + console_path + ": " + std::strerror(errno));
+        cleanup_socket();
+        return 1;
+      }
+      create.push_back("--console-socket");
+      create.push_back(console_path);
+    }
+    create.push_back(o_.id);
+    const int st = o_.tty ? run_runtime(o_, create, devnull.get(), devnull.get(), devnull.get())
+                          : run_runtime(o_, create, in_r.valid() ? in_r.get() : devnull.get(),
+                                        out_w.get(), err_w.get());
     out_w.reset();
     err_w.reset();
     in_r.reset();
     if (st != 0) {
+      ::unlink(console_path.c_str());
       send_sync("E " + runtime_error(o_, "runc create failed with status " + std::to_string(st)));
       cleanup_socket();
       return 1;
+    }
+    if (o_.tty) {
+      base::UniqueFd master = receive_master(console.get());
+      console.reset();
+      ::unlink(console_path.c_str());
+      if (!master.valid()) {
+        send_sync("E runc sent no terminal");
+        delete_container();
+        cleanup_socket();
+        return 1;
+      }
+      // One stream: the pty carries output (stdout), and stdin when open.
+      stderr_.reset();
+      stdin_.reset(o_.open_stdin ? ::fcntl(master.get(), F_DUPFD_CLOEXEC, 0) : -1);
+      stdout_ = std::move(master);
     }
     auto pid_text = base::read_file(pid_file, 64);
     init_pid_ = pid_text ? static_cast<pid_t>(std::atoi(pid_text->c_str())) : 0;
@@ -169,7 +206,9 @@ class Shim {
       return 1;
     }
     set_nonblock(stdout_.get());
-    set_nonblock(stderr_.get());
+    if (stderr_.valid()) {
+      set_nonblock(stderr_.get());
+    }
     if (stdin_.valid()) {
       set_nonblock(stdin_.get());
     }
@@ -179,23 +218,63 @@ class Shim {
   }
 
  private:
-  bool listen_socket() {
+  // A listening unix socket (mode 0600), or an invalid fd (errno set).
+  static base::UniqueFd listen_unix(const std::string& path) {
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
-    if (o_.socket.size() >= sizeof(addr.sun_path)) {
-      send_sync("E the attach socket path is too long: " + o_.socket);
-      return false;
+    if (path.size() >= sizeof(addr.sun_path)) {
+      errno = ENAMETOOLONG;
+      return {};
     }
-    std::memcpy(addr.sun_path, o_.socket.c_str(), o_.socket.size() + 1);
-    ::unlink(o_.socket.c_str());
-    listen_.reset(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-    if (!listen_.valid() ||
-        ::bind(listen_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-        ::chmod(o_.socket.c_str(), 0600) != 0 || ::listen(listen_.get(), 64) != 0) {
+    std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+    ::unlink(path.c_str());
+    base::UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+    if (!fd.valid() || ::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+        ::chmod(path.c_str(), 0600) != 0 || ::listen(fd.get(), 64) != 0) {
+      return {};
+    }
+    return fd;
+  }
+
+  bool listen_socket() {
+    listen_ = listen_unix(o_.socket);
+    if (!listen_.valid()) {
       send_sync("E cannot listen on " + o_.socket + ": " + std::strerror(errno));
       return false;
     }
     return true;
+  }
+
+  // Accepts runc's connection on the console socket and takes the pty master
+  // it sends (SCM_RIGHTS); runc has sent it by the time `runc create` ends.
+  static base::UniqueFd receive_master(int listen_fd) {
+    pollfd p{listen_fd, POLLIN, 0};
+    if (::poll(&p, 1, 5000) != 1) {
+      return {};
+    }
+    base::UniqueFd conn(::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC));
+    if (!conn.valid()) {
+      return {};
+    }
+    char name[4096];
+    iovec iov{name, sizeof(name)};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof(control);
+    if (::recvmsg(conn.get(), &msg, MSG_CMSG_CLOEXEC) < 0) {
+      return {};
+    }
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+        int fd = -1;
+        std::memcpy(&fd, CMSG_DATA(c), sizeof(int));
+        return base::UniqueFd(fd);
+      }
+    }
+    return {};
   }
 
   void cleanup_socket() {
@@ -247,6 +326,15 @@ class Shim {
       (void)!::write(log_.get(), entry.data(), entry.size());
     });
     const uint8_t want = stream == 1 ? kAttachStdout : kAttachStderr;
+    if (o_.tty) {  // a terminal's stream goes out raw
+      for (auto& c : clients_) {
+        if (c->registered && (c->flags & want) != 0) {
+          c->out.append(data);
+          flush_client(*c);
+        }
+      }
+      return;
+    }
     std::string frame(8, '\0');
     frame[0] = static_cast<char>(stream);
     const auto len = static_cast<uint32_t>(data.size());
@@ -323,6 +411,20 @@ class Shim {
     if (!c.registered) {
       c.in.append(data);
       if (c.in.size() < 2) {
+        return;
+      }
+      if (c.in[0] == 'r') {  // resize: 'r' + rows + cols, 16 bits each, big-endian
+        if (c.in.size() < 5) {
+          return;
+        }
+        winsize ws{};
+        ws.ws_row = static_cast<uint16_t>((static_cast<uint8_t>(c.in[1]) << 8) |
+                                          static_cast<uint8_t>(c.in[2]));
+        ws.ws_col = static_cast<uint16_t>((static_cast<uint8_t>(c.in[3]) << 8) |
+                                          static_cast<uint8_t>(c.in[4]));
+        const bool ok = o_.tty && stdout_.valid() && ::ioctl(stdout_.get(), TIOCSWINSZ, &ws) == 0;
+        (void)::send(c.fd.get(), ok ? "K" : "E", 1, MSG_NOSIGNAL);
+        c.fd.reset();
         return;
       }
       if (c.in[0] != 'a') {
@@ -568,6 +670,8 @@ int shim_main(int argc, char** argv) {
       o.open_stdin = true;
     } else if (a == "--stdin-once") {
       o.stdin_once = true;
+    } else if (a == "--tty") {
+      o.tty = true;
     } else {
       send_sync("E unknown shim argument " + a);
       return 2;

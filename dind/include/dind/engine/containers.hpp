@@ -71,6 +71,8 @@ class Containers : public std::enable_shared_from_this<Containers> {
   // anonymous volumes.
   base::Status remove(const std::string& ref, bool force, bool volumes);
   base::Status rename(const std::string& ref, const std::string& new_name);
+  // The terminal size of a running TTY container (TIOCSWINSZ through its shim).
+  base::Status resize(const std::string& ref, int height, int width);
 
   enum class WaitCondition { kNotRunning, kNextExit, kRemoved };
   // `ready` runs at once (or with the lookup error); `done` once the
@@ -131,6 +133,7 @@ class Containers : public std::enable_shared_from_this<Containers> {
   base::Status connect_attach(const std::shared_ptr<Container>& c, const AttachOptions& options,
                               const std::shared_ptr<api::RawStream>& client);
   base::Status signal(Container& c, int sig);
+  base::Result<base::UniqueFd> connect_shim(const Container& c) const;
   // For stop/kill: the running container, or null after answering `done`
   // (with the lookup error or not_running's) with the lock released.
   std::shared_ptr<Container> running_or_answer(

@@ -16,7 +16,9 @@
 // (kAttach*), the shim answers 'K' once registered; then the shim sends the
 // container's output in Docker's stdcopy frames and takes stdin bytes; the
 // client's half-close ends stdin (with --stdin-once it closes the container's
-// stdin). The shim closes every client after the container's output ended.
+// stdin). With a TTY the output goes out raw, one stream. A client that
+// sends 'r' and rows, cols (16-bit big-endian) resizes the terminal; the shim
+// answers 'K' (or 'E') and closes. The shim closes every client after the container's output ended.
 
 #include <cstdint>
 #include <string>
@@ -38,6 +40,7 @@ struct ShimOptions {
   std::string exit_file;  // exit.json, written atomically
   bool open_stdin = false;
   bool stdin_once = false;
+  bool tty = false;  // runc --console-socket; the pty master is the one stream
 };
 
 std::vector<std::string> shim_args(const ShimOptions& o);  // after "dind shim"
