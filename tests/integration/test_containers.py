@@ -459,6 +459,32 @@ def test_tty_run_size_and_resize(daemon, image):
     docker(daemon, "rm", "-f", cid, plain)
 
 
+def test_volume_commands(daemon, image):
+    assert docker(daemon, "volume", "create", "--label", "team=a", "data1").stdout.strip() == "data1"
+    info = json.loads(docker(daemon, "volume", "inspect", "data1").stdout)[0]
+    assert info["Driver"] == "local" and info["Labels"] == {"team": "a"} and info["Name"] == "data1"
+    assert info["Mountpoint"].endswith("/volumes/data1/_data") and os.path.isdir(info["Mountpoint"])
+    assert "data1" in docker(daemon, "volume", "ls", "-q").stdout.split()
+    cid = docker(daemon, "run", "-d", "-v", "data1:/d", "-v", "/anon", image, "sleep", "100").stdout.strip()
+    p = docker(daemon, "volume", "rm", "data1", check=False)
+    assert p.returncode == 1 and f"remove data1: volume is in use - [{cid}]" in p.stderr
+    p = docker(daemon, "volume", "inspect", "nosuch", check=False)
+    assert p.returncode == 1 and "no such volume" in p.stderr.lower()
+    p = docker(daemon, "volume", "create", "bad/name", check=False)
+    assert p.returncode == 1 and "includes invalid characters" in p.stderr
+    docker(daemon, "rm", "-f", cid)
+    anon = [v for v in docker(daemon, "volume", "ls", "-q").stdout.split() if len(v) == 64]
+    assert len(anon) == 1, "rm without -v keeps the anonymous volume"
+    out = docker(daemon, "volume", "prune", "-f").stdout
+    assert anon[0] in out and "data1" not in out
+    docker(daemon, "volume", "rm", "data1")
+    assert "data1" not in docker(daemon, "volume", "ls", "-q").stdout.split()
+    cid = docker(daemon, "run", "-d", "-v", "/anon2", image, "sleep", "100").stdout.strip()
+    before = set(docker(daemon, "volume", "ls", "-q").stdout.split())
+    docker(daemon, "rm", "-f", "-v", cid)
+    assert len(before - set(docker(daemon, "volume", "ls", "-q").stdout.split())) == 1, "rm -v removes it"
+
+
 def test_nothing_left_behind(daemon, image):
     """After the suite: no container mounts, veths, DNAT rules, cgroups or shims remain."""
     docker(daemon, "run", "-d", "--name", "last", "-p", "18081:80", image, "sleep", "100")

@@ -473,14 +473,134 @@ base::Result<std::shared_ptr<Containers::Container>> Containers::find(
 base::Result<std::string> Containers::volume_path(const std::string& name, bool create) {
   const fs::path data = paths_.data_root / "volumes" / name / "_data";
   if (create) {
+    auto made = create_volume(name, json::object());
+    if (!made) {
+      return std::move(made).error();
+    }
+  }
+  return data.string();
+}
+
+// ---------------------------------------------------------------------------
+// volumes (local driver): <data-root>/volumes/<name>/{_data/,meta.json}
+
+namespace {
+
+json volume_json(const fs::path& dir, const std::string& name) {
+  auto meta = base::read_file(dir / "meta.json", 1u << 20);
+  json doc = meta ? json::parse(*meta, nullptr, false) : json::object();
+  if (!doc.is_object()) {
+    doc = json::object();
+  }
+  const json labels = doc.value("Labels", json::object());
+  return {{"CreatedAt", doc.value("CreatedAt", "")},
+          {"Driver", "local"},
+          {"Labels", labels.is_object() ? labels : json::object()},
+          {"Mountpoint", (dir / "_data").string()},
+          {"Name", name},
+          {"Options", nullptr},
+          {"Scope", "local"}};
+}
+
+}  // namespace
+
+base::Result<json> Containers::create_volume(const std::string& name_in, const json& labels) {
+  const std::string name = name_in.empty() ? base::random_hex(64) : name_in;
+  if (auto st = validate_container_name(name); !st) {
+    return make_error(
+        ErrorKind::kInvalidArgument,
+        "create " + name + ": \"" + name +
+            "\" includes invalid characters for a local volume name, only "
+            "\"[a-zA-Z0-9][a-zA-Z0-9_.-]\" "
+            "are allowed. If you intended to pass a host directory, use absolute path");
+  }
+  const fs::path dir = paths_.data_root / "volumes" / name;
+  std::lock_guard lock(volumes_mu_);
+  if (!fs::exists(dir / "meta.json")) {
     std::error_code ec;
-    fs::create_directories(data, ec);
+    fs::create_directories(dir / "_data", ec);
     if (ec) {
       return make_error(base::kind_from_errno(ec.value()),
                         "create volume " + name + ": " + ec.message());
     }
+    json meta = {{"CreatedAt", base::rfc3339(std::chrono::system_clock::now())},
+                 {"Labels", labels.is_object() ? labels : json::object()}};
+    DIND_TRY(base::write_file_atomic(dir / "meta.json", meta.dump() + "\n", 0600));
   }
-  return data.string();
+  return volume_json(dir, name);
+}
+
+base::Result<json> Containers::inspect_volume(const std::string& name) const {
+  const fs::path dir = paths_.data_root / "volumes" / name;
+  if (name.empty() || name.find('/') != std::string::npos || !fs::is_directory(dir / "_data")) {
+    return make_error(ErrorKind::kNotFound, "get " + name + ": no such volume");
+  }
+  return volume_json(dir, name);
+}
+
+json Containers::list_volumes() const {
+  json out = json::array();
+  std::error_code ec;
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(paths_.data_root / "volumes", ec)) {
+    if (fs::is_directory(e.path() / "_data")) {
+      names.push_back(e.path().filename().string());
+    }
+  }
+  std::sort(names.begin(), names.end());
+  for (const auto& n : names) {
+    out.push_back(volume_json(paths_.data_root / "volumes" / n, n));
+  }
+  return out;
+}
+
+std::vector<std::string> Containers::volume_users(const std::string& name) const {
+  std::lock_guard lock(mu_);
+  std::vector<std::string> ids;
+  for (const auto& [id, c] : by_id_) {
+    for (const auto& m : c->mounts) {
+      if (m.type == MountSpec::Type::kVolume && m.source == name) {
+        ids.push_back(id);
+        break;
+      }
+    }
+  }
+  return ids;
+}
+
+base::Status Containers::remove_volume(const std::string& name, bool force) {
+  auto info = inspect_volume(name);
+  if (!info) {
+    return force ? base::Status{} : base::Status{std::move(info).error()};
+  }
+  if (auto users = volume_users(name); !users.empty()) {
+    std::string list;
+    for (const auto& u : users) {
+      list += (list.empty() ? "" : " ") + u;
+    }
+    return make_error(ErrorKind::kConflict,
+                      "remove " + name + ": volume is in use - [" + list + "]");
+  }
+  std::lock_guard lock(volumes_mu_);
+  std::error_code ec;
+  fs::remove_all(paths_.data_root / "volumes" / name, ec);
+  if (ec) {
+    return make_error(base::kind_from_errno(ec.value()), "remove " + name + ": " + ec.message());
+  }
+  return {};
+}
+
+json Containers::prune_volumes(bool all) {
+  json deleted = json::array();
+  for (const auto& v : list_volumes()) {
+    const std::string name = v["Name"];
+    const bool anonymous =
+        name.size() == 64 && name.find_first_not_of("0123456789abcdef") == std::string::npos;
+    if ((all || anonymous) && volume_users(name).empty() && remove_volume(name, false)) {
+      deleted.push_back(name);
+    }
+  }
+  return {{"VolumesDeleted", deleted.empty() ? json(nullptr) : deleted}, {"SpaceReclaimed", 0}};
 }
 
 // ---------------------------------------------------------------------------

@@ -112,6 +112,15 @@ class Containers : public std::enable_shared_from_this<Containers> {
   // Removes stopped containers; returns {"ContainersDeleted": [...], "SpaceReclaimed": n}.
   nlohmann::json prune();
 
+  // Volumes (local driver). create of an existing name returns it; remove of
+  // a volume a container uses: 409 "remove X: volume is in use - [ids]".
+  base::Result<nlohmann::json> create_volume(const std::string& name, const nlohmann::json& labels);
+  base::Result<nlohmann::json> inspect_volume(const std::string& name) const;
+  nlohmann::json list_volumes() const;
+  base::Status remove_volume(const std::string& name, bool force);
+  nlohmann::json prune_volumes(bool all);  // unused anonymous ones unless all
+  std::vector<std::string> volume_users(const std::string& name) const;
+
   // The ID of a container created from image_id, if any (for rmi).
   std::optional<std::string> using_image(const std::string& image_id) const;
   size_t count(const std::string& status = "") const;
@@ -156,6 +165,7 @@ class Containers : public std::enable_shared_from_this<Containers> {
   std::optional<nlohmann::json> seccomp_;
 
   mutable std::mutex mu_;
+  std::mutex volumes_mu_;  // volume directories' creation and removal
   std::map<std::string, std::shared_ptr<Container>> by_id_;
   std::map<std::string, std::string> names_;  // "/name" -> id
 };
