@@ -485,6 +485,18 @@ def test_volume_commands(daemon, image):
     assert len(before - set(docker(daemon, "volume", "ls", "-q").stdout.split())) == 1, "rm -v removes it"
 
 
+def test_diff_shows_added_changed_deleted(daemon, image):
+    docker(daemon, "run", "--name", "differ", image, "sh", "-c",
+           "mkdir /tmp/sub && echo x > /tmp/sub/a.txt && echo extra >> /etc/group && rm /var/www/index.html")
+    lines = docker(daemon, "diff", "differ").stdout.splitlines()
+    for want in ["A /tmp/sub", "A /tmp/sub/a.txt", "C /etc", "C /etc/group", "C /var/www", "D /var/www/index.html"]:
+        assert want in lines, lines
+    assert not any(line.endswith(("/etc/hosts", "/etc/hostname", "/etc/resolv.conf")) for line in lines)
+    p = docker(daemon, "diff", "nosuch", check=False)
+    assert p.returncode == 1 and "No such container: nosuch" in p.stderr
+    docker(daemon, "rm", "differ")
+
+
 def test_nothing_left_behind(daemon, image):
     """After the suite: no container mounts, veths, DNAT rules, cgroups or shims remain."""
     docker(daemon, "run", "-d", "--name", "last", "-p", "18081:80", image, "sleep", "100")

@@ -334,6 +334,13 @@ void add_container_routes(Router& router, ContainerContext ctx) {
     });
   });
 
+  router.add("GET", "/containers/{id}/changes", [c, workers](Request req, Reply reply) {
+    workers->post([c, id = req.params["id"], reply] {
+      auto ch = c->changes(id);
+      reply(ch ? Response::json(200, dump(*ch)) : error_response(ch.error()));
+    });
+  });
+
   router.add("POST", "/containers/{id}/rename", [c](Request req, Reply reply) {
     auto name = req.query_value("name").value_or("");
     reply(status_response(c->rename(req.params["id"], name)));

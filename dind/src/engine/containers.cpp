@@ -2176,6 +2176,62 @@ json Containers::prune() {
   return {{"ContainersDeleted", deleted.empty() ? json(nullptr) : deleted}, {"SpaceReclaimed", 0}};
 }
 
+base::Result<json> Containers::changes(const std::string& ref) const {
+  std::string id;
+  std::optional<std::string> top;
+  {
+    std::lock_guard lock(mu_);
+    auto found = find_locked(ref);
+    if (!found) {
+      return std::move(found).error();
+    }
+    id = (*found)->id;
+    auto image = images_->get((*found)->image_id);
+    if (image) {
+      top = image->top_layer;
+    }
+  }
+  // The lower layers, top-most first (the image's chain).
+  std::vector<fs::path> lower;
+  for (std::optional<std::string> chain = top; chain;) {
+    auto info = layers_->get(*chain);
+    if (!info) {
+      break;
+    }
+    lower.push_back(info->diff_dir);
+    chain = info->parent;
+  }
+  auto in_lower = [&](const std::string& rel) {
+    std::error_code ec;
+    return std::any_of(lower.begin(), lower.end(), [&](const fs::path& l) {
+      return fs::symlink_status(l / rel, ec).type() != fs::file_type::not_found;
+    });
+  };
+  // Kind: 0 changed, 1 added, 2 deleted (an overlay whiteout: a 0/0 char device).
+  std::vector<std::pair<std::string, int>> out;
+  const fs::path upper = layers_->root() / "mounts" / id / "diff";
+  std::error_code ec;
+  for (fs::recursive_directory_iterator it(upper, fs::directory_options::none, ec), end;
+       !ec && it != end; it.increment(ec)) {
+    const std::string rel = fs::relative(it->path(), upper, ec).string();
+    struct stat st {};
+    if (::lstat(it->path().c_str(), &st) != 0) {
+      continue;
+    }
+    if (S_ISCHR(st.st_mode) && st.st_rdev == 0) {
+      out.emplace_back("/" + rel, 2);
+    } else {
+      out.emplace_back("/" + rel, in_lower(rel) ? 0 : 1);
+    }
+  }
+  std::sort(out.begin(), out.end());
+  json arr = json::array();
+  for (const auto& [path, kind] : out) {
+    arr.push_back({{"Path", path}, {"Kind", kind}});
+  }
+  return arr;
+}
+
 std::optional<std::string> Containers::using_image(const std::string& image_id) const {
   std::lock_guard lock(mu_);
   for (const auto& [id, c] : by_id_) {

@@ -109,6 +109,8 @@ class Containers : public std::enable_shared_from_this<Containers> {
   };
   base::Result<nlohmann::json> list(const ListOptions& options) const;
   base::Result<nlohmann::json> top(const std::string& ref, const std::string& ps_args) const;
+  // docker diff: the container's upper directory against its image's layers.
+  base::Result<nlohmann::json> changes(const std::string& ref) const;
   // Removes stopped containers; returns {"ContainersDeleted": [...], "SpaceReclaimed": n}.
   nlohmann::json prune();
 
