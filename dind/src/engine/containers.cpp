@@ -464,6 +464,17 @@ base::Result<std::shared_ptr<Containers::Container>> Containers::find_locked(
   return make_error(ErrorKind::kNotFound, "No such container: " + ref);
 }
 
+base::Status Containers::name_free_locked(const std::string& name) const {
+  if (auto it = names_.find(name); it != names_.end()) {
+    return make_error(ErrorKind::kConflict,
+                      "Conflict. The container name \"" + name +
+                          "\" is already in use by container \"" + it->second +
+                          "\". You have to remove (or rename) that container to be able "
+                          "to reuse that name.");
+  }
+  return {};
+}
+
 base::Result<std::shared_ptr<Containers::Container>> Containers::find(
     const std::string& ref) const {
   std::lock_guard lock(mu_);
@@ -724,13 +735,7 @@ base::Result<Containers::Created> Containers::create(const std::string& name_in,
       name = std::string("/") + kA[a % 10] + "_" + kB[b % 8] + r.substr(4, 2);
     } while (names_.count(name) != 0);
   }
-  if (auto it = names_.find(name); it != names_.end()) {
-    return make_error(ErrorKind::kConflict,
-                      "Conflict. The container name \"" + name +
-                          "\" is already in use by container \"" + it->second +
-                          "\". You have to remove (or rename) that container to be "
-                          "able to reuse that name.");
-  }
+  DIND_TRY(name_free_locked(name));
   c->name = name;
   std::error_code ec;
   fs::create_directories(dir(c->id), ec);
@@ -1514,13 +1519,7 @@ base::Status Containers::rename(const std::string& ref, const std::string& new_n
     return make_error(ErrorKind::kInvalidArgument,
                       "Renaming a container with the same name as its current name");
   }
-  if (auto it = names_.find(name); it != names_.end()) {
-    return make_error(ErrorKind::kConflict,
-                      "Conflict. The container name \"" + name +
-                          "\" is already in use by container \"" + it->second +
-                          "\". You have to remove (or rename) that container to be able "
-                          "to reuse that name.");
-  }
+  DIND_TRY(name_free_locked(name));
   names_.erase(c->name);
   c->name = name;
   names_[name] = c->id;

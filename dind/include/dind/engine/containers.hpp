@@ -133,6 +133,8 @@ class Containers : public std::enable_shared_from_this<Containers> {
   Containers() = default;
   base::Result<std::shared_ptr<Container>> find_locked(const std::string& ref) const;
   base::Result<std::shared_ptr<Container>> find(const std::string& ref) const;
+  // Docker's 409 when another container has the name ("/name").
+  base::Status name_free_locked(const std::string& name) const;
   base::Status save(const Container& c) const;
   base::Status start_locked_out(const std::shared_ptr<Container>& c);
   void on_shim_exit(const std::shared_ptr<Container>& c, uint64_t generation);
