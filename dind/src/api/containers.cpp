@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "dind/api/errors.hpp"
+#include "dind/api/route_util.hpp"
 
 namespace dind::api {
 using base::ErrorKind;
@@ -13,21 +14,6 @@ using engine::Containers;
 using json = nlohmann::json;
 
 namespace {
-
-std::string dump(const json& j) {
-  return j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
-}
-
-// An empty kFailedPrecondition means "nothing to do": 304 Not Modified.
-Response status_response(const base::Status& st, int ok_status = 204) {
-  if (st) {
-    return Response::empty(ok_status);
-  }
-  if (st.error().kind == ErrorKind::kFailedPrecondition && st.error().message.empty()) {
-    return Response::empty(304);
-  }
-  return error_response(st.error());
-}
 
 base::Result<std::map<std::string, std::vector<std::string>>> filters_of(const Request& req) {
   std::map<std::string, std::vector<std::string>> out;
@@ -85,13 +71,6 @@ class WriterSlot {
   std::shared_ptr<BodyWriter> w_;
 };
 
-const char* stream_type(const Request& req, bool tty) {
-  if (!tty && req.version >= ApiVersion{1, 42}) {
-    return "application/vnd.docker.multiplexed-stream";
-  }
-  return "application/vnd.docker.raw-stream";
-}
-
 }  // namespace
 
 void add_container_routes(Router& router, ContainerContext ctx) {
@@ -135,7 +114,7 @@ void add_container_routes(Router& router, ContainerContext ctx) {
     o.stream = req.query_bool("stream").value_or(false);
     const bool tty = (*info)["Config"].value("Tty", false);
     Response r = Response::empty(200);
-    r.headers["Content-Type"] = stream_type(req, tty);
+    r.headers["Content-Type"] = stream_content_type(req, tty);
     r.hijack = [c, id = (*info)["Id"].get<std::string>(), o](std::shared_ptr<RawStream> stream) {
       if (auto st = c->attach(id, o, stream); !st) {
         stream->write(st.error().message + "\n");
@@ -220,7 +199,7 @@ void add_container_routes(Router& router, ContainerContext ctx) {
       return;
     }
     Response r;
-    r.headers["Content-Type"] = stream_type(req, (*info)["Config"].value("Tty", false));
+    r.headers["Content-Type"] = stream_content_type(req, (*info)["Config"].value("Tty", false));
     r.stream = [c, id = (*info)["Id"].get<std::string>(), o](std::shared_ptr<BodyWriter> w) {
       auto st = c->logs(
           id, o,
@@ -314,22 +293,12 @@ void add_container_routes(Router& router, ContainerContext ctx) {
   });
 
   router.add("POST", "/containers/{id}/resize", [c, workers](Request req, Reply reply) {
-    auto number = [&req](const char* key) -> std::optional<int> {
-      const std::string v = req.query_value(key).value_or("");
-      char* end = nullptr;
-      const long n = std::strtol(v.c_str(), &end, 10);
-      if (v.empty() || *end != '\0' || n < 0 || n > 65535) {
-        return std::nullopt;
-      }
-      return static_cast<int>(n);
-    };
-    auto h = number("h");
-    auto w = number("w");
-    if (!h || !w) {
+    auto size = terminal_size(req);
+    if (!size) {
       reply(error_response(400, "invalid terminal size: h and w must be numbers from 0 to 65535"));
       return;
     }
-    workers->post([c, id = req.params["id"], h = *h, w = *w, reply] {
+    workers->post([c, id = req.params["id"], h = size->first, w = size->second, reply] {
       reply(status_response(c->resize(id, h, w), 200));
     });
   });

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "dind/api/errors.hpp"
+#include "dind/api/route_util.hpp"
 #include "dind/api/progress.hpp"
 #include "dind/base/log.hpp"
 #include "dind/base/text.hpp"
@@ -23,10 +24,6 @@ using base::make_error;
 using nlohmann::json;
 
 namespace {
-
-std::string dump(const json& j) {
-  return j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
-}
 
 // Splits on whitespace, honouring "double" and 'single' quotes.
 std::vector<std::string> words(std::string_view s) {

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "dind/api/errors.hpp"
+#include "dind/api/route_util.hpp"
 #include "dind/base/time.hpp"
 #include "dind/version.hpp"
 
@@ -35,10 +36,6 @@ int count_entries(const char* dir) {
     ::closedir(d);
   }
   return n;
-}
-
-std::string dump(const json& j) {
-  return j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
 }
 
 json version_json(const SystemContext& c) {

@@ -1,4 +1,5 @@
 #include "dind/engine/containers.hpp"
+#include "dind/engine/shim_client.hpp"
 
 #include <fcntl.h>
 #include <linux/openat2.h>
@@ -221,25 +222,6 @@ std::string frame(uint8_t stream, std::string_view data) {
   return f;
 }
 
-// Copies `from` into `to` until EOF or an error, one read in flight, with
-// back-pressure through the write callbacks.
-void pump(std::shared_ptr<api::RawStream> from, std::shared_ptr<api::RawStream> to,
-          std::function<void(bool eof)> end) {
-  from->read([from, to, end](std::string_view data, bool ok) {
-    if (!ok || data.empty()) {
-      end(ok);
-      return;
-    }
-    to->write(std::string(data), [from, to, end](bool wok) {
-      if (!wok) {
-        end(false);
-        return;
-      }
-      pump(from, to, end);
-    });
-  });
-}
-
 base::Result<std::string> read_sync(int fd, int timeout_ms) {
   pollfd p{fd, POLLIN, 0};
   int r;
@@ -284,6 +266,14 @@ runtime::HostFacts gather_facts() {
     }
   }
   std::sort(h.thermal_throttle_paths.begin(), h.thermal_throttle_paths.end());
+  // CapBnd: hex mask of the bounding set.
+  std::istringstream status(base::read_file("/proc/self/status").value_or(""));
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("CapBnd:", 0) == 0) {
+      h.bounding_caps = runtime::capability_names(std::stoull(line.substr(7), nullptr, 16));
+    }
+  }
   return h;
 }
 
@@ -1479,31 +1469,47 @@ base::Status Containers::resize(const std::string& ref, int height, int width) {
       return make_error(ErrorKind::kConflict, "Container " + c->id + " was not started with a TTY");
     }
   }
-  auto fd = connect_shim(*c);
-  if (!fd) {
-    return std::move(fd).error();
-  }
-  const char msg[5] = {'r', static_cast<char>(height >> 8), static_cast<char>(height & 0xff),
-                       static_cast<char>(width >> 8), static_cast<char>(width & 0xff)};
-  char answer = 0;
-  pollfd p{fd->get(), POLLIN, 0};
-  if (::send(fd->get(), msg, sizeof(msg), MSG_NOSIGNAL) != sizeof(msg) ||
-      ::poll(&p, 1, 5000) != 1 || ::recv(fd->get(), &answer, 1, 0) != 1 || answer != 'K') {
+  if (auto st = shim_resize(socket_path(c->id), height, width); !st) {
     return make_error(ErrorKind::kInternal, "resizing the terminal of " + c->id + " failed");
   }
   return {};
 }
 
-base::Result<base::UniqueFd> Containers::connect_shim(const Container& c) const {
-  base::UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  const std::string path = socket_path(c.id).string();
-  std::memcpy(addr.sun_path, path.c_str(), std::min(path.size() + 1, sizeof(addr.sun_path) - 1));
-  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    return base::sys_error(errno, "connect to the shim of " + short_id(c.id));
+base::Result<Containers::ExecTarget> Containers::exec_target(const std::string& ref,
+                                                             const std::string& user) const {
+  ExecTarget t;
+  {
+    std::lock_guard lock(mu_);
+    auto found = find_locked(ref);
+    if (!found) {
+      return std::move(found).error();
+    }
+    const auto& c = **found;
+    if (c.status != "running") {
+      return make_error(ErrorKind::kConflict, "Container " + c.id + " is not running");
+    }
+    t.id = c.id;
+    t.bundle = run_dir(c.id);
+    t.socket = socket_path(c.id);
+    t.config = c.config;
+    t.generation = c.generation;
   }
-  return fd;
+  const std::string rootfs = (layers_->root() / "mounts" / t.id / "merged").string();
+  auto u = runtime::resolve_user(user.empty() ? t.config.value("User", "") : user,
+                                 read_in_root(rootfs, "/etc/passwd"),
+                                 read_in_root(rootfs, "/etc/group"));
+  if (!u) {
+    return make_error(ErrorKind::kInternal, u.error().message);
+  }
+  t.user = *u;
+  return t;
+}
+
+bool Containers::running(const std::string& id, uint64_t generation) const {
+  std::lock_guard lock(mu_);
+  auto it = by_id_.find(id);
+  return it != by_id_.end() && it->second->status == "running" &&
+         it->second->generation == generation;
 }
 
 base::Status Containers::rename(const std::string& ref, const std::string& new_name) {
@@ -1531,7 +1537,7 @@ base::Status Containers::rename(const std::string& ref, const std::string& new_n
 
 base::Status Containers::connect_attach(const std::shared_ptr<Container>& c, const AttachOptions& o,
                                         const std::shared_ptr<api::RawStream>& client) {
-  auto connected = connect_shim(*c);
+  auto connected = connect_shim(socket_path(c->id));
   if (!connected) {
     return std::move(connected).error();
   }
@@ -1549,29 +1555,7 @@ base::Status Containers::connect_attach(const std::shared_ptr<Container>& c, con
   if (::poll(&p, 1, 5000) != 1 || ::recv(fd.get(), &k, 1, 0) != 1 || k != 'K') {
     return make_error(ErrorKind::kInternal, "the shim did not accept the attach");
   }
-  auto shim = scheduler_->adopt(std::move(fd));
-  // Both directions end before the connections close: the output when the
-  // container's output ends (the client then sees EOF), the input when the
-  // client half-closes or leaves.
-  auto ended = std::make_shared<std::atomic<int>>(0);
-  auto one_done = [client, shim, ended] {
-    if (ended->fetch_add(1) == 1) {
-      client->close();
-      shim->close();
-    }
-  };
-  pump(shim, client, [client, one_done](bool) {
-    client->shutdown_write();
-    one_done();
-  });
-  pump(client, shim, [shim, one_done, stdin = o.stdin](bool eof) {
-    if (eof && stdin) {
-      shim->shutdown_write();
-    } else if (!eof) {
-      shim->close();  // the client is gone: nothing more to send it
-    }
-    one_done();
-  });
+  splice(scheduler_->adopt(std::move(fd)), client, o.stdin);
   return {};
 }
 

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "dind/api/containers.hpp"
+#include "dind/api/exec.hpp"
 #include "dind/api/images.hpp"
 #include "dind/api/server.hpp"
 #include "dind/api/system.hpp"
@@ -223,6 +224,8 @@ int run_daemon(DaemonConfig config) {
   api::add_image_routes(router, image_ctx);
   api::add_container_routes(
       router, api::ContainerContext{*containers, networks->get(), &container_workers});
+  api::add_exec_routes(router, std::make_shared<engine::Execs>(*containers, &server),
+                       &container_workers);
 
   for (const auto& l : *listeners) {
     auto bound = server.listen(l);

@@ -7,22 +7,22 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "dind/base/fs.hpp"
 #include "dind/base/time.hpp"
 #include "dind/runtime/json_log.hpp"
+#include "shim_os.hpp"
 
 namespace dind::runtime {
 
@@ -42,79 +42,125 @@ std::vector<std::string> shim_args(const ShimOptions& o) {
   return a;
 }
 
+std::string resize_message(int rows, int cols, const std::string& exec_id) {
+  std::string m = {'r',
+                   static_cast<char>((rows >> 8) & 0xff),
+                   static_cast<char>(rows & 0xff),
+                   static_cast<char>((cols >> 8) & 0xff),
+                   static_cast<char>(cols & 0xff),
+                   static_cast<char>(exec_id.size())};
+  return m + exec_id;
+}
+
+std::string exec_message(uint8_t attach_flags, uint8_t exec_flags, const std::string& exec_id) {
+  return std::string{'x', static_cast<char>(attach_flags), static_cast<char>(exec_flags)} +
+         exec_id;
+}
+
+bool valid_exec_id(std::string_view id) {
+  return id.size() == 64 && std::all_of(id.begin(), id.end(), [](char ch) {
+           return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f');
+         });
+}
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using shim_os::listen_unix;
+using shim_os::receive_master;
+using shim_os::set_nonblock;
 constexpr int kSyncFd = 3;
 constexpr size_t kClientBufferLimit = 8u << 20;  // a client this far behind is dropped
 constexpr size_t kStdinBufferLimit = 1u << 20;
-
-void set_nonblock(int fd) {
-  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
-}
+constexpr auto kInitDrain = std::chrono::seconds(2);
+// Output an exec'd process leaves in its pipes is read at its exit; a
+// background child that keeps them open is not waited for longer than this.
+constexpr auto kExecDrain = std::chrono::milliseconds(300);
 
 void send_sync(const std::string& msg) {
   // MSG_NOSIGNAL: the daemon may be gone.
   (void)::send(kSyncFd, msg.data(), msg.size(), MSG_NOSIGNAL);
 }
 
-// Runs the runtime with the given stdio and waits for it; returns the wait
-// status.
-int run_runtime(const ShimOptions& o, const std::vector<std::string>& args, int in, int out,
-                int err) {
-  std::vector<std::string> argv = {
-      o.runtime, "--root", o.runc_root, "--log", o.bundle + "/runc.log", "--log-format", "json"};
-  argv.insert(argv.end(), args.begin(), args.end());
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::dup2(in, 0);
-    ::dup2(out, 1);
-    ::dup2(err, 2);
-    std::vector<char*> cargv;
-    for (auto& a : argv) {
-      cargv.push_back(a.data());
-    }
-    cargv.push_back(nullptr);
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    ::execvp(cargv[0], cargv.data());
-    ::_exit(127);
-  }
-  if (pid < 0) {
-    return -1;
-  }
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  return status;
+int exit_code_of(int status) {
+  return WIFEXITED(status)     ? WEXITSTATUS(status)
+         : WIFSIGNALED(status) ? 128 + WTERMSIG(status)
+                               : 255;
 }
 
-// The last error runc wrote to its JSON log.
-std::string runtime_error(const ShimOptions& o, const std::string& fallback) {
-  auto text = base::read_file(o.bundle + "/runc.log", 1u << 20);
-  std::string msg;
-  if (text) {
-    std::istringstream in(*text);
-    std::string line;
-    while (std::getline(in, line)) {
-      auto doc = nlohmann::json::parse(line, nullptr, false);
-      if (doc.is_object() && doc.value("level", "") == "error" && doc.contains("msg")) {
-        msg = doc["msg"].is_string() ? doc["msg"].get<std::string>() : doc["msg"].dump();
+// One process's stdio as the shim holds it: read ends of its stdout and
+// stderr (with a TTY `out` is the pty master and there is no `err`) and the
+// write end of its stdin, all non-blocking.
+struct Stdio {
+  base::UniqueFd out, err, in;
+  std::string in_buf;     // stdin bytes not yet written
+  bool close_in = false;  // close `in` once in_buf is written
+  bool tty = false;
+
+  bool output_open() const { return out.valid() || err.valid(); }
+
+  void flush_in() {
+    while (in.valid() && !in_buf.empty()) {
+      const ssize_t n = ::write(in.get(), in_buf.data(), in_buf.size());
+      if (n > 0) {
+        in_buf.erase(0, static_cast<size_t>(n));
+      } else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+        return;
+      } else {
+        in.reset();  // the process closed its stdin
+        in_buf.clear();
       }
     }
+    if (close_in && in_buf.empty()) {
+      in.reset();
+    }
   }
-  return msg.empty() ? fallback : msg;
-}
+};
+
+struct Exec;
 
 struct Client {
   base::UniqueFd fd;
   uint8_t flags = 0;
-  bool registered = false;  // got the command bytes
+  bool registered = false;  // got a complete command
   bool input_done = false;
+  bool close_when_flushed = false;
   std::string in;   // command bytes so far
-  std::string out;  // frames not yet written
+  std::string out;  // bytes not yet written
+  Exec* exec = nullptr;  // the exec this connection started, while it runs
 };
+
+struct Exec {
+  std::string id;
+  pid_t pid = 0;
+  Stdio io;
+  std::shared_ptr<Client> client;
+  bool exited = false;
+  int status = 0;
+  Clock::time_point deadline;
+};
+
+// Reads what `fd` has now into `sink`; false (and fd closed) at EOF or on an
+// error (a pty master answers EIO once the terminal's last user left).
+bool read_stream(base::UniqueFd& fd, const std::function<void(std::string_view)>& sink) {
+  char buf[32 * 1024];
+  for (;;) {
+    const ssize_t n = ::read(fd.get(), buf, sizeof(buf));
+    if (n > 0) {
+      sink(std::string_view(buf, static_cast<size_t>(n)));
+      continue;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+      return true;
+    }
+    fd.reset();
+    return false;
+  }
+}
+
+uint8_t attach_flag(uint8_t stream) {
+  return stream == 1 ? kAttachStdout : kAttachStderr;
+}
 
 class Shim {
  public:
@@ -136,15 +182,18 @@ class Shim {
       send_sync(std::string("E cannot create pipes: ") + std::strerror(errno));
       return 1;
     }
-    stdout_.reset(out_pipe[0]);
-    stderr_.reset(err_pipe[0]);
+    init_.out.reset(out_pipe[0]);
+    init_.err.reset(err_pipe[0]);
     base::UniqueFd out_w(out_pipe[1]);
     base::UniqueFd err_w(err_pipe[1]);
     base::UniqueFd in_r(in_pipe[0]);
-    stdin_.reset(in_pipe[1]);
+    init_.in.reset(in_pipe[1]);
+    init_.tty = o_.tty;
     base::UniqueFd devnull(::open("/dev/null", O_RDWR | O_CLOEXEC));
 
-    if (!listen_socket()) {
+    listen_ = listen_unix(o_.socket);
+    if (!listen_.valid()) {
+      send_sync("E cannot listen on " + o_.socket + ": " + std::strerror(errno));
       return 1;
     }
     log_.reset(::open(o_.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640));
@@ -154,7 +203,7 @@ class Shim {
     }
 
     const std::string pid_file = o_.bundle + "/init.pid";
-    ::unlink((o_.bundle + "/runc.log").c_str());
+    ::unlink(runc_log().c_str());
     std::vector<std::string> create = {"create", "--bundle", o_.bundle, "--pid-file", pid_file};
     base::UniqueFd console;
     const std::string console_path = o_.socket + ".tty";
@@ -170,15 +219,16 @@ class Shim {
       create.push_back(console_path);
     }
     create.push_back(o_.id);
-    const int st = o_.tty ? run_runtime(o_, create, devnull.get(), devnull.get(), devnull.get())
-                          : run_runtime(o_, create, in_r.valid() ? in_r.get() : devnull.get(),
-                                        out_w.get(), err_w.get());
+    const int st = o_.tty ? runtime(create, devnull.get(), devnull.get(), devnull.get())
+                          : runtime(create, in_r.valid() ? in_r.get() : devnull.get(),
+                                    out_w.get(), err_w.get());
     out_w.reset();
     err_w.reset();
     in_r.reset();
     if (st != 0) {
       ::unlink(console_path.c_str());
-      send_sync("E " + runtime_error(o_, "runc create failed with status " + std::to_string(st)));
+      send_sync("E " + shim_os::runtime_error(
+                           runc_log(), "runc create failed with status " + std::to_string(st)));
       cleanup_socket();
       return 1;
     }
@@ -193,9 +243,9 @@ class Shim {
         return 1;
       }
       // One stream: the pty carries output (stdout), and stdin when open.
-      stderr_.reset();
-      stdin_.reset(o_.open_stdin ? ::fcntl(master.get(), F_DUPFD_CLOEXEC, 0) : -1);
-      stdout_ = std::move(master);
+      init_.err.reset();
+      init_.in.reset(o_.open_stdin ? ::fcntl(master.get(), F_DUPFD_CLOEXEC, 0) : -1);
+      init_.out = std::move(master);
     }
     auto pid_text = base::read_file(pid_file, 64);
     init_pid_ = pid_text ? static_cast<pid_t>(std::atoi(pid_text->c_str())) : 0;
@@ -205,12 +255,10 @@ class Shim {
       cleanup_socket();
       return 1;
     }
-    set_nonblock(stdout_.get());
-    if (stderr_.valid()) {
-      set_nonblock(stderr_.get());
-    }
-    if (stdin_.valid()) {
-      set_nonblock(stdin_.get());
+    for (int fd : {init_.out.get(), init_.err.get(), init_.in.get()}) {
+      if (fd >= 0) {
+        set_nonblock(fd);
+      }
     }
     send_sync("P " + std::to_string(init_pid_) + " " + std::to_string(::getpid()));
     loop();
@@ -218,63 +266,12 @@ class Shim {
   }
 
  private:
-  // A listening unix socket (mode 0600), or an invalid fd (errno set).
-  static base::UniqueFd listen_unix(const std::string& path) {
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    if (path.size() >= sizeof(addr.sun_path)) {
-      errno = ENAMETOOLONG;
-      return {};
-    }
-    std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-    ::unlink(path.c_str());
-    base::UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-    if (!fd.valid() || ::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-        ::chmod(path.c_str(), 0600) != 0 || ::listen(fd.get(), 64) != 0) {
-      return {};
-    }
-    return fd;
-  }
+  std::string runc_log() const { return o_.bundle + "/runc.log"; }
 
-  bool listen_socket() {
-    listen_ = listen_unix(o_.socket);
-    if (!listen_.valid()) {
-      send_sync("E cannot listen on " + o_.socket + ": " + std::strerror(errno));
-      return false;
-    }
-    return true;
-  }
-
-  // Accepts runc's connection on the console socket and takes the pty master
-  // it sends (SCM_RIGHTS); runc has sent it by the time `runc create` ends.
-  static base::UniqueFd receive_master(int listen_fd) {
-    pollfd p{listen_fd, POLLIN, 0};
-    if (::poll(&p, 1, 5000) != 1) {
-      return {};
-    }
-    base::UniqueFd conn(::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC));
-    if (!conn.valid()) {
-      return {};
-    }
-    char name[4096];
-    iovec iov{name, sizeof(name)};
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof(control);
-    if (::recvmsg(conn.get(), &msg, MSG_CMSG_CLOEXEC) < 0) {
-      return {};
-    }
-    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-        int fd = -1;
-        std::memcpy(&fd, CMSG_DATA(c), sizeof(int));
-        return base::UniqueFd(fd);
-      }
-    }
-    return {};
+  int runtime(const std::vector<std::string>& args, int in, int out, int err,
+              const std::string& log = "") const {
+    return shim_os::run_runtime(o_.runtime, o_.runc_root, log.empty() ? runc_log() : log, args,
+                                in, out, err);
   }
 
   void cleanup_socket() {
@@ -284,8 +281,7 @@ class Shim {
 
   void delete_container() {
     base::UniqueFd devnull(::open("/dev/null", O_RDWR | O_CLOEXEC));
-    (void)run_runtime(o_, {"delete", "--force", o_.id}, devnull.get(), devnull.get(),
-                      devnull.get());
+    (void)runtime({"delete", "--force", o_.id}, devnull.get(), devnull.get(), devnull.get());
   }
 
   void on_sync() {
@@ -298,9 +294,10 @@ class Shim {
     sync_open_ = false;
     if (msg == "S" && !started_) {
       base::UniqueFd devnull(::open("/dev/null", O_RDWR | O_CLOEXEC));
-      const int st = run_runtime(o_, {"start", o_.id}, devnull.get(), devnull.get(), devnull.get());
+      const int st = runtime({"start", o_.id}, devnull.get(), devnull.get(), devnull.get());
       if (st != 0) {
-        send_sync("E " + runtime_error(o_, "runc start failed with status " + std::to_string(st)));
+        send_sync("E " + shim_os::runtime_error(
+                             runc_log(), "runc start failed with status " + std::to_string(st)));
         delete_container();
         quit_ = true;
         return;
@@ -317,38 +314,54 @@ class Shim {
     }
   }
 
-  void emit(uint8_t stream, std::string_view data) {
-    const char* name = stream == 1 ? "stdout" : "stderr";
-    auto& splitter = stream == 1 ? out_lines_ : err_lines_;
-    const auto now = std::chrono::system_clock::now();
-    splitter.feed(data, [&](std::string_view line) {
-      const std::string entry = json_log_line(line, name, now);
-      (void)!::write(log_.get(), entry.data(), entry.size());
-    });
-    const uint8_t want = stream == 1 ? kAttachStdout : kAttachStderr;
-    if (o_.tty) {  // a terminal's stream goes out raw
-      for (auto& c : clients_) {
-        if (c->registered && (c->flags & want) != 0) {
-          c->out.append(data);
-          flush_client(*c);
-        }
-      }
+  // Queues output for one client: a stdcopy frame, or raw bytes for a TTY.
+  void send_output(Client& c, uint8_t stream, std::string_view data, bool tty) {
+    if (!c.fd.valid() || !c.registered || (c.flags & attach_flag(stream)) == 0) {
       return;
     }
-    std::string frame(8, '\0');
-    frame[0] = static_cast<char>(stream);
-    const auto len = static_cast<uint32_t>(data.size());
-    frame[4] = static_cast<char>(len >> 24);
-    frame[5] = static_cast<char>(len >> 16);
-    frame[6] = static_cast<char>(len >> 8);
-    frame[7] = static_cast<char>(len);
-    frame.append(data);
+    if (!tty) {
+      const auto len = static_cast<uint32_t>(data.size());
+      const char header[8] = {static_cast<char>(stream), 0, 0, 0, static_cast<char>(len >> 24),
+                              static_cast<char>(len >> 16), static_cast<char>(len >> 8),
+                              static_cast<char>(len)};
+      c.out.append(header, sizeof(header));
+    }
+    c.out.append(data);
+    flush_client(c);
+  }
+
+  void write_log(uint8_t stream, std::string_view line) {
+    const std::string entry = json_log_line(line, stream == 1 ? "stdout" : "stderr",
+                                            std::chrono::system_clock::now());
+    (void)!::write(log_.get(), entry.data(), entry.size());
+  }
+
+  // The container's own output: the log, and every attached client.
+  void init_output(uint8_t stream, std::string_view data) {
+    auto& splitter = stream == 1 ? out_lines_ : err_lines_;
+    splitter.feed(data, [&](std::string_view line) { write_log(stream, line); });
     for (auto& c : clients_) {
-      if (c->registered && (c->flags & want) != 0) {
-        c->out += frame;
-        flush_client(*c);
+      if (c->exec == nullptr) {
+        send_output(*c, stream, data, o_.tty);
       }
     }
+  }
+
+  void read_init(uint8_t stream) {
+    auto& fd = stream == 1 ? init_.out : init_.err;
+    if (!read_stream(fd, [&](std::string_view d) { init_output(stream, d); })) {
+      auto& splitter = stream == 1 ? out_lines_ : err_lines_;
+      splitter.flush([&](std::string_view line) { write_log(stream, line); });
+    }
+  }
+
+  void read_exec(Exec& e, uint8_t stream) {
+    auto& fd = stream == 1 ? e.io.out : e.io.err;
+    (void)read_stream(fd, [&](std::string_view d) {
+      if (e.client) {
+        send_output(*e.client, stream, d, e.io.tty);
+      }
+    });
   }
 
   void flush_client(Client& c) {
@@ -365,33 +378,181 @@ class Shim {
     }
     if (c.out.size() > kClientBufferLimit) {
       c.fd.reset();  // never let a slow reader stall the container
+    } else if (c.out.empty() && c.close_when_flushed) {
+      ::shutdown(c.fd.get(), SHUT_RDWR);
+      c.fd.reset();
     }
   }
 
-  // Returns false at EOF or error.
-  bool drain(base::UniqueFd& fd, uint8_t stream) {
-    char buf[32 * 1024];
-    for (;;) {
-      const ssize_t n = ::read(fd.get(), buf, sizeof(buf));
-      if (n > 0) {
-        emit(stream, std::string_view(buf, static_cast<size_t>(n)));
-        continue;
-      }
-      if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-        return true;
-      }
-      auto& splitter = stream == 1 ? out_lines_ : err_lines_;
-      const auto now = std::chrono::system_clock::now();
-      splitter.flush([&](std::string_view line) {
-        const std::string entry = json_log_line(line, stream == 1 ? "stdout" : "stderr", now);
-        (void)!::write(log_.get(), entry.data(), entry.size());
-      });
-      fd.reset();
+  // Answers and closes: an error line for a command that failed.
+  void refuse(Client& c, const std::string& line) {
+    c.out = line;
+    c.close_when_flushed = true;
+    c.input_done = true;
+    flush_client(c);
+  }
+
+  // Parses the command at the start of c.in; false while incomplete.
+  bool on_command(const std::shared_ptr<Client>& cp) {
+    Client& c = *cp;
+    if (c.in.empty()) {
       return false;
     }
+    size_t used = 0;
+    if (c.in[0] == 'a') {
+      if (c.in.size() < 2) {
+        return false;
+      }
+      c.flags = static_cast<uint8_t>(c.in[1]);
+      c.registered = true;
+      c.out += 'K';
+      used = 2;
+    } else if (c.in[0] == 'r') {
+      if (c.in.size() < 6 || c.in.size() < 6u + static_cast<uint8_t>(c.in[5])) {
+        return false;
+      }
+      winsize ws{};
+      ws.ws_row = static_cast<uint16_t>((static_cast<uint8_t>(c.in[1]) << 8) |
+                                        static_cast<uint8_t>(c.in[2]));
+      ws.ws_col = static_cast<uint16_t>((static_cast<uint8_t>(c.in[3]) << 8) |
+                                        static_cast<uint8_t>(c.in[4]));
+      const std::string id = c.in.substr(6, static_cast<uint8_t>(c.in[5]));
+      const Stdio* io = &init_;
+      if (!id.empty()) {
+        auto it = std::find_if(execs_.begin(), execs_.end(), [&](auto& e) { return e->id == id; });
+        io = it == execs_.end() ? nullptr : &(*it)->io;
+      }
+      const bool ok = io != nullptr && io->tty && io->out.valid() &&
+                      ::ioctl(io->out.get(), TIOCSWINSZ, &ws) == 0;
+      refuse(c, ok ? "K" : "E");
+      return true;
+    } else if (c.in[0] == 'x') {
+      if (c.in.size() < 67) {
+        return false;
+      }
+      start_exec(cp, static_cast<uint8_t>(c.in[1]), static_cast<uint8_t>(c.in[2]),
+                 c.in.substr(3, 64));
+      used = 67;
+      if (!c.registered) {
+        return true;
+      }
+    } else {
+      c.fd.reset();
+      return true;
+    }
+    flush_client(c);
+    std::string rest = c.in.substr(used);
+    c.in.clear();
+    if (!rest.empty()) {
+      on_input(c, rest);
+    }
+    return true;
   }
 
-  void on_client_readable(Client& c) {
+  // Runs `runc exec` for the client; on success the client is registered as
+  // the exec's connection and has been told the pid.
+  void start_exec(const std::shared_ptr<Client>& cp, uint8_t flags, uint8_t xflags,
+                  const std::string& id) {
+    Client& c = *cp;
+    if (!valid_exec_id(id)) {
+      refuse(c, "Einvalid exec ID\n");
+      return;
+    }
+    if (!started_ || exited_) {
+      refuse(c, "Econtainer " + o_.id + " is not running\n");
+      return;
+    }
+    const std::string base = o_.bundle + "/exec/" + id;
+    auto e = std::make_unique<Exec>();
+    e->id = id;
+    e->io.tty = (xflags & kExecTty) != 0;
+    const bool want_stdin = (xflags & kExecStdin) != 0;
+    std::vector<std::string> args = {"exec", "--process", base + ".json", "--detach",
+                                     "--pid-file", base + ".pid"};
+    base::UniqueFd devnull(::open("/dev/null", O_RDWR | O_CLOEXEC));
+    base::UniqueFd child_in, child_out, child_err, console;
+    const std::string console_path = o_.socket + "." + id.substr(0, 12);
+    if (e->io.tty) {
+      console = listen_unix(console_path);
+      if (!console.valid()) {
+        refuse(c, "Ecannot listen on " + console_path + ": " + std::strerror(errno) + "\n");
+        return;
+      }
+      args.push_back("--console-socket");
+      args.push_back(console_path);
+    } else {
+      int p_out[2];
+      int p_err[2];
+      int p_in[2] = {-1, -1};
+      if (::pipe2(p_out, O_CLOEXEC) != 0 || ::pipe2(p_err, O_CLOEXEC) != 0 ||
+          (want_stdin && ::pipe2(p_in, O_CLOEXEC) != 0)) {
+        refuse(c, std::string("Ecannot create pipes: ") + std::strerror(errno) + "\n");
+        return;
+      }
+      e->io.out.reset(p_out[0]);
+      child_out.reset(p_out[1]);
+      e->io.err.reset(p_err[0]);
+      child_err.reset(p_err[1]);
+      child_in.reset(p_in[0]);
+      e->io.in.reset(p_in[1]);
+    }
+    args.push_back(o_.id);
+    const std::string log = base + ".log";
+    const int st = runtime(args, child_in.valid() ? child_in.get() : devnull.get(),
+                           child_out.valid() ? child_out.get() : devnull.get(),
+                           child_err.valid() ? child_err.get() : devnull.get(), log);
+    child_in.reset();
+    child_out.reset();
+    child_err.reset();
+    if (st != 0) {
+      ::unlink(console_path.c_str());
+      refuse(c, "E" + shim_os::runtime_error(log, "runc exec failed with status " +
+                                                      std::to_string(st)) +
+                    "\n");
+      return;
+    }
+    if (e->io.tty) {
+      base::UniqueFd master = receive_master(console.get());
+      console.reset();
+      ::unlink(console_path.c_str());
+      if (master.valid() && want_stdin) {
+        e->io.in.reset(::fcntl(master.get(), F_DUPFD_CLOEXEC, 0));
+      }
+      e->io.out = std::move(master);
+    }
+    auto pid_text = base::read_file(base + ".pid", 64);
+    e->pid = pid_text ? static_cast<pid_t>(std::atoi(pid_text->c_str())) : 0;
+    if (e->pid <= 0 || !e->io.out.valid()) {
+      refuse(c, "Eruntime exec gave no process\n");
+      return;
+    }
+    for (int fd : {e->io.out.get(), e->io.err.get(), e->io.in.get()}) {
+      if (fd >= 0) {
+        set_nonblock(fd);
+      }
+    }
+    e->client = cp;
+    c.exec = e.get();
+    c.flags = flags;
+    c.registered = true;
+    c.out += "K" + std::to_string(e->pid) + "\n";
+    execs_.push_back(std::move(e));
+  }
+
+  // Stdin bytes from a registered client.
+  void on_input(Client& c, std::string_view data) {
+    if ((c.flags & kAttachStdin) == 0) {
+      return;
+    }
+    Stdio& io = c.exec != nullptr ? c.exec->io : init_;
+    if (io.in.valid()) {
+      io.in_buf.append(data);
+      io.flush_in();
+    }
+  }
+
+  void on_client_readable(const std::shared_ptr<Client>& cp) {
+    Client& c = *cp;
     char buf[32 * 1024];
     const ssize_t n = ::recv(c.fd.get(), buf, sizeof(buf), 0);
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
@@ -399,72 +560,30 @@ class Shim {
     }
     if (n <= 0) {
       c.input_done = true;
-      if ((c.flags & kAttachStdin) != 0 && o_.stdin_once) {
-        close_stdin_ = true;
+      if (!c.registered) {
+        c.fd.reset();
+        return;
+      }
+      if ((c.flags & kAttachStdin) != 0) {
+        if (c.exec != nullptr) {
+          c.exec->io.close_in = true;
+          c.exec->io.flush_in();
+        } else if (o_.stdin_once) {
+          init_.close_in = true;
+          init_.flush_in();
+        }
       }
       if (n < 0) {
         c.fd.reset();
       }
       return;
     }
-    std::string_view data(buf, static_cast<size_t>(n));
     if (!c.registered) {
-      c.in.append(data);
-      if (c.in.size() < 2) {
-        return;
-      }
-      if (c.in[0] == 'r') {  // resize: 'r' + rows + cols, 16 bits each, big-endian
-        if (c.in.size() < 5) {
-          return;
-        }
-        winsize ws{};
-        ws.ws_row = static_cast<uint16_t>((static_cast<uint8_t>(c.in[1]) << 8) |
-                                          static_cast<uint8_t>(c.in[2]));
-        ws.ws_col = static_cast<uint16_t>((static_cast<uint8_t>(c.in[3]) << 8) |
-                                          static_cast<uint8_t>(c.in[4]));
-        const bool ok = o_.tty && stdout_.valid() && ::ioctl(stdout_.get(), TIOCSWINSZ, &ws) == 0;
-        (void)::send(c.fd.get(), ok ? "K" : "E", 1, MSG_NOSIGNAL);
-        c.fd.reset();
-        return;
-      }
-      if (c.in[0] != 'a') {
-        c.fd.reset();
-        return;
-      }
-      c.flags = static_cast<uint8_t>(c.in[1]);
-      c.registered = true;
-      data = std::string_view(c.in).substr(2);
-      c.out += 'K';
-      flush_client(c);
-      if (data.empty()) {
-        c.in.clear();
-        return;
-      }
+      c.in.append(buf, static_cast<size_t>(n));
+      (void)on_command(cp);
+      return;
     }
-    if ((c.flags & kAttachStdin) != 0 && stdin_.valid()) {
-      stdin_buf_.append(data);
-      flush_stdin();
-    }
-    if (!c.in.empty()) {
-      c.in.clear();
-    }
-  }
-
-  void flush_stdin() {
-    while (stdin_.valid() && !stdin_buf_.empty()) {
-      const ssize_t n = ::write(stdin_.get(), stdin_buf_.data(), stdin_buf_.size());
-      if (n > 0) {
-        stdin_buf_.erase(0, static_cast<size_t>(n));
-      } else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-        return;
-      } else {
-        stdin_.reset();  // the container closed its stdin
-        stdin_buf_.clear();
-      }
-    }
-    if (close_stdin_ && stdin_buf_.empty()) {
-      stdin_.reset();
-    }
+    on_input(c, std::string_view(buf, static_cast<size_t>(n)));
   }
 
   void reap() {
@@ -481,23 +600,58 @@ class Shim {
         exited_ = true;
         exit_status_ = status;
         exited_at_ = std::chrono::system_clock::now();
-        drain_deadline_ = Clock::now() + std::chrono::seconds(2);
+        drain_deadline_ = Clock::now() + kInitDrain;
+      }
+      for (auto& e : execs_) {
+        if (e->pid == pid && !e->exited) {
+          e->exited = true;
+          e->status = status;
+          e->deadline = Clock::now() + kExecDrain;
+        }
       }
     }
   }
 
+  // Records an exec's exit and lets its client go once it has the output.
+  void finish_exec(Exec& e, int code) {
+    if (e.io.out.valid()) {
+      read_exec(e, 1);
+    }
+    if (e.io.err.valid()) {
+      read_exec(e, 2);
+    }
+    nlohmann::json doc = {{"ExitCode", code}, {"Pid", e.pid}};
+    (void)base::write_file_atomic(o_.bundle + "/exec/" + e.id + ".exit", doc.dump() + "\n", 0644);
+    if (e.client) {
+      e.client->exec = nullptr;
+      e.client->close_when_flushed = true;
+      e.client->input_done = true;
+      flush_client(*e.client);
+      e.client.reset();
+    }
+  }
+
+  void finish_execs(bool all) {
+    const auto now = Clock::now();
+    std::erase_if(execs_, [&](std::unique_ptr<Exec>& e) {
+      if (!all && !(e->exited && (!e->io.output_open() || now >= e->deadline))) {
+        return false;
+      }
+      finish_exec(*e, e->exited ? exit_code_of(e->status) : 137);
+      return true;
+    });
+  }
+
   void finish() {
-    if (stdout_.valid()) {
-      drain(stdout_, 1);
+    if (init_.out.valid()) {
+      read_init(1);
     }
-    if (stderr_.valid()) {
-      drain(stderr_, 2);
+    if (init_.err.valid()) {
+      read_init(2);
     }
+    finish_execs(true);
     delete_container();
-    const int code = WIFEXITED(exit_status_)     ? WEXITSTATUS(exit_status_)
-                     : WIFSIGNALED(exit_status_) ? 128 + WTERMSIG(exit_status_)
-                                                 : 255;
-    nlohmann::json doc = {{"ExitCode", code},
+    nlohmann::json doc = {{"ExitCode", exit_code_of(exit_status_)},
                           {"FinishedAt", base::rfc3339_nano(exited_at_)},
                           {"Pid", init_pid_},
                           {"OOMKilled", false}};
@@ -524,49 +678,72 @@ class Shim {
     cleanup_socket();
   }
 
+  // The init has exited: done once its output and every exec ended (the
+  // kernel killed the execs with the pid namespace), or at the deadline.
+  bool init_done() const {
+    if (!exited_) {
+      return false;
+    }
+    const auto now = Clock::now();
+    if (now >= drain_deadline_) {
+      return true;
+    }
+    return !init_.output_open() && execs_.empty();
+  }
+
   void loop() {
+    std::vector<pollfd> fds;
+    std::vector<std::function<void(short)>> handlers;
     while (!quit_) {
-      if (exited_ && ((!stdout_.valid() && !stderr_.valid()) || Clock::now() >= drain_deadline_)) {
+      finish_execs(false);
+      if (init_done()) {
         finish();
         return;
       }
-      std::vector<pollfd> fds;
-      std::vector<Client*> owners;
-      auto add = [&](int fd, short events, Client* owner = nullptr) {
+      fds.clear();
+      handlers.clear();
+      auto add = [&](int fd, short events, std::function<void(short)> fn) {
         fds.push_back({fd, events, 0});
-        owners.push_back(owner);
+        handlers.push_back(std::move(fn));
       };
-      add(sigfd_.get(), POLLIN);
-      add(listen_.get(), POLLIN);
+      add(sigfd_.get(), POLLIN, [this](short) { reap(); });
+      add(listen_.get(), POLLIN, [this](short) { accept_clients(); });
       if (sync_open_) {
-        add(kSyncFd, POLLIN);
+        add(kSyncFd, POLLIN, [this](short) { on_sync_readable(); });
       }
-      const size_t pipes_at = fds.size();
-      if (started_ && stdout_.valid()) {
-        add(stdout_.get(), POLLIN);
+      if (started_) {
+        add_stdio(init_, add, [this](uint8_t s) { read_init(s); });
       }
-      if (started_ && stderr_.valid()) {
-        add(stderr_.get(), POLLIN);
-      }
-      if (stdin_.valid() && !stdin_buf_.empty()) {
-        add(stdin_.get(), POLLOUT);
+      for (auto& e : execs_) {
+        Exec* ep = e.get();
+        add_stdio(e->io, add, [this, ep](uint8_t s) { read_exec(*ep, s); });
       }
       std::erase_if(clients_, [](const auto& c) { return !c->fd.valid(); });
       for (auto& c : clients_) {
         short ev = 0;
-        if (!c->input_done && stdin_buf_.size() < kStdinBufferLimit) {
+        Stdio& io = c->exec != nullptr ? c->exec->io : init_;
+        if (!c->input_done && io.in_buf.size() < kStdinBufferLimit) {
           ev |= POLLIN;
         }
         if (!c->out.empty()) {
           ev |= POLLOUT;
         }
-        add(c->fd.get(), ev, c.get());
+        add(c->fd.get(), ev, [this, c](short revents) { on_client_event(c, revents); });
       }
       int timeout = -1;
+      auto until = [&](Clock::time_point t) {
+        const auto ms =
+            std::chrono::duration_cast<std::chrono::milliseconds>(t - Clock::now()).count();
+        const int left = static_cast<int>(std::max<int64_t>(1, ms + 1));
+        timeout = timeout < 0 ? left : std::min(timeout, left);
+      };
       if (exited_) {
-        timeout = static_cast<int>(std::max<int64_t>(
-            1, std::chrono::duration_cast<std::chrono::milliseconds>(drain_deadline_ - Clock::now())
-                   .count()));
+        until(drain_deadline_);
+      }
+      for (auto& e : execs_) {
+        if (e->exited) {
+          until(e->deadline);
+        }
       }
       if (::poll(fds.data(), fds.size(), timeout) < 0) {
         if (errno == EINTR) {
@@ -574,72 +751,82 @@ class Shim {
         }
         return;
       }
+      // Handlers may add clients or finish execs; the fds polled stay valid
+      // until the next round (nothing is erased here).
       for (size_t i = 0; i < fds.size(); ++i) {
-        const auto& p = fds[i];
-        if (p.revents == 0) {
-          continue;
-        }
-        if (p.fd == sigfd_.get()) {
-          reap();
-        } else if (p.fd == listen_.get()) {
-          for (;;) {
-            const int fd = ::accept4(listen_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
-            if (fd < 0) {
-              break;
-            }
-            auto c = std::make_unique<Client>();
-            c->fd.reset(fd);
-            clients_.push_back(std::move(c));
-          }
-        } else if (p.fd == kSyncFd && sync_open_) {
-          if (started_) {
-            // After the start the daemon only closes it; nothing to read.
-            char b[16];
-            if (::recv(kSyncFd, b, sizeof(b), MSG_DONTWAIT) <= 0) {
-              sync_open_ = false;
-            }
-          } else {
-            on_sync();
-          }
-        } else if (i >= pipes_at && owners[i] == nullptr && p.fd == stdout_.get()) {
-          drain(stdout_, 1);
-        } else if (i >= pipes_at && owners[i] == nullptr && p.fd == stderr_.get()) {
-          drain(stderr_, 2);
-        } else if (owners[i] == nullptr && stdin_.valid() && p.fd == stdin_.get()) {
-          flush_stdin();
-        } else if (owners[i] != nullptr) {
-          Client& c = *owners[i];
-          if (!c.fd.valid()) {
-            continue;
-          }
-          if ((p.revents & POLLOUT) != 0) {
-            flush_client(c);
-          }
-          if (c.fd.valid() && (p.revents & (POLLIN | POLLHUP | POLLERR)) != 0 && !c.input_done) {
-            on_client_readable(c);
-          } else if ((p.revents & (POLLERR | POLLNVAL)) != 0) {
-            c.fd.reset();
-          }
+        if (fds[i].revents != 0) {
+          handlers[i](fds[i].revents);
         }
       }
-      if (close_stdin_) {
-        flush_stdin();
+      if (init_.close_in) {
+        init_.flush_in();
       }
     }
     cleanup_socket();
   }
 
+  template <typename Add>
+  static void add_stdio(Stdio& io, Add& add, std::function<void(uint8_t)> read) {
+    if (io.out.valid()) {
+      add(io.out.get(), POLLIN, [read](short) { read(1); });
+    }
+    if (io.err.valid()) {
+      add(io.err.get(), POLLIN, [read](short) { read(2); });
+    }
+    if (io.in.valid() && !io.in_buf.empty()) {
+      add(io.in.get(), POLLOUT, [&io](short) { io.flush_in(); });
+    }
+  }
+
+  void accept_clients() {
+    for (;;) {
+      const int fd = ::accept4(listen_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+      if (fd < 0) {
+        break;
+      }
+      auto c = std::make_shared<Client>();
+      c->fd.reset(fd);
+      clients_.push_back(std::move(c));
+    }
+  }
+
+  void on_sync_readable() {
+    if (!started_) {
+      on_sync();
+      return;
+    }
+    // After the start the daemon only closes it; nothing to read.
+    char b[16];
+    if (::recv(kSyncFd, b, sizeof(b), MSG_DONTWAIT) <= 0) {
+      sync_open_ = false;
+    }
+  }
+
+  void on_client_event(const std::shared_ptr<Client>& c, short revents) {
+    if (!c->fd.valid()) {
+      return;
+    }
+    if ((revents & POLLOUT) != 0) {
+      flush_client(*c);
+    }
+    if (c->fd.valid() && (revents & (POLLIN | POLLHUP | POLLERR)) != 0 && !c->input_done) {
+      on_client_readable(c);
+    } else if ((revents & (POLLERR | POLLNVAL)) != 0) {
+      c->fd.reset();
+    }
+  }
+
   ShimOptions o_;
-  base::UniqueFd sigfd_, listen_, log_, stdout_, stderr_, stdin_;
-  std::vector<std::unique_ptr<Client>> clients_;
+  base::UniqueFd sigfd_, listen_, log_;
+  Stdio init_;
+  std::vector<std::shared_ptr<Client>> clients_;
+  std::vector<std::unique_ptr<Exec>> execs_;
   LineSplitter out_lines_, err_lines_;
-  std::string stdin_buf_;
   pid_t init_pid_ = 0;
   bool started_ = false;
   bool sync_open_ = true;
   bool quit_ = false;
   bool exited_ = false;
-  bool close_stdin_ = false;
   int exit_status_ = 0;
   std::chrono::system_clock::time_point exited_at_;
   Clock::time_point drain_deadline_;

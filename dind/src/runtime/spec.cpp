@@ -51,6 +51,20 @@ std::string normalize_cap(std::string c) {
   return c;
 }
 
+// capability(7), by number.
+constexpr const char* kCapNames[] = {
+    "CAP_CHOWN",           "CAP_DAC_OVERRIDE",   "CAP_DAC_READ_SEARCH", "CAP_FOWNER",
+    "CAP_FSETID",          "CAP_KILL",           "CAP_SETGID",          "CAP_SETUID",
+    "CAP_SETPCAP",         "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST",
+    "CAP_NET_ADMIN",       "CAP_NET_RAW",        "CAP_IPC_LOCK",        "CAP_IPC_OWNER",
+    "CAP_SYS_MODULE",      "CAP_SYS_RAWIO",      "CAP_SYS_CHROOT",      "CAP_SYS_PTRACE",
+    "CAP_SYS_PACCT",       "CAP_SYS_ADMIN",      "CAP_SYS_BOOT",        "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE",    "CAP_SYS_TIME",       "CAP_SYS_TTY_CONFIG",  "CAP_MKNOD",
+    "CAP_LEASE",           "CAP_AUDIT_WRITE",    "CAP_AUDIT_CONTROL",   "CAP_SETFCAP",
+    "CAP_MAC_OVERRIDE",    "CAP_MAC_ADMIN",      "CAP_SYSLOG",          "CAP_WAKE_ALARM",
+    "CAP_BLOCK_SUSPEND",   "CAP_AUDIT_READ",     "CAP_PERFMON",         "CAP_BPF",
+    "CAP_CHECKPOINT_RESTORE"};
+
 // Docker's device cgroup defaults: deny all, then the few safe char devices,
 // and /dev/fuse explicitly denied.
 json default_device_rules() {
@@ -76,6 +90,22 @@ size_t depth(const std::string& path) {
 }
 
 }  // namespace
+
+std::vector<std::string> capability_names(uint64_t mask) {
+  std::vector<std::string> out;
+  for (size_t i = 0; i < std::size(kCapNames) && i < 64; ++i) {
+    if ((mask >> i) & 1u) {
+      out.emplace_back(kCapNames[i]);
+    }
+  }
+  return out;
+}
+
+bool known_capability(const std::string& name) {
+  const std::string c = normalize_cap(name);
+  return c == "CAP_ALL" || std::find(std::begin(kCapNames), std::end(kCapNames), c) !=
+                               std::end(kCapNames);
+}
 
 const std::vector<std::string>& default_capabilities() {
   static const std::vector<std::string> caps = {
@@ -117,6 +147,43 @@ std::vector<std::string> process_env(const json& config) {
     }
   }
   return env;
+}
+
+json plan_exec_process(const json& container_process, const json& container_config,
+                       const ExecInput& in) {
+  json p = container_process.is_object() ? container_process : json::object();
+  json cfg = container_config.is_object() ? container_config : json::object();
+  cfg["Tty"] = in.tty;
+  json env = cfg.value("Env", json::array());
+  if (!env.is_array()) {
+    env = json::array();
+  }
+  for (const auto& e : in.env) {
+    env.push_back(e);
+  }
+  cfg["Env"] = env;
+  p["args"] = in.args;
+  p["env"] = process_env(cfg);
+  p["terminal"] = in.tty;
+  p.erase("consoleSize");
+  if (in.tty && in.rows > 0 && in.cols > 0) {
+    p["consoleSize"] = {{"height", in.rows}, {"width", in.cols}};
+  }
+  p["user"] = {{"uid", in.user.uid}, {"gid", in.user.gid}};
+  if (!in.user.additional_gids.empty()) {
+    p["user"]["additionalGids"] = in.user.additional_gids;
+  }
+  if (!in.working_dir.empty()) {
+    p["cwd"] = in.working_dir;
+  } else if (!p.contains("cwd")) {
+    p["cwd"] = "/";
+  }
+  if (in.privileged) {
+    p["capabilities"] = {{"bounding", in.privileged_caps},
+                         {"effective", in.privileged_caps},
+                         {"permitted", in.privileged_caps}};
+  }
+  return p;
 }
 
 json render_seccomp(const json& profile, const std::string& arch,

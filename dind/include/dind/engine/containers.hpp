@@ -100,6 +100,22 @@ class Containers : public std::enable_shared_from_this<Containers> {
                     std::function<void()> finish,
                     std::function<void(std::function<void()>)> on_close);
 
+  // For exec: a running container's run facts, with the exec's user (""
+  // for the container's) resolved in its root. 409 "Container X is not
+  // running"; Docker's messages for an unknown user.
+  struct ExecTarget {
+    std::string id;
+    std::filesystem::path bundle;  // holds config.json; exec files go in bundle/exec
+    std::filesystem::path socket;  // the shim's
+    nlohmann::json config;         // the container's Config
+    runtime::User user;
+    uint64_t generation = 0;  // this run of the container
+  };
+  base::Result<ExecTarget> exec_target(const std::string& ref, const std::string& user) const;
+  // Whether the container still runs the run `generation` names.
+  bool running(const std::string& id, uint64_t generation) const;
+  const runtime::HostFacts& host_facts() const { return host_; }
+
   base::Result<nlohmann::json> inspect(const std::string& ref, bool size) const;
   struct ListOptions {
     bool all = false;
@@ -146,7 +162,6 @@ class Containers : public std::enable_shared_from_this<Containers> {
   base::Status connect_attach(const std::shared_ptr<Container>& c, const AttachOptions& options,
                               const std::shared_ptr<api::RawStream>& client);
   base::Status signal(Container& c, int sig);
-  base::Result<base::UniqueFd> connect_shim(const Container& c) const;
   // For stop/kill: the running container, or null after answering `done`
   // (with the lookup error or not_running's) with the lock released.
   std::shared_ptr<Container> running_or_answer(

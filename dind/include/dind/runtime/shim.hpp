@@ -12,16 +12,30 @@
 //                   "R"                         started
 //   daemon -> shim  "S" start, "A" abort (the shim deletes the container)
 //
-// Attach socket (SOCK_STREAM): the client sends 'a' and a flags byte
-// (kAttach*), the shim answers 'K' once registered; then the shim sends the
-// container's output in Docker's stdcopy frames and takes stdin bytes; the
-// client's half-close ends stdin (with --stdin-once it closes the container's
-// stdin). With a TTY the output goes out raw, one stream. A client that
-// sends 'r' and rows, cols (16-bit big-endian) resizes the terminal; the shim
-// answers 'K' (or 'E') and closes. The shim closes every client after the container's output ended.
+// Attach socket (SOCK_STREAM), one command per connection:
+//   'a' flags          attach: flags are kAttach*; the shim answers 'K', then
+//                      sends the container's output in Docker's stdcopy frames
+//                      (raw with a TTY: one stream) and takes stdin bytes; the
+//                      client's half-close ends its stdin (with --stdin-once it
+//                      closes the container's stdin). The shim closes every
+//                      client after the container's output ended.
+//   'r' rows cols len id
+//                      resize (16-bit big-endian sizes) the terminal of the
+//                      container (len 0) or of the exec `id`; answers 'K' or 'E'.
+//   'x' flags xflags id
+//                      exec (kExec* in xflags, a 64-hex id): runs
+//                      `runc exec --process <bundle>/exec/<id>.json --detach
+//                      --pid-file <bundle>/exec/<id>.pid`, answers "K<pid>\n"
+//                      or "E<message>\n" (and closes), then serves the exec's
+//                      streams as attach does. When the process has exited
+//                      and its output drained the shim writes
+//                      <bundle>/exec/<id>.exit ({"ExitCode","Pid"}, atomically)
+//                      and then closes the connection. The process outlives a
+//                      client that leaves (a detached exec).
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace dind::runtime {
@@ -29,6 +43,13 @@ namespace dind::runtime {
 constexpr uint8_t kAttachStdin = 1;
 constexpr uint8_t kAttachStdout = 2;
 constexpr uint8_t kAttachStderr = 4;
+constexpr uint8_t kExecTty = 1;
+constexpr uint8_t kExecStdin = 2;
+
+// The command bytes above. Exec IDs are 64 lowercase hex digits.
+std::string resize_message(int rows, int cols, const std::string& exec_id = "");
+std::string exec_message(uint8_t attach_flags, uint8_t exec_flags, const std::string& exec_id);
+bool valid_exec_id(std::string_view id);
 
 struct ShimOptions {
   std::string id;

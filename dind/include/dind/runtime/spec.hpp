@@ -18,12 +18,21 @@ namespace dind::runtime {
 // Docker's default capability set (14, the same for every set).
 const std::vector<std::string>& default_capabilities();
 
+// "CAP_X" names of the capabilities in a mask (bit N = capability N), as
+// /proc/<pid>/status shows them (CapBnd); unknown bits are left out.
+std::vector<std::string> capability_names(uint64_t mask);
+// Whether a --cap-add/--cap-drop value names a capability ("ALL" does);
+// case and the "CAP_" prefix are optional.
+bool known_capability(const std::string& name);
+
 struct HostFacts {
   std::string arch = "amd64";      // Go's GOARCH naming, for the seccomp arch map
   uint64_t nofile_hard = 1048576;  // this host's RLIMIT_NOFILE hard limit
   bool has_unprivileged_port_sysctl = true;
   bool has_ping_group_range_sysctl = true;
   std::vector<std::string> thermal_throttle_paths;  // /sys/devices/system/cpu/cpuN/thermal_throttle
+  // The daemon's own capability bounding set: what --privileged can grant.
+  std::vector<std::string> bounding_caps;
 };
 
 struct User {
@@ -64,6 +73,26 @@ base::Result<std::vector<std::string>> process_args(const nlohmann::json& config
 std::vector<std::string> process_env(const nlohmann::json& config);
 
 base::Result<nlohmann::json> plan_spec(const SpecInput& in);
+
+// An exec's settled request (the API's exec config, with the user resolved in
+// the container's root).
+struct ExecInput {
+  std::vector<std::string> args;  // non-empty
+  std::vector<std::string> env;   // KEY=value, on top of the container's
+  User user;
+  std::string working_dir;  // "": the container's
+  bool tty = false;
+  int rows = 0, cols = 0;  // the initial terminal size (0: unset)
+  bool privileged = false;
+  std::vector<std::string> privileged_caps;  // every capability the host allows
+};
+
+// The OCI process object for `runc exec`: the container's process (from its
+// config.json) with the exec's args, environment (dockerd's rules: defaults,
+// the container's Env, then the exec's), user, cwd and terminal on top;
+// a privileged exec gets `privileged_caps`.
+nlohmann::json plan_exec_process(const nlohmann::json& container_process,
+                                 const nlohmann::json& container_config, const ExecInput& in);
 
 // Renders a Docker/containers-style seccomp template (archMap, syscalls with
 // includes/excludes by arch and capability) into an OCI linux.seccomp object

@@ -92,3 +92,14 @@ using Status = Result<void>;
     }                                \
   } while (false)
 #define DIND_TRY(expr) DIND_TRY_IMPL(DIND_TRY_CONCAT(dind_try_r_, __COUNTER__), expr)
+
+// `lhs = *expr` for a successful Result, else returns its error. lhs may be
+// a declaration (`auto x`).
+#define DIND_ASSIGN_IMPL(var, lhs, expr) \
+  auto var = (expr);                     \
+  if (!var) {                            \
+    return std::move(var).error();       \
+  }                                      \
+  lhs = std::move(*var)
+#define DIND_ASSIGN_OR_RETURN(lhs, expr) \
+  DIND_ASSIGN_IMPL(DIND_TRY_CONCAT(dind_assign_r_, __COUNTER__), lhs, expr)

@@ -1,0 +1,65 @@
+#pragma once
+// Exec instances: `docker exec`. The registry keeps each exec's request and
+// state in memory (as dockerd does); the process runs under the container's
+// shim (`runc exec --detach`), which reaps it and records its exit code in
+// <bundle>/exec/<id>.exit before it closes the exec's stream.
+//
+// Threading: one mutex guards the table; start blocks (runc exec) and runs on
+// a worker-pool thread.
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "dind/api/http.hpp"
+#include "dind/api/scheduler.hpp"
+#include "dind/base/result.hpp"
+#include "dind/engine/containers.hpp"
+
+namespace dind::engine {
+
+class Execs : public std::enable_shared_from_this<Execs> {
+ public:
+  Execs(std::shared_ptr<Containers> containers, api::Scheduler* scheduler);
+
+  // POST /containers/{id}/exec: 409 for a container that is not running,
+  // 400 without a command.
+  base::Result<std::string> create(const std::string& container_ref, const nlohmann::json& body);
+
+  struct StartOptions {
+    bool detach = false;
+    std::optional<bool> tty;  // the start request may repeat it
+    int rows = 0, cols = 0;   // ConsoleSize
+  };
+  // Starts the process; with a client, joins the client's stream to it (the
+  // client sees EOF after the exit is recorded). 404 unknown, 409 started
+  // before or the container stopped.
+  base::Status start(const std::string& id, const StartOptions& options,
+                     std::shared_ptr<api::RawStream> client);
+  bool exists(const std::string& id) const;
+  // Whether the exec has a TTY (the stream's content type).
+  bool tty(const std::string& id) const;
+  base::Result<nlohmann::json> inspect(const std::string& id) const;
+  // Before the start the size is kept for it (the CLI's first resize races
+  // the start).
+  base::Status resize(const std::string& id, int rows, int cols);
+
+  struct Exec;  // defined in execs.cpp
+
+ private:
+  base::Result<std::shared_ptr<Exec>> find(const std::string& id) const;
+  // Reads the exit the shim recorded, or notices the container stopped.
+  void refresh_locked(Exec& e) const;
+  void prune_locked();
+
+  std::shared_ptr<Containers> containers_;
+  api::Scheduler* scheduler_;
+  mutable std::mutex mu_;
+  std::map<std::string, std::shared_ptr<Exec>> by_id_;
+};
+
+}  // namespace dind::engine

@@ -1,0 +1,50 @@
+#include "dind/api/route_util.hpp"
+
+#include <cstdlib>
+
+#include "dind/api/errors.hpp"
+#include "dind/api/stdcopy.hpp"
+
+namespace dind::api {
+using nlohmann::json;
+
+std::string dump(const json& j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+}
+
+Response status_response(const base::Status& st, int ok_status) {
+  if (st) {
+    return Response::empty(ok_status);
+  }
+  if (st.error().kind == base::ErrorKind::kFailedPrecondition && st.error().message.empty()) {
+    return Response::empty(304);
+  }
+  return error_response(st.error());
+}
+
+const char* stream_content_type(const Request& req, bool tty) {
+  if (!tty && req.version >= ApiVersion{1, 42}) {
+    return kMultiplexedContentType;
+  }
+  return kRawStreamContentType;
+}
+
+std::optional<std::pair<int, int>> terminal_size(const Request& req) {
+  auto number = [&req](const char* key) -> std::optional<int> {
+    const std::string v = req.query_value(key).value_or("");
+    char* end = nullptr;
+    const long n = std::strtol(v.c_str(), &end, 10);
+    if (v.empty() || *end != '\0' || n < 0 || n > 65535) {
+      return std::nullopt;
+    }
+    return static_cast<int>(n);
+  };
+  auto h = number("h");
+  auto w = number("w");
+  if (!h || !w) {
+    return std::nullopt;
+  }
+  return std::make_pair(*h, *w);
+}
+
+}  // namespace dind::api

@@ -1,0 +1,363 @@
+#include "dind/engine/execs.hpp"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "dind/base/fs.hpp"
+#include "dind/base/log.hpp"
+#include "dind/base/text.hpp"
+#include "dind/base/time.hpp"
+#include "dind/engine/shim_client.hpp"
+#include "dind/runtime/shim.hpp"
+#include "dind/runtime/spec.hpp"
+
+namespace dind::engine {
+using base::ErrorKind;
+using base::make_error;
+using json = nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+// Finished (or never started) execs are forgotten after this.
+constexpr auto kKeep = std::chrono::minutes(10);
+// The shim answers an exec once `runc exec` returned.
+constexpr int kExecAnswerMs = 60000;
+}  // namespace
+
+struct Execs::Exec {
+  std::string id, container_id;
+  std::vector<std::string> args, env;
+  std::string user, working_dir, detach_keys;
+  bool tty = false, privileged = false;
+  bool attach_stdin = false, attach_stdout = false, attach_stderr = false;
+  int rows = 0, cols = 0;  // the terminal size for the start
+  // State.
+  bool started = false;
+  bool running = false;
+  std::optional<int> exit_code;
+  int pid = 0;
+  uint64_t generation = 0;  // the container's run
+  fs::path bundle, socket;
+  std::chrono::steady_clock::time_point touched = std::chrono::steady_clock::now();
+};
+
+Execs::Execs(std::shared_ptr<Containers> containers, api::Scheduler* scheduler)
+    : containers_(std::move(containers)), scheduler_(scheduler) {}
+
+namespace {
+
+base::Result<std::vector<std::string>> string_list(const json& body, const char* key) {
+  std::vector<std::string> out;
+  const auto it = body.find(key);
+  if (it == body.end() || it->is_null()) {
+    return out;
+  }
+  if (it->is_string()) {  // Docker's strslice takes one string too
+    out.push_back(it->get<std::string>());
+    return out;
+  }
+  if (!it->is_array()) {
+    return make_error(ErrorKind::kInvalidArgument,
+                      std::string("json: cannot unmarshal ") + it->type_name() +
+                          " into Go struct field ExecConfig." + key + " of type []string");
+  }
+  for (const auto& v : *it) {
+    if (!v.is_string()) {
+      return make_error(ErrorKind::kInvalidArgument,
+                        std::string("json: cannot unmarshal ") + v.type_name() +
+                            " into Go struct field ExecConfig." + key + " of type string");
+    }
+    out.push_back(v.get<std::string>());
+  }
+  return out;
+}
+
+base::Result<std::string> string_field(const json& body, const char* key) {
+  const auto it = body.find(key);
+  if (it == body.end() || it->is_null()) {
+    return std::string();
+  }
+  if (!it->is_string()) {
+    return make_error(ErrorKind::kInvalidArgument,
+                      std::string("json: cannot unmarshal ") + it->type_name() +
+                          " into Go struct field ExecConfig." + key + " of type string");
+  }
+  return it->get<std::string>();
+}
+
+bool bool_field(const json& body, const char* key) {
+  const auto it = body.find(key);
+  return it != body.end() && it->is_boolean() && it->get<bool>();
+}
+
+// ConsoleSize [rows, cols], or zeros.
+std::pair<int, int> console_size(const json& body) {
+  const auto it = body.find("ConsoleSize");
+  if (it == body.end() || !it->is_array() || it->size() != 2 || !(*it)[0].is_number_unsigned() ||
+      !(*it)[1].is_number_unsigned()) {
+    return {0, 0};
+  }
+  return {static_cast<int>(std::min<uint64_t>((*it)[0].get<uint64_t>(), 65535)),
+          static_cast<int>(std::min<uint64_t>((*it)[1].get<uint64_t>(), 65535))};
+}
+
+}  // namespace
+
+base::Result<std::string> Execs::create(const std::string& container_ref, const json& body) {
+  auto e = std::make_shared<Exec>();
+  DIND_ASSIGN_OR_RETURN(e->args, string_list(body, "Cmd"));
+  if (e->args.empty()) {
+    return make_error(ErrorKind::kInvalidArgument, "No exec command specified");
+  }
+  DIND_ASSIGN_OR_RETURN(e->env, string_list(body, "Env"));
+  DIND_ASSIGN_OR_RETURN(e->user, string_field(body, "User"));
+  DIND_ASSIGN_OR_RETURN(e->working_dir, string_field(body, "WorkingDir"));
+  DIND_ASSIGN_OR_RETURN(e->detach_keys, string_field(body, "DetachKeys"));
+  if (!e->working_dir.empty() && e->working_dir[0] != '/') {
+    return make_error(ErrorKind::kInvalidArgument,
+                      "the working directory '" + e->working_dir +
+                          "' is invalid, it needs to be an absolute path");
+  }
+  e->tty = bool_field(body, "Tty");
+  e->privileged = bool_field(body, "Privileged");
+  e->attach_stdin = bool_field(body, "AttachStdin");
+  e->attach_stdout = bool_field(body, "AttachStdout");
+  e->attach_stderr = bool_field(body, "AttachStderr");
+  std::tie(e->rows, e->cols) = console_size(body);
+  auto target = containers_->exec_target(container_ref, "");
+  if (!target) {
+    return std::move(target).error();
+  }
+  e->container_id = target->id;
+  e->id = base::random_hex(64);
+  std::lock_guard lock(mu_);
+  prune_locked();
+  by_id_[e->id] = e;
+  return e->id;
+}
+
+base::Result<std::shared_ptr<Execs::Exec>> Execs::find(const std::string& id) const {
+  std::lock_guard lock(mu_);
+  auto it = by_id_.find(id);
+  if (it == by_id_.end()) {
+    return make_error(ErrorKind::kNotFound, "No such exec instance: " + id);
+  }
+  return it->second;
+}
+
+bool Execs::exists(const std::string& id) const {
+  return find(id).ok();
+}
+
+bool Execs::tty(const std::string& id) const {
+  auto e = find(id);
+  return e && (*e)->tty;
+}
+
+void Execs::refresh_locked(Exec& e) const {
+  if (!e.running) {
+    return;
+  }
+  auto text = base::read_file(e.bundle / "exec" / (e.id + ".exit"), 4096);
+  const json doc = text ? json::parse(*text, nullptr, false) : json();
+  if (doc.is_object()) {
+    e.exit_code = doc.value("ExitCode", 255);
+  } else if (!containers_->running(e.container_id, e.generation)) {
+    // The container stopped and took its run directory: the kernel killed
+    // the process with the container's pid namespace.
+    e.exit_code = 137;
+  } else {
+    return;
+  }
+  e.running = false;
+  e.touched = std::chrono::steady_clock::now();
+}
+
+void Execs::prune_locked() {
+  const auto old = std::chrono::steady_clock::now() - kKeep;
+  std::erase_if(by_id_, [&](auto& kv) {
+    Exec& e = *kv.second;
+    refresh_locked(e);
+    return !e.running && e.touched < old;
+  });
+}
+
+base::Status Execs::start(const std::string& id, const StartOptions& o,
+                          std::shared_ptr<api::RawStream> client) {
+  DIND_ASSIGN_OR_RETURN(auto e, find(id));
+  {
+    std::lock_guard lock(mu_);
+    if (e->started) {
+      return make_error(ErrorKind::kConflict, "Error: Exec command " + e->id +
+                                                  (e->running ? " is already running"
+                                                              : " has already run"));
+    }
+    e->started = true;
+    if (o.tty) {
+      e->tty = *o.tty;
+    }
+    if (o.rows > 0 && o.cols > 0) {
+      e->rows = o.rows;
+      e->cols = o.cols;
+    }
+  }
+  auto fail = [&](base::Error err, int code) -> base::Status {
+    std::lock_guard lock(mu_);
+    e->exit_code = code;
+    e->touched = std::chrono::steady_clock::now();
+    return err;
+  };
+  auto target = containers_->exec_target(e->container_id, e->user);
+  if (!target) {
+    return fail(std::move(target).error(), 126);
+  }
+  auto config = base::read_file(target->bundle / "config.json");
+  const json spec = config ? json::parse(*config, nullptr, false) : json();
+  if (!spec.is_object()) {
+    return fail(make_error(ErrorKind::kInternal, "the container's bundle has no config.json"), 126);
+  }
+  runtime::ExecInput in;
+  in.args = e->args;
+  in.env = e->env;
+  in.user = target->user;
+  in.working_dir = e->working_dir;
+  in.tty = e->tty;
+  in.rows = e->rows;
+  in.cols = e->cols;
+  in.privileged = e->privileged;
+  in.privileged_caps = containers_->host_facts().bounding_caps;
+  const json process = runtime::plan_exec_process(spec.value("process", json::object()),
+                                                  target->config, in);
+  std::error_code ec;
+  fs::create_directories(target->bundle / "exec", ec);
+  if (auto st = base::write_file_atomic(target->bundle / "exec" / (e->id + ".json"),
+                                        process.dump(), 0600);
+      !st) {
+    return fail(std::move(st).error(), 126);
+  }
+  auto fd = connect_shim(target->socket);
+  if (!fd) {
+    return fail(std::move(fd).error(), 126);
+  }
+  uint8_t flags = 0;
+  flags |= e->attach_stdin ? runtime::kAttachStdin : 0;
+  flags |= e->attach_stdout ? runtime::kAttachStdout : 0;
+  flags |= e->attach_stderr ? runtime::kAttachStderr : 0;
+  if (!client) {
+    flags = 0;
+  }
+  uint8_t xflags = 0;
+  xflags |= e->tty ? runtime::kExecTty : 0;
+  xflags |= (e->attach_stdin && client) ? runtime::kExecStdin : 0;
+  const std::string msg = runtime::exec_message(flags, xflags, e->id);
+  if (::send(fd->get(), msg.data(), msg.size(), MSG_NOSIGNAL) !=
+      static_cast<ssize_t>(msg.size())) {
+    return fail(base::sys_error(errno, "exec"), 126);
+  }
+  auto answer = read_line(fd->get(), kExecAnswerMs);
+  if (!answer) {
+    return fail(std::move(answer).error(), 126);
+  }
+  if (answer->empty() || (*answer)[0] != 'K') {
+    const std::string why = answer->empty() ? "" : answer->substr(1);
+    // As for `docker run`: 127 when the command is missing, else 126.
+    const bool missing = why.find("executable file not found") != std::string::npos ||
+                         (why.find("exec: \"") != std::string::npos &&
+                          why.find("no such file or directory") != std::string::npos);
+    return fail(make_error(ErrorKind::kInternal, "OCI runtime exec failed: " + why + ": unknown"),
+                missing ? 127 : 126);
+  }
+  int rows = 0;
+  int cols = 0;
+  {
+    std::lock_guard lock(mu_);
+    e->pid = std::atoi(answer->c_str() + 1);
+    e->running = true;
+    e->generation = target->generation;
+    e->bundle = target->bundle;
+    e->socket = target->socket;
+    e->touched = std::chrono::steady_clock::now();
+    rows = e->rows;
+    cols = e->cols;
+  }
+  if (e->tty && rows > 0 && cols > 0 && (o.rows != rows || o.cols != cols)) {
+    (void)shim_resize(target->socket, rows, cols, e->id);  // a resize that came first
+  }
+  if (!client) {
+    return {};  // detached: the shim keeps the process and records its exit
+  }
+  std::weak_ptr<Execs> weak = shared_from_this();
+  splice(scheduler_->adopt(std::move(*fd)), client, e->attach_stdin, [weak, e] {
+    if (auto self = weak.lock()) {
+      std::lock_guard lock(self->mu_);
+      self->refresh_locked(*e);
+    }
+  });
+  return {};
+}
+
+base::Result<json> Execs::inspect(const std::string& id) const {
+  DIND_ASSIGN_OR_RETURN(auto e, find(id));
+  std::lock_guard lock(mu_);
+  refresh_locked(*e);
+  json pc = {{"tty", e->tty},
+             {"entrypoint", e->args.front()},
+             {"arguments", std::vector<std::string>(e->args.begin() + 1, e->args.end())},
+             {"privileged", e->privileged}};
+  if (!e->user.empty()) {
+    pc["user"] = e->user;
+  }
+  if (!e->working_dir.empty()) {
+    pc["workDir"] = e->working_dir;
+  }
+  return json{{"ID", e->id},
+              {"Running", e->running},
+              {"ExitCode", e->exit_code ? json(*e->exit_code) : json(nullptr)},
+              {"ProcessConfig", pc},
+              {"OpenStdin", e->attach_stdin},
+              {"OpenStderr", e->attach_stderr},
+              {"OpenStdout", e->attach_stdout},
+              {"CanRemove", false},
+              {"ContainerID", e->container_id},
+              {"DetachKeys", e->detach_keys},
+              {"Pid", e->pid}};
+}
+
+base::Status Execs::resize(const std::string& id, int rows, int cols) {
+  if (rows < 0 || cols < 0 || rows > 65535 || cols > 65535) {
+    return make_error(ErrorKind::kInvalidArgument, "invalid terminal size " +
+                                                       std::to_string(rows) + "x" +
+                                                       std::to_string(cols));
+  }
+  DIND_ASSIGN_OR_RETURN(auto e, find(id));
+  fs::path socket;
+  {
+    std::lock_guard lock(mu_);
+    refresh_locked(*e);
+    if (!e->running) {
+      if (!e->started) {
+        e->rows = rows;  // applied at the start
+        e->cols = cols;
+        return {};
+      }
+      if (e->pid == 0 && !e->exit_code) {
+        e->rows = rows;  // starting now: applied once it runs
+        e->cols = cols;
+        return {};
+      }
+      return make_error(ErrorKind::kConflict, "Exec " + e->id + " is not running");
+    }
+    if (!e->tty) {
+      return make_error(ErrorKind::kConflict, "Exec " + e->id + " was not started with a TTY");
+    }
+    e->rows = rows;
+    e->cols = cols;
+    socket = e->socket;
+  }
+  if (auto st = shim_resize(socket, rows, cols, id); !st) {
+    return make_error(ErrorKind::kInternal, "resizing the terminal of exec " + id + " failed");
+  }
+  return {};
+}
+
+}  // namespace dind::engine

@@ -1,0 +1,110 @@
+// Exec: the OCI process planned for `runc exec` from the container's own
+// process, the capability tables, and the shim's command encodings.
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "dind/runtime/shim.hpp"
+#include "dind/runtime/spec.hpp"
+
+using json = nlohmann::json;
+using namespace dind;
+
+namespace {
+
+json container_process() {
+  return json::parse(R"({
+    "terminal": true, "consoleSize": {"height": 10, "width": 20},
+    "user": {"uid": 0, "gid": 0}, "args": ["sleep", "1000"],
+    "env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOSTNAME=abc", "TERM=xterm", "BASE=1"],
+    "cwd": "/srv", "noNewPrivileges": true, "apparmorProfile": "docker-default",
+    "capabilities": {"bounding": ["CAP_KILL"], "effective": ["CAP_KILL"], "permitted": ["CAP_KILL"]},
+    "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}], "oomScoreAdj": 5})");
+}
+
+const json kConfig = json::parse(R"({"Hostname": "abc", "Env": ["BASE=1", "KEEP=k"], "Tty": true})");
+
+}  // namespace
+
+TEST_CASE("an exec's process is the container's with the exec's settings on top", "[runtime][exec]") {
+  runtime::ExecInput in;
+  in.args = {"sh", "-c", "id"};
+  in.env = {"BASE=2", "NEW=n", "UNSET"};
+  in.user = {1000, 1000, {2000}};
+  const json p = runtime::plan_exec_process(container_process(), kConfig, in);
+  CHECK(p["args"] == json({"sh", "-c", "id"}));
+  // Defaults, then the container's Env, then the exec's (which wins); no
+  // TERM without an exec TTY; names without a value are dropped.
+  CHECK(p["env"] == json({"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                          "HOSTNAME=abc", "BASE=2", "KEEP=k", "NEW=n"}));
+  CHECK(p["terminal"] == false);
+  CHECK_FALSE(p.contains("consoleSize"));
+  CHECK(p["user"] == json::parse(R"({"uid": 1000, "gid": 1000, "additionalGids": [2000]})"));
+  CHECK(p["cwd"] == "/srv");
+  // The container's confinement stays.
+  CHECK(p["noNewPrivileges"] == true);
+  CHECK(p["apparmorProfile"] == "docker-default");
+  CHECK(p["capabilities"]["effective"] == json({"CAP_KILL"}));
+  CHECK(p["rlimits"] == container_process()["rlimits"]);
+  CHECK(p["oomScoreAdj"] == 5);
+}
+
+TEST_CASE("an exec TTY, size, workdir and privileged", "[runtime][exec]") {
+  runtime::ExecInput in;
+  in.args = {"sh"};
+  in.tty = true;
+  in.rows = 33;
+  in.cols = 111;
+  in.working_dir = "/tmp";
+  in.privileged = true;
+  in.privileged_caps = {"CAP_CHOWN", "CAP_SYS_ADMIN"};
+  const json p = runtime::plan_exec_process(container_process(), kConfig, in);
+  CHECK(p["terminal"] == true);
+  CHECK(p["consoleSize"] == json::parse(R"({"height": 33, "width": 111})"));
+  CHECK(std::count(p["env"].begin(), p["env"].end(), "TERM=xterm") == 1);
+  CHECK(p["cwd"] == "/tmp");
+  for (const char* set : {"bounding", "effective", "permitted"}) {
+    CHECK(p["capabilities"][set] == json({"CAP_CHOWN", "CAP_SYS_ADMIN"}));
+  }
+  // A TTY without a size sets none.
+  in.rows = 0;
+  CHECK_FALSE(runtime::plan_exec_process(container_process(), kConfig, in).contains("consoleSize"));
+  // A process without a cwd gets "/".
+  json bare = container_process();
+  bare.erase("cwd");
+  in.working_dir.clear();
+  CHECK(runtime::plan_exec_process(bare, kConfig, in)["cwd"] == "/");
+}
+
+TEST_CASE("capability names from masks and validation", "[runtime][exec]") {
+  CHECK(runtime::capability_names(0).empty());
+  CHECK(runtime::capability_names(0x1) == std::vector<std::string>{"CAP_CHOWN"});
+  CHECK(runtime::capability_names((1ull << 21) | (1ull << 40)) ==
+        std::vector<std::string>{"CAP_SYS_ADMIN", "CAP_CHECKPOINT_RESTORE"});
+  CHECK(runtime::capability_names(1ull << 63).empty());  // unknown bits are left out
+  CHECK(runtime::capability_names(0x1ffffffffffull).size() == 41);
+  for (const char* ok : {"NET_ADMIN", "cap_net_admin", "CAP_SYS_ADMIN", "all", "ALL"}) {
+    CHECK(runtime::known_capability(ok));
+  }
+  for (const char* bad : {"", "CAP_", "NET_ADMINX", "CAP_NOPE", "sys admin"}) {
+    CHECK_FALSE(runtime::known_capability(bad));
+  }
+}
+
+TEST_CASE("the shim's command bytes", "[runtime][exec]") {
+  CHECK(runtime::resize_message(0x0102, 0x0304) == std::string("r\x01\x02\x03\x04\x00", 6));
+  const std::string id(64, 'a');
+  const std::string r = runtime::resize_message(24, 80, id);
+  CHECK(r.size() == 6 + 64);
+  CHECK(static_cast<uint8_t>(r[5]) == 64);
+  CHECK(r.substr(6) == id);
+  const std::string x = runtime::exec_message(runtime::kAttachStdout | runtime::kAttachStderr,
+                                              runtime::kExecTty, id);
+  CHECK(x == std::string("x\x06\x01", 3) + id);
+  CHECK(runtime::valid_exec_id(id));
+  CHECK(runtime::valid_exec_id(std::string(64, '0')));
+  CHECK_FALSE(runtime::valid_exec_id(std::string(63, 'a')));
+  CHECK_FALSE(runtime::valid_exec_id(std::string(65, 'a')));
+  CHECK_FALSE(runtime::valid_exec_id(std::string(64, 'A')));
+  CHECK_FALSE(runtime::valid_exec_id("../" + std::string(61, 'a')));
+}
