@@ -137,3 +137,88 @@ TEST_CASE("signals by name and number", "[engine][config]") {
     CHECK(r.error().message == std::string("Invalid signal: ") + bad);
   }
 }
+
+TEST_CASE("restart policies: parsing with Docker's messages", "[engine][config][restart]") {
+  using Kind = RestartPolicy::Kind;
+  auto parse = [](const char* hc) { return parse_restart_policy(json::parse(hc)); };
+  CHECK(parse("{}").value().kind == Kind::kNo);
+  CHECK(parse(R"({"RestartPolicy":{"Name":""}})").value().kind == Kind::kNo);
+  CHECK(parse(R"({"RestartPolicy":{"Name":"no"}})").value().kind == Kind::kNo);
+  CHECK(parse(R"({"RestartPolicy":{"Name":"always"}})").value().kind == Kind::kAlways);
+  CHECK(parse(R"({"RestartPolicy":{"Name":"unless-stopped","MaximumRetryCount":0}})").value().kind ==
+        Kind::kUnlessStopped);
+  auto of = parse(R"({"RestartPolicy":{"Name":"on-failure","MaximumRetryCount":3}})");
+  CHECK((of.value().kind == Kind::kOnFailure && of.value().max_retries == 3));
+  struct Bad {
+    const char* hc;
+    const char* message;
+  };
+  for (const Bad& b : std::initializer_list<Bad>{
+           {R"({"RestartPolicy":{"Name":"sometimes"}})",
+            "invalid restart policy: unknown policy 'sometimes'; use one of 'no', 'always', "
+            "'on-failure', or 'unless-stopped'"},
+           {R"({"RestartPolicy":{"Name":"always","MaximumRetryCount":2}})",
+            "invalid restart policy: maximum retry count can only be used with 'on-failure'"},
+           {R"({"RestartPolicy":{"Name":"no","MaximumRetryCount":-1}})",
+            "invalid restart policy: maximum retry count can only be used with 'on-failure' and "
+            "cannot be negative"},
+           {R"({"RestartPolicy":{"Name":"on-failure","MaximumRetryCount":-1}})",
+            "invalid restart policy: maximum retry count cannot be negative"},
+           {R"({"RestartPolicy":{"Name":"always"},"AutoRemove":true})",
+            "can't create 'AutoRemove' container with restart policy"},
+           {R"({"RestartPolicy":{"Name":5}})", nullptr},
+           {R"({"RestartPolicy":"always"})", nullptr},
+           {R"({"RestartPolicy":{"Name":"on-failure","MaximumRetryCount":"3"}})", nullptr}}) {
+    INFO(b.hc);
+    auto r = parse(b.hc);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().kind == dind::base::ErrorKind::kInvalidArgument);
+    if (b.message != nullptr) {
+      CHECK(r.error().message == b.message);
+    }
+  }
+  // AutoRemove with "no" is fine.
+  CHECK(parse(R"({"RestartPolicy":{"Name":"no"},"AutoRemove":true})").ok());
+}
+
+TEST_CASE("restart policies: the restart manager's decisions and backoff",
+          "[engine][config][restart]") {
+  using Kind = RestartPolicy::Kind;
+  using ms = std::chrono::milliseconds;
+  const RestartPolicy always{Kind::kAlways, 0};
+  const RestartPolicy unless{Kind::kUnlessStopped, 0};
+  const RestartPolicy on_failure2{Kind::kOnFailure, 2};
+  const RestartPolicy on_failure{Kind::kOnFailure, 0};
+  const RestartPolicy no{};
+  CHECK_FALSE(next_restart(no, 1, false, 0, ms(0), ms(0)).restart);
+  // Backoff: 100 ms, doubling, at most a minute; reset after a 10 s run.
+  ms delay(0);
+  std::vector<int64_t> seen;
+  for (int i = 0; i < 12; ++i) {
+    auto step = next_restart(always, 0, false, i, ms(50), delay);
+    REQUIRE(step.restart);
+    delay = step.delay;
+    seen.push_back(delay.count());
+  }
+  CHECK(seen == std::vector<int64_t>{100, 200, 400, 800, 1600, 3200, 6400, 12800, 25600, 51200,
+                                     60000, 60000});
+  CHECK(next_restart(always, 0, false, 12, ms(10000), delay).delay == ms(100));
+  CHECK(next_restart(always, 0, false, 12, ms(9999), ms(400)).delay == ms(800));
+  // always ignores a manual stop (docker stop cancels it separately);
+  // unless-stopped does not.
+  CHECK(next_restart(always, 137, true, 0, ms(0), ms(0)).restart);
+  CHECK(next_restart(unless, 0, false, 0, ms(0), ms(0)).restart);
+  CHECK_FALSE(next_restart(unless, 0, true, 0, ms(0), ms(0)).restart);
+  // on-failure: non-zero exits only, up to the maximum.
+  CHECK_FALSE(next_restart(on_failure2, 0, false, 0, ms(0), ms(0)).restart);
+  CHECK(next_restart(on_failure2, 3, false, 0, ms(0), ms(0)).restart);
+  CHECK(next_restart(on_failure2, 3, false, 1, ms(0), ms(0)).restart);
+  CHECK_FALSE(next_restart(on_failure2, 3, false, 2, ms(0), ms(0)).restart);
+  CHECK(next_restart(on_failure, 1, false, 1000, ms(0), ms(0)).restart);
+  // At daemon start.
+  CHECK(restart_on_daemon_start(always, true));
+  CHECK(restart_on_daemon_start(unless, false));
+  CHECK_FALSE(restart_on_daemon_start(unless, true));
+  CHECK_FALSE(restart_on_daemon_start(on_failure, false));
+  CHECK_FALSE(restart_on_daemon_start(no, false));
+}

@@ -429,4 +429,85 @@ base::Result<int> parse_signal(const std::string& text) {
   return make_error(ErrorKind::kInvalidArgument, "Invalid signal: " + text);
 }
 
+base::Result<RestartPolicy> parse_restart_policy(const json& host_config) {
+  RestartPolicy p;
+  const json rp = host_config.is_object() ? host_config.value("RestartPolicy", json()) : json();
+  if (rp.is_null()) {
+    return p;
+  }
+  if (!rp.is_object()) {
+    return make_error(ErrorKind::kInvalidArgument, "invalid restart policy: not an object");
+  }
+  const json name = rp.value("Name", json(""));
+  const json count = rp.value("MaximumRetryCount", json(0));
+  if (!name.is_string() || !count.is_number_integer()) {
+    return make_error(ErrorKind::kInvalidArgument,
+                      "invalid restart policy: Name must be a string and MaximumRetryCount a "
+                      "number");
+  }
+  const std::string n = name.get<std::string>();
+  const int64_t max = count.get<int64_t>();
+  if (n == "always" || n == "unless-stopped" || n == "no") {
+    if (max != 0) {
+      return make_error(ErrorKind::kInvalidArgument,
+                        std::string("invalid restart policy: maximum retry count can only be "
+                                    "used with 'on-failure'") +
+                            (max < 0 ? " and cannot be negative" : ""));
+    }
+    p.kind = n == "always"           ? RestartPolicy::Kind::kAlways
+             : n == "unless-stopped" ? RestartPolicy::Kind::kUnlessStopped
+                                     : RestartPolicy::Kind::kNo;
+  } else if (n == "on-failure") {
+    if (max < 0) {
+      return make_error(ErrorKind::kInvalidArgument,
+                        "invalid restart policy: maximum retry count cannot be negative");
+    }
+    p.kind = RestartPolicy::Kind::kOnFailure;
+    p.max_retries = static_cast<int>(std::min<int64_t>(max, 1 << 30));
+  } else if (!n.empty()) {
+    return make_error(ErrorKind::kInvalidArgument,
+                      "invalid restart policy: unknown policy '" + n +
+                          "'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'");
+  }
+  if (p.kind != RestartPolicy::Kind::kNo && host_config.value("AutoRemove", false)) {
+    return make_error(ErrorKind::kInvalidArgument,
+                      "can't create 'AutoRemove' container with restart policy");
+  }
+  return p;
+}
+
+RestartStep next_restart(const RestartPolicy& policy, int exit_code, bool manually_stopped,
+                         int restart_count, std::chrono::milliseconds ran_for,
+                         std::chrono::milliseconds previous_delay) {
+  using std::chrono::milliseconds;
+  constexpr milliseconds kFirst{100};
+  constexpr milliseconds kMax{60000};
+  RestartStep step;
+  if (policy.kind == RestartPolicy::Kind::kNo) {
+    return step;
+  }
+  milliseconds delay = ran_for >= std::chrono::seconds(10) ? milliseconds(0) : previous_delay;
+  delay = delay <= milliseconds(0) ? kFirst : std::min(delay * 2, kMax);
+  switch (policy.kind) {
+    case RestartPolicy::Kind::kAlways:
+      step.restart = true;
+      break;
+    case RestartPolicy::Kind::kUnlessStopped:
+      step.restart = !manually_stopped;
+      break;
+    case RestartPolicy::Kind::kOnFailure:
+      step.restart = exit_code != 0 && (policy.max_retries == 0 || restart_count < policy.max_retries);
+      break;
+    case RestartPolicy::Kind::kNo:
+      break;
+  }
+  step.delay = delay;
+  return step;
+}
+
+bool restart_on_daemon_start(const RestartPolicy& policy, bool manually_stopped) {
+  return policy.kind == RestartPolicy::Kind::kAlways ||
+         (policy.kind == RestartPolicy::Kind::kUnlessStopped && !manually_stopped);
+}
+
 }  // namespace dind::engine

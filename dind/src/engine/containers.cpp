@@ -58,6 +58,7 @@ struct Containers::Container {
   std::string started_at = kZeroTime;
   std::string finished_at = kZeroTime;
   int restart_count = 0;
+  bool manually_stopped = false;  // docker stop/kill (HasBeenManuallyStopped)
   int shim_pid = 0;
   json endpoints = json::object();  // network name -> endpoint facts (inspect)
   // Runtime (not persisted).
@@ -67,6 +68,10 @@ struct Containers::Container {
   bool mounted = false;
   bool starting = false;
   bool removing = false;
+  bool stop_requested = false;  // docker stop during this run: no restart
+  std::chrono::steady_clock::time_point started_steady;
+  std::chrono::milliseconds restart_delay{0};  // the restart manager's backoff
+  uint64_t restart_timer = 0;                  // bumped to cancel a pending restart
   std::string netns;  // bind-mounted namespace file
   std::vector<std::pair<AttachOptions, std::shared_ptr<api::RawStream>>> pending_attaches;
   std::vector<std::function<void(ExitInfo)>> exit_waiters;
@@ -362,6 +367,7 @@ base::Result<std::shared_ptr<Containers>> Containers::open(
     c->started_at = st.value("StartedAt", kZeroTime);
     c->finished_at = st.value("FinishedAt", kZeroTime);
     c->restart_count = doc.value("RestartCount", 0);
+    c->manually_stopped = doc.value("HasBeenManuallyStopped", false);
     c->shim_pid = doc.value("ShimPid", 0);
     c->endpoints = doc.value("Endpoints", json::object());
     if (c->status == "running" || c->status == "removing") {
@@ -372,6 +378,9 @@ base::Result<std::shared_ptr<Containers>> Containers::open(
                          : -1;
       if (fd >= 0) {
         c->status = "running";
+        c->started_steady = std::chrono::steady_clock::now() -
+                            std::chrono::seconds(std::max<int64_t>(
+                                0, now_secs() - parse_time_secs(c->started_at)));
         c->mounted = true;
         c->netns = (self->run_dir(c->id) / "netns").string();
         c->shim_pidfd = std::make_shared<base::UniqueFd>(fd);
@@ -422,6 +431,7 @@ base::Status Containers::save(const Container& c) const {
                 {"StartedAt", c.started_at},
                 {"FinishedAt", c.finished_at}}},
               {"RestartCount", c.restart_count},
+              {"HasBeenManuallyStopped", c.manually_stopped},
               {"ShimPid", c.shim_pid},
               {"Endpoints", c.endpoints}};
   return base::write_file_atomic(dir(c.id) / "config.v2.json", doc.dump() + "\n", 0600);
@@ -649,17 +659,8 @@ base::Result<Containers::Created> Containers::create(const std::string& name_in,
   if (auto ports = parse_port_bindings(c->config, hc); !ports) {
     return std::move(ports).error();
   }
-  // Restart policy and network mode.
-  const json rp = hc.value("RestartPolicy", json::object());
-  const std::string policy = rp.is_object() ? rp.value("Name", "") : "";
-  if (!policy.empty() && policy != "no" && policy != "always" && policy != "unless-stopped" &&
-      policy != "on-failure") {
-    return make_error(ErrorKind::kInvalidArgument,
-                      "invalid restart policy: unknown policy '" + policy + "'");
-  }
-  if (hc.value("AutoRemove", false) && !policy.empty() && policy != "no") {
-    return make_error(ErrorKind::kInvalidArgument,
-                      "can't create 'AutoRemove' container with restart policy");
+  if (auto policy = parse_restart_policy(hc); !policy) {
+    return std::move(policy).error();
   }
   std::string mode = hc.value("NetworkMode", "");
   if (mode.empty() || mode == "default") {
@@ -762,7 +763,16 @@ base::Status Containers::start(const std::string& ref) {
                         "container " + c->id + " is being started or removed");
     }
     c->starting = true;
+    // A user's start: the restart manager starts over.
+    c->restart_timer++;
+    c->manually_stopped = false;
+    c->restart_count = 0;
+    c->restart_delay = std::chrono::milliseconds(0);
   }
+  return run_start(c, false);
+}
+
+base::Status Containers::run_start(const std::shared_ptr<Container>& c, bool by_policy) {
   auto st = start_locked_out(c);
   std::vector<std::pair<AttachOptions, std::shared_ptr<api::RawStream>>> pending;
   bool auto_remove = false;
@@ -773,8 +783,15 @@ base::Status Containers::start(const std::string& ref) {
     if (!st) {
       c->error = st.error().message;
       c->exit_code = 128;
+      if (by_policy) {
+        c->status = "exited";
+        c->finished_at = base::rfc3339_nano(std::chrono::system_clock::now());
+      }
       (void)save(*c);
       notify_exit(*c, ExitInfo{128, c->error});
+      if (by_policy) {
+        (void)maybe_restart_locked(c);
+      }
       auto_remove = c->host_config.value("AutoRemove", false);
     }
   }
@@ -785,6 +802,80 @@ base::Status Containers::start(const std::string& ref) {
     (void)remove_now(c, true);
   }
   return st;
+}
+
+// ---------------------------------------------------------------------------
+// restart policies
+
+bool Containers::maybe_restart_locked(const std::shared_ptr<Container>& c) {
+  if (c->stop_requested || c->removing) {
+    return false;
+  }
+  auto policy = parse_restart_policy(c->host_config);
+  if (!policy) {
+    return false;
+  }
+  const auto ran = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - c->started_steady);
+  const RestartStep step = next_restart(*policy, c->exit_code, c->manually_stopped,
+                                        c->restart_count, ran, c->restart_delay);
+  if (!step.restart) {
+    return false;
+  }
+  c->restart_delay = step.delay;
+  c->restart_count++;
+  c->status = "restarting";
+  (void)save(*c);
+  DIND_LOG(kDebug) << "restarting " << short_id(c->id) << " in " << step.delay.count() << " ms";
+  schedule_restart_locked(c, step.delay);
+  return true;
+}
+
+void Containers::schedule_restart_locked(const std::shared_ptr<Container>& c,
+                                         std::chrono::milliseconds delay) {
+  const uint64_t timer = ++c->restart_timer;
+  std::weak_ptr<Containers> weak = shared_from_this();
+  scheduler_->after(delay, [weak, c, timer] {
+    if (auto s = weak.lock()) {
+      s->workers_->post([s, c, timer] { s->restart_now(c, timer); });
+    }
+  });
+}
+
+void Containers::restart_now(const std::shared_ptr<Container>& c, uint64_t timer) {
+  {
+    std::lock_guard lock(mu_);
+    if (c->restart_timer != timer || c->status != "restarting" || c->removing || c->starting ||
+        by_id_.count(c->id) == 0) {
+      return;  // cancelled, removed or started meanwhile
+    }
+    c->starting = true;
+  }
+  (void)run_start(c, true);
+}
+
+void Containers::cancel_restart_locked(Container& c) {
+  c.restart_timer++;
+  c.status = "exited";
+  c.manually_stopped = true;
+  (void)save(c);
+}
+
+void Containers::apply_restart_policies() {
+  std::lock_guard lock(mu_);
+  for (auto& [id, c] : by_id_) {
+    if (c->status == "running" || c->starting || c->removing) {
+      continue;
+    }
+    auto policy = parse_restart_policy(c->host_config);
+    if (c->status == "restarting") {
+      schedule_restart_locked(c, std::max(c->restart_delay, std::chrono::milliseconds(100)));
+    } else if (policy && restart_on_daemon_start(*policy, c->manually_stopped) &&
+               c->started_at != kZeroTime) {
+      c->status = "restarting";
+      schedule_restart_locked(c, std::chrono::milliseconds(0));
+    }
+  }
 }
 
 base::Status Containers::start_locked_out(const std::shared_ptr<Container>& c) {
@@ -1138,6 +1229,8 @@ base::Status Containers::start_locked_out(const std::shared_ptr<Container>& c) {
   std::lock_guard lock(mu_);
   c->generation++;
   c->status = "running";
+  c->started_steady = std::chrono::steady_clock::now();
+  c->stop_requested = false;
   c->pid = init_pid;
   c->shim_pid = shim_pid;
   c->exit_code = 0;
@@ -1245,7 +1338,9 @@ void Containers::on_shim_exit(const std::shared_ptr<Container>& c, uint64_t gene
     DIND_LOG(kDebug) << "exited " << short_id(c->id) << " with " << c->exit_code << "; released in "
                      << watch.elapsed_ms() << " ms";
     notify_exit(*c, ExitInfo{c->exit_code, ""});
-    auto_remove = c->host_config.value("AutoRemove", false);
+    if (!maybe_restart_locked(c)) {
+      auto_remove = c->host_config.value("AutoRemove", false);
+    }
   }
   if (auto_remove) {
     (void)remove_now(c, true);
@@ -1281,12 +1376,22 @@ std::shared_ptr<Containers::Container> Containers::running_or_answer(
 
 void Containers::stop(const std::string& ref, int timeout, std::function<void(base::Status)> done) {
   std::unique_lock lock(mu_);
+  if (auto found = find_locked(ref); found && (*found)->status == "restarting") {
+    cancel_restart_locked(**found);
+    lock.unlock();
+    done({});
+    return;
+  }
   auto c = running_or_answer(lock, ref, done, [](const Container&) {
     return make_error(ErrorKind::kFailedPrecondition, "");  // 304 Not Modified
   });
   if (!c) {
     return;
   }
+  // docker stop suspends the restart policy until the next start.
+  c->stop_requested = true;
+  c->manually_stopped = true;
+  (void)save(*c);
   int sig = SIGTERM;
   if (auto s = c->config.value("StopSignal", ""); !s.empty()) {
     if (auto parsed = parse_signal(s)) {
@@ -1326,6 +1431,12 @@ void Containers::kill(const std::string& ref, const std::string& signal_name,
     return;
   }
   std::unique_lock lock(mu_);
+  if (auto found = find_locked(ref); found && (*found)->status == "restarting") {
+    cancel_restart_locked(**found);
+    lock.unlock();
+    done({});
+    return;
+  }
   auto c = running_or_answer(lock, ref, done, [&ref](const Container& found) {
     return make_error(ErrorKind::kConflict, "Cannot kill container: " + ref + ": Container " +
                                                 found.id + " is not running");
@@ -1333,6 +1444,10 @@ void Containers::kill(const std::string& ref, const std::string& signal_name,
   if (!c) {
     return;
   }
+  // As dockerd: a kill counts as a manual stop (unless-stopped stays down;
+  // always restarts).
+  c->manually_stopped = true;
+  (void)save(*c);
   if (*sig == SIGKILL) {
     c->exit_waiters.push_back([done](const ExitInfo&) { done({}); });
     (void)signal(*c, SIGKILL);
@@ -1393,12 +1508,21 @@ base::Status Containers::remove(const std::string& ref, bool force, bool volumes
       return make_error(ErrorKind::kConflict,
                         "removal of container " + ref + " is already in progress");
     }
+    if (c->status == "restarting") {
+      if (!force) {
+        return make_error(ErrorKind::kConflict,
+                          "You cannot remove a restarting container " + c->id +
+                              ". Stop the container before attempting removal or force remove");
+      }
+      cancel_restart_locked(*c);
+    }
     if (c->status == "running" || c->starting) {
       if (!force) {
         return make_error(ErrorKind::kConflict,
                           "You cannot remove a running container " + c->id +
                               ". Stop the container before attempting removal or force remove");
       }
+      c->stop_requested = true;  // no restart policy: it is going away
       auto promise = std::make_shared<std::promise<void>>();
       auto fut = promise->get_future();
       c->exit_waiters.push_back([promise](const ExitInfo&) { promise->set_value(); });
@@ -1833,7 +1957,7 @@ json Containers::inspect_locked(const Container& c, bool size) const {
        {{"Status", c.status},
         {"Running", running},
         {"Paused", false},
-        {"Restarting", false},
+        {"Restarting", c.status == "restarting"},
         {"OOMKilled", false},
         {"Dead", false},
         {"Pid", running ? c.pid : 0},
@@ -1998,6 +2122,9 @@ base::Result<json> Containers::list(const ListOptions& o) const {
     std::string status;
     if (running) {
       status = "Up " + human_duration(now - parse_time_secs(c->started_at));
+    } else if (c->status == "restarting") {
+      status = "Restarting (" + std::to_string(c->exit_code) + ") " +
+               human_duration(now - parse_time_secs(c->finished_at)) + " ago";
     } else if (c->status == "exited" || (c->status == "created" && c->finished_at != kZeroTime)) {
       status = "Exited (" + std::to_string(c->exit_code) + ") " +
                human_duration(now - parse_time_secs(c->finished_at)) + " ago";

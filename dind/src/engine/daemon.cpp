@@ -236,6 +236,7 @@ int run_daemon(DaemonConfig config) {
     }
     DIND_LOG(kInfo) << "API listen on " << *bound;
   }
+  (*containers)->apply_restart_policies();
   const auto ms =
       std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
           .count() /

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <chrono>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -55,5 +56,32 @@ base::Result<std::vector<netsetup::PortRequest>> parse_port_bindings(
 // "KILL", "SIGKILL", "9", "sigterm" -> number; kInvalidArgument
 // "Invalid signal: X" otherwise.
 base::Result<int> parse_signal(const std::string& text);
+
+// HostConfig.RestartPolicy.
+struct RestartPolicy {
+  enum class Kind { kNo, kAlways, kUnlessStopped, kOnFailure };
+  Kind kind = Kind::kNo;
+  int max_retries = 0;  // on-failure only; 0: no limit
+};
+// Docker's validation messages ("invalid restart policy: ..."); an empty
+// name is "no"; with AutoRemove only "no" is allowed.
+base::Result<RestartPolicy> parse_restart_policy(const nlohmann::json& host_config);
+
+// Docker's restart manager: whether a container that exited restarts, and
+// after how long. The delay starts at 100 ms, doubles each time up to one
+// minute, and starts over when the container ran 10 s or more. `always`
+// ignores a manual stop (docker stop cancels the restart itself);
+// `unless-stopped` does not; `on-failure` restarts non-zero exits until
+// max_retries restarts were made.
+struct RestartStep {
+  bool restart = false;
+  std::chrono::milliseconds delay{0};  // also the next call's previous delay
+};
+RestartStep next_restart(const RestartPolicy& policy, int exit_code, bool manually_stopped,
+                         int restart_count, std::chrono::milliseconds ran_for,
+                         std::chrono::milliseconds previous_delay);
+
+// Whether the daemon starts the container when it starts itself.
+bool restart_on_daemon_start(const RestartPolicy& policy, bool manually_stopped);
 
 }  // namespace dind::engine

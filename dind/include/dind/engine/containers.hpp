@@ -67,6 +67,9 @@ class Containers : public std::enable_shared_from_this<Containers> {
   void kill(const std::string& ref, const std::string& signal,
             std::function<void(base::Status)> done);
   void restart(const std::string& ref, int timeout, std::function<void(base::Status)> done);
+  // At daemon start: containers whose policy says so (always, unless-stopped
+  // unless stopped by hand) start again; pending restarts resume.
+  void apply_restart_policies();
   // Blocking. force kills a running container first; volumes removes its
   // anonymous volumes.
   base::Status remove(const std::string& ref, bool force, bool volumes);
@@ -153,6 +156,15 @@ class Containers : public std::enable_shared_from_this<Containers> {
   base::Status name_free_locked(const std::string& name) const;
   base::Status save(const Container& c) const;
   base::Status start_locked_out(const std::shared_ptr<Container>& c);
+  // Runs a start that start() or a policy restart prepared (`starting` set).
+  base::Status run_start(const std::shared_ptr<Container>& c, bool by_policy);
+  // Restart policies: after an exit, decide and schedule (status
+  // "restarting"); true when a restart is pending.
+  bool maybe_restart_locked(const std::shared_ptr<Container>& c);
+  void schedule_restart_locked(const std::shared_ptr<Container>& c,
+                               std::chrono::milliseconds delay);
+  void restart_now(const std::shared_ptr<Container>& c, uint64_t timer);
+  void cancel_restart_locked(Container& c);
   void on_shim_exit(const std::shared_ptr<Container>& c, uint64_t generation);
   void release_runtime(Container& c);
   void notify_exit(Container& c, const ExitInfo& info);
