@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "dind/runtime/shim.hpp"
+#include "dind/runtime/security.hpp"
 #include "dind/runtime/spec.hpp"
 
 using json = nlohmann::json;

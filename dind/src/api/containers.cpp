@@ -303,6 +303,28 @@ void add_container_routes(Router& router, ContainerContext ctx) {
     });
   });
 
+  router.add("POST", "/containers/{id}/update", [c, workers](Request req, Reply reply) {
+    auto body = json::parse(req.body, nullptr, false);
+    if (body.is_discarded() || !body.is_object()) {
+      reply(error_response(400, "invalid JSON in the request body"));
+      return;
+    }
+    workers->post([c, id = req.params["id"], body = std::move(body), reply] {
+      auto r = c->update(id, body);
+      reply(r ? Response::json(200, dump(*r)) : error_response(r.error()));
+    });
+  });
+
+  for (const char* op : {"pause", "unpause"}) {
+    const bool pause = std::string(op) == "pause";
+    router.add("POST", std::string("/containers/{id}/") + op,
+               [c, workers, pause](Request req, Reply reply) {
+                 workers->post([c, id = req.params["id"], pause, reply] {
+                   reply(status_response(pause ? c->pause(id) : c->unpause(id)));
+                 });
+               });
+  }
+
   router.add("GET", "/containers/{id}/changes", [c, workers](Request req, Reply reply) {
     workers->post([c, id = req.params["id"], reply] {
       auto ch = c->changes(id);

@@ -1,5 +1,4 @@
 #include "dind/engine/containers.hpp"
-#include "dind/engine/shim_client.hpp"
 
 #include <fcntl.h>
 #include <linux/openat2.h>
@@ -11,6 +10,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -31,6 +31,10 @@
 #include "dind/base/stopwatch.hpp"
 #include "dind/base/text.hpp"
 #include "dind/base/time.hpp"
+#include "dind/engine/shim_client.hpp"
+#include "container_record.hpp"
+#include "dind/runtime/resources.hpp"
+#include "dind/runtime/security.hpp"
 #include "dind/runtime/json_log.hpp"
 #include "dind/runtime/shim.hpp"
 
@@ -42,47 +46,7 @@ using base::make_error;
 using json = nlohmann::json;
 namespace fs = std::filesystem;
 
-constexpr const char* kZeroTime = "0001-01-01T00:00:00Z";
-
-struct Containers::Container {
-  std::string id, name, image_id, image_name, created;
-  json config, host_config, networking;
-  std::string network_mode = "bridge";
-  std::vector<MountSpec> mounts;  // volumes named (anonymous ones got names at create)
-  std::vector<std::string> anon_volumes;
-  // State.
-  std::string status = "created";
-  int pid = 0;
-  int exit_code = 0;
-  std::string error;
-  std::string started_at = kZeroTime;
-  std::string finished_at = kZeroTime;
-  int restart_count = 0;
-  bool manually_stopped = false;  // docker stop/kill (HasBeenManuallyStopped)
-  int shim_pid = 0;
-  json endpoints = json::object();  // network name -> endpoint facts (inspect)
-  // Runtime (not persisted).
-  uint64_t generation = 0;
-  std::shared_ptr<base::UniqueFd> shim_pidfd;
-  base::UniqueFd sync;
-  bool mounted = false;
-  bool starting = false;
-  bool removing = false;
-  bool stop_requested = false;  // docker stop during this run: no restart
-  std::chrono::steady_clock::time_point started_steady;
-  std::chrono::milliseconds restart_delay{0};  // the restart manager's backoff
-  uint64_t restart_timer = 0;                  // bumped to cancel a pending restart
-  std::string netns;  // bind-mounted namespace file
-  std::vector<std::pair<AttachOptions, std::shared_ptr<api::RawStream>>> pending_attaches;
-  std::vector<std::function<void(ExitInfo)>> exit_waiters;
-  std::vector<std::function<void(ExitInfo)>> removal_waiters;
-};
-
 namespace {
-
-std::string short_id(const std::string& id) {
-  return id.substr(0, 12);
-}
 
 json mount_spec_json(const MountSpec& m) {
   return {{"type", static_cast<int>(m.type)}, {"source", m.source},
@@ -271,6 +235,30 @@ runtime::HostFacts gather_facts() {
     }
   }
   std::sort(h.thermal_throttle_paths.begin(), h.thermal_throttle_paths.end());
+  h.ncpus = std::max(1, static_cast<int>(::sysconf(_SC_NPROCESSORS_ONLN)));
+  auto first_line = [](const char* path, const std::string& fallback) {
+    std::string t = base::read_file(path, 4096).value_or(fallback);
+    t = t.substr(0, t.find('\n'));
+    return t.empty() ? fallback : t;
+  };
+  h.cpus_online = first_line("/sys/devices/system/cpu/online", "0-" + std::to_string(h.ncpus - 1));
+  h.mems_online = first_line("/sys/devices/system/node/online", "0");
+  h.swap_limit = fs::exists("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes") ||
+                 (fs::exists("/sys/fs/cgroup/cgroup.controllers") &&
+                  first_line("/sys/fs/cgroup/cgroup.controllers", "").find("memory") !=
+                      std::string::npos);
+  for (const auto& [name, resource] : std::initializer_list<std::pair<const char*, int>>{
+           {"core", RLIMIT_CORE},       {"cpu", RLIMIT_CPU},         {"data", RLIMIT_DATA},
+           {"fsize", RLIMIT_FSIZE},     {"locks", RLIMIT_LOCKS},     {"memlock", RLIMIT_MEMLOCK},
+           {"msgqueue", RLIMIT_MSGQUEUE}, {"nice", RLIMIT_NICE},     {"nofile", RLIMIT_NOFILE},
+           {"nproc", RLIMIT_NPROC},     {"rss", RLIMIT_RSS},         {"rtprio", RLIMIT_RTPRIO},
+           {"rttime", RLIMIT_RTTIME},   {"sigpending", RLIMIT_SIGPENDING},
+           {"stack", RLIMIT_STACK}}) {
+    rlimit r{};
+    if (::getrlimit(resource, &r) == 0 && r.rlim_max != RLIM_INFINITY) {
+      h.rlimit_hard[name] = r.rlim_max;
+    }
+  }
   // CapBnd: hex mask of the bounding set.
   std::istringstream status(base::read_file("/proc/self/status").value_or(""));
   std::string line;
@@ -361,6 +349,8 @@ base::Result<std::shared_ptr<Containers>> Containers::open(
     c->anon_volumes = doc.value("AnonVolumes", std::vector<std::string>{});
     const json st = doc.value("State", json::object());
     c->status = st.value("Status", "created");
+    c->paused = st.value("Paused", false);
+    c->oom_killed = st.value("OOMKilled", false);
     c->pid = st.value("Pid", 0);
     c->exit_code = st.value("ExitCode", 0);
     c->error = st.value("Error", "");
@@ -425,6 +415,8 @@ base::Status Containers::save(const Container& c) const {
               {"AnonVolumes", c.anon_volumes},
               {"State",
                {{"Status", c.status},
+                {"Paused", c.paused},
+                {"OOMKilled", c.oom_killed},
                 {"Pid", c.pid},
                 {"ExitCode", c.exit_code},
                 {"Error", c.error},
@@ -662,6 +654,28 @@ base::Result<Containers::Created> Containers::create(const std::string& name_in,
   if (auto policy = parse_restart_policy(hc); !policy) {
     return std::move(policy).error();
   }
+  if (auto sec = runtime::parse_security_opts(hc); !sec) {
+    return std::move(sec).error();
+  }
+  if (auto st = runtime::check_caps_and_sysctls(
+          hc, hc.value("NetworkMode", json("")) == json("host"));
+      !st) {
+    return std::move(st).error();
+  }
+  for (const auto& cap : runtime::container_capabilities(hc, host_.bounding_caps)) {
+    if (std::find(host_.bounding_caps.begin(), host_.bounding_caps.end(), cap) ==
+        host_.bounding_caps.end()) {
+      return make_error(ErrorKind::kInvalidArgument,
+                        "cannot grant " + cap +
+                            ": it is not in the daemon's capability bounding set (this host "
+                            "withholds it)");
+    }
+  }
+  if (auto settled = runtime::settle_resources(hc, host_, false); !settled) {
+    return std::move(settled).error();
+  } else {
+    hc = std::move(*settled);
+  }
   std::string mode = hc.value("NetworkMode", "");
   if (mode.empty() || mode == "default") {
     mode = "bridge";
@@ -878,6 +892,82 @@ void Containers::apply_restart_policies() {
   }
 }
 
+namespace {
+
+// One device node (or every node under a directory) for the spec.
+base::Status add_device(const fs::path& host, const std::string& in_container,
+                        const std::string& permissions, std::vector<runtime::Device>& out,
+                        bool skip_others) {
+  struct stat st {};
+  if (::lstat(host.c_str(), &st) != 0) {
+    return base::sys_error(errno, "error gathering device information while adding custom "
+                                  "device \"" + host.string() + "\"");
+  }
+  if (S_ISDIR(st.st_mode)) {
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(host, ec)) {
+      const std::string name = e.path().filename().string();
+      // As runc's HostDevices: not the kernel's own file systems, not the console.
+      if (name == "pts" || name == "shm" || name == "fd" || name == "mqueue" || name == ".lxc" ||
+          name == ".lxd-mounts" || name == ".udev" || name == "console") {
+        continue;
+      }
+      DIND_TRY(add_device(e.path(), in_container + "/" + name, permissions, out, true));
+    }
+    return {};
+  }
+  if (!S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode)) {
+    if (skip_others) {
+      return {};
+    }
+    return make_error(ErrorKind::kInvalidArgument,
+                      "error gathering device information while adding custom device \"" +
+                          host.string() + "\": not a device node");
+  }
+  runtime::Device d;
+  d.path = in_container;
+  d.type = S_ISCHR(st.st_mode) ? 'c' : 'b';
+  d.major = major(st.st_rdev);
+  d.minor = minor(st.st_rdev);
+  d.file_mode = st.st_mode & 07777;
+  d.uid = st.st_uid;
+  d.gid = st.st_gid;
+  d.permissions = permissions;
+  out.push_back(d);
+  return {};
+}
+
+}  // namespace
+
+base::Result<std::vector<runtime::Device>> Containers::host_devices(const json& hc) const {
+  std::vector<runtime::Device> out;
+  if (hc.value("Privileged", json(false)) == json(true)) {
+    DIND_TRY(add_device("/dev", "/dev", "rwm", out, true));
+    return out;
+  }
+  const json devices = hc.value("Devices", json());
+  for (const auto& d : devices.is_array() ? devices : json::array()) {
+    if (!d.is_object() || !d.value("PathOnHost", json()).is_string()) {
+      return make_error(ErrorKind::kInvalidArgument, "invalid device: " + d.dump());
+    }
+    const std::string host = d.value("PathOnHost", "");
+    std::string target = d.value("PathInContainer", "");
+    std::string perms = d.value("CgroupPermissions", "");
+    if (target.empty()) {
+      target = host;
+    }
+    if (perms.empty()) {
+      perms = "rwm";
+    }
+    if (host.empty() || host[0] != '/' || target[0] != '/' ||
+        perms.find_first_not_of("rwm") != std::string::npos) {
+      return make_error(ErrorKind::kInvalidArgument, "invalid device mapping: " + d.dump());
+    }
+    DIND_TRY(add_device(host, target, perms, out, false));
+  }
+  return out;
+}
+
 base::Status Containers::start_locked_out(const std::shared_ptr<Container>& c) {
   const std::string id = c->id;
   const fs::path rdir = run_dir(id);
@@ -989,13 +1079,28 @@ base::Status Containers::start_locked_out(const std::shared_ptr<Container>& c) {
     return (paths_.data_root / "volumes" / name / "_data").string();
   });
 
-  // The user, from the image's own files.
-  auto user =
-      runtime::resolve_user(c->config.value("User", ""), read_in_root(rootfs, "/etc/passwd"),
-                            read_in_root(rootfs, "/etc/group"));
+  // The user, from the image's own files, and its --group-add groups.
+  const std::string group_file = read_in_root(rootfs, "/etc/group");
+  auto user = runtime::resolve_user(c->config.value("User", ""),
+                                    read_in_root(rootfs, "/etc/passwd"), group_file);
   if (!user) {
     return fail(make_error(ErrorKind::kInternal,
                            "OCI runtime create failed: " + user.error().message + ": unknown"));
+  }
+  std::vector<std::string> group_add;
+  if (const json g = c->host_config.value("GroupAdd", json()); g.is_array()) {
+    for (const auto& e : g) {
+      if (e.is_string()) {
+        group_add.push_back(e.get<std::string>());
+      }
+    }
+  }
+  if (auto st = runtime::add_groups(*user, group_add, group_file); !st) {
+    return fail(std::move(st).error());
+  }
+  auto devices = host_devices(c->host_config);
+  if (!devices) {
+    return fail(std::move(devices).error());
   }
   runtime::SpecInput in;
   in.id = id;
@@ -1009,13 +1114,13 @@ base::Status Containers::start_locked_out(const std::shared_ptr<Container>& c) {
   in.mounts = mounts;
   in.seccomp = seccomp_;
   in.host = host_;
-  const json sec = c->host_config.value("SecurityOpt", json::array());
-  if (sec.is_array()) {
-    for (const auto& s : sec) {
-      if (s.is_string() && (s == "seccomp=unconfined" || s == "seccomp:unconfined")) {
-        in.seccomp.reset();
-      }
+  in.devices = std::move(*devices);
+  if (c->host_config.value("Init", json(false)) == json(true)) {
+    if (paths_.init_exe.empty()) {
+      return fail(make_error(ErrorKind::kInvalidArgument,
+                             "--init needs the static dind-shim installed next to dind"));
     }
+    in.init_path = paths_.init_exe;
   }
   auto spec = runtime::plan_spec(in);
   if (!spec) {
@@ -1038,6 +1143,7 @@ base::Status Containers::start_locked_out(const std::shared_ptr<Container>& c) {
   so.open_stdin = c->config.value("OpenStdin", false);
   so.stdin_once = c->config.value("StdinOnce", false);
   so.tty = c->config.value("Tty", false);
+  so.cgroup = in.cgroups_path;
   int sp[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) != 0) {
     return fail(base::sys_error(errno, "socketpair"));
@@ -1231,6 +1337,8 @@ base::Status Containers::start_locked_out(const std::shared_ptr<Container>& c) {
   c->status = "running";
   c->started_steady = std::chrono::steady_clock::now();
   c->stop_requested = false;
+  c->paused = false;
+  c->oom_killed = false;
   c->pid = init_pid;
   c->shim_pid = shim_pid;
   c->exit_code = 0;
@@ -1323,6 +1431,7 @@ void Containers::on_shim_exit(const std::shared_ptr<Container>& c, uint64_t gene
     json doc = text ? json::parse(*text, nullptr, false) : json();
     if (doc.is_object()) {
       c->exit_code = doc.value("ExitCode", 255);
+      c->oom_killed = doc.value("OOMKilled", false);
       c->finished_at =
           doc.value("FinishedAt", base::rfc3339_nano(std::chrono::system_clock::now()));
     } else {
@@ -1331,6 +1440,7 @@ void Containers::on_shim_exit(const std::shared_ptr<Container>& c, uint64_t gene
       c->finished_at = base::rfc3339_nano(std::chrono::system_clock::now());
     }
     c->status = "exited";
+    c->paused = false;
     c->pid = 0;
     base::Stopwatch watch;
     release_runtime(*c);
@@ -1356,6 +1466,17 @@ base::Status Containers::signal(Container& c, int sig) {
       return make_error(ErrorKind::kConflict, "Container " + c.id + " is not running");
     }
     return base::sys_error(errno, "kill");
+  }
+  // As dockerd: a paused container thaws for its stop signal or SIGKILL
+  // (which then arrive); other signals wait for the unpause.
+  if (c.paused) {
+    int stop_sig = SIGTERM;
+    if (auto p = parse_signal(c.config.value("StopSignal", "")); p) {
+      stop_sig = *p;
+    }
+    if (sig == SIGKILL || sig == stop_sig) {
+      thaw_locked(c);
+    }
   }
   return {};
 }
@@ -1611,6 +1732,10 @@ base::Result<Containers::ExecTarget> Containers::exec_target(const std::string& 
     const auto& c = **found;
     if (c.status != "running") {
       return make_error(ErrorKind::kConflict, "Container " + c.id + " is not running");
+    }
+    if (c.paused) {
+      return make_error(ErrorKind::kConflict,
+                        "Container " + c.id + " is paused, unpause the container before exec");
     }
     t.id = c.id;
     t.bundle = run_dir(c.id);
@@ -1954,11 +2079,11 @@ json Containers::inspect_locked(const Container& c, bool size) const {
       {"Path", path},
       {"Args", a},
       {"State",
-       {{"Status", c.status},
+       {{"Status", c.paused && running ? "paused" : c.status},
         {"Running", running},
-        {"Paused", false},
+        {"Paused", c.paused && running},
         {"Restarting", c.status == "restarting"},
-        {"OOMKilled", false},
+        {"OOMKilled", c.oom_killed},
         {"Dead", false},
         {"Pid", running ? c.pid : 0},
         {"ExitCode", c.exit_code},
@@ -2071,7 +2196,8 @@ base::Result<json> Containers::list(const ListOptions& o) const {
                 [&](const std::string& v) { return c->name.find(v) != std::string::npos; })) {
       continue;
     }
-    if (!any_of("status", [&](const std::string& v) { return v == c->status; })) {
+    const std::string shown = c->paused && c->status == "running" ? "paused" : c->status;
+    if (!any_of("status", [&](const std::string& v) { return v == shown; })) {
       continue;
     }
     if (!any_of("exited", [&](const std::string& v) {
@@ -2121,7 +2247,8 @@ base::Result<json> Containers::list(const ListOptions& o) const {
     }
     std::string status;
     if (running) {
-      status = "Up " + human_duration(now - parse_time_secs(c->started_at));
+      status = "Up " + human_duration(now - parse_time_secs(c->started_at)) +
+               (c->paused ? " (Paused)" : "");
     } else if (c->status == "restarting") {
       status = "Restarting (" + std::to_string(c->exit_code) + ") " +
                human_duration(now - parse_time_secs(c->finished_at)) + " ago";
@@ -2150,7 +2277,7 @@ base::Result<json> Containers::list(const ListOptions& o) const {
                  {"Created", parse_time_secs(c->created)},
                  {"Ports", ports},
                  {"Labels", labels.is_object() ? labels : json::object()},
-                 {"State", c->status},
+                 {"State", shown},
                  {"Status", status},
                  {"HostConfig", {{"NetworkMode", c->host_config.value("NetworkMode", "default")}}},
                  {"NetworkSettings", {{"Networks", full["NetworkSettings"]["Networks"]}}},

@@ -204,6 +204,9 @@ int run_daemon(DaemonConfig config) {
     // The small dind-shim next to us when installed; else `dind shim`.
     if (fs::exists(self.parent_path() / "dind-shim")) {
       cpaths.shim_exe = (self.parent_path() / "dind-shim").string();
+#if DIND_STATIC_SHIM
+      cpaths.init_exe = cpaths.shim_exe;  // static: it runs in any image as --init
+#endif
     } else {
       cpaths.shim_exe = self.string();
       cpaths.shim_argv0 = {"dind", "shim"};

@@ -22,7 +22,7 @@
 #include "dind/base/fs.hpp"
 #include "dind/base/time.hpp"
 #include "dind/runtime/json_log.hpp"
-#include "shim_os.hpp"
+#include "dind/runtime/shim_os.hpp"
 
 namespace dind::runtime {
 
@@ -38,6 +38,10 @@ std::vector<std::string> shim_args(const ShimOptions& o) {
   }
   if (o.tty) {
     a.emplace_back("--tty");
+  }
+  if (!o.cgroup.empty()) {
+    a.emplace_back("--cgroup");
+    a.push_back(o.cgroup);
   }
   return a;
 }
@@ -650,11 +654,12 @@ class Shim {
       read_init(2);
     }
     finish_execs(true);
+    const bool oom = oom_killed();  // before runc delete removes the cgroup
     delete_container();
     nlohmann::json doc = {{"ExitCode", exit_code_of(exit_status_)},
                           {"FinishedAt", base::rfc3339_nano(exited_at_)},
                           {"Pid", init_pid_},
-                          {"OOMKilled", false}};
+                          {"OOMKilled", oom}};
     (void)base::write_file_atomic(o_.exit_file, doc.dump() + "\n", 0644);
     // Give attached clients a moment to take the last bytes.
     const auto until = Clock::now() + std::chrono::seconds(1);
@@ -676,6 +681,27 @@ class Shim {
       c->fd.reset();
     }
     cleanup_socket();
+  }
+
+  // Whether the kernel's OOM killer killed a process of the container: the
+  // oom_kill counter of its memory cgroup (v1 memory.oom_control, v2
+  // memory.events).
+  bool oom_killed() const {
+    if (o_.cgroup.empty() || o_.cgroup.find("..") != std::string::npos) {
+      return false;
+    }
+    for (const std::string& file : {"/sys/fs/cgroup/memory" + o_.cgroup + "/memory.oom_control",
+                                    "/sys/fs/cgroup" + o_.cgroup + "/memory.events"}) {
+      auto text = base::read_file(file, 4096);
+      if (!text) {
+        continue;
+      }
+      const auto at = text->find("oom_kill ");
+      if (at != std::string::npos) {
+        return std::atoll(text->c_str() + at + 9) > 0;
+      }
+    }
+    return false;
   }
 
   // The init has exited: done once its output and every exec ended (the
@@ -859,6 +885,8 @@ int shim_main(int argc, char** argv) {
       o.stdin_once = true;
     } else if (a == "--tty") {
       o.tty = true;
+    } else if (a == "--cgroup") {
+      o.cgroup = next();
     } else {
       send_sync("E unknown shim argument " + a);
       return 2;

@@ -1,4 +1,4 @@
-#include "shim_os.hpp"
+#include "dind/runtime/shim_os.hpp"
 
 #include <fcntl.h>
 #include <poll.h>

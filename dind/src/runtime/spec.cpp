@@ -1,5 +1,8 @@
 #include "dind/runtime/spec.hpp"
 
+#include "dind/runtime/resources.hpp"
+#include "dind/runtime/security.hpp"
+
 #include <algorithm>
 #include <charconv>
 #include <set>
@@ -43,28 +46,6 @@ int64_t get_int(const json& obj, const char* key) {
   return 0;
 }
 
-std::string normalize_cap(std::string c) {
-  std::transform(c.begin(), c.end(), c.begin(), [](unsigned char ch) { return std::toupper(ch); });
-  if (c.rfind("CAP_", 0) != 0) {
-    c = "CAP_" + c;
-  }
-  return c;
-}
-
-// capability(7), by number.
-constexpr const char* kCapNames[] = {
-    "CAP_CHOWN",           "CAP_DAC_OVERRIDE",   "CAP_DAC_READ_SEARCH", "CAP_FOWNER",
-    "CAP_FSETID",          "CAP_KILL",           "CAP_SETGID",          "CAP_SETUID",
-    "CAP_SETPCAP",         "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST",
-    "CAP_NET_ADMIN",       "CAP_NET_RAW",        "CAP_IPC_LOCK",        "CAP_IPC_OWNER",
-    "CAP_SYS_MODULE",      "CAP_SYS_RAWIO",      "CAP_SYS_CHROOT",      "CAP_SYS_PTRACE",
-    "CAP_SYS_PACCT",       "CAP_SYS_ADMIN",      "CAP_SYS_BOOT",        "CAP_SYS_NICE",
-    "CAP_SYS_RESOURCE",    "CAP_SYS_TIME",       "CAP_SYS_TTY_CONFIG",  "CAP_MKNOD",
-    "CAP_LEASE",           "CAP_AUDIT_WRITE",    "CAP_AUDIT_CONTROL",   "CAP_SETFCAP",
-    "CAP_MAC_OVERRIDE",    "CAP_MAC_ADMIN",      "CAP_SYSLOG",          "CAP_WAKE_ALARM",
-    "CAP_BLOCK_SUSPEND",   "CAP_AUDIT_READ",     "CAP_PERFMON",         "CAP_BPF",
-    "CAP_CHECKPOINT_RESTORE"};
-
 // Docker's device cgroup defaults: deny all, then the few safe char devices,
 // and /dev/fuse explicitly denied.
 json default_device_rules() {
@@ -90,22 +71,6 @@ size_t depth(const std::string& path) {
 }
 
 }  // namespace
-
-std::vector<std::string> capability_names(uint64_t mask) {
-  std::vector<std::string> out;
-  for (size_t i = 0; i < std::size(kCapNames) && i < 64; ++i) {
-    if ((mask >> i) & 1u) {
-      out.emplace_back(kCapNames[i]);
-    }
-  }
-  return out;
-}
-
-bool known_capability(const std::string& name) {
-  const std::string c = normalize_cap(name);
-  return c == "CAP_ALL" || std::find(std::begin(kCapNames), std::end(kCapNames), c) !=
-                               std::end(kCapNames);
-}
 
 const std::vector<std::string>& default_capabilities() {
   static const std::vector<std::string> caps = {
@@ -375,6 +340,33 @@ base::Result<User> resolve_user(const std::string& spec, const std::string& pass
   return u;
 }
 
+base::Status add_groups(User& user, const std::vector<std::string>& groups,
+                        const std::string& group) {
+  const auto gr = split_lines(group);
+  for (const auto& g : groups) {
+    std::optional<uint32_t> gid;
+    if (auto n = number(g)) {
+      gid = *n;
+    } else {
+      for (const auto& row : gr) {
+        if (row.size() >= 3 && row[0] == g) {
+          gid = number(row[2]);
+          break;
+        }
+      }
+    }
+    if (!gid) {
+      return make_error(ErrorKind::kInvalidArgument,
+                        "Unable to find group " + g + ": no matching entries in group file");
+    }
+    if (std::find(user.additional_gids.begin(), user.additional_gids.end(), *gid) ==
+        user.additional_gids.end()) {
+      user.additional_gids.push_back(*gid);
+    }
+  }
+  return {};
+}
+
 base::Result<json> plan_spec(const SpecInput& in) {
   const json& cfg = in.config;
   const json& hc = in.host_config.is_object() ? in.host_config : json::object();
@@ -385,22 +377,29 @@ base::Result<json> plan_spec(const SpecInput& in) {
   const bool privileged = get_bool(hc, "Privileged");
   const bool tty = get_bool(cfg, "Tty");
 
-  // Capabilities: the default set edited by --cap-add/--cap-drop ("ALL" works
-  // in both).
-  std::vector<std::string> caps = default_capabilities();
-  for (const auto& drop : strings(hc.value("CapDrop", json()))) {
-    const std::string c = normalize_cap(drop);
-    if (c == "CAP_ALL") {
-      caps.clear();
-    } else {
-      caps.erase(std::remove(caps.begin(), caps.end(), c), caps.end());
+  auto security = parse_security_opts(hc);
+  if (!security) {
+    return std::move(security).error();
+  }
+  if (auto st = check_caps_and_sysctls(hc, in.host_network); !st) {
+    return std::move(st).error();
+  }
+  const std::vector<std::string> caps = container_capabilities(hc, in.host.bounding_caps);
+  if (!in.host.bounding_caps.empty()) {
+    for (const auto& c : caps) {
+      if (std::find(in.host.bounding_caps.begin(), in.host.bounding_caps.end(), c) ==
+          in.host.bounding_caps.end()) {
+        return make_error(ErrorKind::kInvalidArgument,
+                          "cannot grant " + c +
+                              ": it is not in the daemon's capability bounding set (this host "
+                              "withholds it)");
+      }
     }
   }
-  for (const auto& add : strings(hc.value("CapAdd", json()))) {
-    const std::string c = normalize_cap(add);
-    if (c != "CAP_ALL" && std::find(caps.begin(), caps.end(), c) == caps.end()) {
-      caps.push_back(c);
-    }
+  std::vector<std::string> argv = *args;
+  const bool init = get_bool(hc, "Init") && !in.init_path.empty();
+  if (init) {
+    argv.insert(argv.begin(), {"/sbin/docker-init", "--"});
   }
 
   json process;
@@ -416,14 +415,19 @@ base::Result<json> plan_spec(const SpecInput& in) {
   if (!in.user.additional_gids.empty()) {
     process["user"]["additionalGids"] = in.user.additional_gids;
   }
-  process["args"] = *args;
+  process["args"] = argv;
   process["env"] = process_env(cfg);
   std::string cwd = cfg.value("WorkingDir", std::string());
   process["cwd"] = cwd.empty() ? "/" : cwd;
   process["capabilities"] = {{"bounding", caps}, {"effective", caps}, {"permitted", caps}};
-  const uint64_t nofile = std::min<uint64_t>(in.host.nofile_hard, 1048576);
-  process["rlimits"] =
-      json::array({{{"type", "RLIMIT_NOFILE"}, {"hard", nofile}, {"soft", nofile}}});
+  if (security->no_new_privileges) {
+    process["noNewPrivileges"] = true;
+  }
+  auto rlimits = oci_rlimits(hc, in.host);
+  if (!rlimits) {
+    return std::move(rlimits).error();
+  }
+  process["rlimits"] = *rlimits;
   if (const int64_t adj = get_int(hc, "OomScoreAdj"); adj != 0) {
     process["oomScoreAdj"] = adj;
   }
@@ -457,7 +461,11 @@ base::Result<json> plan_spec(const SpecInput& in) {
     mounts.push_back(mount(std::string("/etc/") + f, "bind", in.container_dir + "/" + f,
                            {"rbind", "rprivate", rw}));
   }
-  for (const auto& m : in.mounts) {
+  std::vector<Mount> user_mounts = in.mounts;
+  if (init) {
+    user_mounts.push_back({"/sbin/docker-init", "bind", in.init_path, {"bind", "ro"}});
+  }
+  for (const auto& m : user_mounts) {
     mounts.erase(std::remove_if(mounts.begin(), mounts.end(),
                                 [&](const json& d) { return d["destination"] == m.destination; }),
                  mounts.end());
@@ -490,8 +498,31 @@ base::Result<json> plan_spec(const SpecInput& in) {
   }
   linux["namespaces"] = namespaces;
   linux["cgroupsPath"] = in.cgroups_path;
-  linux["resources"] = {{"devices", privileged ? json::array({{{"allow", true}, {"access", "rwm"}}})
-                                               : default_device_rules()}};
+  json resources = oci_resources(hc, in.host);
+  json device_rules = privileged ? json::array({{{"allow", true}, {"access", "rwm"}}})
+                                 : default_device_rules();
+  json devices = json::array();
+  for (const auto& d : in.devices) {
+    devices.push_back({{"path", d.path},
+                       {"type", std::string(1, d.type)},
+                       {"major", d.major},
+                       {"minor", d.minor},
+                       {"fileMode", d.file_mode},
+                       {"uid", d.uid},
+                       {"gid", d.gid}});
+    if (!privileged) {
+      device_rules.push_back({{"allow", true},
+                              {"type", std::string(1, d.type)},
+                              {"major", d.major},
+                              {"minor", d.minor},
+                              {"access", d.permissions}});
+    }
+  }
+  if (!devices.empty()) {
+    linux["devices"] = devices;
+  }
+  resources["devices"] = device_rules;
+  linux["resources"] = resources;
   if (!privileged) {
     std::vector<std::string> masked = {
         "/proc/asound",     "/proc/acpi",        "/proc/interrupts",
@@ -504,7 +535,9 @@ base::Result<json> plan_spec(const SpecInput& in) {
     linux["maskedPaths"] = masked;
     linux["readonlyPaths"] = {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
                               "/proc/sysrq-trigger"};
-    if (in.seccomp) {
+    if (security->seccomp_profile) {
+      linux["seccomp"] = render_seccomp(*security->seccomp_profile, in.host.arch, caps);
+    } else if (in.seccomp && !security->seccomp_unconfined) {
       linux["seccomp"] = render_seccomp(*in.seccomp, in.host.arch, caps);
     }
   }

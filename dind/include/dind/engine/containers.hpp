@@ -38,6 +38,7 @@ struct ContainerPaths {
   std::string shim_exe;                                 // dind-shim, or dind itself
   std::vector<std::string> shim_argv0 = {"dind-shim"};  // {"dind", "shim"} for the latter
   std::string cgroup_parent = "dind";
+  std::string init_exe;  // a static init for --init (the static dind-shim); "" when none
 };
 
 struct ExitInfo {
@@ -74,6 +75,12 @@ class Containers : public std::enable_shared_from_this<Containers> {
   // anonymous volumes.
   base::Status remove(const std::string& ref, bool force, bool volumes);
   base::Status rename(const std::string& ref, const std::string& new_name);
+  // docker update: resource limits (applied to a running container through
+  // the runtime) and the restart policy; {"Warnings": []}.
+  base::Result<nlohmann::json> update(const std::string& ref, const nlohmann::json& body);
+  // The freezer: 409 when not running / already paused / not paused.
+  base::Status pause(const std::string& ref);
+  base::Status unpause(const std::string& ref);
   // The terminal size of a running TTY container (TIOCSWINSZ through its shim).
   base::Status resize(const std::string& ref, int height, int width);
 
@@ -165,6 +172,13 @@ class Containers : public std::enable_shared_from_this<Containers> {
                                std::chrono::milliseconds delay);
   void restart_now(const std::shared_ptr<Container>& c, uint64_t timer);
   void cancel_restart_locked(Container& c);
+  // --device entries (or every host device when privileged) as spec devices.
+  base::Result<std::vector<runtime::Device>> host_devices(const nlohmann::json& hc) const;
+  // `runc <args> <id>`; the error carries runc's reason after `what`.
+  base::Status runtime_command(const Container& c, std::vector<std::string> args,
+                               const std::string& what) const;
+  // Unfreezes a paused container (before signals: a frozen process takes none).
+  void thaw_locked(Container& c);
   void on_shim_exit(const std::shared_ptr<Container>& c, uint64_t generation);
   void release_runtime(Container& c);
   void notify_exit(Container& c, const ExitInfo& info);

@@ -62,6 +62,7 @@ struct ShimOptions {
   bool open_stdin = false;
   bool stdin_once = false;
   bool tty = false;  // runc --console-socket; the pty master is the one stream
+  std::string cgroup;  // the container's cgroupsPath: OOM kills are read there at the exit
 };
 
 std::vector<std::string> shim_args(const ShimOptions& o);  // after "dind shim"

@@ -18,12 +18,6 @@ namespace dind::runtime {
 // Docker's default capability set (14, the same for every set).
 const std::vector<std::string>& default_capabilities();
 
-// "CAP_X" names of the capabilities in a mask (bit N = capability N), as
-// /proc/<pid>/status shows them (CapBnd); unknown bits are left out.
-std::vector<std::string> capability_names(uint64_t mask);
-// Whether a --cap-add/--cap-drop value names a capability ("ALL" does);
-// case and the "CAP_" prefix are optional.
-bool known_capability(const std::string& name);
 
 struct HostFacts {
   std::string arch = "amd64";      // Go's GOARCH naming, for the seccomp arch map
@@ -33,6 +27,13 @@ struct HostFacts {
   std::vector<std::string> thermal_throttle_paths;  // /sys/devices/system/cpu/cpuN/thermal_throttle
   // The daemon's own capability bounding set: what --privileged can grant.
   std::vector<std::string> bounding_caps;
+  int ncpus = 1;
+  std::string cpus_online = "0";  // e.g. "0-1"
+  std::string mems_online = "0";
+  bool swap_limit = true;  // memory.memsw (v1) or memory.swap.max (v2) exists
+  // Hard rlimits of the daemon ("nofile" -> n); without CAP_SYS_RESOURCE no
+  // container may go above them.
+  std::map<std::string, uint64_t> rlimit_hard;
 };
 
 struct User {
@@ -50,6 +51,17 @@ struct Mount {
   std::vector<std::string> options;
 };
 
+// A device node the container gets (--device, or every host device when
+// privileged), with the host node's facts.
+struct Device {
+  std::string path;  // in the container
+  char type = 'c';   // 'c' or 'b'
+  int64_t major = 0, minor = 0;
+  uint32_t file_mode = 0666;
+  uint32_t uid = 0, gid = 0;
+  std::string permissions = "rwm";  // the cgroup rule's access
+};
+
 struct SpecInput {
   std::string id;
   nlohmann::json config;       // the container's merged Config (Cmd, Env, ...)
@@ -62,6 +74,8 @@ struct SpecInput {
   std::vector<Mount> mounts;              // user mounts (binds, volumes, tmpfs)
   std::optional<nlohmann::json> seccomp;  // a Docker-style profile template; nullopt: unconfined
   HostFacts host;
+  std::vector<Device> devices;  // resolved --device entries (all host devices when privileged)
+  std::string init_path;        // the static init bound at /sbin/docker-init for --init
 };
 
 // The process args: Entrypoint + Cmd; kInvalidArgument "No command specified"
@@ -105,5 +119,10 @@ nlohmann::json render_seccomp(const nlohmann::json& profile, const std::string& 
 // Docker's errors: "unable to find user X: no matching entries in passwd file".
 base::Result<User> resolve_user(const std::string& spec, const std::string& passwd,
                                 const std::string& group);
+
+// --group-add: names (from the image's group file) or numbers join the
+// user's additional groups. "Unable to find group X: ..." otherwise.
+base::Status add_groups(User& user, const std::vector<std::string>& groups,
+                        const std::string& group);
 
 }  // namespace dind::runtime

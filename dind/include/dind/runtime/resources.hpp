@@ -1,0 +1,35 @@
+#pragma once
+// Resource limits: HostConfig's memory, CPU, pids, block I/O and ulimit
+// settings checked with dockerd's messages, settled with its defaults, and
+// turned into OCI linux.resources and process.rlimits. Pure: the host's
+// facts are inputs.
+
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+
+#include "dind/base/result.hpp"
+#include "dind/runtime/spec.hpp"
+
+namespace dind::runtime {
+
+// Checks the resource fields of a HostConfig (at create, or the fields of an
+// update) and fills dockerd's defaults: MemorySwap = 2 x Memory when unset
+// (-1, unlimited, when this host cannot limit swap); PidsLimit <= 0 means
+// none. kInvalidArgument with dockerd's message otherwise.
+base::Result<nlohmann::json> settle_resources(nlohmann::json host_config, const HostFacts& host,
+                                              bool update);
+
+// linux.resources (without the device rules) for a settled HostConfig.
+nlohmann::json oci_resources(const nlohmann::json& host_config, const HostFacts& host);
+
+// process.rlimits: RLIMIT_NOFILE at the host's hard limit (at most 1048576)
+// unless --ulimit sets it, then every --ulimit. A limit above the daemon's own
+// hard limit is refused when the daemon lacks CAP_SYS_RESOURCE (runc would
+// fail the start with "operation not permitted").
+base::Result<nlohmann::json> oci_rlimits(const nlohmann::json& host_config, const HostFacts& host);
+
+// "0-2,4" -> {0,1,2,4}; nullopt for a malformed list.
+std::optional<std::set<int>> parse_cpu_list(const std::string& text);
+
+}  // namespace dind::runtime

@@ -1,0 +1,146 @@
+// Operations on a container's cgroups through the runtime: update of its
+// resource limits and restart policy, pause and unpause (the freezer).
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "container_record.hpp"
+#include "dind/base/fs.hpp"
+#include "dind/base/log.hpp"
+#include "dind/runtime/resources.hpp"
+#include "dind/runtime/shim_os.hpp"
+
+namespace dind::engine {
+using base::ErrorKind;
+using base::make_error;
+using json = nlohmann::json;
+
+namespace {
+
+// The HostConfig fields `docker update` may change.
+constexpr const char* kResourceKeys[] = {
+    "Memory",   "MemorySwap", "MemoryReservation", "MemorySwappiness", "NanoCpus",
+    "CpuShares", "CpuPeriod", "CpuQuota",          "CpusetCpus",       "CpusetMems",
+    "PidsLimit", "BlkioWeight", "OomKillDisable"};
+
+}  // namespace
+
+base::Status Containers::runtime_command(const Container& c, std::vector<std::string> args,
+                                         const std::string& what) const {
+  const std::string log = (run_dir(c.id) / (args.front() + ".log")).string();
+  ::unlink(log.c_str());
+  args.push_back(c.id);
+  base::UniqueFd devnull(::open("/dev/null", O_RDWR | O_CLOEXEC));
+  const int st = runtime::shim_os::run_runtime(paths_.runtime, (paths_.exec_root / "runc").string(),
+                                               log, args, devnull.get(), devnull.get(),
+                                               devnull.get());
+  if (st != 0) {
+    return make_error(ErrorKind::kInternal,
+                      what + ": " +
+                          runtime::shim_os::runtime_error(
+                              log, "runc " + args.front() + " failed with status " +
+                                       std::to_string(st)));
+  }
+  return {};
+}
+
+base::Result<json> Containers::update(const std::string& ref, const json& body) {
+  if (!body.is_object()) {
+    return make_error(ErrorKind::kInvalidArgument, "invalid JSON in the request body");
+  }
+  std::lock_guard lock(mu_);
+  auto found = find_locked(ref);
+  if (!found) {
+    return std::move(found).error();
+  }
+  auto c = *found;
+  json hc = c->host_config;
+  bool memory_given = false;
+  bool swap_given = false;
+  for (const char* key : kResourceKeys) {
+    if (auto it = body.find(key); it != body.end() && !it->is_null()) {
+      // As dockerd: zero values leave a limit as it is.
+      if ((it->is_number() && it->get<double>() == 0) || (it->is_string() && it->empty()) ||
+          (it->is_boolean() && !it->get<bool>())) {
+        continue;
+      }
+      hc[key] = *it;
+      memory_given = memory_given || std::string(key) == "Memory";
+      swap_given = swap_given || std::string(key) == "MemorySwap";
+    }
+  }
+  // A new memory limit takes its swap along as at create (2x), unless given.
+  if (memory_given && !swap_given && hc.value("MemorySwap", int64_t{0}) > 0 &&
+      host_.swap_limit) {
+    hc["MemorySwap"] = hc["Memory"].get<int64_t>() * 2;
+  }
+  if (auto it = body.find("RestartPolicy"); it != body.end() && it->is_object() &&
+                                            !it->value("Name", "").empty()) {
+    if (hc.value("AutoRemove", false)) {
+      return make_error(ErrorKind::kInvalidArgument,
+                        "Restart policy cannot be updated because AutoRemove is enabled for the "
+                        "container");
+    }
+    hc["RestartPolicy"] = *it;
+    DIND_TRY(parse_restart_policy(hc));
+  }
+  auto settled = runtime::settle_resources(hc, host_, true);
+  if (!settled) {
+    return std::move(settled).error();
+  }
+  if (c->status == "running") {
+    const auto file = run_dir(c->id) / "update.json";
+    DIND_TRY(base::write_file_atomic(file, runtime::oci_resources(*settled, host_).dump(), 0600));
+    DIND_TRY(runtime_command(*c, {"update", "--resources", file.string()},
+                             "Cannot update container " + c->id));
+  }
+  c->host_config = std::move(*settled);
+  DIND_TRY(save(*c));
+  return json{{"Warnings", json::array()}};
+}
+
+base::Status Containers::pause(const std::string& ref) {
+  std::lock_guard lock(mu_);
+  auto found = find_locked(ref);
+  if (!found) {
+    return std::move(found).error();
+  }
+  auto& c = **found;
+  if (c.status != "running") {
+    return make_error(ErrorKind::kConflict, "Container " + c.id + " is not running");
+  }
+  if (c.paused) {
+    return make_error(ErrorKind::kConflict, "Container " + c.id + " is already paused");
+  }
+  DIND_TRY(runtime_command(c, {"pause"}, "Cannot pause container " + c.id));
+  c.paused = true;
+  return save(c);
+}
+
+base::Status Containers::unpause(const std::string& ref) {
+  std::lock_guard lock(mu_);
+  auto found = find_locked(ref);
+  if (!found) {
+    return std::move(found).error();
+  }
+  auto& c = **found;
+  if (c.status != "running" || !c.paused) {
+    return make_error(ErrorKind::kConflict, "Container " + c.id + " is not paused");
+  }
+  DIND_TRY(runtime_command(c, {"resume"}, "Cannot unpause container " + c.id));
+  c.paused = false;
+  return save(c);
+}
+
+void Containers::thaw_locked(Container& c) {
+  if (c.paused) {
+    if (auto st = runtime_command(c, {"resume"}, "unpause"); !st) {
+      DIND_LOG(kWarn) << short_id(c.id) << ": " << st.error().message;
+    }
+    c.paused = false;
+  }
+}
+
+}  // namespace dind::engine

@@ -1,0 +1,61 @@
+#pragma once
+// The container record Containers keeps per container (internal to the
+// engine's container files): configuration, persisted state and the runtime
+// handles of the current run. Guarded by Containers::mu_.
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "dind/base/fs.hpp"
+#include "dind/engine/containers.hpp"
+
+namespace dind::engine {
+
+constexpr const char* kZeroTime = "0001-01-01T00:00:00Z";
+
+struct Containers::Container {
+  std::string id, name, image_id, image_name, created;
+  nlohmann::json config, host_config, networking;
+  std::string network_mode = "bridge";
+  std::vector<MountSpec> mounts;  // volumes named (anonymous ones got names at create)
+  std::vector<std::string> anon_volumes;
+  // State.
+  std::string status = "created";
+  int pid = 0;
+  int exit_code = 0;
+  std::string error;
+  std::string started_at = kZeroTime;
+  std::string finished_at = kZeroTime;
+  int restart_count = 0;
+  bool manually_stopped = false;  // docker stop/kill (HasBeenManuallyStopped)
+  bool paused = false;            // frozen (docker pause)
+  bool oom_killed = false;        // the last run ended by the OOM killer
+  int shim_pid = 0;
+  nlohmann::json endpoints = nlohmann::json::object();  // network name -> endpoint facts (inspect)
+  // Runtime (not persisted).
+  uint64_t generation = 0;
+  std::shared_ptr<base::UniqueFd> shim_pidfd;
+  base::UniqueFd sync;
+  bool mounted = false;
+  bool starting = false;
+  bool removing = false;
+  bool stop_requested = false;  // docker stop during this run: no restart
+  std::chrono::steady_clock::time_point started_steady;
+  std::chrono::milliseconds restart_delay{0};  // the restart manager's backoff
+  uint64_t restart_timer = 0;                  // bumped to cancel a pending restart
+  std::string netns;  // bind-mounted namespace file
+  std::vector<std::pair<AttachOptions, std::shared_ptr<api::RawStream>>> pending_attaches;
+  std::vector<std::function<void(ExitInfo)>> exit_waiters;
+  std::vector<std::function<void(ExitInfo)>> removal_waiters;
+};
+
+inline std::string short_id(const std::string& id) {
+  return id.substr(0, 12);
+}
+
+}  // namespace dind::engine

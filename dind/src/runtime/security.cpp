@@ -1,0 +1,194 @@
+#include "dind/runtime/security.hpp"
+
+#include <algorithm>
+#include <set>
+
+namespace dind::runtime {
+using base::ErrorKind;
+using base::make_error;
+using json = nlohmann::json;
+
+namespace {
+
+std::string normalized_cap(std::string c) {
+  std::transform(c.begin(), c.end(), c.begin(), [](unsigned char ch) { return std::toupper(ch); });
+  return c.rfind("CAP_", 0) == 0 ? c : "CAP_" + c;
+}
+
+std::vector<std::string> string_list(const json& hc, const char* key) {
+  std::vector<std::string> out;
+  const json v = hc.is_object() ? hc.value(key, json()) : json();
+  if (v.is_array()) {
+    for (const auto& s : v) {
+      if (s.is_string()) {
+        out.push_back(s.get<std::string>());
+      }
+    }
+  }
+  return out;
+}
+
+// capability(7), by number.
+constexpr const char* kCapNames[] = {
+    "CAP_CHOWN",           "CAP_DAC_OVERRIDE",   "CAP_DAC_READ_SEARCH", "CAP_FOWNER",
+    "CAP_FSETID",          "CAP_KILL",           "CAP_SETGID",          "CAP_SETUID",
+    "CAP_SETPCAP",         "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST",
+    "CAP_NET_ADMIN",       "CAP_NET_RAW",        "CAP_IPC_LOCK",        "CAP_IPC_OWNER",
+    "CAP_SYS_MODULE",      "CAP_SYS_RAWIO",      "CAP_SYS_CHROOT",      "CAP_SYS_PTRACE",
+    "CAP_SYS_PACCT",       "CAP_SYS_ADMIN",      "CAP_SYS_BOOT",        "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE",    "CAP_SYS_TIME",       "CAP_SYS_TTY_CONFIG",  "CAP_MKNOD",
+    "CAP_LEASE",           "CAP_AUDIT_WRITE",    "CAP_AUDIT_CONTROL",   "CAP_SETFCAP",
+    "CAP_MAC_OVERRIDE",    "CAP_MAC_ADMIN",      "CAP_SYSLOG",          "CAP_WAKE_ALARM",
+    "CAP_BLOCK_SUSPEND",   "CAP_AUDIT_READ",     "CAP_PERFMON",         "CAP_BPF",
+    "CAP_CHECKPOINT_RESTORE"};
+
+}  // namespace
+
+std::vector<std::string> capability_names(uint64_t mask) {
+  std::vector<std::string> out;
+  for (size_t i = 0; i < std::size(kCapNames) && i < 64; ++i) {
+    if ((mask >> i) & 1u) {
+      out.emplace_back(kCapNames[i]);
+    }
+  }
+  return out;
+}
+
+bool known_capability(const std::string& name) {
+  const std::string c = normalized_cap(name);
+  return c == "CAP_ALL" || std::find(std::begin(kCapNames), std::end(kCapNames), c) !=
+                               std::end(kCapNames);
+}
+
+base::Result<SecurityOptions> parse_security_opts(const json& hc) {
+  SecurityOptions o;
+  const json opts = hc.is_object() ? hc.value("SecurityOpt", json()) : json();
+  if (!opts.is_null() && !opts.is_array()) {
+    return make_error(ErrorKind::kInvalidArgument, "invalid --security-opt: not a list");
+  }
+  for (const auto& item : opts.is_array() ? opts : json::array()) {
+    if (!item.is_string()) {
+      return make_error(ErrorKind::kInvalidArgument, "invalid --security-opt 1: " + item.dump());
+    }
+    const std::string opt = item.get<std::string>();
+    const std::string quoted = json(opt).dump();
+    if (opt == "no-new-privileges") {
+      o.no_new_privileges = true;
+      continue;
+    }
+    if (opt == "disable") {
+      continue;  // label=disable: no SELinux here
+    }
+    size_t sep = opt.find('=');
+    if (sep == std::string::npos) {
+      sep = opt.find(':');  // the deprecated separator
+    }
+    if (sep == std::string::npos) {
+      return make_error(ErrorKind::kInvalidArgument, "invalid --security-opt 1: " + quoted);
+    }
+    const std::string key = opt.substr(0, sep);
+    const std::string value = opt.substr(sep + 1);
+    if (key == "label" || key == "apparmor") {
+      continue;  // neither SELinux nor AppArmor is in use here
+    }
+    if (key == "no-new-privileges") {
+      if (value == "true" || value == "1" || value == "t" || value == "TRUE" || value == "True") {
+        o.no_new_privileges = true;
+      } else if (value == "false" || value == "0" || value == "f" || value == "FALSE" ||
+                 value == "False") {
+        o.no_new_privileges = false;
+      } else {
+        return make_error(ErrorKind::kInvalidArgument, "invalid --security-opt 2: " + quoted);
+      }
+      continue;
+    }
+    if (key == "seccomp") {
+      if (value == "unconfined") {
+        o.seccomp_unconfined = true;
+        o.seccomp_profile.reset();
+        continue;
+      }
+      // The CLI sends the profile file's content.
+      auto profile = json::parse(value, nullptr, false);
+      if (profile.is_discarded() || !profile.is_object()) {
+        return make_error(ErrorKind::kInvalidArgument,
+                          "Decoding seccomp profile failed: invalid JSON");
+      }
+      if (profile.contains("syscalls") && !profile["syscalls"].is_array()) {
+        return make_error(ErrorKind::kInvalidArgument,
+                          "Decoding seccomp profile failed: syscalls must be a list");
+      }
+      o.seccomp_unconfined = false;
+      o.seccomp_profile = std::move(profile);
+      continue;
+    }
+    return make_error(ErrorKind::kInvalidArgument, "invalid --security-opt 2: " + quoted);
+  }
+  return o;
+}
+
+base::Status check_caps_and_sysctls(const json& hc, bool host_network) {
+  for (const char* key : {"CapAdd", "CapDrop"}) {
+    for (const auto& c : string_list(hc, key)) {
+      if (!known_capability(c)) {
+        return make_error(ErrorKind::kInvalidArgument, std::string("invalid ") + key +
+                                                           ": unknown capability: \"" +
+                                                           normalized_cap(c) + "\"");
+      }
+    }
+  }
+  static const std::set<std::string> kIpc = {
+      "kernel.msgmax", "kernel.msgmnb", "kernel.msgmni",  "kernel.sem",
+      "kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced"};
+  json sysctls = hc.is_object() ? hc.value("Sysctls", json::object()) : json::object();
+  if (!sysctls.is_object()) {
+    sysctls = json::object();
+  }
+  for (const auto& [k, v] : sysctls.items()) {
+    if (!v.is_string()) {
+      return make_error(ErrorKind::kInvalidArgument, "sysctl '" + k + "' needs a string value");
+    }
+    const bool net = k.rfind("net.", 0) == 0;
+    if (net && host_network) {
+      return make_error(ErrorKind::kInvalidArgument,
+                        "sysctl '" + k + "' is not allowed in host network namespace");
+    }
+    if (!net && kIpc.count(k) == 0 && k.rfind("fs.mqueue.", 0) != 0) {
+      return make_error(ErrorKind::kInvalidArgument, "sysctl '" + k + "' is not allowed");
+    }
+  }
+  return {};
+}
+
+std::vector<std::string> container_capabilities(const json& hc,
+                                                const std::vector<std::string>& bounding) {
+  const bool privileged =
+      hc.is_object() && hc.value("Privileged", json(false)).is_boolean() && hc.value("Privileged", false);
+  if (privileged) {
+    return bounding;
+  }
+  std::vector<std::string> caps = default_capabilities();
+  for (const auto& drop : string_list(hc, "CapDrop")) {
+    const std::string c = normalized_cap(drop);
+    if (c == "CAP_ALL") {
+      caps.clear();
+    } else {
+      caps.erase(std::remove(caps.begin(), caps.end(), c), caps.end());
+    }
+  }
+  for (const auto& add : string_list(hc, "CapAdd")) {
+    const std::string c = normalized_cap(add);
+    if (c == "CAP_ALL") {
+      for (const auto& b : bounding) {
+        if (std::find(caps.begin(), caps.end(), b) == caps.end()) {
+          caps.push_back(b);
+        }
+      }
+    } else if (std::find(caps.begin(), caps.end(), c) == caps.end()) {
+      caps.push_back(c);
+    }
+  }
+  return caps;
+}
+
+}  // namespace dind::runtime
