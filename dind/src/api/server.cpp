@@ -107,6 +107,7 @@ struct Server::Impl {
   }
 
   void begin_stop();
+  std::function<void(std::function<void()>)> shutdown_hook;
   void remove_socket_files();
 };
 
@@ -1067,16 +1068,25 @@ base::Result<std::string> Server::listen(const Listener& l) {
   }
 }
 
+void Server::on_shutdown(std::function<void(std::function<void()>)> hook) {
+  impl_->shutdown_hook = std::move(hook);
+}
+
 void Server::run(int threads, bool handle_signals) {
   Impl& impl = *impl_;
   std::unique_ptr<asio::signal_set> signals;
   if (handle_signals) {
     signals = std::make_unique<asio::signal_set>(impl.ioc, SIGTERM, SIGINT);
     signals->async_wait([&impl](boost::system::error_code ec, int sig) {
-      if (!ec) {
-        DIND_LOG(kInfo) << "received signal " << sig;
-        impl.begin_stop();
+      if (ec) {
+        return;
       }
+      DIND_LOG(kInfo) << "received signal " << sig;
+      if (!impl.shutdown_hook) {
+        impl.begin_stop();
+        return;
+      }
+      impl.shutdown_hook([&impl] { asio::post(impl.ioc, [&impl] { impl.begin_stop(); }); });
     });
   }
   // Keeps run() alive until begin_stop() ends the drain with ioc.stop().

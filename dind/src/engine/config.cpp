@@ -138,6 +138,8 @@ const FlagDef kFlags[] = {
     {"cgroup-parent", nullptr, "cgroup-parent", FlagType::kString},
     {"registry-mirror", nullptr, "registry-mirrors", FlagType::kStringList},
     {"insecure-registry", nullptr, "insecure-registries", FlagType::kStringList},
+    {"live-restore", nullptr, "live-restore", FlagType::kBool},
+    {"shutdown-timeout", nullptr, "shutdown-timeout", FlagType::kInt},
 };
 
 const FlagDef* find_flag(std::string_view name, bool is_short) {
@@ -173,6 +175,8 @@ Status apply(const FlagDef& f, const std::string& value, DaemonConfig& c) {
       c.tlsverify = *b;
     else if (name == "debug")
       c.debug = *b;
+    else if (name == "live-restore")
+      c.live_restore = *b;
     return {};
   }
   if (f.type == FlagType::kInt) {
@@ -182,7 +186,11 @@ Status apply(const FlagDef& f, const std::string& value, DaemonConfig& c) {
       return make_error(ErrorKind::kInvalidArgument,
                         "invalid value \"" + value + "\" for --" + name);
     }
-    c.mtu = v;
+    if (name == "shutdown-timeout") {
+      c.shutdown_timeout = v;
+    } else {
+      c.mtu = v;
+    }
     return {};
   }
   if (name == "host")
@@ -432,6 +440,8 @@ Options (dockerd's spellings; also accepted as daemon.json keys):
   -D, --debug
       --mtu N, --bip CIDR, -b/--bridge NAME (default bridge interface, dind0),
       --cgroup-parent NAME (default dind), --registry-mirror URL, --insecure-registry HOST (used by later features)
+      --live-restore=false   SIGTERM stops the containers first (default: they keep running)
+      --shutdown-timeout N   seconds each container gets to stop then (default 15)
 )";
 }
 

@@ -21,6 +21,7 @@
 #include <cstring>
 #include <fstream>
 #include <future>
+#include <mutex>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -37,6 +38,7 @@
 #include "dind/runtime/security.hpp"
 #include "dind/runtime/json_log.hpp"
 #include "dind/runtime/shim.hpp"
+#include "dind/runtime/shim_os.hpp"
 
 extern char** environ;
 
@@ -394,7 +396,77 @@ base::Result<std::shared_ptr<Containers>> Containers::open(
     self->by_id_[c->id] = c;
     self->names_[c->name] = c->id;
   }
+  {
+    std::lock_guard lock(self->mu_);
+    self->clean_strays_locked();
+  }
   return self;
+}
+
+void Containers::clean_strays_locked() {
+  // Shims of this daemon (by their runc root) that run a container our
+  // records do not show running: a daemon killed in the middle of a start or
+  // a removal. Their container goes; the shim then records the exit, runs
+  // runc delete and exits by itself.
+  const std::string runc_root = (paths_.exec_root / "runc").string();
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator("/proc", ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos ||
+        base::read_file(e.path() / "comm", 64).value_or("").rfind("dind-shim", 0) != 0) {
+      continue;
+    }
+    const std::string cmdline = base::read_file(e.path() / "cmdline", 1 << 16).value_or("");
+    std::vector<std::string> args;
+    for (size_t at = 0; at < cmdline.size();) {
+      const size_t end = cmdline.find('\0', at);
+      args.push_back(cmdline.substr(at, end == std::string::npos ? std::string::npos : end - at));
+      at = end == std::string::npos ? cmdline.size() : end + 1;
+    }
+    auto arg = [&args](const char* flag) {
+      auto it = std::find(args.begin(), args.end(), flag);
+      return it != args.end() && it + 1 != args.end() ? *(it + 1) : std::string();
+    };
+    const std::string id = arg("--id");
+    if (arg("--runc-root") != runc_root || id.empty()) {
+      continue;
+    }
+    const int pid = std::atoi(name.c_str());
+    auto it = by_id_.find(id);
+    if (it != by_id_.end() && it->second->status == "running" && it->second->shim_pid == pid) {
+      continue;
+    }
+    DIND_LOG(kWarn) << "stopping the stray container " << short_id(id) << " (shim " << pid << ")";
+    base::UniqueFd devnull(::open("/dev/null", O_RDWR | O_CLOEXEC));
+    (void)runtime::shim_os::run_runtime(paths_.runtime, runc_root, "/dev/null",
+                                        {"kill", id, "KILL"}, devnull.get(), devnull.get(),
+                                        devnull.get());
+  }
+  // Endpoints no running container holds (a start the daemon never
+  // finished): their addresses, names and port rules go.
+  std::set<std::string> held;
+  for (const auto& [id, c] : by_id_) {
+    if (c->status == "running" && !c->netns.empty()) {
+      held.insert(c->netns);
+    }
+  }
+  for (const auto& [network, netns] : networks_->endpoints()) {
+    if (held.count(netns) == 0) {
+      DIND_LOG(kWarn) << "releasing the stray endpoint " << netns << " on " << network;
+      (void)networks_->detach(network, netns);
+    }
+  }
+  // What a run left behind for containers that no longer run.
+  for (auto& [id, c] : by_id_) {
+    if (c->status == "running" || !fs::exists(run_dir(id), ec)) {
+      continue;
+    }
+    const fs::path netns = run_dir(id) / "netns";
+    ::umount2(netns.c_str(), MNT_DETACH);
+    (void)image::unmount(layers_->root() / "mounts" / id / "merged");
+    fs::remove_all(run_dir(id), ec);
+    ::unlink(socket_path(id).c_str());
+  }
 }
 
 base::Status Containers::save(const Container& c) const {
@@ -1165,6 +1237,9 @@ base::Status Containers::start_locked_out(const std::shared_ptr<Container>& c) {
   posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_RDWR, 0);
   posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_RDWR, 0);
   posix_spawn_file_actions_adddup2(&fa, theirs.get(), 3);
+  // Nothing else: a listening API socket a shim inherited would outlive a
+  // killed daemon and make its successor think it still runs.
+  posix_spawn_file_actions_addclosefrom_np(&fa, 4);
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
   sigset_t none;
@@ -1510,9 +1585,14 @@ void Containers::stop(const std::string& ref, int timeout, std::function<void(ba
     return;
   }
   // docker stop suspends the restart policy until the next start.
-  c->stop_requested = true;
   c->manually_stopped = true;
   (void)save(*c);
+  c->exit_waiters.push_back([done](const ExitInfo&) { done({}); });
+  stop_locked(c, timeout);
+}
+
+void Containers::stop_locked(const std::shared_ptr<Container>& c, int timeout) {
+  c->stop_requested = true;
   int sig = SIGTERM;
   if (auto s = c->config.value("StopSignal", ""); !s.empty()) {
     if (auto parsed = parse_signal(s)) {
@@ -1524,7 +1604,6 @@ void Containers::stop(const std::string& ref, int timeout, std::function<void(ba
                   ? c->config["StopTimeout"].get<int>()
                   : 10;
   }
-  c->exit_waiters.push_back([done](const ExitInfo&) { done({}); });
   (void)signal(*c, sig);
   const uint64_t gen = c->generation;
   auto kill_later = [weak = std::weak_ptr<Containers>(shared_from_this()), c, gen] {
@@ -1542,6 +1621,41 @@ void Containers::stop(const std::string& ref, int timeout, std::function<void(ba
   } else {
     scheduler_->after(std::chrono::seconds(std::max(timeout, 0)), kill_later);
   }
+}
+
+void Containers::shutdown(int timeout_cap, std::function<void()> done) {
+  auto finish = [done, once = std::make_shared<std::once_flag>()] { std::call_once(*once, done); };
+  std::vector<std::shared_ptr<Container>> running;
+  std::unique_lock lock(mu_);
+  for (auto& [id, c] : by_id_) {
+    if (c->status == "restarting") {
+      c->restart_timer++;  // resumes at the next daemon start
+    } else if (c->status == "running") {
+      running.push_back(c);
+    }
+  }
+  if (running.empty()) {
+    lock.unlock();
+    finish();
+    return;
+  }
+  DIND_LOG(kInfo) << "stopping " << running.size() << " containers (at most " << timeout_cap
+                  << " s each)";
+  auto left = std::make_shared<std::atomic<size_t>>(running.size());
+  for (auto& c : running) {
+    // Not a manual stop: the restart policies bring them back with the daemon.
+    c->exit_waiters.push_back([left, finish](const ExitInfo&) {
+      if (left->fetch_sub(1) == 1) {
+        finish();
+      }
+    });
+    int t = c->config.contains("StopTimeout") && c->config["StopTimeout"].is_number_integer()
+                ? c->config["StopTimeout"].get<int>()
+                : 10;
+    stop_locked(c, std::min(t < 0 ? timeout_cap : t, timeout_cap));
+  }
+  // Never let a stuck container hold the daemon.
+  scheduler_->after(std::chrono::seconds(timeout_cap + 5), finish);
 }
 
 void Containers::kill(const std::string& ref, const std::string& signal_name,

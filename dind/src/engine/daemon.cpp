@@ -247,6 +247,11 @@ int run_daemon(DaemonConfig config) {
   DIND_LOG(kInfo) << "dind " << kDindVersion << " (engine " << kEngineVersion << ", API "
                   << api::kMaxApiVersion.to_string() << ") ready in " << ms << " ms; data root "
                   << config.data_root;
+  if (!config.live_restore) {
+    server.on_shutdown([c = *containers, t = config.shutdown_timeout](std::function<void()> go) {
+      c->shutdown(t, std::move(go));
+    });
+  }
   server.run(io_threads(), /*handle_signals=*/true);
   remove_pidfile();
   DIND_LOG(kInfo) << "daemon stopped";

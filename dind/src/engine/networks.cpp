@@ -275,6 +275,17 @@ base::Status Networks::detach(const std::string& network, const fs::path& netns)
   return st;
 }
 
+std::vector<std::pair<std::string, std::string>> Networks::endpoints() const {
+  std::lock_guard lock(mu_);
+  std::vector<std::pair<std::string, std::string>> out;
+  if (manager_) {
+    for (const auto& e : manager_->endpoints()) {
+      out.emplace_back(e.network, e.netns);
+    }
+  }
+  return out;
+}
+
 std::string Networks::resolv_conf_for(const std::string& network) const {
   std::lock_guard lock(mu_);
   auto host = netsetup::parse_resolv_conf(host_resolv_);

@@ -64,6 +64,9 @@ class Server : public Scheduler {
   // Runs the io_context on `threads` threads until stop() (or SIGTERM/SIGINT
   // when handle_signals) and the graceful drain are over.
   void run(int threads, bool handle_signals);
+  // Runs at SIGTERM/SIGINT before the drain begins; the drain waits until
+  // the hook calls `proceed` (from any thread). Set before run().
+  void on_shutdown(std::function<void(std::function<void()> proceed)> hook);
   // Thread-safe: stop accepting, let in-flight requests finish within the
   // grace period, then close everything.
   void stop();

@@ -50,6 +50,10 @@ struct DaemonConfig {
   std::string cgroup_parent = "dind";  // containers' cgroups: /<parent>/<id>
   std::vector<std::string> registry_mirrors;
   std::vector<std::string> insecure_registries;
+  // true: containers outlive the daemon (SIGTERM leaves them running);
+  // false: SIGTERM stops them first, within shutdown_timeout seconds.
+  bool live_restore = true;
+  int shutdown_timeout = 15;
 };
 
 // Parses dockerd-style flags ("--flag value", "--flag=value", "-H value",

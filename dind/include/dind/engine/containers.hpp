@@ -68,6 +68,11 @@ class Containers : public std::enable_shared_from_this<Containers> {
   void kill(const std::string& ref, const std::string& signal,
             std::function<void(base::Status)> done);
   void restart(const std::string& ref, int timeout, std::function<void(base::Status)> done);
+  // Daemon shutdown without live restore: stops every running container
+  // (stop signal, then SIGKILL after its timeout, at most timeout_cap
+  // seconds) without counting it as a manual stop; `done` runs when all
+  // exited (or timeout_cap + 5 s passed).
+  void shutdown(int timeout_cap, std::function<void()> done);
   // At daemon start: containers whose policy says so (always, unless-stopped
   // unless stopped by hand) start again; pending restarts resume.
   void apply_restart_policies();
@@ -172,6 +177,10 @@ class Containers : public std::enable_shared_from_this<Containers> {
                                std::chrono::milliseconds delay);
   void restart_now(const std::shared_ptr<Container>& c, uint64_t timer);
   void cancel_restart_locked(Container& c);
+  // At open: containers of stray shims are killed, leftovers of runs cleaned.
+  void clean_strays_locked();
+  // Stop signal now, SIGKILL after `timeout` s (-1: the container's own).
+  void stop_locked(const std::shared_ptr<Container>& c, int timeout);
   // --device entries (or every host device when privileged) as spec devices.
   base::Result<std::vector<runtime::Device>> host_devices(const nlohmann::json& hc) const;
   // `runc <args> <id>`; the error carries runc's reason after `what`.

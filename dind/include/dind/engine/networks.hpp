@@ -55,6 +55,8 @@ class Networks {
 
   base::Result<netsetup::EndpointState> attach(const netsetup::AttachRequest& request);
   base::Status detach(const std::string& network, const std::filesystem::path& netns);
+  // Every endpoint as (network, netns path): for the reconciliation at start.
+  std::vector<std::pair<std::string, std::string>> endpoints() const;
 
   // The resolv.conf a container on `network` gets: our resolver for user
   // networks, the host's servers for the default bridge.
