@@ -80,22 +80,31 @@ class DindDaemon:
         with open(os.path.join(self.root, "daemon.json"), "w") as f:
             f.write("{}")
         self.log = open(os.path.join(self.root, "dind.log"), "w")
+        if self.netns:
+            subprocess.run(["ip", "netns", "add", self.netns], check=True)
+            subprocess.run(["ip", "netns", "exec", self.netns, "ip", "link", "set", "lo", "up"], check=True)
+        self.start()
+        return self
+
+    def start(self):
         args = [self.binary, "daemon", "-H", f"unix://{self.socket}", "--data-root", f"{self.root}/data",
                 "--exec-root", f"{self.root}/exec", "--pidfile", f"{self.root}/dind.pid",
                 "--config-file", f"{self.root}/daemon.json", "--log-level", "warn"]
         if self.netns:
-            subprocess.run(["ip", "netns", "add", self.netns], check=True)
-            subprocess.run(["ip", "netns", "exec", self.netns, "ip", "link", "set", "lo", "up"], check=True)
             args = ["nsenter", f"--net=/run/netns/{self.netns}"] + args + ["--cgroup-parent", self.netns]
         else:
             args += ["--bridge", "none"]
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
+        from dockerd import ping
         deadline = time.monotonic() + self.timeout
-        while not os.path.exists(self.socket):
+        while not (os.path.exists(self.socket) and ping(self.socket)):
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("dind daemon did not start")
-            time.sleep(0.005)
-        return self
+            time.sleep(0.002)
+
+    def kill(self, sig=signal.SIGKILL):
+        self.proc.send_signal(sig)
+        self.proc.wait(timeout=30)
 
     def __exit__(self, *exc):
         self.proc.send_signal(signal.SIGTERM)
