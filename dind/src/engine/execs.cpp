@@ -5,6 +5,7 @@
 
 #include "dind/base/fs.hpp"
 #include "dind/base/log.hpp"
+#include "dind/base/stopwatch.hpp"
 #include "dind/base/text.hpp"
 #include "dind/base/time.hpp"
 #include "dind/engine/shim_client.hpp"
@@ -207,10 +208,12 @@ base::Status Execs::start(const std::string& id, const StartOptions& o,
     e->touched = std::chrono::steady_clock::now();
     return err;
   };
+  base::Stopwatch watch;
   auto target = containers_->exec_target(e->container_id, e->user);
   if (!target) {
     return fail(std::move(target).error(), 126);
   }
+  watch.mark("target");
   auto config = base::read_file(target->bundle / "config.json");
   const json spec = config ? json::parse(*config, nullptr, false) : json();
   if (!spec.is_object()) {
@@ -235,6 +238,7 @@ base::Status Execs::start(const std::string& id, const StartOptions& o,
       !st) {
     return fail(std::move(st).error(), 126);
   }
+  watch.mark("process");
   auto fd = connect_shim(target->socket);
   if (!fd) {
     return fail(std::move(fd).error(), 126);
@@ -255,6 +259,8 @@ base::Status Execs::start(const std::string& id, const StartOptions& o,
     return fail(base::sys_error(errno, "exec"), 126);
   }
   auto answer = read_line(fd->get(), kExecAnswerMs);
+  watch.mark("runc-exec");
+  DIND_LOG(kDebug) << "exec " << e->id.substr(0, 12) << " (ms:" << watch.laps() << ")";
   if (!answer) {
     return fail(std::move(answer).error(), 126);
   }
