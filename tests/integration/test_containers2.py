@@ -211,6 +211,36 @@ print("X=y" in r.output.decode().split(), r.exit_code)
     assert p.stdout.split("\n") == ["2 sdk e", "True 0", ""]
 
 
+def test_exec_joins_the_containers_confinement(daemon, image, tmp_path):
+    """The exec'd process shares the container's cgroups, namespaces, rlimits,
+    no_new_privs and seccomp filter (the shim execs it itself)."""
+    profile = tmp_path / "no-mkdir.json"
+    profile.write_text(json.dumps({"defaultAction": "SCMP_ACT_ALLOW",
+                                   "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]}))
+    cid = docker(daemon, "run", "-d", "--security-opt", f"seccomp={profile}", "--security-opt", "no-new-privileges",
+                 "--ulimit", "nofile=321:654", "--pids-limit", "33", image, "sleep", "1000").stdout.strip()
+    init = state(daemon, cid)["State"]["Pid"]
+    p = docker(daemon, "exec", cid, "sh", "-c",
+                 "cat /proc/self/cgroup; echo ---; grep -E 'NoNewPrivs|Seccomp:' /proc/self/status; ulimit -n; "
+                 "for f in /proc/1/ns/pid /proc/self/ns/pid /proc/1/ns/mnt /proc/self/ns/mnt; do readlink $f; done", check=False)
+    if p.returncode != 0:
+        docker(daemon, "rm", "-f", cid)
+    assert p.returncode == 0, p.stderr
+    cgroups, rest = p.stdout.split("---\n")
+    assert cgroups == open(f"/proc/{init}/cgroup").read()
+    lines = rest.split()
+    assert "NoNewPrivs:" in lines and lines[lines.index("NoNewPrivs:") + 1] == "1"
+    assert lines[lines.index("Seccomp:") + 1] == "2"
+    assert "321" in lines
+    ns = [x for x in lines if x.startswith(("pid:", "mnt:"))]
+    assert ns[0] == ns[1] and ns[2] == ns[3], ns
+    try:
+        p = docker(daemon, "exec", cid, "mkdir", "/tmp/blocked", check=False)
+        assert p.returncode != 0 and "Operation not permitted" in p.stderr
+    finally:
+        docker(daemon, "rm", "-f", cid)
+
+
 def test_exec_privileged_gets_the_daemons_capabilities(daemon, box):
     def caps(*flags):
         out = docker(daemon, "exec", *flags, box, "grep", "-E", "^Cap(Eff|Bnd)", "/proc/self/status").stdout

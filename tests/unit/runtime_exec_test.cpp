@@ -1,10 +1,20 @@
 // Exec: the OCI process planned for `runc exec` from the container's own
 // process, the capability tables, and the shim's command encodings.
 
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/personality.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
+#include <cerrno>
 #include <nlohmann/json.hpp>
 
 #include "dind/runtime/shim.hpp"
+#include "dind/runtime/seccomp_bpf.hpp"
 #include "dind/runtime/security.hpp"
 #include "dind/runtime/spec.hpp"
 
@@ -108,4 +118,42 @@ TEST_CASE("the shim's command bytes", "[runtime][exec]") {
   CHECK_FALSE(runtime::valid_exec_id(std::string(65, 'a')));
   CHECK_FALSE(runtime::valid_exec_id(std::string(64, 'A')));
   CHECK_FALSE(runtime::valid_exec_id("../" + std::string(61, 'a')));
+}
+
+TEST_CASE("an OCI seccomp profile compiles to a filter the kernel enforces", "[runtime][exec]") {
+  const json profile = json::parse(R"({
+    "defaultAction": "SCMP_ACT_ALLOW",
+    "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_AARCH64"],
+    "syscalls": [
+      {"names": ["mkdir", "mkdirat", "no_such_syscall"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13},
+      {"names": ["personality"], "action": "SCMP_ACT_ERRNO",
+       "args": [{"index": 0, "value": 8, "op": "SCMP_CMP_EQ"}]}
+    ]})");
+  auto bpf = runtime::compile_seccomp(profile);
+  REQUIRE(bpf.ok());
+  REQUIRE(bpf->size() % 8 == 0);
+  const pid_t child = ::fork();
+  if (child == 0) {
+    ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    sock_fprog prog{static_cast<unsigned short>(bpf->size() / 8),
+                    reinterpret_cast<sock_filter*>(bpf->data())};
+    if (::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) != 0) {
+      ::_exit(10);
+    }
+    const bool blocked = ::mkdir("/tmp/dind-seccomp-test-never", 0700) != 0 && errno == EACCES;
+    const bool allowed = ::getpid() > 0 && ::personality(0xffffffff) >= 0;
+    const bool arg_rule = ::personality(8) < 0 && errno == EPERM;
+    ::_exit(blocked && allowed && arg_rule ? 0 : 11);
+  }
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  // Bad input: errors, not crashes.
+  CHECK_FALSE(runtime::compile_seccomp(json::parse(R"({"defaultAction": "SCMP_ACT_NOPE"})")).ok());
+  CHECK_FALSE(runtime::compile_seccomp(json::parse(
+                  R"({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["read"],
+                      "action": "SCMP_ACT_ERRNO", "args": [{"index": 0, "op": "SCMP_CMP_BOGUS"}]}]})"))
+                  .ok());
+  CHECK_FALSE(runtime::compile_seccomp(json::array()).ok());
 }

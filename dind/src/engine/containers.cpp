@@ -35,6 +35,7 @@
 #include "dind/engine/shim_client.hpp"
 #include "container_record.hpp"
 #include "dind/runtime/resources.hpp"
+#include "dind/runtime/seccomp_bpf.hpp"
 #include "dind/runtime/security.hpp"
 #include "dind/runtime/json_log.hpp"
 #include "dind/runtime/shim.hpp"
@@ -1040,6 +1041,24 @@ base::Result<std::vector<runtime::Device>> Containers::host_devices(const json& 
   return out;
 }
 
+std::optional<std::string> Containers::seccomp_bpf(const json& oci_seccomp) {
+  std::string key = oci_seccomp.dump();
+  std::lock_guard lock(seccomp_mu_);
+  if (auto it = seccomp_cache_.find(key); it != seccomp_cache_.end()) {
+    return it->second;
+  }
+  auto bpf = runtime::compile_seccomp(oci_seccomp);
+  if (!bpf) {
+    DIND_LOG(kDebug) << "seccomp filter not compiled: " << bpf.error().message;
+    return std::nullopt;
+  }
+  if (seccomp_cache_.size() > 64) {
+    seccomp_cache_.clear();
+  }
+  seccomp_cache_.emplace(std::move(key), *bpf);
+  return *bpf;
+}
+
 base::Status Containers::start_locked_out(const std::shared_ptr<Container>& c) {
   const std::string id = c->id;
   const fs::path rdir = run_dir(id);
@@ -1201,6 +1220,13 @@ base::Status Containers::start_locked_out(const std::shared_ptr<Container>& c) {
   if (auto st = base::write_file_atomic(rdir / "config.json", spec->dump(), 0600); !st) {
     return fail(std::move(st).error());
   }
+  // The compiled filter, for the shim's own execs (runc compiles it again
+  // for the container's process).
+  if (const json& sc = (*spec)["linux"].value("seccomp", json()); sc.is_object()) {
+    if (auto bpf = seccomp_bpf(sc)) {
+      (void)base::write_file_atomic(rdir / "seccomp.bpf", *bpf, 0600);
+    }
+  }
 
   mark("spec");
   // The shim.
@@ -1216,6 +1242,7 @@ base::Status Containers::start_locked_out(const std::shared_ptr<Container>& c) {
   so.stdin_once = c->config.value("StdinOnce", false);
   so.tty = c->config.value("Tty", false);
   so.cgroup = in.cgroups_path;
+  so.runc_exec = std::getenv("DIND_RUNC_EXEC") != nullptr;  // for comparisons
   int sp[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) != 0) {
     return fail(base::sys_error(errno, "socketpair"));

@@ -1,5 +1,7 @@
 #include "dind/runtime/security.hpp"
 
+#include "dind/runtime/capabilities.hpp"
+
 #include <algorithm>
 #include <set>
 
@@ -28,36 +30,11 @@ std::vector<std::string> string_list(const json& hc, const char* key) {
   return out;
 }
 
-// capability(7), by number.
-constexpr const char* kCapNames[] = {
-    "CAP_CHOWN",           "CAP_DAC_OVERRIDE",   "CAP_DAC_READ_SEARCH", "CAP_FOWNER",
-    "CAP_FSETID",          "CAP_KILL",           "CAP_SETGID",          "CAP_SETUID",
-    "CAP_SETPCAP",         "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST",
-    "CAP_NET_ADMIN",       "CAP_NET_RAW",        "CAP_IPC_LOCK",        "CAP_IPC_OWNER",
-    "CAP_SYS_MODULE",      "CAP_SYS_RAWIO",      "CAP_SYS_CHROOT",      "CAP_SYS_PTRACE",
-    "CAP_SYS_PACCT",       "CAP_SYS_ADMIN",      "CAP_SYS_BOOT",        "CAP_SYS_NICE",
-    "CAP_SYS_RESOURCE",    "CAP_SYS_TIME",       "CAP_SYS_TTY_CONFIG",  "CAP_MKNOD",
-    "CAP_LEASE",           "CAP_AUDIT_WRITE",    "CAP_AUDIT_CONTROL",   "CAP_SETFCAP",
-    "CAP_MAC_OVERRIDE",    "CAP_MAC_ADMIN",      "CAP_SYSLOG",          "CAP_WAKE_ALARM",
-    "CAP_BLOCK_SUSPEND",   "CAP_AUDIT_READ",     "CAP_PERFMON",         "CAP_BPF",
-    "CAP_CHECKPOINT_RESTORE"};
-
 }  // namespace
-
-std::vector<std::string> capability_names(uint64_t mask) {
-  std::vector<std::string> out;
-  for (size_t i = 0; i < std::size(kCapNames) && i < 64; ++i) {
-    if ((mask >> i) & 1u) {
-      out.emplace_back(kCapNames[i]);
-    }
-  }
-  return out;
-}
 
 bool known_capability(const std::string& name) {
   const std::string c = normalized_cap(name);
-  return c == "CAP_ALL" || std::find(std::begin(kCapNames), std::end(kCapNames), c) !=
-                               std::end(kCapNames);
+  return c == "CAP_ALL" || capability_number(c) >= 0;
 }
 
 base::Result<SecurityOptions> parse_security_opts(const json& hc) {

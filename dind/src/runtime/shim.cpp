@@ -22,6 +22,7 @@
 #include "dind/base/fs.hpp"
 #include "dind/base/time.hpp"
 #include "dind/runtime/json_log.hpp"
+#include "dind/runtime/nsexec.hpp"
 #include "dind/runtime/shim_os.hpp"
 
 namespace dind::runtime {
@@ -42,6 +43,9 @@ std::vector<std::string> shim_args(const ShimOptions& o) {
   if (!o.cgroup.empty()) {
     a.emplace_back("--cgroup");
     a.push_back(o.cgroup);
+  }
+  if (o.runc_exec) {
+    a.emplace_back("--runc-exec");
   }
   return a;
 }
@@ -466,25 +470,13 @@ class Shim {
       refuse(c, "Econtainer " + o_.id + " is not running\n");
       return;
     }
-    const std::string base = o_.bundle + "/exec/" + id;
+    const std::string files = o_.bundle + "/exec/" + id;
     auto e = std::make_unique<Exec>();
     e->id = id;
     e->io.tty = (xflags & kExecTty) != 0;
     const bool want_stdin = (xflags & kExecStdin) != 0;
-    std::vector<std::string> args = {"exec", "--process", base + ".json", "--detach",
-                                     "--pid-file", base + ".pid"};
-    base::UniqueFd devnull(::open("/dev/null", O_RDWR | O_CLOEXEC));
-    base::UniqueFd child_in, child_out, child_err, console;
-    const std::string console_path = o_.socket + "." + id.substr(0, 12);
-    if (e->io.tty) {
-      console = listen_unix(console_path);
-      if (!console.valid()) {
-        refuse(c, "Ecannot listen on " + console_path + ": " + std::strerror(errno) + "\n");
-        return;
-      }
-      args.push_back("--console-socket");
-      args.push_back(console_path);
-    } else {
+    base::UniqueFd child_in, child_out, child_err;
+    if (!e->io.tty) {
       int p_out[2];
       int p_err[2];
       int p_in[2] = {-1, -1};
@@ -500,32 +492,29 @@ class Shim {
       child_in.reset(p_in[0]);
       e->io.in.reset(p_in[1]);
     }
-    args.push_back(o_.id);
-    const std::string log = base + ".log";
-    const int st = runtime(args, child_in.valid() ? child_in.get() : devnull.get(),
-                           child_out.valid() ? child_out.get() : devnull.get(),
-                           child_err.valid() ? child_err.get() : devnull.get(), log);
+    bool done = false;
+    if (!o_.runc_exec) {
+      auto native = exec_natively(files + ".json", child_in.get(), child_out.get(), child_err.get());
+      if (native) {
+        e->pid = native->pid;
+        if (e->io.tty) {
+          if (want_stdin) {
+            e->io.in.reset(::fcntl(native->master.get(), F_DUPFD_CLOEXEC, 0));
+          }
+          e->io.out = std::move(native->master);
+        }
+        done = true;
+      } else if (native.error().kind != base::ErrorKind::kUnimplemented) {
+        refuse(c, "E" + native.error().message + "\n");
+        return;
+      }
+    }
+    if (!done && !exec_with_runtime(c, *e, files, want_stdin, child_in, child_out, child_err)) {
+      return;
+    }
     child_in.reset();
     child_out.reset();
     child_err.reset();
-    if (st != 0) {
-      ::unlink(console_path.c_str());
-      refuse(c, "E" + shim_os::runtime_error(log, "runc exec failed with status " +
-                                                      std::to_string(st)) +
-                    "\n");
-      return;
-    }
-    if (e->io.tty) {
-      base::UniqueFd master = receive_master(console.get());
-      console.reset();
-      ::unlink(console_path.c_str());
-      if (master.valid() && want_stdin) {
-        e->io.in.reset(::fcntl(master.get(), F_DUPFD_CLOEXEC, 0));
-      }
-      e->io.out = std::move(master);
-    }
-    auto pid_text = base::read_file(base + ".pid", 64);
-    e->pid = pid_text ? static_cast<pid_t>(std::atoi(pid_text->c_str())) : 0;
     if (e->pid <= 0 || !e->io.out.valid()) {
       refuse(c, "Eruntime exec gave no process\n");
       return;
@@ -541,6 +530,79 @@ class Shim {
     c.registered = true;
     c.out += "K" + std::to_string(e->pid) + "\n";
     execs_.push_back(std::move(e));
+  }
+
+  // The shim's own exec (nsexec.hpp); kUnimplemented sends the caller to runc.
+  base::Result<NativeExec> exec_natively(const std::string& process_file, int in, int out,
+                                         int err) {
+    auto text = base::read_file(process_file, 1u << 20);
+    const nlohmann::json process = text ? nlohmann::json::parse(*text, nullptr, false)
+                                        : nlohmann::json();
+    if (!process.is_object()) {
+      return base::make_error(base::ErrorKind::kUnimplemented, "no process file");
+    }
+    if (runc_state_.is_null()) {
+      auto state = base::read_file(o_.runc_root + "/" + o_.id + "/state.json", 16u << 20);
+      runc_state_ = state ? nlohmann::json::parse(*state, nullptr, false) : nlohmann::json();
+      seccomp_bpf_ = base::read_file(o_.bundle + "/seccomp.bpf", 1u << 20).value_or("");
+    }
+    if (!runc_state_.is_object()) {
+      runc_state_ = nullptr;
+      return base::make_error(base::ErrorKind::kUnimplemented, "no runc state");
+    }
+    NativeExecInput in_;
+    in_.init_pid = init_pid_;
+    in_.process = process;
+    in_.runc_state = runc_state_;
+    in_.seccomp_bpf = seccomp_bpf_;
+    in_.in = in;
+    in_.out = out;
+    in_.err = err;
+    return native_exec(in_);
+  }
+
+  // `runc exec --detach`; false after refusing the client.
+  bool exec_with_runtime(Client& c, Exec& e, const std::string& files, bool want_stdin,
+                         base::UniqueFd& child_in, base::UniqueFd& child_out,
+                         base::UniqueFd& child_err) {
+    std::vector<std::string> args = {"exec", "--process", files + ".json", "--detach",
+                                     "--pid-file", files + ".pid"};
+    base::UniqueFd devnull(::open("/dev/null", O_RDWR | O_CLOEXEC));
+    base::UniqueFd console;
+    const std::string console_path = o_.socket + "." + e.id.substr(0, 12);
+    if (e.io.tty) {
+      console = listen_unix(console_path);
+      if (!console.valid()) {
+        refuse(c, "Ecannot listen on " + console_path + ": " + std::strerror(errno) + "\n");
+        return false;
+      }
+      args.push_back("--console-socket");
+      args.push_back(console_path);
+    }
+    args.push_back(o_.id);
+    const std::string log = files + ".log";
+    const int st = runtime(args, child_in.valid() ? child_in.get() : devnull.get(),
+                           child_out.valid() ? child_out.get() : devnull.get(),
+                           child_err.valid() ? child_err.get() : devnull.get(), log);
+    if (st != 0) {
+      ::unlink(console_path.c_str());
+      refuse(c, "E" + shim_os::runtime_error(log, "runc exec failed with status " +
+                                                      std::to_string(st)) +
+                    "\n");
+      return false;
+    }
+    if (e.io.tty) {
+      base::UniqueFd master = receive_master(console.get());
+      console.reset();
+      ::unlink(console_path.c_str());
+      if (master.valid() && want_stdin) {
+        e.io.in.reset(::fcntl(master.get(), F_DUPFD_CLOEXEC, 0));
+      }
+      e.io.out = std::move(master);
+    }
+    auto pid_text = base::read_file(files + ".pid", 64);
+    e.pid = pid_text ? static_cast<pid_t>(std::atoi(pid_text->c_str())) : 0;
+    return true;
   }
 
   // Stdin bytes from a registered client.
@@ -848,6 +910,8 @@ class Shim {
   std::vector<std::shared_ptr<Client>> clients_;
   std::vector<std::unique_ptr<Exec>> execs_;
   LineSplitter out_lines_, err_lines_;
+  nlohmann::json runc_state_;  // runc's state.json, read at the first exec
+  std::string seccomp_bpf_;    // the container's compiled filter
   pid_t init_pid_ = 0;
   bool started_ = false;
   bool sync_open_ = true;
@@ -887,6 +951,8 @@ int shim_main(int argc, char** argv) {
       o.tty = true;
     } else if (a == "--cgroup") {
       o.cgroup = next();
+    } else if (a == "--runc-exec") {
+      o.runc_exec = true;
     } else {
       send_sync("E unknown shim argument " + a);
       return 2;

@@ -177,6 +177,8 @@ class Containers : public std::enable_shared_from_this<Containers> {
                                std::chrono::milliseconds delay);
   void restart_now(const std::shared_ptr<Container>& c, uint64_t timer);
   void cancel_restart_locked(Container& c);
+  // The BPF of an OCI seccomp object, compiled once per distinct profile.
+  std::optional<std::string> seccomp_bpf(const nlohmann::json& oci_seccomp);
   // At open: containers of stray shims are killed, leftovers of runs cleaned.
   void clean_strays_locked();
   // Stop signal now, SIGKILL after `timeout` s (-1: the container's own).
@@ -219,7 +221,9 @@ class Containers : public std::enable_shared_from_this<Containers> {
   std::optional<nlohmann::json> seccomp_;
 
   mutable std::mutex mu_;
-  std::mutex volumes_mu_;  // volume directories' creation and removal
+  std::mutex volumes_mu_;
+  std::mutex seccomp_mu_;
+  std::map<std::string, std::string> seccomp_cache_;  // OCI seccomp JSON -> BPF  // volume directories' creation and removal
   std::map<std::string, std::shared_ptr<Container>> by_id_;
   std::map<std::string, std::string> names_;  // "/name" -> id
 };

@@ -12,13 +12,11 @@
 #include <vector>
 
 #include "dind/base/result.hpp"
+#include "dind/runtime/capabilities.hpp"
 #include "dind/runtime/spec.hpp"
 
 namespace dind::runtime {
 
-// "CAP_X" names of the capabilities in a mask (bit N = capability N), as
-// /proc/<pid>/status shows them (CapBnd); unknown bits are left out.
-std::vector<std::string> capability_names(uint64_t mask);
 // Whether a --cap-add/--cap-drop value names a capability ("ALL" does);
 // case and the "CAP_" prefix are optional.
 bool known_capability(const std::string& name);

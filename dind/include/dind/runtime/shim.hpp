@@ -23,9 +23,9 @@
 //                      resize (16-bit big-endian sizes) the terminal of the
 //                      container (len 0) or of the exec `id`; answers 'K' or 'E'.
 //   'x' flags xflags id
-//                      exec (kExec* in xflags, a 64-hex id): runs
-//                      `runc exec --process <bundle>/exec/<id>.json --detach
-//                      --pid-file <bundle>/exec/<id>.pid`, answers "K<pid>\n"
+//                      exec (kExec* in xflags, a 64-hex id): runs the OCI
+//                      process <bundle>/exec/<id>.json in the container (itself,
+//                      see nsexec.hpp, or with `runc exec --detach`), answers "K<pid>\n"
 //                      or "E<message>\n" (and closes), then serves the exec's
 //                      streams as attach does. When the process has exited
 //                      and its output drained the shim writes
@@ -63,6 +63,7 @@ struct ShimOptions {
   bool stdin_once = false;
   bool tty = false;  // runc --console-socket; the pty master is the one stream
   std::string cgroup;  // the container's cgroupsPath: OOM kills are read there at the exit
+  bool runc_exec = false;  // exec through `runc exec` rather than natively (nsexec.hpp)
 };
 
 std::vector<std::string> shim_args(const ShimOptions& o);  // after "dind shim"
