@@ -62,8 +62,6 @@ uint64_t cap_mask(const json& list) {
 // Everything the forked side needs, prepared before the fork (no allocation
 // after it beyond what exec needs).
 struct Plan {
-  std::vector<std::string> cgroup_procs;  // cgroup.procs files to join
-  std::vector<std::pair<int, base::UniqueFd>> namespaces;  // (CLONE_NEW*, fd), mnt last
   std::vector<std::string> args, env;
   std::string cwd;
   uint32_t uid = 0, gid = 0;
@@ -77,28 +75,31 @@ struct Plan {
   std::string bpf;
 };
 
-base::Result<Plan> plan(const NativeExecInput& in) {
-  const json& p = in.process;
-  if (!p.value("apparmorProfile", "").empty() || !p.value("selinuxLabel", "").empty()) {
-    return make_error(ErrorKind::kUnimplemented, "security labels");
-  }
-  Plan out;
-  const json config = in.runc_state.value("config", json::object());
+struct ContainerPlan {
+  std::vector<std::string> cgroup_procs;  // cgroup.procs files to join
+  std::vector<std::pair<int, base::UniqueFd>> namespaces;  // (CLONE_NEW*, fd), mnt last
+  std::string bpf;
+};
+
+base::Result<ContainerPlan> container_plan(pid_t init_pid, const json& runc_state,
+                                           const std::string& seccomp_bpf) {
+  ContainerPlan out;
+  const json config = runc_state.value("config", json::object());
   const bool wants_seccomp = config.contains("seccomp") && !config["seccomp"].is_null();
-  if (wants_seccomp && in.seccomp_bpf.empty()) {
+  if (wants_seccomp && seccomp_bpf.empty()) {
     return make_error(ErrorKind::kUnimplemented, "no compiled seccomp filter");
   }
   if (wants_seccomp) {
-    out.bpf = in.seccomp_bpf;
+    out.bpf = seccomp_bpf;
   }
-  const json cgroup_paths = in.runc_state.value("cgroup_paths", json::object());
+  const json cgroup_paths = runc_state.value("cgroup_paths", json::object());
   for (const auto& [controller, path] : cgroup_paths.items()) {
     (void)controller;
     if (path.is_string() && !path.get<std::string>().empty()) {
       out.cgroup_procs.push_back(path.get<std::string>() + "/cgroup.procs");
     }
   }
-  const std::string base = "/proc/" + std::to_string(in.init_pid) + "/ns/";
+  const std::string base = "/proc/" + std::to_string(init_pid) + "/ns/";
   for (const auto& [name, flag] : std::initializer_list<std::pair<const char*, int>>{
            {"user", CLONE_NEWUSER}, {"cgroup", CLONE_NEWCGROUP}, {"ipc", CLONE_NEWIPC},
            {"uts", CLONE_NEWUTS},   {"net", CLONE_NEWNET},       {"pid", CLONE_NEWPID},
@@ -121,14 +122,30 @@ base::Result<Plan> plan(const NativeExecInput& in) {
     }
     out.namespaces.emplace_back(flag, std::move(fd));
   }
+  return out;
+}
+
+base::Result<Plan> process_plan(const json& p) {
+  if (!p.is_object()) {
+    return make_error(ErrorKind::kInvalidArgument, "the process is not an object");
+  }
+  if (!p.value("apparmorProfile", "").empty() || !p.value("selinuxLabel", "").empty()) {
+    return make_error(ErrorKind::kUnimplemented, "security labels");
+  }
+  Plan out;
   for (const auto& a : p.value("args", json::array())) {
+    if (!a.is_string()) {
+      return make_error(ErrorKind::kInvalidArgument, "args must be strings");
+    }
     out.args.push_back(a.get<std::string>());
   }
   if (out.args.empty()) {
     return make_error(ErrorKind::kInvalidArgument, "args must not be empty");
   }
   for (const auto& e : p.value("env", json::array())) {
-    out.env.push_back(e.get<std::string>());
+    if (e.is_string()) {
+      out.env.push_back(e.get<std::string>());
+    }
   }
   out.cwd = p.value("cwd", "/");
   const json user = p.value("user", json::object());
@@ -148,7 +165,8 @@ base::Result<Plan> plan(const NativeExecInput& in) {
     if (it == rlimit_numbers().end()) {
       return make_error(ErrorKind::kInvalidArgument, "unknown rlimit " + r.value("type", ""));
     }
-    out.rlimits.emplace_back(it->second, rlimit{r.value("soft", uint64_t{0}), r.value("hard", uint64_t{0})});
+    out.rlimits.emplace_back(it->second,
+                             rlimit{r.value("soft", uint64_t{0}), r.value("hard", uint64_t{0})});
   }
   if (p.contains("oomScoreAdj") && p["oomScoreAdj"].is_number_integer()) {
     out.oom_score_adj = p["oomScoreAdj"].get<int>();
@@ -334,94 +352,241 @@ bool set_caps(uint64_t effective, uint64_t permitted, uint64_t inheritable) {
 
 }  // namespace
 
-base::Result<NativeExec> native_exec(const NativeExecInput& in) {
-  DIND_ASSIGN_OR_RETURN(Plan pl, plan(in));
-  int err_pipe[2];
-  int pid_pipe[2];
-  int console[2] = {-1, -1};
-  if (::pipe2(err_pipe, O_CLOEXEC) != 0 || ::pipe2(pid_pipe, O_CLOEXEC) != 0 ||
-      (pl.terminal && ::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, console) != 0)) {
-    return base::sys_error(errno, "exec pipes");
-  }
-  base::UniqueFd err_r(err_pipe[0]), err_w(err_pipe[1]), pid_r(pid_pipe[0]), pid_w(pid_pipe[1]);
-  base::UniqueFd console_ours(console[0]), console_theirs(console[1]);
-  const pid_t helper = ::fork();
-  if (helper < 0) {
-    return base::sys_error(errno, "fork");
-  }
-  if (helper == 0) {
-    // Nothing of the container may look at us through /proc meanwhile.
-    ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-    const std::string self = std::to_string(::getpid());
-    for (const auto& procs : pl.cgroup_procs) {
-      if (!write_file(procs, self)) {
-        report(err_w.get(), "joining the cgroup " + procs + ": " + std::strerror(errno));
-        ::_exit(126);
+namespace {
+
+constexpr size_t kMaxRequest = 1u << 20;
+
+base::Result<base::UniqueFd> receive_fd(int sock) {
+  char dummy;
+  iovec iov{&dummy, 1};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))]{};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof(control);
+  if (::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) > 0) {
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+        int fd = -1;
+        std::memcpy(&fd, CMSG_DATA(c), sizeof(int));
+        return base::UniqueFd(fd);
       }
     }
-    for (auto& [flag, fd] : pl.namespaces) {
-      if (::setns(fd.get(), flag) != 0) {
-        report(err_w.get(), "setns: " + std::string(std::strerror(errno)));
-        ::_exit(126);
-      }
-    }
-    const pid_t child = ::fork();  // lands in the container's pid namespace
-    if (child == 0) {
-      become(pl, err_w.get(), console_theirs.get(), in.in, in.out, in.err);
-    }
-    (void)!::write(pid_w.get(), &child, sizeof(child));
-    ::_exit(child < 0 ? 126 : 0);
   }
-  err_w.reset();
-  pid_w.reset();
-  console_theirs.reset();
-  int status = 0;
-  while (::waitpid(helper, &status, 0) < 0 && errno == EINTR) {
-  }
-  pid_t pid = -1;
-  if (::read(pid_r.get(), &pid, sizeof(pid)) != sizeof(pid)) {
-    pid = -1;
-  }
-  // EOF once the process exec'd (the pipe is close-on-exec) or failed.
-  std::string why;
-  char buf[4096];
-  for (ssize_t n; (n = ::read(err_r.get(), buf, sizeof(buf))) != 0;) {
-    if (n < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      break;
-    }
-    why.append(buf, static_cast<size_t>(n));
-  }
-  if (!why.empty() || pid <= 0) {
-    return make_error(ErrorKind::kInternal, why.empty() ? "exec failed" : why);
-  }
-  NativeExec out;
-  out.pid = pid;
-  if (pl.terminal) {
-    char dummy;
-    iovec iov{&dummy, 1};
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))]{};
+  return make_error(ErrorKind::kInternal, "the exec's terminal did not arrive");
+}
+
+// The zygote's loop: one request per packet ('T' + process JSON with a
+// console socket, or 'P' + process JSON with stdin, stdout, stderr); each
+// exec is a clone that the shim parents (CLONE_PARENT) and reaps; the answer
+// is "K<pid>" or "E<message>".
+[[noreturn]] void serve(int sock, const std::string& bpf) {
+  std::vector<char> buf(kMaxRequest);
+  for (;;) {
+    iovec iov{buf.data(), buf.size()};
+    alignas(cmsghdr) char control[CMSG_SPACE(3 * sizeof(int))]{};
     msghdr msg{};
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
     msg.msg_control = control;
     msg.msg_controllen = sizeof(control);
-    if (::recvmsg(console_ours.get(), &msg, MSG_CMSG_CLOEXEC) > 0) {
-      for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+    const ssize_t n = ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      ::_exit(0);  // the shim went away
+    }
+    std::vector<base::UniqueFd> fds;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+        const size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < count; ++i) {
           int fd = -1;
-          std::memcpy(&fd, CMSG_DATA(c), sizeof(int));
-          out.master.reset(fd);
+          std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+          fds.emplace_back(fd);
         }
       }
     }
-    if (!out.master.valid()) {
-      return make_error(ErrorKind::kInternal, "the exec's terminal did not arrive");
+    const bool terminal = buf[0] == 'T';
+    auto answer = [sock](const std::string& a) {
+      (void)::send(sock, a.data(), a.size(), MSG_NOSIGNAL);
+    };
+    if (fds.size() != (terminal ? 1u : 3u)) {
+      answer("Ebad exec request");
+      continue;
+    }
+    auto process = json::parse(buf.data() + 1, buf.data() + n, nullptr, false);
+    auto pl = process_plan(process);
+    if (!pl) {
+      answer("E" + pl.error().message);
+      continue;
+    }
+    pl->bpf = bpf;
+    int err_pipe[2];
+    if (::pipe2(err_pipe, O_CLOEXEC) != 0) {
+      answer(std::string("Eexec pipe: ") + std::strerror(errno));
+      continue;
+    }
+    base::UniqueFd err_r(err_pipe[0]), err_w(err_pipe[1]);
+    const long child = ::syscall(SYS_clone, CLONE_PARENT | SIGCHLD, nullptr, nullptr, nullptr, nullptr);
+    if (child == 0) {
+      if (terminal) {
+        become(*pl, err_w.get(), fds[0].get(), -1, -1, -1);
+      }
+      become(*pl, err_w.get(), -1, fds[0].get(), fds[1].get(), fds[2].get());
+    }
+    err_w.reset();
+    fds.clear();  // the process holds its stdio now, not us
+    if (child < 0) {
+      answer(std::string("Eclone: ") + std::strerror(errno));
+      continue;
+    }
+    std::string why;
+    char b[4096];
+    for (ssize_t r; (r = ::read(err_r.get(), b, sizeof(b))) != 0;) {
+      if (r < 0) {
+        if (errno == EINTR) {
+          continue;
+        }
+        break;
+      }
+      why.append(b, static_cast<size_t>(r));
+    }
+    answer(why.empty() ? "K" + std::to_string(child) : "E" + why);
+  }
+}
+
+}  // namespace
+
+base::Result<std::unique_ptr<ExecZygote>> ExecZygote::start(pid_t init_pid,
+                                                           const json& runc_state,
+                                                           const std::string& seccomp_bpf) {
+  DIND_ASSIGN_OR_RETURN(ContainerPlan cp, container_plan(init_pid, runc_state, seccomp_bpf));
+  int sv[2];
+  int ready[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0 ||
+      ::pipe2(ready, O_CLOEXEC) != 0) {
+    return base::sys_error(errno, "exec zygote sockets");
+  }
+  base::UniqueFd ours(sv[0]), theirs(sv[1]), ready_r(ready[0]), ready_w(ready[1]);
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    return base::sys_error(errno, "fork");
+  }
+  if (pid == 0) {
+    // Nothing of the container may look at us through /proc.
+    ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    const std::string self = std::to_string(::getpid());
+    for (const auto& procs : cp.cgroup_procs) {
+      if (!write_file(procs, self)) {
+        report(ready_w.get(), "joining the cgroup " + procs + ": " + std::strerror(errno));
+        ::_exit(126);
+      }
+    }
+    for (auto& [flag, fd] : cp.namespaces) {
+      if (::setns(fd.get(), flag) != 0) {
+        report(ready_w.get(), "setns: " + std::string(std::strerror(errno)));
+        ::_exit(126);
+      }
+    }
+    // Keep only the request socket: every other descriptor of the shim
+    // (other execs' pipes above all) must not stay open here.
+    // Closing the ready pipe with the rest tells the shim all went well.
+    const int devnull = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+    ::dup2(devnull, 0);
+    ::dup2(devnull, 1);
+    ::dup2(devnull, 2);
+    if (theirs.get() != 3) {
+      ::dup3(theirs.get(), 3, O_CLOEXEC);
+    }
+    ::syscall(SYS_close_range, 4u, ~0u, 0u);
+    serve(3, cp.bpf);
+  }
+  theirs.reset();
+  ready_w.reset();
+  std::string why;
+  char b[4096];
+  for (ssize_t r; (r = ::read(ready_r.get(), b, sizeof(b))) != 0;) {
+    if (r < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      break;
+    }
+    why.append(b, static_cast<size_t>(r));
+  }
+  std::unique_ptr<ExecZygote> z(new ExecZygote());
+  z->pid_ = pid;
+  z->sock_ = std::move(ours);
+  if (!why.empty()) {
+    return make_error(ErrorKind::kInternal, why);  // z's destructor reaps it
+  }
+  return z;
+}
+
+ExecZygote::~ExecZygote() {
+  if (pid_ > 0) {
+    ::kill(pid_, SIGKILL);
+    while (::waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
     }
   }
-  return out;
+}
+
+base::Result<NativeExec> ExecZygote::exec(const json& process, int in, int out, int err) {
+  const bool terminal = process.value("terminal", false);
+  const std::string request = std::string(terminal ? "T" : "P") + process.dump();
+  if (request.size() > kMaxRequest) {
+    return make_error(ErrorKind::kUnimplemented, "a process this large goes to runc");
+  }
+  base::UniqueFd devnull(::open("/dev/null", O_RDWR | O_CLOEXEC));
+  int console[2] = {-1, -1};
+  if (terminal && ::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, console) != 0) {
+    return base::sys_error(errno, "console socket");
+  }
+  base::UniqueFd console_ours(console[0]), console_theirs(console[1]);
+  std::vector<int> fds;
+  if (terminal) {
+    fds = {console_theirs.get()};
+  } else {
+    fds = {in >= 0 ? in : devnull.get(), out >= 0 ? out : devnull.get(),
+           err >= 0 ? err : devnull.get()};
+  }
+  iovec iov{const_cast<char*>(request.data()), request.size()};
+  alignas(cmsghdr) char control[CMSG_SPACE(3 * sizeof(int))]{};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = CMSG_SPACE(fds.size() * sizeof(int));
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(fds.size() * sizeof(int));
+  std::memcpy(CMSG_DATA(c), fds.data(), fds.size() * sizeof(int));
+  if (::sendmsg(sock_.get(), &msg, MSG_NOSIGNAL) < 0) {
+    return make_error(ErrorKind::kUnavailable,
+                      std::string("the exec zygote is gone: ") + std::strerror(errno));
+  }
+  console_theirs.reset();
+  char answer[8192];
+  ssize_t n;
+  while ((n = ::recv(sock_.get(), answer, sizeof(answer), 0)) < 0 && errno == EINTR) {
+  }
+  if (n <= 0) {
+    return make_error(ErrorKind::kUnavailable, "the exec zygote is gone");
+  }
+  const std::string a(answer, static_cast<size_t>(n));
+  if (a[0] != 'K') {
+    return make_error(ErrorKind::kInternal, a.substr(1));
+  }
+  NativeExec outp;
+  outp.pid = static_cast<pid_t>(std::atoi(a.c_str() + 1));
+  if (terminal) {
+    DIND_ASSIGN_OR_RETURN(outp.master, receive_fd(console_ours.get()));
+  }
+  return outp;
 }
 
 }  // namespace dind::runtime

@@ -541,24 +541,27 @@ class Shim {
     if (!process.is_object()) {
       return base::make_error(base::ErrorKind::kUnimplemented, "no process file");
     }
-    if (runc_state_.is_null()) {
-      auto state = base::read_file(o_.runc_root + "/" + o_.id + "/state.json", 16u << 20);
-      runc_state_ = state ? nlohmann::json::parse(*state, nullptr, false) : nlohmann::json();
-      seccomp_bpf_ = base::read_file(o_.bundle + "/seccomp.bpf", 1u << 20).value_or("");
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      if (!zygote_) {
+        auto state = base::read_file(o_.runc_root + "/" + o_.id + "/state.json", 16u << 20);
+        const auto doc = state ? nlohmann::json::parse(*state, nullptr, false) : nlohmann::json();
+        if (!doc.is_object()) {
+          return base::make_error(base::ErrorKind::kUnimplemented, "no runc state");
+        }
+        auto z = ExecZygote::start(init_pid_, doc,
+                                   base::read_file(o_.bundle + "/seccomp.bpf", 1u << 20).value_or(""));
+        if (!z) {
+          return std::move(z).error();
+        }
+        zygote_ = std::move(*z);
+      }
+      auto r = zygote_->exec(process, in, out, err);
+      if (r || r.error().kind != base::ErrorKind::kUnavailable) {
+        return r;
+      }
+      zygote_.reset();  // it died (the OOM killer?): start another
     }
-    if (!runc_state_.is_object()) {
-      runc_state_ = nullptr;
-      return base::make_error(base::ErrorKind::kUnimplemented, "no runc state");
-    }
-    NativeExecInput in_;
-    in_.init_pid = init_pid_;
-    in_.process = process;
-    in_.runc_state = runc_state_;
-    in_.seccomp_bpf = seccomp_bpf_;
-    in_.in = in;
-    in_.out = out;
-    in_.err = err;
-    return native_exec(in_);
+    return base::make_error(base::ErrorKind::kUnimplemented, "no exec zygote");
   }
 
   // `runc exec --detach`; false after refusing the client.
@@ -716,6 +719,7 @@ class Shim {
       read_init(2);
     }
     finish_execs(true);
+    zygote_.reset();  // its cgroups must be empty for runc delete
     const bool oom = oom_killed();  // before runc delete removes the cgroup
     delete_container();
     nlohmann::json doc = {{"ExitCode", exit_code_of(exit_status_)},
@@ -910,8 +914,7 @@ class Shim {
   std::vector<std::shared_ptr<Client>> clients_;
   std::vector<std::unique_ptr<Exec>> execs_;
   LineSplitter out_lines_, err_lines_;
-  nlohmann::json runc_state_;  // runc's state.json, read at the first exec
-  std::string seccomp_bpf_;    // the container's compiled filter
+  std::unique_ptr<ExecZygote> zygote_;  // started at the first exec
   pid_t init_pid_ = 0;
   bool started_ = false;
   bool sync_open_ = true;

@@ -15,6 +15,7 @@
 #include <sys/types.h>
 
 #include <nlohmann/json.hpp>
+#include <memory>
 #include <string>
 
 #include "dind/base/fs.hpp"
@@ -22,21 +23,37 @@
 
 namespace dind::runtime {
 
-struct NativeExecInput {
-  pid_t init_pid = 0;
-  nlohmann::json process;       // the OCI process object (process.json)
-  nlohmann::json runc_state;    // runc's state.json for the container
-  std::string seccomp_bpf;      // the container's filter (struct sock_filter[])
-  int in = -1, out = -1, err = -1;  // the process's stdio without a terminal (-1: /dev/null)
-};
-
 struct NativeExec {
   pid_t pid = 0;
   base::UniqueFd master;  // the pty master with a terminal
 };
 
-// Errors carry runc's wording ("exec failed: unable to start container
-// process: exec: \"x\": executable file not found in $PATH").
-base::Result<NativeExec> native_exec(const NativeExecInput& in);
+// A process the shim keeps in the container's cgroups and namespaces; each
+// exec is a fork of it. (Moving a process into cgroup v1 hierarchies costs
+// an RCU grace period, ~15 ms here, per exec; a fork inherits them.) It
+// counts as one process of the container's cgroups (pids.max), is invisible
+// inside (not in the pid namespace), and goes with the container.
+class ExecZygote {
+ public:
+  // kUnimplemented for what this path does not cover (a user namespace, a
+  // seccomp profile without its compiled filter).
+  static base::Result<std::unique_ptr<ExecZygote>> start(pid_t init_pid,
+                                                        const nlohmann::json& runc_state,
+                                                        const std::string& seccomp_bpf);
+  ~ExecZygote();  // kills and reaps it
+
+  // Starts the OCI process with the given stdio (-1: /dev/null) or, when the
+  // process asks for a terminal, a new pty whose master comes back. Errors
+  // carry runc's wording ("exec failed: unable to start container process:
+  // exec: \"x\": executable file not found in $PATH"); kUnavailable: the
+  // zygote is gone (start another); kUnimplemented: use runc (labels).
+  base::Result<NativeExec> exec(const nlohmann::json& process, int in, int out, int err);
+  pid_t pid() const { return pid_; }
+
+ private:
+  ExecZygote() = default;
+  pid_t pid_ = 0;
+  base::UniqueFd sock_;
+};
 
 }  // namespace dind::runtime
