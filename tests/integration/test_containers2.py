@@ -135,6 +135,33 @@ def test_exec_tty_size_resize_and_exit_code(daemon, box):
     assert out.startswith(b"/dev/pts/") and out.endswith(b"\r\ndone\r\n"), out
 
 
+def test_detach_keys_leave_the_container_running(daemon, image, box):
+    """ctrl-p ctrl-q detaches `docker run -it` and `docker attach`; the
+    container and its terminal stay, and a new attach finds the same shell."""
+    env = cli_env(daemon)
+    run = PtyRun([CLIS[0], "run", "-it", "--name", "detachable", image, "sh"], env)
+    run.read_until(b"# ")
+    run.write(b"echo first-$((20+1))\n")
+    run.read_until(b"first-21")
+    run.write(b"\x10\x11")
+    assert run.wait() == 0
+    assert state(daemon, "detachable")["State"]["Running"]
+    again = PtyRun([CLIS[0], "attach", "detachable"], env)
+    time.sleep(0.3)
+    again.write(b"echo second-$((40+2))\n")
+    again.read_until(b"second-42")
+    again.write(b"exit 5\n")
+    assert again.wait() == 5
+    assert docker(daemon, "wait", "detachable").stdout.strip() == "5"
+    # A custom sequence.
+    run = PtyRun([CLIS[0], "exec", "-it", "--detach-keys", "ctrl-x,x", "box", "sh"], env)
+    run.read_until(b"# ")
+    run.write(b"\x18x")
+    run.wait()  # the CLI's exec reports the detach as an error (as with dockerd)
+    assert b"read escape sequence" in run.out, run.out
+    docker(daemon, "rm", "detachable")
+
+
 def exec_create(daemon, cid, body):
     code, out = api(daemon, "POST", f"/containers/{cid}/exec", json.dumps(body))
     assert code == 201, out

@@ -633,11 +633,14 @@ class Shim {
         c.fd.reset();
         return;
       }
+      // As dockerd: the client's end of input closes the process's stdin
+      // (an exec's, or a --stdin-once container's), but never a terminal's:
+      // a client that detaches (ctrl-p ctrl-q) or goes away leaves it open.
       if ((c.flags & kAttachStdin) != 0) {
-        if (c.exec != nullptr) {
+        if (c.exec != nullptr && !c.exec->io.tty) {
           c.exec->io.close_in = true;
           c.exec->io.flush_in();
-        } else if (o_.stdin_once) {
+        } else if (c.exec == nullptr && o_.stdin_once && !o_.tty) {
           init_.close_in = true;
           init_.flush_in();
         }

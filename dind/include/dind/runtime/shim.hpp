@@ -16,8 +16,8 @@
 //   'a' flags          attach: flags are kAttach*; the shim answers 'K', then
 //                      sends the container's output in Docker's stdcopy frames
 //                      (raw with a TTY: one stream) and takes stdin bytes; the
-//                      client's half-close ends its stdin (with --stdin-once it
-//                      closes the container's stdin). The shim closes every
+//                      client's half-close ends its stdin (with --stdin-once and
+//                      no TTY it closes the container's stdin). The shim closes every
 //                      client after the container's output ended.
 //   'r' rows cols len id
 //                      resize (16-bit big-endian sizes) the terminal of the
