@@ -86,7 +86,8 @@ base::Result<json> Containers::update(const std::string& ref, const json& body) 
     hc["RestartPolicy"] = *it;
     DIND_TRY(parse_restart_policy(hc));
   }
-  auto settled = runtime::settle_resources(hc, host_, true);
+  std::vector<std::string> warnings;
+  auto settled = runtime::settle_resources(hc, host_, true, &warnings);
   if (!settled) {
     return std::move(settled).error();
   }
@@ -98,7 +99,7 @@ base::Result<json> Containers::update(const std::string& ref, const json& body) 
   }
   c->host_config = std::move(*settled);
   DIND_TRY(save(*c));
-  return json{{"Warnings", json::array()}};
+  return json{{"Warnings", warnings}};
 }
 
 base::Status Containers::pause(const std::string& ref) {

@@ -250,6 +250,11 @@ runtime::HostFacts gather_facts() {
                  (fs::exists("/sys/fs/cgroup/cgroup.controllers") &&
                   first_line("/sys/fs/cgroup/cgroup.controllers", "").find("memory") !=
                       std::string::npos);
+  h.blkio_weight = fs::exists("/sys/fs/cgroup/blkio/blkio.weight") ||
+                   fs::exists("/sys/fs/cgroup/blkio/blkio.bfq.weight") ||
+                   (fs::exists("/sys/fs/cgroup/cgroup.controllers") &&
+                    first_line("/sys/fs/cgroup/cgroup.controllers", "").find("io") !=
+                        std::string::npos);
   for (const auto& [name, resource] : std::initializer_list<std::pair<const char*, int>>{
            {"core", RLIMIT_CORE},       {"cpu", RLIMIT_CPU},         {"data", RLIMIT_DATA},
            {"fsize", RLIMIT_FSIZE},     {"locks", RLIMIT_LOCKS},     {"memlock", RLIMIT_MEMLOCK},
@@ -744,7 +749,8 @@ base::Result<Containers::Created> Containers::create(const std::string& name_in,
                             "withholds it)");
     }
   }
-  if (auto settled = runtime::settle_resources(hc, host_, false); !settled) {
+  std::vector<std::string> warnings;
+  if (auto settled = runtime::settle_resources(hc, host_, false, &warnings); !settled) {
     return std::move(settled).error();
   } else {
     hc = std::move(*settled);
@@ -827,7 +833,7 @@ base::Result<Containers::Created> Containers::create(const std::string& name_in,
   }
   by_id_[c->id] = c;
   names_[name] = c->id;
-  return Created{c->id, {}};
+  return Created{c->id, warnings};
 }
 
 // ---------------------------------------------------------------------------

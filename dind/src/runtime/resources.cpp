@@ -90,7 +90,8 @@ std::optional<std::set<int>> parse_cpu_list(const std::string& text) {
   return out;
 }
 
-base::Result<json> settle_resources(json hc, const HostFacts& host, bool update) {
+base::Result<json> settle_resources(json hc, const HostFacts& host, bool update,
+                                    std::vector<std::string>* warnings) {
   if (!hc.is_object()) {
     hc = json::object();
   }
@@ -177,6 +178,26 @@ base::Result<json> settle_resources(json hc, const HostFacts& host, bool update)
                        std::to_string(soft) + " > " + std::to_string(hard));
       }
     }
+  }
+  for (const char* key : {"CpuRealtimePeriod", "CpuRealtimeRuntime"}) {
+    if (hc.value(key, json(0)).is_number() && hc.value(key, json(0)).get<double>() != 0) {
+      return invalid(std::string(key) + ": real-time CPU scheduling is not supported by dind");
+    }
+  }
+  for (const char* key : {"BlkioWeightDevice", "BlkioDeviceReadBps", "BlkioDeviceWriteBps",
+                          "BlkioDeviceReadIOps", "BlkioDeviceWriteIOps"}) {
+    if (const json v = hc.value(key, json()); v.is_array() && !v.empty()) {
+      return invalid(std::string(key) + ": per-device block I/O limits are not supported by dind");
+    }
+  }
+  if (blkio > 0 && !host.blkio_weight) {
+    // dockerd's warning, and the weight goes.
+    if (warnings != nullptr) {
+      warnings->push_back(
+          "Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight "
+          "discarded.");
+    }
+    hc["BlkioWeight"] = 0;
   }
   // dockerd's defaults.
   if (!update && memory > 0 && swap == 0) {

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "dind/base/result.hpp"
 #include "dind/runtime/spec.hpp"
@@ -17,8 +18,13 @@ namespace dind::runtime {
 // update) and fills dockerd's defaults: MemorySwap = 2 x Memory when unset
 // (-1, unlimited, when this host cannot limit swap); PidsLimit <= 0 means
 // none. kInvalidArgument with dockerd's message otherwise.
+// Settings this host cannot apply but dockerd only warns about (block I/O
+// weight without the blkio/io weight file) are dropped with a warning added
+// to `warnings`; settings dind does not apply (real-time CPU, per-device I/O
+// limits) are refused.
 base::Result<nlohmann::json> settle_resources(nlohmann::json host_config, const HostFacts& host,
-                                              bool update);
+                                              bool update,
+                                              std::vector<std::string>* warnings = nullptr);
 
 // linux.resources (without the device rules) for a settled HostConfig.
 nlohmann::json oci_resources(const nlohmann::json& host_config, const HostFacts& host);

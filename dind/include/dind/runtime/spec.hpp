@@ -31,6 +31,7 @@ struct HostFacts {
   std::string cpus_online = "0";  // e.g. "0-1"
   std::string mems_online = "0";
   bool swap_limit = true;  // memory.memsw (v1) or memory.swap.max (v2) exists
+  bool blkio_weight = true;  // blkio.weight / blkio.bfq.weight (v1) or io.weight (v2) exists
   // Hard rlimits of the daemon ("nofile" -> n); without CAP_SYS_RESOURCE no
   // container may go above them.
   std::map<std::string, uint64_t> rlimit_hard;
