@@ -3,11 +3,13 @@
 //                         /certs), then serve unix:///var/run/docker.sock and
 //                         tcp://0.0.0.0:2376 (mutual TLS), plus FLAGS
 //   dind daemon [FLAGS]   a dockerd-compatible daemon with exactly FLAGS
+//   dind health [-H unix:///path]  exit 0 when the API answers /_ping
 //   dind shim ...         the per-container shim (started by the daemon)
 //   dind version
 // main only parses the command line and wires the parts together.
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <iostream>
@@ -15,9 +17,12 @@
 #include <vector>
 
 #include "dind/appliance/certs.hpp"
+#include "dind/appliance/health.hpp"
+#include "dind/appliance/plan.hpp"
 #include "dind/base/log.hpp"
 #include "dind/engine/config.hpp"
 #include "dind/engine/daemon.hpp"
+#include "dind/runtime/init.hpp"
 #include "dind/runtime/shim.hpp"
 #include "dind/version.hpp"
 
@@ -35,39 +40,49 @@ int main(int argc, char** argv) {
     std::cout << "dind " << dind::kDindVersion << " (engine " << dind::kEngineVersion << ")\n";
     return 0;
   }
-  std::vector<std::string> flags;
+  if (!args.empty() && args[0] == "health") {
+    return dind::appliance::health(std::vector<std::string>(args.begin() + 1, args.end()));
+  }
   if (!args.empty() && args[0] == "daemon") {
-    flags.assign(args.begin() + 1, args.end());
-  } else if (args.empty() || args[0].rfind('-', 0) == 0) {
-    auto tls = dind::appliance::bootstrap_certificates(certgen::process_environment(), std::cerr);
+    auto config = dind::engine::parse_daemon_args({args.begin() + 1, args.end()});
+    if (!config) {
+      std::cerr << "dind: " << config.error().message << "\n";
+      return 2;
+    }
+    return dind::engine::run_daemon(std::move(*config));
+  }
+  if (!args.empty() && args[0].rfind('-', 0) != 0) {
+    std::cerr << "dind: unknown command \"" << args[0] << "\"\n\n" << dind::engine::daemon_usage();
+    return 2;
+  }
+  // The appliance. As PID 1 of its container the daemon runs in a child and
+  // this process reaps and forwards signals (a SIGTERM during the certificate
+  // generation ends it at once; later the daemon stops its containers).
+  auto appliance = [&args]() -> int {
+    const auto env = certgen::process_environment();
+    auto tls = dind::appliance::bootstrap_certificates(env, std::cerr);
     if (!tls) {
       DIND_LOG(kError) << tls.error().message;
       return 1;
     }
-    // docker:dind honours a unix:// DOCKER_HOST for the socket (and ignores
-    // tcp:// ones, which CI systems set for the client side).
-    const char* docker_host = std::getenv("DOCKER_HOST");
-    std::string socket = docker_host && std::string(docker_host).rfind("unix://", 0) == 0
-                             ? docker_host
-                             : std::string("unix://") + dind::engine::kDefaultSocket;
-    const char* tcp_env = std::getenv("DIND_TCP_ADDRESS");
-    const std::string tcp =
-        std::string("tcp://") + (tcp_env && *tcp_env ? tcp_env : "0.0.0.0:2376");
-    flags = {"--host", socket};
-    if (*tls) {
-      flags.insert(flags.end(),
-                   {"--host", tcp, "--tlsverify", "--tlscacert", (*tls)->ca.string(), "--tlscert",
-                    (*tls)->cert.string(), "--tlskey", (*tls)->key.string()});
+    auto plan = dind::appliance::plan_appliance(env, *tls, args);
+    if (!plan) {
+      std::cerr << "dind: " << plan.error().message << "\n";
+      return 2;
     }
-    flags.insert(flags.end(), args.begin(), args.end());
-  } else {
-    std::cerr << "dind: unknown command \"" << args[0] << "\"\n\n" << dind::engine::daemon_usage();
-    return 2;
+    for (const auto& w : plan->warnings) {
+      DIND_LOG(kWarn) << w;
+    }
+    auto config = dind::engine::parse_daemon_args(plan->flags, plan->defaults);
+    if (!config) {
+      std::cerr << "dind: " << config.error().message << "\n";
+      return 2;
+    }
+    return dind::engine::run_daemon(std::move(*config));
+  };
+  if (::getpid() == 1) {
+    return dind::runtime::run_supervised(appliance);
   }
-  auto config = dind::engine::parse_daemon_args(flags);
-  if (!config) {
-    std::cerr << "dind: " << config.error().message << "\n";
-    return 2;
-  }
-  return dind::engine::run_daemon(std::move(*config));
+  return appliance();
 }
+

@@ -301,8 +301,9 @@ Status merge_config_json(std::string_view text, const std::vector<std::string>& 
   return {};
 }
 
-Result<DaemonConfig> parse_daemon_args(const std::vector<std::string>& args) {
-  DaemonConfig c;
+Result<DaemonConfig> parse_daemon_args(const std::vector<std::string>& args,
+                                       DaemonConfig defaults) {
+  DaemonConfig c = std::move(defaults);
   std::vector<std::string> seen;
   for (size_t i = 0; i < args.size(); ++i) {
     std::string_view a = args[i];

@@ -32,11 +32,13 @@ using base::make_error;
 namespace {
 
 // A pid file naming a live process of ours means another daemon owns this
-// data; a stale one (crash) is replaced.
+// data; a stale one (crash) is replaced. In a restarted appliance container
+// /var/run survives and the old pid may now be this process or its
+// supervising PID 1: stale too.
 base::Status write_pidfile(const std::string& path) {
   if (auto text = base::read_file(path, 64)) {
     const pid_t pid = static_cast<pid_t>(std::atoi(text->c_str()));
-    if (pid > 0 && pid != ::getpid() && ::kill(pid, 0) == 0) {
+    if (pid > 0 && pid != ::getpid() && pid != ::getppid() && ::kill(pid, 0) == 0) {
       auto comm = base::read_file("/proc/" + std::to_string(pid) + "/comm", 64);
       if (comm && comm->rfind("dind", 0) == 0) {
         return make_error(ErrorKind::kAlreadyExists,

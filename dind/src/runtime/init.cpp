@@ -1,7 +1,6 @@
 #include "dind/runtime/init.hpp"
 
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -11,32 +10,12 @@
 
 namespace dind::runtime {
 
-int init_main(int argc, char** argv) {
-  int first = 1;
-  if (first < argc && std::strcmp(argv[first], "--") == 0) {
-    ++first;
-  }
-  if (first >= argc) {
-    std::fprintf(stderr, "docker-init: no command given\n");
-    return 1;
-  }
-  sigset_t all;
-  sigfillset(&all);
-  sigset_t old;
-  ::sigprocmask(SIG_SETMASK, &all, &old);
-  const pid_t child = ::fork();
-  if (child < 0) {
-    std::fprintf(stderr, "docker-init: fork: %s\n", std::strerror(errno));
-    return 1;
-  }
-  if (child == 0) {
-    ::sigprocmask(SIG_SETMASK, &old, nullptr);
-    ::execvp(argv[first], argv + first);
-    std::fprintf(stderr, "docker-init: exec %s: %s\n", argv[first], std::strerror(errno));
-    ::_exit(errno == ENOENT ? 127 : 126);
-  }
-  // Not a subreaper's job here: as PID 1 every orphan of the container comes
-  // to us anyway.
+namespace {
+
+// Forwards the signals it gets to `child`, reaps every process that ends
+// (orphans come to PID 1), returns the child's status once it ends. All
+// signals are blocked (sigwaitinfo takes them).
+int supervise(pid_t child, const sigset_t& all) {
   for (;;) {
     siginfo_t si{};
     if (::sigwaitinfo(&all, &si) < 0) {
@@ -61,6 +40,41 @@ int init_main(int argc, char** argv) {
       }
     }
   }
+}
+
+}  // namespace
+
+int init_main(int argc, char** argv) {
+  int first = 1;
+  if (first < argc && std::strcmp(argv[first], "--") == 0) {
+    ++first;
+  }
+  if (first >= argc) {
+    std::fprintf(stderr, "docker-init: no command given\n");
+    return 1;
+  }
+  return run_supervised([&]() -> int {
+    ::execvp(argv[first], argv + first);
+    std::fprintf(stderr, "docker-init: exec %s: %s\n", argv[first], std::strerror(errno));
+    return errno == ENOENT ? 127 : 126;
+  });
+}
+
+int run_supervised(const std::function<int()>& body) {
+  sigset_t all;
+  sigfillset(&all);
+  sigset_t old;
+  ::sigprocmask(SIG_SETMASK, &all, &old);
+  const pid_t child = ::fork();
+  if (child < 0) {
+    std::fprintf(stderr, "init: fork: %s\n", std::strerror(errno));
+    return 1;
+  }
+  if (child == 0) {
+    ::sigprocmask(SIG_SETMASK, &old, nullptr);
+    ::_exit(body());
+  }
+  return supervise(child, all);
 }
 
 }  // namespace dind::runtime

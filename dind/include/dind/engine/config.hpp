@@ -60,7 +60,8 @@ struct DaemonConfig {
 // booleans "--tlsverify" / "--tlsverify=false"), then merges the config file
 // (a key given both ways is an error, as with dockerd; unknown keys are an
 // error). `config_required` makes a missing default config file an error.
-base::Result<DaemonConfig> parse_daemon_args(const std::vector<std::string>& args);
+base::Result<DaemonConfig> parse_daemon_args(const std::vector<std::string>& args,
+                                             DaemonConfig defaults = {});
 // Merges daemon.json text into config; `flags_seen` are the flag names given
 // on the command line (for the conflict check).
 base::Status merge_config_json(std::string_view json, const std::vector<std::string>& flags_seen,

@@ -1,0 +1,152 @@
+"""The appliance entrypoint (`dind` with no subcommand) as PID 1 of its own pid
+namespace, as in a container: docker:dind's listeners and certificates, the
+health probe, PID 1 duties (signals, zombies), SIGTERM stopping containers
+within the grace period (also during certificate generation), and plain TCP
+only with the explicit opt-in."""
+import os
+import signal
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+from ctrtest import CLIS, import_busybox
+from dindtest import binary, free_port
+
+
+class Appliance:
+    """`unshare --pid --fork --mount --mount-proc dind ...`: the supervisor is
+    PID 1 of the new pid namespace; paths and ports are private."""
+
+    def __init__(self, root, env=None, args=()):
+        self.root = root
+        self.socket = os.path.join(root, "d.sock")
+        self.port = free_port()
+        self.env = {"PATH": os.environ["PATH"], "DOCKER_HOST": f"unix://{self.socket}",
+                    "DOCKER_TLS_CERTDIR": os.path.join(root, "certs"),
+                    "DIND_TCP_ADDRESS": f"127.0.0.1:{self.port}"}
+        self.env.update(env or {})
+        self.args = ["--data-root", f"{root}/data", "--exec-root", f"{root}/exec", "--pidfile", f"{root}/dind.pid",
+                     "--bridge", "none", "--cgroup-parent", f"dindap-{os.urandom(3).hex()}", *args]
+        self.log_path = os.path.join(root, "dind.log")
+
+    def start(self, wait=True):
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(["unshare", "--pid", "--fork", "--mount", "--mount-proc", binary("dind"),
+                                      *self.args], env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 10
+        while not self.supervisor():
+            assert time.monotonic() < deadline, "no PID 1"
+            time.sleep(0.005)
+        if wait:
+            while self.health() != 0:
+                assert self.proc.poll() is None, self.log_text()
+                assert time.monotonic() < deadline + 20, self.log_text()
+                time.sleep(0.02)
+        return self
+
+    def supervisor(self):
+        try:
+            with open(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children") as f:
+                kids = f.read().split()
+            return int(kids[0]) if kids else None
+        except OSError:
+            return None
+
+    def health(self):
+        return subprocess.run([binary("dind"), "health", "-H", f"unix://{self.socket}"],
+                              capture_output=True).returncode
+
+    def log_text(self):
+        return open(self.log_path, errors="replace").read()
+
+    def terminate(self, sig=signal.SIGTERM, timeout=30):
+        """Signals PID 1; returns (its exit status, seconds until it was gone)."""
+        pid1 = self.supervisor()
+        t0 = time.monotonic()
+        os.kill(pid1, sig)
+        rc = self.proc.wait(timeout=timeout)  # unshare reports its child's status
+        self.log.close()
+        return rc, time.monotonic() - t0
+
+    def docker(self, *args, tls=True, check=True):
+        env = {"PATH": os.environ["PATH"], "DOCKER_CONFIG": os.path.join(self.root, "cfg")}
+        if tls:
+            env.update({"DOCKER_HOST": f"tcp://127.0.0.1:{self.port}", "DOCKER_TLS_VERIFY": "1",
+                        "DOCKER_CERT_PATH": os.path.join(self.root, "certs", "client")})
+        else:
+            env["DOCKER_HOST"] = f"unix://{self.socket}"
+        p = subprocess.run([CLIS[0], *args], env=env, capture_output=True, text=True, timeout=60)
+        if check and p.returncode != 0:
+            raise AssertionError(f"{args}: {p.stderr}")
+        return p
+
+
+def leftovers(root):
+    return subprocess.run(["pgrep", "-f", root], capture_output=True, text=True).stdout.split()
+
+
+@pytest.fixture
+def root():
+    with tempfile.TemporaryDirectory(prefix="dind-app-", ignore_cleanup_errors=True) as r:
+        yield r
+        for pid in leftovers(r):
+            os.kill(int(pid), signal.SIGKILL)
+
+
+def test_pid1_serves_mtls_health_and_stops_containers_on_sigterm(root):
+    a = Appliance(root, env={"DIND_SHUTDOWN_TIMEOUT": "2"}).start()
+    out = a.docker("version", "--format", "{{.Server.Version}}").stdout
+    assert "dind" in out
+    assert sorted(os.listdir(os.path.join(root, "certs", "client"))) >= ["ca.pem", "cert.pem", "key.pem"]
+    image = import_busybox(type("D", (), {"socket": a.socket})(), os.path.join(root, "bb.tar"))
+    assert a.docker("run", "--rm", "--network", "none", image, "echo", "nested").stdout == "nested\n"
+    a.docker("run", "-d", "--network", "none", "--name", "polite", image, "sh", "-c",
+             "trap 'exit 3' TERM; while true; do sleep 0.1; done")
+    a.docker("run", "-d", "--network", "none", "--name", "stubborn", image, "sleep", "1000")
+    # Zombies: the shims the daemon started went to PID 1 when their first
+    # process exited; one that ends is reaped there.
+    a.docker("run", "--network", "none", image, "true")
+    pid1 = a.supervisor()
+    time.sleep(0.5)
+    zombies = []
+    for p in os.listdir("/proc"):
+        if p.isdigit():
+            try:
+                stat = open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if stat[0] == "Z" and int(stat[1]) == pid1:
+                zombies.append(p)
+    assert zombies == []
+    rc, took = a.terminate()
+    assert rc == 0, a.log_text()
+    assert took < 8, "within docker stop's 10 s grace"
+    assert leftovers(root) == [], "no process of the appliance remains"
+    assert "stopping 2 containers" in a.log_text()
+
+
+def test_sigterm_during_certificate_generation(root):
+    a = Appliance(root, env={"DIND_TLS_KEY_TYPE": "rsa4096"}).start(wait=False)
+    time.sleep(0.3)
+    assert a.health() != 0, "still generating RSA keys"
+    rc, took = a.terminate()
+    assert took < 2 and rc != 0
+    assert leftovers(root) == []
+
+
+def test_plain_tcp_only_with_the_opt_in(root):
+    a = Appliance(root, env={"DOCKER_TLS_CERTDIR": ""}).start()
+    assert "DIND_INSECURE_TCP=1" in a.log_text()
+    p = a.docker("-H", f"tcp://127.0.0.1:{a.port}", "version", tls=False, check=False)
+    assert p.returncode != 0, "no TCP listener without the opt-in"
+    assert a.docker("version", tls=False).returncode == 0, "the unix socket serves"
+    a.terminate()
+    b = Appliance(root, env={"DOCKER_TLS_CERTDIR": "", "DIND_INSECURE_TCP": "1"}).start()
+    p = subprocess.run([CLIS[0], "-H", f"tcp://127.0.0.1:{b.port}", "version", "--format", "{{.Server.Version}}"],
+                       capture_output=True, text=True, env={"PATH": os.environ["PATH"]})
+    assert p.returncode == 0 and "dind" in p.stdout, p.stderr
+    assert "ANYONE" in b.log_text()
+    rc, _ = b.terminate()
+    assert rc == 0
