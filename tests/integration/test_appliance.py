@@ -150,3 +150,48 @@ def test_plain_tcp_only_with_the_opt_in(root):
     assert "ANYONE" in b.log_text()
     rc, _ = b.terminate()
     assert rc == 0
+
+
+def test_dind_in_dind_with_our_engine_outside(tmp_path):
+    """The appliance image (images/build-rootfs) runs privileged in our own
+    engine; a sibling reaches it over mTLS with the shared client certificates
+    and runs a container in it."""
+    from dindtest import Daemon
+    from ctrtest import docker
+    rootfs = tmp_path / "appliance.tar"
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    build_dir = os.path.dirname(binary("dind"))[: -len("/bin")]
+    subprocess.run([os.path.join(repo, "images", "build-rootfs"), str(rootfs), build_dir], check=True,
+                   capture_output=True)
+    with tempfile.TemporaryDirectory(prefix="dind-did-", ignore_cleanup_errors=True) as r:
+        outer = Daemon(r, tls=False, netns=True).start()
+        try:
+            docker(outer, "import", "-c", 'ENTRYPOINT ["dind"]', "-c", "ENV DOCKER_TLS_CERTDIR=/certs",
+                   str(rootfs), "dind:local")
+            os.makedirs(f"{r}/inner-data")
+            os.makedirs(f"{r}/inner-certs")
+            port = free_port()
+            docker(outer, "run", "-d", "--privileged", "--name", "docker", "-p", f"{port}:2376",
+                   "-v", f"{r}/inner-data:/var/lib/docker", "-v", f"{r}/inner-certs:/certs", "dind:local")
+            deadline = time.monotonic() + 30
+            while docker(outer, "exec", "docker", "dind", "health", check=False).returncode != 0:
+                assert time.monotonic() < deadline, docker(outer, "logs", "docker", check=False).stderr
+                time.sleep(0.1)
+            env = {"PATH": os.environ["PATH"], "DOCKER_HOST": f"tcp://127.0.0.1:{port}", "DOCKER_TLS_VERIFY": "1",
+                   "DOCKER_CERT_PATH": f"{r}/inner-certs/client", "DOCKER_CONFIG": r}
+
+            def inner(*args, **kw):
+                return outer.in_netns(CLIS[0], *args, env=env, capture_output=True, text=True, timeout=60, **kw)
+            assert "dind" in inner("version", "--format", "{{.Server.Version}}").stdout
+            # A busybox image into the nested engine, and a container there.
+            subprocess.run(["tar", "-C", "/", "-cf", str(tmp_path / "bb.tar"), "bin/busybox"], check=True)
+            assert inner("import", "-c", 'ENTRYPOINT ["/bin/busybox"]', str(tmp_path / "bb.tar"), "bb:inner").returncode == 0
+            p = inner("run", "--rm", "bb:inner", "echo", "dind in dind")
+            assert p.returncode == 0 and p.stdout == "dind in dind\n", p.stderr
+            p = inner("info", "--format", "{{.Containers}}")
+            assert p.returncode == 0 and p.stdout.strip() == "0"
+            docker(outer, "stop", "docker")
+            assert docker(outer, "inspect", "-f", "{{.State.ExitCode}}", "docker").stdout.strip() == "0"
+        finally:
+            docker(outer, "rm", "-f", "docker", check=False)
+            outer.destroy()
