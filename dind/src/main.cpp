@@ -18,6 +18,7 @@
 
 #include "dind/appliance/certs.hpp"
 #include "dind/appliance/health.hpp"
+#include "dind/appliance/nested.hpp"
 #include "dind/appliance/plan.hpp"
 #include "dind/base/log.hpp"
 #include "dind/engine/config.hpp"
@@ -58,7 +59,8 @@ int main(int argc, char** argv) {
   // The appliance. As PID 1 of its container the daemon runs in a child and
   // this process reaps and forwards signals (a SIGTERM during the certificate
   // generation ends it at once; later the daemon stops its containers).
-  auto appliance = [&args]() -> int {
+  const bool pid1 = ::getpid() == 1;
+  auto appliance = [&args, pid1]() -> int {
     const auto env = certgen::process_environment();
     auto tls = dind::appliance::bootstrap_certificates(env, std::cerr);
     if (!tls) {
@@ -78,9 +80,23 @@ int main(int argc, char** argv) {
       std::cerr << "dind: " << config.error().message << "\n";
       return 2;
     }
+    if (pid1) {  // the container's own setup, as docker:dind's hack/dind
+      std::vector<std::string> paths = {config->data_root, config->exec_root, config->pidfile};
+      for (const auto& h : config->hosts) {
+        if (h.rfind("unix://", 0) == 0) {
+          paths.push_back(h.substr(7));
+        }
+      }
+      std::vector<std::string> done;
+      dind::appliance::apply_nested(
+          dind::appliance::plan_nested(dind::appliance::gather_nested_facts(paths)), done);
+      for (const auto& line : done) {
+        DIND_LOG(kInfo) << line;
+      }
+    }
     return dind::engine::run_daemon(std::move(*config));
   };
-  if (::getpid() == 1) {
+  if (pid1) {
     return dind::runtime::run_supervised(appliance);
   }
   return appliance();

@@ -120,6 +120,9 @@ def test_pid1_serves_mtls_health_and_stops_containers_on_sigterm(root):
             if stat[0] == "Z" and int(stat[1]) == pid1:
                 zombies.append(p)
     assert zombies == []
+    # The nested environment: / is shared in the appliance's mount namespace.
+    root_line = [line for line in open(f"/proc/{pid1}/mountinfo") if line.split()[4] == "/"][0]
+    assert "shared:" in root_line, root_line
     rc, took = a.terminate()
     assert rc == 0, a.log_text()
     assert took < 8, "within docker stop's 10 s grace"

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <map>
 
+#include "dind/appliance/nested.hpp"
 #include "dind/appliance/plan.hpp"
 
 using namespace dind;
@@ -99,4 +100,28 @@ TEST_CASE("appliance: the knobs", "[appliance]") {
     REQUIRE_FALSE(bad.ok());
     CHECK(bad.error().message.find(name) != std::string::npos);
   }
+}
+
+TEST_CASE("appliance: the nested environment's steps", "[appliance]") {
+  appliance::NestedFacts f;
+  auto p = appliance::plan_nested(f);
+  CHECK_FALSE(p.evacuate_cgroup2);
+  CHECK_FALSE(p.mount_securityfs);
+  CHECK(p.make_root_shared);
+  CHECK(p.mount_tmp);
+  f.cgroup2_root = true;
+  f.securityfs_dir = true;
+  f.tmp_is_mountpoint = true;
+  p = appliance::plan_nested(f);
+  CHECK(p.evacuate_cgroup2);
+  CHECK(p.mount_securityfs);
+  CHECK_FALSE(p.mount_tmp);
+  f.securityfs_mounted = true;
+  CHECK_FALSE(appliance::plan_nested(f).mount_securityfs);
+  // A tmpfs would hide the engine's own paths.
+  f.tmp_is_mountpoint = false;
+  f.engine_paths = {"/var/lib/docker", "/tmp/run/d.sock"};
+  CHECK_FALSE(appliance::plan_nested(f).mount_tmp);
+  f.engine_paths = {"/var/lib/docker", "/tmpfoo"};
+  CHECK(appliance::plan_nested(f).mount_tmp);
 }
