@@ -175,6 +175,7 @@ def test_dind_in_dind_with_our_engine_outside(tmp_path):
             os.makedirs(f"{r}/inner-certs")
             port = free_port()
             docker(outer, "run", "-d", "--privileged", "--name", "docker", "-p", f"{port}:2376",
+                   "-e", "DIND_ADDRESS_POOLS=base=10.123.0.0/16,size=24",
                    "-v", f"{r}/inner-data:/var/lib/docker", "-v", f"{r}/inner-certs:/certs", "dind:local")
             deadline = time.monotonic() + 30
             while docker(outer, "exec", "docker", "dind", "health", check=False).returncode != 0:
@@ -191,6 +192,10 @@ def test_dind_in_dind_with_our_engine_outside(tmp_path):
             assert inner("import", "-c", 'ENTRYPOINT ["/bin/busybox"]', str(tmp_path / "bb.tar"), "bb:inner").returncode == 0
             p = inner("run", "--rm", "bb:inner", "echo", "dind in dind")
             assert p.returncode == 0 and p.stdout == "dind in dind\n", p.stderr
+            # A knob as a variable: new networks come from DIND_ADDRESS_POOLS.
+            assert inner("network", "create", "pooled").returncode == 0
+            p = inner("network", "inspect", "pooled", "--format", "{{(index .IPAM.Config 0).Subnet}}")
+            assert p.stdout.strip().startswith("10.123."), p.stdout + p.stderr
             p = inner("info", "--format", "{{.Containers}}")
             assert p.returncode == 0 and p.stdout.strip() == "0"
             docker(outer, "stop", "docker")

@@ -71,7 +71,8 @@ TEST_CASE("appliance: the knobs", "[appliance]") {
               {"DIND_INSECURE_REGISTRIES", "reg.local:5000"},
               {"DIND_LOG_LEVEL", "debug"},
               {"DIND_SHUTDOWN_TIMEOUT", "3"},
-              {"DIND_TCP_ADDRESS", "127.0.0.1:12376"}}),
+              {"DIND_TCP_ADDRESS", "127.0.0.1:12376"},
+              {"DIND_ADDRESS_POOLS", "base=10.10.0.0/16,size=24; base=10.20.0.0/16,size=26"}}),
       kTls, {});
   REQUIRE(p.ok());
   CHECK(p->defaults.mtu == 1400);
@@ -81,6 +82,8 @@ TEST_CASE("appliance: the knobs", "[appliance]") {
   CHECK(p->defaults.insecure_registries == std::vector<std::string>{"reg.local:5000"});
   CHECK(p->defaults.log_level == "debug");
   CHECK(p->defaults.shutdown_timeout == 3);
+  CHECK(p->defaults.address_pools ==
+        std::vector<std::string>{"base=10.10.0.0/16,size=24", "base=10.20.0.0/16,size=26"});
   CHECK(p->flags[3] == "tcp://127.0.0.1:12376");
   // The user's flags still win: they are parsed over these defaults.
   const auto cfg = std::filesystem::temp_directory_path() / "dind-appliance-plan-test.json";
@@ -94,7 +97,8 @@ TEST_CASE("appliance: the knobs", "[appliance]") {
   CHECK(config->live_restore == false);
   for (const auto& [name, value] : std::vector<std::pair<std::string, std::string>>{
            {"DIND_MTU", "12"}, {"DIND_MTU", "x"}, {"DIND_SHUTDOWN_TIMEOUT", "-1"},
-           {"DIND_LOG_LEVEL", "loud"}}) {
+           {"DIND_LOG_LEVEL", "loud"}, {"DIND_ADDRESS_POOLS", "base=10.0.0.0/8"},
+           {"DIND_ADDRESS_POOLS", "10.0.0.0/8"}}) {
     INFO(name << "=" << value);
     auto bad = appliance::plan_appliance(env_of({{name, value}}), kTls, {});
     REQUIRE_FALSE(bad.ok());

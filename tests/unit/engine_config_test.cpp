@@ -156,6 +156,18 @@ TEST_CASE("daemon.json merges, conflicts and unknown keys", "[engine][config]") 
   }
 }
 
+TEST_CASE("address pools as flags and as dockerd's daemon.json objects", "[engine][config]") {
+  TempDir tmp;
+  auto c = parse(args({"--default-address-pool", "base=10.10.0.0/16,size=24"}), tmp, "{}");
+  REQUIRE(c.ok());
+  CHECK(c->address_pools == std::vector<std::string>{"base=10.10.0.0/16,size=24"});
+  c = parse(args({}), tmp, R"({"default-address-pools":[{"base":"10.20.0.0/16","size":24}]})");
+  REQUIRE(c.ok());
+  CHECK(c->address_pools == std::vector<std::string>{"base=10.20.0.0/16,size=24"});
+  CHECK_FALSE(parse(args({"--default-address-pool", "base=nope,size=24"}), tmp, "{}").ok());
+  CHECK_FALSE(parse(args({}), tmp, R"({"default-address-pools":[{"base":"10.0.0.0/8"}]})").ok());
+}
+
 TEST_CASE("TCP listeners need client verification unless --tls=false", "[engine][config]") {
   std::vector<std::string> warnings;
   DaemonConfig c;

@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+#include "netsetup/pools.hpp"
+
 namespace dind::appliance {
 using base::ErrorKind;
 using base::make_error;
@@ -65,6 +67,24 @@ base::Result<AppliancePlan> plan_appliance(const certgen::EnvLookup& env,
   }
   if (auto v = env("DIND_REGISTRY_MIRRORS")) {
     d.registry_mirrors = split_list(*v);
+  }
+  if (auto v = env("DIND_ADDRESS_POOLS")) {
+    // "base=10.10.0.0/16,size=24 base=10.20.0.0/16,size=24": pools separated by spaces or ";".
+    std::string cur;
+    for (char ch : *v + ";") {
+      if (ch == ';' || ch == ' ' || ch == '\n') {
+        if (!cur.empty()) {
+          if (auto pool = netsetup::parse_pool(cur); !pool) {
+            return make_error(ErrorKind::kInvalidArgument,
+                              "DIND_ADDRESS_POOLS: " + pool.error().message);
+          }
+          d.address_pools.push_back(cur);
+        }
+        cur.clear();
+      } else {
+        cur += ch;
+      }
+    }
   }
   if (auto v = env("DIND_INSECURE_REGISTRIES")) {
     d.insecure_registries = split_list(*v);

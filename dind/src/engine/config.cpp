@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "dind/base/fs.hpp"
+#include "netsetup/pools.hpp"
 
 namespace dind::engine {
 using base::ErrorKind;
@@ -139,6 +140,7 @@ const FlagDef kFlags[] = {
     {"registry-mirror", nullptr, "registry-mirrors", FlagType::kStringList},
     {"insecure-registry", nullptr, "insecure-registries", FlagType::kStringList},
     {"live-restore", nullptr, "live-restore", FlagType::kBool},
+    {"default-address-pool", nullptr, "default-address-pools", FlagType::kStringList},
     {"shutdown-timeout", nullptr, "shutdown-timeout", FlagType::kInt},
 };
 
@@ -199,6 +201,10 @@ Status apply(const FlagDef& f, const std::string& value, DaemonConfig& c) {
     c.registry_mirrors.push_back(value);
   else if (name == "insecure-registry")
     c.insecure_registries.push_back(value);
+  else if (name == "default-address-pool") {
+    DIND_TRY(netsetup::parse_pool(value));
+    c.address_pools.push_back(value);
+  }
   else if (name == "tlscacert")
     c.tlscacert = value;
   else if (name == "tlscert")
@@ -273,6 +279,15 @@ Status merge_config_json(std::string_view text, const std::vector<std::string>& 
         if (!value.is_array())
           return type_error();
         for (auto& item : value) {
+          // dockerd's default-address-pools are {"base": CIDR, "size": N}.
+          if (item.is_object() && item.contains("base") && item["base"].is_string() &&
+              item.contains("size") && item["size"].is_number_integer()) {
+            DIND_TRY(apply(*def,
+                           "base=" + item["base"].get<std::string>() +
+                               ",size=" + std::to_string(item["size"].get<int>()),
+                           config));
+            continue;
+          }
           if (!item.is_string())
             return type_error();
           DIND_TRY(apply(*def, item.get<std::string>(), config));
@@ -442,6 +457,7 @@ Options (dockerd's spellings; also accepted as daemon.json keys):
       --mtu N, --bip CIDR, -b/--bridge NAME (default bridge interface, dind0),
       --cgroup-parent NAME (default dind), --registry-mirror URL, --insecure-registry HOST (used by later features)
       --live-restore=false   SIGTERM stops the containers first (default: they keep running)
+      --default-address-pool base=CIDR,size=N   pools for new networks (repeatable)
       --shutdown-timeout N   seconds each container gets to stop then (default 15)
 )";
 }

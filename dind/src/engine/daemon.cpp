@@ -1,4 +1,5 @@
 #include "dind/engine/daemon.hpp"
+#include "netsetup/pools.hpp"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -179,6 +180,11 @@ int run_daemon(DaemonConfig config) {
   nopts.bridge = config.bridge;
   nopts.bip = config.bip;
   nopts.mtu = config.mtu;
+  for (const auto& pool : config.address_pools) {
+    if (auto spec = netsetup::parse_pool(pool)) {
+      nopts.pools.push_back(*spec);
+    }
+  }
   auto networks = engine::Networks::open(nopts);
   if (!networks) {
     DIND_LOG(kError) << "networking: " << networks.error().message;

@@ -41,6 +41,9 @@ base::Result<std::unique_ptr<Networks>> Networks::open(NetworkOptions options) {
   mo.state_dir = options.state_dir;
   mo.table = options.table;
   mo.default_mtu = options.mtu;
+  if (!options.pools.empty()) {
+    mo.pools = options.pools;
+  }
   auto m = netsetup::NetworkManager::open(mo);
   if (!m) {
     return std::move(m).error();

@@ -6,6 +6,7 @@
 // environment variables:
 //   DIND_MTU                  MTU of the default bridge and new networks
 //   DIND_BIP                  the default bridge's address (CIDR)
+//   DIND_ADDRESS_POOLS        pools for new networks: "base=CIDR,size=N" separated by spaces or ;
 //   DIND_REGISTRY_MIRRORS     registry mirrors (comma or space separated)
 //   DIND_INSECURE_REGISTRIES  insecure registries (comma or space separated)
 //   DIND_LOG_LEVEL            debug, info, warn, error

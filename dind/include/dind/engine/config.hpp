@@ -50,6 +50,7 @@ struct DaemonConfig {
   std::string cgroup_parent = "dind";  // containers' cgroups: /<parent>/<id>
   std::vector<std::string> registry_mirrors;
   std::vector<std::string> insecure_registries;
+  std::vector<std::string> address_pools;  // "base=CIDR,size=N" (dockerd's default-address-pools)
   // true: containers outlive the daemon (SIGTERM leaves them running);
   // false: SIGTERM stops them first, within shutdown_timeout seconds.
   bool live_restore = true;

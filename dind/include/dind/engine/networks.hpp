@@ -40,6 +40,7 @@ struct NetworkOptions {
   std::string bridge = "dind0";
   std::string bip;  // "172.17.0.1/16" style, or "" for the pools
   int mtu = 0;
+  std::vector<netsetup::PoolSpec> pools;  // empty: Docker's defaults
 };
 
 class Networks {
