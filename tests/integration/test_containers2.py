@@ -746,6 +746,31 @@ def test_shutdown_without_live_restore_stops_containers(daemon, image):
     docker(daemon, "rm", "-f", "polite", "stubborn")
 
 
+def test_network_connect_and_disconnect(daemon, image):
+    docker(daemon, "network", "create", "latenet")
+    docker(daemon, "run", "-d", "--name", "joiner", image, "httpd", "-f", "-p", "80", "-h", "/var/www")
+    docker(daemon, "network", "connect", "--alias", "late-web", "latenet", "joiner")
+    assert "latenet" in state(daemon, "joiner")["NetworkSettings"]["Networks"]
+    assert docker(daemon, "exec", "joiner", "ip", "-o", "-4", "addr").stdout.count("inet ") == 3  # lo, eth0, eth1
+    out = docker(daemon, "run", "--rm", "--network", "latenet", image, "wget", "-qO-", "http://late-web/").stdout
+    assert out == "hello from httpd\n"
+    p = docker(daemon, "network", "connect", "latenet", "joiner", check=False)
+    assert p.returncode != 0 and "already exists in network latenet" in p.stderr
+    docker(daemon, "network", "disconnect", "latenet", "joiner")
+    assert "latenet" not in state(daemon, "joiner")["NetworkSettings"]["Networks"]
+    p = docker(daemon, "network", "disconnect", "latenet", "joiner", check=False)
+    assert p.returncode != 0 and "is not connected to network latenet" in p.stderr
+    p = docker(daemon, "network", "connect", "nosuchnet", "joiner", check=False)
+    assert p.returncode != 0 and "nosuchnet" in p.stderr
+    # A created container: the setting applies at its start.
+    docker(daemon, "create", "--name", "later", image, "sleep", "1000")
+    docker(daemon, "network", "connect", "latenet", "later")
+    docker(daemon, "start", "later")
+    assert "latenet" in state(daemon, "later")["NetworkSettings"]["Networks"]
+    docker(daemon, "rm", "-f", "joiner", "later")
+    docker(daemon, "network", "rm", "latenet")
+
+
 def test_nothing_left_behind(daemon, image, box):
     docker(daemon, "rm", "-f", box)
     assert_nothing_left_behind(daemon, image)

@@ -1,4 +1,4 @@
-"""The seed scenario (compose-examples/seed) with a real outer engine: Debian's
+"""The seed scenario (compose-examples/seed) with real outer engines: our own, and Debian's
 Podman through its Docker-compatible service (runc, cgroupfs, lowered
 default ulimits, everything private: storage, run and tmp dirs, network
 configs, a network namespace of its own), driven by docker-compose 1.29. From
@@ -74,18 +74,15 @@ network_config_dir = "{root}/networks"
         shutil.rmtree(root, ignore_errors=True)
 
 
-def test_seed_scenario_under_podman_with_docker_compose(podman, tmp_path):
-    env, base = podman["env"], podman["base"]
-
-    def pm(*args):
-        return subprocess.run([*base, *args], env=env, capture_output=True, text=True, check=True)
-    # Images without a registry: the appliance from images/build-rootfs, a
-    # machine with the static docker CLI and busybox, busybox for `web`.
+def seed_images(tmp_path, load):
+    """The seed's images without a registry, through load(tar, tag, changes):
+    the appliance from images/build-rootfs, a machine with the static docker
+    CLI and busybox, and busybox for `web`."""
     appliance = tmp_path / "appliance.tar"
     build_dir = os.path.dirname(binary("dind"))[: -len("/bin")]
     subprocess.run([os.path.join(REPO, "images", "build-rootfs"), str(appliance), build_dir],
                    check=True, capture_output=True)
-    pm("import", "-c", 'ENTRYPOINT ["dind"]', "-c", "ENV DOCKER_TLS_CERTDIR=/certs", str(appliance), "dind:local")
+    load(str(appliance), "dind:local", ['ENTRYPOINT ["dind"]', "ENV DOCKER_TLS_CERTDIR=/certs"])
     mach = tmp_path / "machine"
     for d in ["bin", "usr/local/bin", "tmp"]:
         (mach / d).mkdir(parents=True)
@@ -95,12 +92,16 @@ def test_seed_scenario_under_podman_with_docker_compose(podman, tmp_path):
     shutil.copy("/usr/local/bin/docker", mach / "usr" / "local" / "bin" / "docker")
     subprocess.run(["tar", "-C", "/", "-cf", str(mach / "bb.tar"), "bin/busybox"], check=True)
     subprocess.run(["tar", "-C", str(mach), "-cf", str(tmp_path / "machine.tar"), "."], check=True)
-    pm("import", "-c", 'CMD ["sleep", "infinity"]', "-c", "ENV PATH=/usr/local/bin:/bin",
-       str(tmp_path / "machine.tar"), "dind-seed-machine:local")
-    pm("import", "-c", 'CMD ["sh"]', str(tmp_path / "machine.tar"), "busybox:latest")
+    load(str(tmp_path / "machine.tar"), "dind-seed-machine:local",
+         ['CMD ["sleep", "infinity"]', "ENV PATH=/usr/local/bin:/bin"])
+    load(str(tmp_path / "machine.tar"), "busybox:latest", ['CMD ["sh"]'])
 
+
+def run_seed(docker_host, home):
+    """docker-compose up of compose-examples/seed, the checks from inside
+    `machine`, and down."""
     seed = os.path.join(REPO, "compose-examples", "seed")
-    cenv = {"PATH": os.environ["PATH"], "DOCKER_HOST": f"unix://{podman['sock']}", "HOME": podman["root"]}
+    cenv = {"PATH": os.environ["PATH"], "DOCKER_HOST": docker_host, "HOME": home}
     project = f"seed{os.urandom(2).hex()}"
 
     def compose(*args, check=True, timeout=180):
@@ -124,5 +125,36 @@ def test_seed_scenario_under_podman_with_docker_compose(podman, tmp_path):
         assert p.stdout.strip() == "hello from the nested engine"
         p = compose("exec", "-T", "machine", "docker", "info", "--format", "{{.ServerVersion}}")
         assert "dind" in p.stdout
+        assert "Up" in compose("ps", "web").stdout, "the restart: always service runs too"
     finally:
         compose("down", "-v", "-t", "1", check=False)
+
+
+def test_seed_scenario_under_podman_with_docker_compose(podman, tmp_path):
+    def load(tar, tag, changes):
+        args = [*podman["base"], "import"]
+        for c in changes:
+            args += ["-c", c]
+        subprocess.run([*args, tar, tag], env=podman["env"], capture_output=True, check=True)
+    seed_images(tmp_path, load)
+    run_seed(f"unix://{podman['sock']}", podman["root"])
+
+
+def test_seed_scenario_with_our_engine_outside(tmp_path):
+    """The same compose file with our own engine as the outer engine (network
+    aliases through compose's disconnect/connect, volumes, privileged)."""
+    from dindtest import Daemon
+    from ctrtest import docker
+    with tempfile.TemporaryDirectory(prefix="dind-seed-", ignore_cleanup_errors=True) as r:
+        outer = Daemon(r, tls=False, netns=True).start()
+        try:
+            def load(tar, tag, changes):
+                args = ["import"]
+                for c in changes:
+                    args += ["-c", c]
+                docker(outer, *args, tar, tag)
+            seed_images(tmp_path, load)
+            run_seed(f"unix://{outer.socket}", r)
+            assert docker(outer, "ps", "-aq").stdout == ""
+        finally:
+            outer.destroy()

@@ -427,6 +427,25 @@ void add_container_routes(Router& router, ContainerContext ctx) {
               : error_response(n.error()));
     });
   });
+  for (const char* op : {"connect", "disconnect"}) {
+    const bool connect = std::string(op) == "connect";
+    router.add("POST", std::string("/networks/{id}/") + op,
+               [c, workers, connect](Request req, Reply reply) {
+                 auto body = json::parse(req.body.empty() ? "{}" : req.body, nullptr, false);
+                 if (body.is_discarded() || !body.is_object() ||
+                     !body.value("Container", json()).is_string()) {
+                   reply(error_response(400, "invalid JSON in the request body: \"Container\" is needed"));
+                   return;
+                 }
+                 workers->post([c, connect, net = req.params["id"], body = std::move(body), reply] {
+                   const std::string ctr = body["Container"].get<std::string>();
+                   reply(status_response(
+                       connect ? c->connect_network(ctr, net, body.value("EndpointConfig", json::object()))
+                               : c->disconnect_network(ctr, net),
+                       200));
+                 });
+               });
+  }
   router.add("DELETE", "/networks/{id}", [nets, workers](Request req, Reply reply) {
     workers->post(
         [nets, id = req.params["id"], reply] { reply(status_response(nets->remove(id))); });

@@ -4,11 +4,13 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "container_record.hpp"
 #include "dind/base/fs.hpp"
 #include "dind/base/log.hpp"
+#include "dind/base/text.hpp"
 #include "dind/runtime/resources.hpp"
 #include "dind/runtime/shim_os.hpp"
 
@@ -142,6 +144,114 @@ void Containers::thaw_locked(Container& c) {
     }
     c.paused = false;
   }
+}
+
+json endpoint_json(const Networks& networks, const std::string& n,
+                   const netsetup::EndpointState& ep, const std::vector<std::string>& names) {
+  auto info = networks.find(n);
+  json e = {{"NetworkID", info ? info->id : ""},
+            {"EndpointID", base::random_hex(64)},
+            {"IPAddress", ep.ip.to_string()},
+            {"IPPrefixLen", info ? info->state.subnet.len : 0},
+            {"Gateway", info ? info->state.gateway.to_string() : ""},
+            {"DNSNames", n == "bridge" ? json(nullptr) : json(names)},
+            {"Aliases", n == "bridge" || names.size() < 2
+                            ? json(nullptr)
+                            : json(std::vector<std::string>(names.begin() + 2, names.end()))}};
+  json ports = json::array();
+  for (const auto& p : ep.ports) {
+    ports.push_back({{"proto", p.proto == netsetup::Proto::kTcp ? "tcp" : "udp"},
+                     {"host_ip", p.host_ip ? p.host_ip->to_string() : "0.0.0.0"},
+                     {"host_port", p.host_port},
+                     {"container_port", p.container_port}});
+  }
+  e["Ports"] = ports;
+  return e;
+}
+
+std::vector<std::string> dns_names(const Containers::Container& c, const json& endpoint_config) {
+  std::vector<std::string> names = {c.name.substr(1), short_id(c.id)};
+  const json aliases =
+      endpoint_config.is_object() ? endpoint_config.value("Aliases", json()) : json();
+  for (const auto& a : aliases.is_array() ? aliases : json::array()) {
+    if (a.is_string() && std::find(names.begin(), names.end(), a.get<std::string>()) == names.end()) {
+      names.push_back(a.get<std::string>());
+    }
+  }
+  return names;
+}
+
+base::Status Containers::connect_network(const std::string& ref, const std::string& network,
+                                         const json& endpoint_config) {
+  auto info = networks_->find(network);
+  if (!info) {
+    return std::move(info).error();
+  }
+  const std::string net = info->name;
+  std::lock_guard lock(mu_);
+  auto found = find_locked(ref);
+  if (!found) {
+    return std::move(found).error();
+  }
+  auto c = *found;
+  if (c->network_mode == "host" || c->network_mode == "none") {
+    return make_error(ErrorKind::kInvalidArgument,
+                      "container cannot be disconnected from host network or connected to host "
+                      "network");
+  }
+  json& eps = c->networking["EndpointsConfig"];
+  if (!eps.is_object()) {
+    eps = json::object();
+  }
+  if (c->status == "running") {
+    if (c->endpoints.contains(net)) {
+      return make_error(ErrorKind::kPermissionDenied, "endpoint with name " + c->name.substr(1) +
+                                                          " already exists in network " + net);
+    }
+    netsetup::AttachRequest req;
+    req.network = net;
+    req.netns = c->netns;
+    req.default_route = false;
+    if (net != "bridge") {
+      req.names = dns_names(*c, endpoint_config);
+    }
+    auto ep = networks_->attach(req);
+    if (!ep) {
+      return std::move(ep).error();
+    }
+    c->endpoints[net] = endpoint_json(*networks_, net, *ep, req.names);
+  }
+  eps[net] = endpoint_config.is_object() ? endpoint_config : json::object();
+  return save(*c);
+}
+
+base::Status Containers::disconnect_network(const std::string& ref, const std::string& network) {
+  auto info = networks_->find(network);
+  if (!info) {
+    return std::move(info).error();
+  }
+  const std::string net = info->name;
+  std::lock_guard lock(mu_);
+  auto found = find_locked(ref);
+  if (!found) {
+    return std::move(found).error();
+  }
+  auto c = *found;
+  json& eps = c->networking["EndpointsConfig"];
+  const bool configured = eps.is_object() && eps.contains(net);
+  const bool attached = c->status == "running" && c->endpoints.contains(net);
+  if (!configured && !attached && c->network_mode != net) {
+    return make_error(ErrorKind::kPermissionDenied,
+                      "container " + c->id + " is not connected to network " + net);
+  }
+  if (attached) {
+    DIND_TRY(networks_->detach(net, c->netns));
+    c->endpoints.erase(net);
+  }
+  if (configured) {
+    eps.erase(net);
+  }
+  return save(*c);
 }
 
 }  // namespace dind::engine

@@ -54,6 +54,18 @@ struct Containers::Container {
   std::vector<std::function<void(ExitInfo)>> removal_waiters;
 };
 
+// What inspect shows of a container's endpoint on `network` (names: the DNS
+// names, the container's name and short ID first, then its aliases; none on
+// the default bridge).
+nlohmann::json endpoint_json(const Networks& networks, const std::string& network,
+                             const netsetup::EndpointState& ep,
+                             const std::vector<std::string>& names);
+
+// The DNS names of a container on a user network: its name, short ID, then
+// the aliases of `endpoint_config` ({"Aliases": [...]}) not already there.
+std::vector<std::string> dns_names(const Containers::Container& c,
+                                   const nlohmann::json& endpoint_config);
+
 inline std::string short_id(const std::string& id) {
   return id.substr(0, 12);
 }

@@ -1355,25 +1355,16 @@ base::Status Containers::start_locked_out(const std::shared_ptr<Container>& c) {
       req.netns = netns;
       req.default_route = first_net;
       if (n != "bridge") {
-        req.names.push_back(c->name.substr(1));
-        req.names.push_back(short_id(id));
-        json aliases;
+        json config;
         if (eps.is_object()) {
           for (const auto& [k, v] : eps.items()) {
             auto info = networks_->find(k);
-            if (info && info->name == n && v.is_object()) {
-              aliases = v.value("Aliases", json::array());
+            if (info && info->name == n) {
+              config = v;
             }
           }
         }
-        if (aliases.is_array()) {
-          for (const auto& a : aliases) {
-            if (a.is_string() && std::find(req.names.begin(), req.names.end(),
-                                           a.get<std::string>()) == req.names.end()) {
-              req.names.push_back(a.get<std::string>());
-            }
-          }
-        }
+        req.names = dns_names(*c, config);
       }
       if (first_net) {
         req.ports = *ports;
@@ -1384,24 +1375,7 @@ base::Status Containers::start_locked_out(const std::shared_ptr<Container>& c) {
                                "failed to set up container networking: " + ep.error().message));
       }
       attached.push_back(n);
-      auto info = networks_->find(n);
-      json e = {{"NetworkID", info ? info->id : ""},
-                {"EndpointID", base::random_hex(64)},
-                {"IPAddress", ep->ip.to_string()},
-                {"IPPrefixLen", info ? info->state.subnet.len : 0},
-                {"Gateway", info ? info->state.gateway.to_string() : ""},
-                {"DNSNames", n == "bridge" ? json(nullptr) : json(req.names)},
-                {"Aliases", n == "bridge" ? json(nullptr)
-                                          : json(std::vector<std::string>(req.names.begin() + 2,
-                                                                          req.names.end()))}};
-      json ports_json = json::array();
-      for (const auto& p : ep->ports) {
-        ports_json.push_back({{"proto", p.proto == netsetup::Proto::kTcp ? "tcp" : "udp"},
-                              {"host_ip", p.host_ip ? p.host_ip->to_string() : "0.0.0.0"},
-                              {"host_port", p.host_port},
-                              {"container_port", p.container_port}});
-      }
-      e["Ports"] = ports_json;
+      json e = endpoint_json(*networks_, n, *ep, req.names);
       endpoints[n] = e;
       ips.push_back(ep->ip.to_string());
       first_net = false;

@@ -83,6 +83,12 @@ class Containers : public std::enable_shared_from_this<Containers> {
   // docker update: resource limits (applied to a running container through
   // the runtime) and the restart policy; {"Warnings": []}.
   base::Result<nlohmann::json> update(const std::string& ref, const nlohmann::json& body);
+  // docker network connect/disconnect: a created container's endpoint
+  // settings change (applied at its start); a running one is attached or
+  // detached at once. 403 already connected / not connected, as dockerd.
+  base::Status connect_network(const std::string& ref, const std::string& network,
+                               const nlohmann::json& endpoint_config);
+  base::Status disconnect_network(const std::string& ref, const std::string& network);
   // The freezer: 409 when not running / already paused / not paused.
   base::Status pause(const std::string& ref);
   base::Status unpause(const std::string& ref);
