@@ -181,19 +181,24 @@ std::vector<std::string> dns_names(const Containers::Container& c, const json& e
   return names;
 }
 
-base::Status Containers::connect_network(const std::string& ref, const std::string& network,
-                                         const json& endpoint_config) {
+base::Result<std::pair<std::string, std::shared_ptr<Containers::Container>>>
+Containers::network_target_locked(const std::string& ref, const std::string& network) const {
   auto info = networks_->find(network);
   if (!info) {
     return std::move(info).error();
   }
-  const std::string net = info->name;
-  std::lock_guard lock(mu_);
   auto found = find_locked(ref);
   if (!found) {
     return std::move(found).error();
   }
-  auto c = *found;
+  return std::make_pair(info->name, *found);
+}
+
+base::Status Containers::connect_network(const std::string& ref, const std::string& network,
+                                         const json& endpoint_config) {
+  std::lock_guard lock(mu_);
+  DIND_ASSIGN_OR_RETURN(auto target, network_target_locked(ref, network));
+  const auto& [net, c] = target;
   if (c->network_mode == "host" || c->network_mode == "none") {
     return make_error(ErrorKind::kInvalidArgument,
                       "container cannot be disconnected from host network or connected to host "
@@ -226,17 +231,9 @@ base::Status Containers::connect_network(const std::string& ref, const std::stri
 }
 
 base::Status Containers::disconnect_network(const std::string& ref, const std::string& network) {
-  auto info = networks_->find(network);
-  if (!info) {
-    return std::move(info).error();
-  }
-  const std::string net = info->name;
   std::lock_guard lock(mu_);
-  auto found = find_locked(ref);
-  if (!found) {
-    return std::move(found).error();
-  }
-  auto c = *found;
+  DIND_ASSIGN_OR_RETURN(auto target, network_target_locked(ref, network));
+  const auto& [net, c] = target;
   json& eps = c->networking["EndpointsConfig"];
   const bool configured = eps.is_object() && eps.contains(net);
   const bool attached = c->status == "running" && c->endpoints.contains(net);

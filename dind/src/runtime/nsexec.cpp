@@ -180,6 +180,23 @@ base::Result<Plan> process_plan(const json& p) {
   return out;
 }
 
+// Everything a pipe carries until its last writer closes it (an exec's error
+// pipe is close-on-exec: EOF without a byte means the exec happened).
+std::string read_to_eof(int fd) {
+  std::string out;
+  char b[4096];
+  for (ssize_t r; (r = ::read(fd, b, sizeof(b))) != 0;) {
+    if (r < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      break;
+    }
+    out.append(b, static_cast<size_t>(r));
+  }
+  return out;
+}
+
 void report(int fd, const std::string& msg) {
   (void)!::write(fd, msg.data(), msg.size());
 }
@@ -443,17 +460,7 @@ base::Result<base::UniqueFd> receive_fd(int sock) {
       answer(std::string("Eclone: ") + std::strerror(errno));
       continue;
     }
-    std::string why;
-    char b[4096];
-    for (ssize_t r; (r = ::read(err_r.get(), b, sizeof(b))) != 0;) {
-      if (r < 0) {
-        if (errno == EINTR) {
-          continue;
-        }
-        break;
-      }
-      why.append(b, static_cast<size_t>(r));
-    }
+    const std::string why = read_to_eof(err_r.get());
     answer(why.empty() ? "K" + std::to_string(child) : "E" + why);
   }
 }
@@ -506,17 +513,7 @@ base::Result<std::unique_ptr<ExecZygote>> ExecZygote::start(pid_t init_pid,
   }
   theirs.reset();
   ready_w.reset();
-  std::string why;
-  char b[4096];
-  for (ssize_t r; (r = ::read(ready_r.get(), b, sizeof(b))) != 0;) {
-    if (r < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      break;
-    }
-    why.append(b, static_cast<size_t>(r));
-  }
+  const std::string why = read_to_eof(ready_r.get());
   std::unique_ptr<ExecZygote> z(new ExecZygote());
   z->pid_ = pid;
   z->sock_ = std::move(ours);

@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "dind/api/scheduler.hpp"
@@ -187,6 +188,9 @@ class Containers : public std::enable_shared_from_this<Containers> {
   std::optional<std::string> seccomp_bpf(const nlohmann::json& oci_seccomp);
   // At open: containers of stray shims are killed, leftovers of runs cleaned.
   void clean_strays_locked();
+  // For connect/disconnect: the network's name and the container.
+  base::Result<std::pair<std::string, std::shared_ptr<Container>>> network_target_locked(
+      const std::string& ref, const std::string& network) const;
   // Stop signal now, SIGKILL after `timeout` s (-1: the container's own).
   void stop_locked(const std::shared_ptr<Container>& c, int timeout);
   // --device entries (or every host device when privileged) as spec devices.
