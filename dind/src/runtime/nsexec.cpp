@@ -1,6 +1,7 @@
 #include "dind/runtime/nsexec.hpp"
 
 #include "dind/runtime/capabilities.hpp"
+#include "dind/runtime/shim_os.hpp"
 
 #include <fcntl.h>
 #include <grp.h>
@@ -247,20 +248,7 @@ bool set_caps(uint64_t effective, uint64_t permitted, uint64_t inheritable) {
       ::ioctl(slave, TIOCSWINSZ, &ws);
     }
     // The master goes to the shim.
-    char dummy = 'm';
-    iovec iov{&dummy, 1};
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))]{};
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof(control);
-    cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(c), &master, sizeof(int));
-    if (::sendmsg(console_fd, &msg, MSG_NOSIGNAL) < 0) {
+    if (!shim_os::send_fd(console_fd, master)) {
       fail(std::string("sending the terminal: ") + std::strerror(errno));
     }
     ::close(master);
@@ -372,27 +360,6 @@ bool set_caps(uint64_t effective, uint64_t permitted, uint64_t inheritable) {
 namespace {
 
 constexpr size_t kMaxRequest = 1u << 20;
-
-base::Result<base::UniqueFd> receive_fd(int sock) {
-  char dummy;
-  iovec iov{&dummy, 1};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))]{};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof(control);
-  if (::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) > 0) {
-    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-        int fd = -1;
-        std::memcpy(&fd, CMSG_DATA(c), sizeof(int));
-        return base::UniqueFd(fd);
-      }
-    }
-  }
-  return make_error(ErrorKind::kInternal, "the exec's terminal did not arrive");
-}
 
 // The zygote's loop: one request per packet ('T' + process JSON with a
 // console socket, or 'P' + process JSON with stdin, stdout, stderr); each
@@ -581,7 +548,10 @@ base::Result<NativeExec> ExecZygote::exec(const json& process, int in, int out, 
   NativeExec outp;
   outp.pid = static_cast<pid_t>(std::atoi(a.c_str() + 1));
   if (terminal) {
-    DIND_ASSIGN_OR_RETURN(outp.master, receive_fd(console_ours.get()));
+    outp.master = shim_os::receive_fd(console_ours.get());
+    if (!outp.master.valid()) {
+      return make_error(ErrorKind::kInternal, "the exec's terminal did not arrive");
+    }
   }
   return outp;
 }

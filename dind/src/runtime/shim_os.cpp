@@ -88,18 +88,19 @@ base::UniqueFd receive_master(int listen_fd) {
     return {};
   }
   base::UniqueFd conn(::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC));
-  if (!conn.valid()) {
-    return {};
-  }
-  char name[4096];
-  iovec iov{name, sizeof(name)};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+  return conn.valid() ? receive_fd(conn.get()) : base::UniqueFd();
+}
+
+base::UniqueFd receive_fd(int sock) {
+  char data[4096];  // runc sends the terminal's name along
+  iovec iov{data, sizeof(data)};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))]{};
   msghdr msg{};
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
   msg.msg_control = control;
   msg.msg_controllen = sizeof(control);
-  if (::recvmsg(conn.get(), &msg, MSG_CMSG_CLOEXEC) < 0) {
+  if (::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) < 0) {
     return {};
   }
   for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
@@ -110,6 +111,23 @@ base::UniqueFd receive_master(int listen_fd) {
     }
   }
   return {};
+}
+
+bool send_fd(int sock, int fd) {
+  char byte = 'f';
+  iovec iov{&byte, 1};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))]{};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof(control);
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(c), &fd, sizeof(int));
+  return ::sendmsg(sock, &msg, MSG_NOSIGNAL) >= 0;
 }
 
 }  // namespace dind::runtime::shim_os

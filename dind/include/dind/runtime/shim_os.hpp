@@ -28,4 +28,9 @@ base::UniqueFd listen_unix(const std::string& path);
 // sends (SCM_RIGHTS); runc has sent it by the time its create/exec returns.
 base::UniqueFd receive_master(int listen_fd);
 
+// One descriptor over a connected unix socket (SCM_RIGHTS, one byte of data).
+bool send_fd(int sock, int fd);
+// The descriptor the peer sent (close-on-exec), or an invalid fd.
+base::UniqueFd receive_fd(int sock);
+
 }  // namespace dind::runtime::shim_os
