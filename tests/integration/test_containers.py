@@ -12,16 +12,13 @@ import time
 
 import pytest
 
-from ctrtest import CLIS, api, assert_nothing_left_behind, docker, frames, import_busybox
-from dindtest import Daemon
+from ctrtest import CLIS, api, assert_nothing_left_behind, docker, frames, import_busybox, netns_daemon
 
 
 @pytest.fixture(scope="module")
 def daemon():
-    with tempfile.TemporaryDirectory(prefix="dind-ctr-") as root:
-        d = Daemon(root, tls=False, netns=True).start()
+    with netns_daemon("dind-ctr-") as d:
         yield d
-        assert d.destroy() == 0
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,6 @@
 """Helpers the container suites share: a busybox image, the docker CLI and raw
 API requests against a test daemon, stdcopy frames, and the leak check."""
+import contextlib
 import io
 import os
 import subprocess
@@ -8,6 +9,17 @@ import tempfile
 
 CLIS = [c for c in ["/usr/local/bin/docker", "/usr/bin/docker"] if os.path.exists(c)]
 IMAGE = "busybox:test"
+
+
+@contextlib.contextmanager
+def netns_daemon(prefix):
+    """One daemon in a network namespace of its own for a whole suite; it must
+    stop cleanly at the end."""
+    from dindtest import Daemon
+    with tempfile.TemporaryDirectory(prefix=prefix, ignore_cleanup_errors=True) as root:
+        d = Daemon(root, tls=False, netns=True).start()
+        yield d
+        assert d.destroy() == 0
 
 
 def import_busybox(daemon, path, tag=IMAGE):

@@ -740,14 +740,8 @@ base::Result<Containers::Created> Containers::create(const std::string& name_in,
       !st) {
     return std::move(st).error();
   }
-  for (const auto& cap : runtime::container_capabilities(hc, host_.bounding_caps)) {
-    if (std::find(host_.bounding_caps.begin(), host_.bounding_caps.end(), cap) ==
-        host_.bounding_caps.end()) {
-      return make_error(ErrorKind::kInvalidArgument,
-                        "cannot grant " + cap +
-                            ": it is not in the daemon's capability bounding set (this host "
-                            "withholds it)");
-    }
+  if (auto caps = runtime::granted_capabilities(hc, host_.bounding_caps); !caps) {
+    return std::move(caps).error();
   }
   std::vector<std::string> warnings;
   if (auto settled = runtime::settle_resources(hc, host_, false, &warnings); !settled) {

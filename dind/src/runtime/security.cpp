@@ -168,4 +168,18 @@ std::vector<std::string> container_capabilities(const json& hc,
   return caps;
 }
 
+base::Result<std::vector<std::string>> granted_capabilities(
+    const json& hc, const std::vector<std::string>& bounding) {
+  auto caps = container_capabilities(hc, bounding);
+  for (const auto& c : bounding.empty() ? std::vector<std::string>{} : caps) {
+    if (std::find(bounding.begin(), bounding.end(), c) == bounding.end()) {
+      return make_error(ErrorKind::kInvalidArgument,
+                        "cannot grant " + c +
+                            ": it is not in the daemon's capability bounding set (this host "
+                            "withholds it)");
+    }
+  }
+  return caps;
+}
+
 }  // namespace dind::runtime

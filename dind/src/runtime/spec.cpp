@@ -384,18 +384,11 @@ base::Result<json> plan_spec(const SpecInput& in) {
   if (auto st = check_caps_and_sysctls(hc, in.host_network); !st) {
     return std::move(st).error();
   }
-  const std::vector<std::string> caps = container_capabilities(hc, in.host.bounding_caps);
-  if (!in.host.bounding_caps.empty()) {
-    for (const auto& c : caps) {
-      if (std::find(in.host.bounding_caps.begin(), in.host.bounding_caps.end(), c) ==
-          in.host.bounding_caps.end()) {
-        return make_error(ErrorKind::kInvalidArgument,
-                          "cannot grant " + c +
-                              ": it is not in the daemon's capability bounding set (this host "
-                              "withholds it)");
-      }
-    }
+  auto granted = granted_capabilities(hc, in.host.bounding_caps);
+  if (!granted) {
+    return std::move(granted).error();
   }
+  const std::vector<std::string>& caps = *granted;
   std::vector<std::string> argv = *args;
   const bool init = get_bool(hc, "Init") && !in.init_path.empty();
   if (init) {

@@ -39,4 +39,9 @@ base::Status check_caps_and_sysctls(const nlohmann::json& host_config, bool host
 std::vector<std::string> container_capabilities(const nlohmann::json& host_config,
                                                 const std::vector<std::string>& bounding);
 
+// container_capabilities, refusing any the daemon's bounding set lacks (when
+// the set is known): runc would fail the start with "unable to apply caps".
+base::Result<std::vector<std::string>> granted_capabilities(
+    const nlohmann::json& host_config, const std::vector<std::string>& bounding);
+
 }  // namespace dind::runtime
