@@ -203,3 +203,14 @@ def test_dind_in_dind_with_our_engine_outside(tmp_path):
         finally:
             docker(outer, "rm", "-f", "docker", check=False)
             outer.destroy()
+
+
+def test_help_names_every_subcommand_and_exits_zero():
+    top = subprocess.run([binary("dind"), "--help"], capture_output=True, text=True, timeout=10)
+    assert top.returncode == 0
+    assert "dind health" in top.stdout and "dind daemon" in top.stdout and "dind version" in top.stdout
+    health = subprocess.run([binary("dind"), "health", "--help"], capture_output=True, text=True, timeout=10)
+    assert health.returncode == 0, health.stderr
+    assert health.stdout.startswith("usage: dind health")
+    bad = subprocess.run([binary("dind"), "health", "--bogus"], capture_output=True, text=True, timeout=10)
+    assert bad.returncode == 2 and bad.stderr.startswith("usage: dind health") and bad.stdout == ""

@@ -62,6 +62,11 @@ std::string check(const std::string& path) {
 
 }  // namespace
 
+constexpr const char* kHealthUsage =
+    "usage: dind health [-H unix:///path/to/docker.sock]\n"
+    "  exit 0 when the daemon answers GET /_ping on the socket (default: a unix://\n"
+    "  DOCKER_HOST, else /var/run/docker.sock), 1 otherwise\n";
+
 int health(const std::vector<std::string>& args) {
   std::string host;
   for (size_t i = 0; i < args.size(); ++i) {
@@ -69,8 +74,11 @@ int health(const std::vector<std::string>& args) {
       host = args[++i];
     } else if (args[i].rfind("--host=", 0) == 0) {
       host = args[i].substr(7);
+    } else if (args[i] == "-h" || args[i] == "--help") {
+      std::cout << kHealthUsage;  // asked for: the usage on stdout, success
+      return 0;
     } else {
-      std::cerr << "usage: dind health [-H unix:///path/to/docker.sock]\n";
+      std::cerr << kHealthUsage;
       return 2;
     }
   }

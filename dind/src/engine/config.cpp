@@ -441,6 +441,7 @@ std::string daemon_usage() {
   return R"(Usage: dind daemon [OPTIONS]      a dockerd-compatible daemon
        dind [OPTIONS]             the appliance: TLS certificates from $DOCKER_TLS_CERTDIR,
                                   unix:///var/run/docker.sock and tcp://0.0.0.0:2376, plus OPTIONS
+       dind health [-H unix:///path]  exit 0 when the daemon answers /_ping (HEALTHCHECK, probes)
        dind version
 
 Options (dockerd's spellings; also accepted as daemon.json keys):
