@@ -22,7 +22,7 @@
 #include "dind/appliance/plan.hpp"
 #include "dind/base/log.hpp"
 #include "dind/engine/config.hpp"
-#include "dind/engine/daemon.hpp"
+#include "dind/daemon/daemon.hpp"
 #include "dind/runtime/init.hpp"
 #include "dind/runtime/shim.hpp"
 #include "dind/version.hpp"
@@ -50,7 +50,7 @@ int main(int argc, char** argv) {
       std::cerr << "dind: " << config.error().message << "\n";
       return 2;
     }
-    return dind::engine::run_daemon(std::move(*config));
+    return dind::daemon::run_daemon(std::move(*config));
   }
   if (!args.empty() && args[0].rfind('-', 0) != 0) {
     std::cerr << "dind: unknown command \"" << args[0] << "\"\n\n" << dind::engine::daemon_usage();
@@ -94,7 +94,7 @@ int main(int argc, char** argv) {
         DIND_LOG(kInfo) << line;
       }
     }
-    return dind::engine::run_daemon(std::move(*config));
+    return dind::daemon::run_daemon(std::move(*config));
   };
   if (pid1) {
     return dind::runtime::run_supervised(appliance);

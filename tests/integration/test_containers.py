@@ -161,6 +161,24 @@ def test_inspect_fields(daemon, image):
     docker(daemon, "rm", "-f", "insp2")
 
 
+def test_top_runs_ps_without_a_shell(daemon, image, tmp_path):
+    """ps_args become ps's argument vector: a newline, `;`, `|`, `&&`,
+    backticks or `$(...)` never run a second command (issue #14)."""
+    from urllib.parse import quote
+    docker(daemon, "run", "-d", "--name", "topper", image, "sleep", "100")
+    marker = tmp_path / "ran"
+    for sep in ["\n", ";", " | ", " && ", " `", " $("]:
+        tail = {" `": "`", " $(": ")"}.get(sep, "")
+        status, body = api(daemon, "GET", "/containers/topper/top?ps_args=" + quote(f"-ef{sep}touch {marker}{tail}"))
+        assert status in (400, 500) and b'"message"' in body, (sep, status, body)
+        assert not marker.exists(), f"ps_args with {sep!r} ran a second command"
+    status, body = api(daemon, "GET", "/containers/topper/top?ps_args=" + quote("-o pid,args"))
+    top = json.loads(body)
+    assert status == 200 and top["Titles"] == ["PID", "COMMAND"], body
+    assert [p[1] for p in top["Processes"]] == ["sleep 100"]
+    docker(daemon, "rm", "-f", "topper")
+
+
 def test_user_workdir_entrypoint_env(daemon, image):
     run = lambda *a: docker(daemon, "run", "--rm", *a).stdout
     assert run("--user", "nobody", image, "id").startswith("uid=65534(nobody) gid=65534(nogroup)")

@@ -645,7 +645,7 @@ def ticks(daemon, name):
     return [int(line.split()[1]) for line in out.split("\n") if line]
 
 
-def test_daemon_sigkill_loses_nothing(daemon, image):
+def test_daemon_sigkill_loses_nothing(daemon, image, tmp_path):
     """SIGKILL the daemon with 22 containers running: all are re-adopted,
     logs are continuous, a container that exited meanwhile reports its code and
     time, names and published ports still work, and exec/attach/stop work on
@@ -658,12 +658,18 @@ def test_daemon_sigkill_loses_nothing(daemon, image):
                "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.1; done")
     docker(daemon, "run", "-d", "--name", "web", "--network", "crashnet", "-p", "18090:80", image,
            "httpd", "-f", "-p", "80", "-h", "/var/www")
-    docker(daemon, "run", "-d", "--name", "shortlived", image, "sh", "-c", "sleep 1.5; exit 7")
+    # shortlived exits when the test says so (a file in a bind mount): only
+    # while the daemon is away, however slow the steps before the kill are.
+    go = tmp_path / "go"
+    go.mkdir()
+    docker(daemon, "run", "-d", "--name", "shortlived", "-v", f"{go}:/go", image, "sh", "-c",
+           "while [ ! -e /go/now ]; do sleep 0.05; done; exit 7")
     pids = {n: state(daemon, n)["State"]["Pid"] for n in names + ["web"]}
     assert http_get_in_netns(daemon, "http://127.0.0.1:18090/") == "hello from httpd\n"
     killed_at = time.time()
     daemon.stop(signal.SIGKILL)
-    time.sleep(2.5)  # shortlived exits while the daemon is away
+    (go / "now").write_text("")
+    time.sleep(1.5)  # shortlived exits while the daemon is away
     daemon.start()
     for n in names + ["web"]:
         info = state(daemon, n)["State"]

@@ -2,9 +2,10 @@
 
 #include "dind/api/errors.hpp"
 #include "dind/api/http.hpp"
-#include "dind/api/stdcopy.hpp"
+#include "dind/base/stdcopy.hpp"
 
 using namespace dind::api;
+using namespace dind::base;
 using dind::base::ErrorKind;
 
 TEST_CASE("parse_api_version accepts N.M only", "[api][version]") {

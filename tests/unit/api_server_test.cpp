@@ -11,12 +11,13 @@
 
 #include "dind/api/errors.hpp"
 #include "dind/api/server.hpp"
-#include "dind/api/stdcopy.hpp"
+#include "dind/base/stdcopy.hpp"
 #include "dind/base/fs.hpp"
 #include "dind/base/sha256.hpp"
 #include "raw_client.hpp"
 
 using namespace dind::api;
+using namespace dind::base;
 using testsupport::RawClient;
 using namespace std::chrono_literals;
 

@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include "dind/base/fs.hpp"
+#include "dind/daemon/listeners.hpp"
 #include "dind/engine/config.hpp"
 #include "dind/engine/host_info.hpp"
 #include "tree_snapshot.hpp"
@@ -173,24 +174,24 @@ TEST_CASE("TCP listeners need client verification unless --tls=false", "[engine]
   DaemonConfig c;
   c.hosts = {"unix:///tmp/x.sock", "tcp://127.0.0.1:2376"};
 
-  auto refused = plan_listeners(c, warnings);
+  auto refused = dind::daemon::plan_listeners(c, warnings);
   REQUIRE_FALSE(refused.ok());
   CHECK(refused.error().message.find("--tls=false") != std::string::npos);
 
   c.tls = true;
-  auto no_verify = plan_listeners(c, warnings);
+  auto no_verify = dind::daemon::plan_listeners(c, warnings);
   REQUIRE_FALSE(no_verify.ok());
   CHECK(no_verify.error().message.find("without client verification") != std::string::npos);
 
   c.tlsverify = true;
-  auto missing = plan_listeners(c, warnings);
+  auto missing = dind::daemon::plan_listeners(c, warnings);
   REQUIRE_FALSE(missing.ok());
   CHECK(missing.error().message.find("--tlscacert, --tlscert, --tlskey") != std::string::npos);
 
   c.tlscacert = "/ca";
   c.tlscert = "/cert";
   c.tlskey = "/key";
-  auto ok = plan_listeners(c, warnings);
+  auto ok = dind::daemon::plan_listeners(c, warnings);
   REQUIRE(ok.ok());
   REQUIRE(ok->size() == 2);
   CHECK((*ok)[1].tls.has_value());
@@ -200,7 +201,7 @@ TEST_CASE("TCP listeners need client verification unless --tls=false", "[engine]
   DaemonConfig plain;
   plain.hosts = {"tcp://0.0.0.0:2375"};
   plain.tls = false;
-  auto insecure = plan_listeners(plain, warnings);
+  auto insecure = dind::daemon::plan_listeners(plain, warnings);
   REQUIRE(insecure.ok());
   CHECK((*insecure)[0].insecure);
   CHECK_FALSE((*insecure)[0].tls.has_value());
@@ -209,7 +210,7 @@ TEST_CASE("TCP listeners need client verification unless --tls=false", "[engine]
 
   DaemonConfig unix_only;
   unix_only.hosts = {"unix:///tmp/y.sock"};
-  CHECK(plan_listeners(unix_only, warnings).ok());  // no TLS needed for the socket
+  CHECK(dind::daemon::plan_listeners(unix_only, warnings).ok());  // no TLS needed for the socket
 }
 
 TEST_CASE("os-release and /proc/cgroups parsers", "[engine][host]") {

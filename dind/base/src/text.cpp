@@ -13,6 +13,14 @@ std::string ascii_lower(std::string_view s) {
   return out;
 }
 
+std::string trim(std::string_view s) {
+  const auto b = s.find_first_not_of(" \t\r\n\v\f");
+  if (b == std::string_view::npos) {
+    return "";
+  }
+  return std::string(s.substr(b, s.find_last_not_of(" \t\r\n\v\f") - b + 1));
+}
+
 bool valid_dns_name(std::string_view name, bool allow_wildcard) {
   if (allow_wildcard && name.substr(0, 2) == "*.") {
     name.remove_prefix(2);

@@ -8,6 +8,18 @@
 #include "dind/api/route_util.hpp"
 
 namespace dind::api {
+
+namespace {
+
+// 204, or 304 Not Modified when the container already was in the state asked for.
+Response change_response(const base::Result<engine::Change>& r) {
+  if (!r) {
+    return error_response(r.error());
+  }
+  return Response::empty(*r == engine::Change::kUnchanged ? 304 : 204);
+}
+
+}  // namespace
 using base::ErrorKind;
 using base::make_error;
 using engine::Containers;
@@ -97,7 +109,7 @@ void add_container_routes(Router& router, ContainerContext ctx) {
   });
 
   router.add("POST", "/containers/{id}/start", [c, workers](Request req, Reply reply) {
-    workers->post([c, id = req.params["id"], reply] { reply(status_response(c->start(id))); });
+    workers->post([c, id = req.params["id"], reply] { reply(change_response(c->start(id))); });
   });
 
   router.add("POST", "/containers/{id}/attach", [c](Request req, Reply reply) {
@@ -233,7 +245,8 @@ void add_container_routes(Router& router, ContainerContext ctx) {
       reply(error_response(400, "invalid value for t: " + req.query_value("t").value_or("")));
       return;
     }
-    c->stop(req.params["id"], *t, [reply](base::Status st) { reply(status_response(st)); });
+    c->stop(req.params["id"], *t,
+            [reply](base::Result<engine::Change> r) { reply(change_response(r)); });
   });
 
   router.add("POST", "/containers/{id}/restart", [c, timeout_of](Request req, Reply reply) {

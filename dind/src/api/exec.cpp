@@ -4,7 +4,7 @@
 
 #include "dind/api/errors.hpp"
 #include "dind/api/route_util.hpp"
-#include "dind/api/stdcopy.hpp"
+#include "dind/base/stdcopy.hpp"
 
 namespace dind::api {
 using engine::Execs;
@@ -76,7 +76,7 @@ void add_exec_routes(Router& router, std::shared_ptr<Execs> execs, base::WorkerP
         if (auto st = execs->start(id, o, stream); !st) {
           // As dockerd: the error goes into the stream (the response is out).
           const std::string text = st.error().message + "\r\n";
-          stream->write(tty ? text : stdcopy_frame(StdStream::kStdout, text),
+          stream->write(tty ? text : base::stdcopy_frame(base::StdStream::kStdout, text),
                         [stream](bool) { stream->close(); });
         }
       });

@@ -3,7 +3,7 @@
 #include <cstdlib>
 
 #include "dind/api/errors.hpp"
-#include "dind/api/stdcopy.hpp"
+#include "dind/base/stdcopy.hpp"
 
 namespace dind::api {
 using nlohmann::json;
@@ -16,17 +16,14 @@ Response status_response(const base::Status& st, int ok_status) {
   if (st) {
     return Response::empty(ok_status);
   }
-  if (st.error().kind == base::ErrorKind::kFailedPrecondition && st.error().message.empty()) {
-    return Response::empty(304);
-  }
   return error_response(st.error());
 }
 
 const char* stream_content_type(const Request& req, bool tty) {
   if (!tty && req.version >= ApiVersion{1, 42}) {
-    return kMultiplexedContentType;
+    return base::kMultiplexedContentType;
   }
-  return kRawStreamContentType;
+  return base::kRawStreamContentType;
 }
 
 std::optional<std::pair<int, int>> terminal_size(const Request& req) {

@@ -293,7 +293,7 @@ void add_system_routes(Router& router, std::shared_ptr<const SystemContext> ctx)
     // when the daemon stops.
     Response r;
     r.headers["Content-Type"] = "application/json";
-    Scheduler* scheduler = ctx->scheduler;
+    base::Scheduler* scheduler = ctx->scheduler;
     r.stream = [until, scheduler](std::shared_ptr<BodyWriter> w) {
       if (!until) {
         return;  // open until the client leaves or the daemon stops

@@ -111,12 +111,7 @@ base::Status Containers::pause(const std::string& ref) {
     return std::move(found).error();
   }
   auto& c = **found;
-  if (c.status != "running") {
-    return make_error(ErrorKind::kConflict, "Container " + c.id + " is not running");
-  }
-  if (c.paused) {
-    return make_error(ErrorKind::kConflict, "Container " + c.id + " is already paused");
-  }
+  DIND_TRY(admit(state_of(c), Op::kPause, c.id));
   DIND_TRY(runtime_command(c, {"pause"}, "Cannot pause container " + c.id));
   c.paused = true;
   return save(c);
@@ -129,9 +124,7 @@ base::Status Containers::unpause(const std::string& ref) {
     return std::move(found).error();
   }
   auto& c = **found;
-  if (c.status != "running" || !c.paused) {
-    return make_error(ErrorKind::kConflict, "Container " + c.id + " is not paused");
-  }
+  DIND_TRY(admit(state_of(c), Op::kUnpause, c.id));
   DIND_TRY(runtime_command(c, {"resume"}, "Cannot unpause container " + c.id));
   c.paused = false;
   return save(c);

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "dind/base/fs.hpp"
+#include "dind/engine/container_state.hpp"
 #include "dind/engine/containers.hpp"
 
 namespace dind::engine {
@@ -40,6 +41,7 @@ struct Containers::Container {
   // Runtime (not persisted).
   uint64_t generation = 0;
   std::shared_ptr<base::UniqueFd> shim_pidfd;
+  std::shared_ptr<base::UniqueFd> init_pidfd;  // signals go here, never to the raw pid
   base::UniqueFd sync;
   bool mounted = false;
   bool starting = false;
@@ -49,7 +51,7 @@ struct Containers::Container {
   std::chrono::milliseconds restart_delay{0};  // the restart manager's backoff
   uint64_t restart_timer = 0;                  // bumped to cancel a pending restart
   std::string netns;  // bind-mounted namespace file
-  std::vector<std::pair<AttachOptions, std::shared_ptr<api::RawStream>>> pending_attaches;
+  std::vector<std::pair<AttachOptions, std::shared_ptr<base::RawStream>>> pending_attaches;
   std::vector<std::function<void(ExitInfo)>> exit_waiters;
   std::vector<std::function<void(ExitInfo)>> removal_waiters;
 };
@@ -65,6 +67,24 @@ nlohmann::json endpoint_json(const Networks& networks, const std::string& networ
 // the aliases of `endpoint_config` ({"Aliases": [...]}) not already there.
 std::vector<std::string> dns_names(const Containers::Container& c,
                                    const nlohmann::json& endpoint_config);
+
+// The container's place in the lifecycle (container_state.hpp), from the
+// persisted status and the marks of the operation under way.
+inline State state_of(const Containers::Container& c) {
+  if (c.removing) {
+    return State::kRemoving;
+  }
+  if (c.starting) {
+    return State::kStarting;
+  }
+  if (c.status == "running") {
+    return c.paused ? State::kPaused : State::kRunning;
+  }
+  if (c.status == "restarting") {
+    return State::kRestarting;
+  }
+  return c.status == "created" ? State::kCreated : State::kExited;
+}
 
 inline std::string short_id(const std::string& id) {
   return id.substr(0, 12);

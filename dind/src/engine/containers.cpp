@@ -28,12 +28,15 @@
 
 #include "dind/base/fs.hpp"
 #include "dind/base/log.hpp"
+#include "dind/base/process.hpp"
 #include "dind/base/sha256.hpp"
+#include "dind/base/stdcopy.hpp"
 #include "dind/base/stopwatch.hpp"
 #include "dind/base/text.hpp"
 #include "dind/base/time.hpp"
 #include "dind/engine/shim_client.hpp"
 #include "container_record.hpp"
+#include "top.hpp"
 #include "dind/runtime/resources.hpp"
 #include "dind/runtime/seccomp_bpf.hpp"
 #include "dind/runtime/security.hpp"
@@ -182,18 +185,6 @@ int64_t now_secs() {
       .count();
 }
 
-std::string frame(uint8_t stream, std::string_view data) {
-  std::string f(8, '\0');
-  f[0] = static_cast<char>(stream);
-  const auto len = static_cast<uint32_t>(data.size());
-  f[4] = static_cast<char>(len >> 24);
-  f[5] = static_cast<char>(len >> 16);
-  f[6] = static_cast<char>(len >> 8);
-  f[7] = static_cast<char>(len);
-  f.append(data);
-  return f;
-}
-
 base::Result<std::string> read_sync(int fd, int timeout_ms) {
   pollfd p{fd, POLLIN, 0};
   int r;
@@ -296,7 +287,7 @@ Containers::~Containers() = default;
 
 base::Result<std::shared_ptr<Containers>> Containers::open(
     ContainerPaths paths, image::ImageStore* images, image::LayerStore* layers, Networks* networks,
-    api::Scheduler* scheduler, base::WorkerPool* workers, base::WorkerPool* exits) {
+    base::Scheduler* scheduler, base::WorkerPool* workers, base::WorkerPool* exits) {
   std::shared_ptr<Containers> self(new Containers());
   self->paths_ = std::move(paths);
   self->images_ = images;
@@ -331,6 +322,7 @@ base::Result<std::shared_ptr<Containers>> Containers::open(
   }
   // Load what the previous run left.
   std::error_code ec;
+  std::vector<std::shared_ptr<Container>> watch, exited;
   for (const auto& e : fs::directory_iterator(self->paths_.data_root / "containers", ec)) {
     auto text = base::read_file(e.path() / "config.v2.json");
     if (!text) {
@@ -369,38 +361,45 @@ base::Result<std::shared_ptr<Containers>> Containers::open(
     c->shim_pid = doc.value("ShimPid", 0);
     c->endpoints = doc.value("Endpoints", json::object());
     if (c->status == "running" || c->status == "removing") {
-      // The shim may still run (re-adopt) or have finished meanwhile.
+      // The shim may still run (re-adopt) or have finished meanwhile. The
+      // handles are opened first and the processes verified after: a pid
+      // checked before its pidfd is opened may already name another process.
+      auto shim_fd = std::make_shared<base::UniqueFd>(base::pidfd_open(c->shim_pid));
       auto comm = base::read_file("/proc/" + std::to_string(c->shim_pid) + "/comm", 64);
-      const int fd = c->shim_pid > 0 && comm && comm->rfind("dind-shim", 0) == 0
-                         ? static_cast<int>(::syscall(SYS_pidfd_open, c->shim_pid, 0))
-                         : -1;
-      if (fd >= 0) {
+      auto init_fd = std::make_shared<base::UniqueFd>(base::pidfd_open(c->pid));
+      const bool init_ours = base::parent_pid(c->pid) == c->shim_pid;
+      c->mounted = true;
+      c->netns = (self->run_dir(c->id) / "netns").string();
+      c->generation = 1;
+      if (comm && comm->rfind("dind-shim", 0) == 0 && base::pidfd_alive(shim_fd->get())) {
         c->status = "running";
         c->started_steady = std::chrono::steady_clock::now() -
                             std::chrono::seconds(std::max<int64_t>(
                                 0, now_secs() - parse_time_secs(c->started_at)));
-        c->mounted = true;
-        c->netns = (self->run_dir(c->id) / "netns").string();
-        c->shim_pidfd = std::make_shared<base::UniqueFd>(fd);
-        c->generation = 1;
-        std::weak_ptr<Containers> weak = self;
-        scheduler->when_readable(c->shim_pidfd, [weak, c] {
-          if (auto s = weak.lock()) {
-            s->exits_->post([s, c] { s->on_shim_exit(c, 1); });
-          }
-        });
+        c->shim_pidfd = std::move(shim_fd);
+        if (init_ours && base::pidfd_alive(init_fd->get())) {
+          c->init_pidfd = std::move(init_fd);
+        }
+        watch.push_back(c);
       } else {
-        c->mounted = true;
-        c->netns = (self->run_dir(c->id) / "netns").string();
-        c->generation = 1;
-        self->by_id_[c->id] = c;
-        self->names_[c->name] = c->id;
-        self->on_shim_exit(c, 1);
-        continue;
+        exited.push_back(c);
       }
     }
     self->by_id_[c->id] = c;
     self->names_[c->name] = c->id;
+  }
+  // Exits are watched only once the table is complete (an exit handler
+  // takes the lock and may look at every container).
+  for (const auto& c : exited) {
+    self->on_shim_exit(c, 1);
+  }
+  for (const auto& c : watch) {
+    std::weak_ptr<Containers> weak = self;
+    scheduler->when_readable(c->shim_pidfd, [weak, c] {
+      if (auto s = weak.lock()) {
+        s->exits_->post([s, c] { s->on_shim_exit(c, 1); });
+      }
+    });
   }
   {
     std::lock_guard lock(self->mu_);
@@ -833,7 +832,7 @@ base::Result<Containers::Created> Containers::create(const std::string& name_in,
 // ---------------------------------------------------------------------------
 // start
 
-base::Status Containers::start(const std::string& ref) {
+base::Result<Change> Containers::start(const std::string& ref) {
   std::shared_ptr<Container> c;
   {
     std::lock_guard lock(mu_);
@@ -842,12 +841,12 @@ base::Status Containers::start(const std::string& ref) {
       return std::move(found).error();
     }
     c = *found;
-    if (c->status == "running") {
-      return make_error(ErrorKind::kFailedPrecondition, "");  // 304
+    auto admitted = admit(state_of(*c), Op::kStart, c->id);
+    if (!admitted) {
+      return std::move(admitted).error();
     }
-    if (c->starting || c->removing) {
-      return make_error(ErrorKind::kConflict,
-                        "container " + c->id + " is being started or removed");
+    if (*admitted == Admission::kUnchanged) {
+      return Change::kUnchanged;
     }
     c->starting = true;
     // A user's start: the restart manager starts over.
@@ -856,12 +855,13 @@ base::Status Containers::start(const std::string& ref) {
     c->restart_count = 0;
     c->restart_delay = std::chrono::milliseconds(0);
   }
-  return run_start(c, false);
+  DIND_TRY(run_start(c, false));
+  return Change::kChanged;
 }
 
 base::Status Containers::run_start(const std::shared_ptr<Container>& c, bool by_policy) {
   auto st = start_locked_out(c);
-  std::vector<std::pair<AttachOptions, std::shared_ptr<api::RawStream>>> pending;
+  std::vector<std::pair<AttachOptions, std::shared_ptr<base::RawStream>>> pending;
   bool auto_remove = false;
   {
     std::lock_guard lock(mu_);
@@ -1307,6 +1307,14 @@ base::Status Containers::start_locked_out(const std::shared_ptr<Container>& c) {
       shim_pid <= 0) {
     return fail(make_error(ErrorKind::kInternal, "the shim said \"" + *created + "\""));
   }
+  // The init waits in runc's exec fifo until `runc start`: it cannot have
+  // exited yet, so this handle is the container's (verified by its parent).
+  auto init_pidfd = std::make_shared<base::UniqueFd>(base::pidfd_open(init_pid));
+  if (init_pidfd->get() < 0 || base::parent_pid(init_pid) != shim_pid ||
+      !base::pidfd_alive(init_pidfd->get())) {
+    return fail(make_error(ErrorKind::kInternal, "the container's process " + std::to_string(init_pid) +
+                                                     " is not the shim's"));
+  }
 
   mark("created");
   // The network, between create and start.
@@ -1381,7 +1389,7 @@ base::Status Containers::start_locked_out(const std::shared_ptr<Container>& c) {
 
   mark("network");
   // Attach streams that waited for the start.
-  std::vector<std::pair<AttachOptions, std::shared_ptr<api::RawStream>>> pending;
+  std::vector<std::pair<AttachOptions, std::shared_ptr<base::RawStream>>> pending;
   {
     std::lock_guard lock(mu_);
     pending.swap(c->pending_attaches);
@@ -1407,8 +1415,9 @@ base::Status Containers::start_locked_out(const std::shared_ptr<Container>& c) {
   }
   mark("started");
   DIND_LOG(kDebug) << "started " << short_id(id) << " (ms:" << watch.laps() << ")";
-  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, shim_pid, 0));
+  const int pidfd = base::pidfd_open(shim_pid);
   std::lock_guard lock(mu_);
+  c->init_pidfd = std::move(init_pidfd);
   c->generation++;
   c->status = "running";
   c->started_steady = std::chrono::steady_clock::now();
@@ -1478,6 +1487,7 @@ void Containers::release_runtime(Container& c) {
   }
   c.sync.reset();
   c.shim_pidfd.reset();
+  c.init_pidfd.reset();
   fs::remove_all(run_dir(c.id), ec);
   mark("rundir");
   ::unlink(socket_path(c.id).c_str());
@@ -1537,11 +1547,13 @@ void Containers::on_shim_exit(const std::shared_ptr<Container>& c, uint64_t gene
 // signals, stop, kill, restart
 
 base::Status Containers::signal(Container& c, int sig) {
-  if (c.pid <= 0 || ::kill(c.pid, sig) != 0) {
-    if (errno == ESRCH || c.pid <= 0) {
+  // Through the pidfd: once the shim reaped the init, its pid may name
+  // another process, the handle never does.
+  if (const int err = base::pidfd_signal(c.init_pidfd ? c.init_pidfd->get() : -1, sig); err != 0) {
+    if (err == ESRCH) {
       return make_error(ErrorKind::kConflict, "Container " + c.id + " is not running");
     }
-    return base::sys_error(errno, "kill");
+    return base::sys_error(err, "kill");
   }
   // As dockerd: a paused container thaws for its stop signal or SIGKILL
   // (which then arrive); other signals wait for the unpause.
@@ -1571,24 +1583,31 @@ std::shared_ptr<Containers::Container> Containers::running_or_answer(
   return nullptr;
 }
 
-void Containers::stop(const std::string& ref, int timeout, std::function<void(base::Status)> done) {
+void Containers::stop(const std::string& ref, int timeout,
+                      std::function<void(base::Result<Change>)> done) {
   std::unique_lock lock(mu_);
-  if (auto found = find_locked(ref); found && (*found)->status == "restarting") {
-    cancel_restart_locked(**found);
+  auto found = find_locked(ref);
+  if (!found) {
     lock.unlock();
-    done({});
+    done(std::move(found).error());
     return;
   }
-  auto c = running_or_answer(lock, ref, done, [](const Container&) {
-    return make_error(ErrorKind::kFailedPrecondition, "");  // 304 Not Modified
-  });
-  if (!c) {
+  auto c = *found;
+  if (c->status == "restarting") {
+    cancel_restart_locked(*c);
+    lock.unlock();
+    done(Change::kChanged);
+    return;
+  }
+  if (c->status != "running") {
+    lock.unlock();
+    done(Change::kUnchanged);
     return;
   }
   // docker stop suspends the restart policy until the next start.
   c->manually_stopped = true;
   (void)save(*c);
-  c->exit_waiters.push_back([done](const ExitInfo&) { done({}); });
+  c->exit_waiters.push_back([done](const ExitInfo&) { done(Change::kChanged); });
   stop_locked(c, timeout);
 }
 
@@ -1697,12 +1716,15 @@ void Containers::kill(const std::string& ref, const std::string& signal_name,
 void Containers::restart(const std::string& ref, int timeout,
                          std::function<void(base::Status)> done) {
   auto self = shared_from_this();
-  stop(ref, timeout, [self, ref, done](base::Status st) {
-    if (!st && !st.error().message.empty()) {
-      done(st);
+  stop(ref, timeout, [self, ref, done](base::Result<Change> stopped) {
+    if (!stopped) {
+      done(std::move(stopped).error());
       return;
     }
-    self->workers_->post([self, ref, done] { done(self->start(ref)); });
+    self->workers_->post([self, ref, done] {
+      auto started = self->start(ref);
+      done(started ? base::Status() : base::Status(std::move(started).error()));
+    });
   });
 }
 
@@ -1822,9 +1844,7 @@ base::Status Containers::resize(const std::string& ref, int height, int width) {
       return std::move(found).error();
     }
     c = *found;
-    if (c->status != "running") {
-      return make_error(ErrorKind::kConflict, "Container " + c->id + " is not running");
-    }
+    DIND_TRY(admit(state_of(*c), Op::kResize, c->id));
     if (!c->config.value("Tty", false)) {
       return make_error(ErrorKind::kConflict, "Container " + c->id + " was not started with a TTY");
     }
@@ -1845,13 +1865,7 @@ base::Result<Containers::ExecTarget> Containers::exec_target(const std::string& 
       return std::move(found).error();
     }
     const auto& c = **found;
-    if (c.status != "running") {
-      return make_error(ErrorKind::kConflict, "Container " + c.id + " is not running");
-    }
-    if (c.paused) {
-      return make_error(ErrorKind::kConflict,
-                        "Container " + c.id + " is paused, unpause the container before exec");
-    }
+    DIND_TRY(admit(state_of(c), Op::kExec, c.id));
     t.id = c.id;
     t.bundle = run_dir(c.id);
     t.socket = socket_path(c.id);
@@ -1900,7 +1914,7 @@ base::Status Containers::rename(const std::string& ref, const std::string& new_n
 // attach, logs
 
 base::Status Containers::connect_attach(const std::shared_ptr<Container>& c, const AttachOptions& o,
-                                        const std::shared_ptr<api::RawStream>& client) {
+                                        const std::shared_ptr<base::RawStream>& client) {
   auto connected = connect_shim(socket_path(c->id));
   if (!connected) {
     return std::move(connected).error();
@@ -1973,7 +1987,7 @@ LogRead read_log(const fs::path& path, uint64_t offset, const Containers::LogOpt
     if (tty) {
       out.frames += text;
     } else {
-      out.frames += frame(e.stream == "stderr" ? 2 : 1, text);
+      base::stdcopy_append(out.frames, e.stream == "stderr" ? base::StdStream::kStderr : base::StdStream::kStdout, text);
     }
   }
   return out;
@@ -1982,7 +1996,7 @@ LogRead read_log(const fs::path& path, uint64_t offset, const Containers::LogOpt
 }  // namespace
 
 base::Status Containers::attach(const std::string& ref, const AttachOptions& o,
-                                std::shared_ptr<api::RawStream> client) {
+                                std::shared_ptr<base::RawStream> client) {
   std::shared_ptr<Container> c;
   std::string replay;
   {
@@ -2419,94 +2433,23 @@ base::Result<json> Containers::top(const std::string& ref, const std::string& ps
     if (!found) {
       return std::move(found).error();
     }
-    if ((*found)->status != "running") {
-      return make_error(ErrorKind::kConflict, "Container " + (*found)->id + " is not running");
-    }
+    DIND_TRY(admit(state_of(**found), Op::kTop, (*found)->id));
     pid = (*found)->pid;
     id = (*found)->id;
   }
-  // The container's processes: init and its descendants.
-  std::map<int, int> parent;
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator("/proc", ec)) {
-    const std::string n = e.path().filename().string();
-    if (n.empty() || !std::all_of(n.begin(), n.end(), ::isdigit)) {
-      continue;
-    }
-    auto stat = base::read_file(e.path() / "stat", 4096);
-    if (!stat) {
-      continue;
-    }
-    const size_t close = stat->rfind(')');
-    if (close == std::string::npos) {
-      continue;
-    }
-    std::istringstream in(stat->substr(close + 2));
-    std::string state;
-    int ppid = 0;
-    in >> state >> ppid;
-    parent[std::stoi(n)] = ppid;
+  auto argv = ps_argv(ps_args);
+  if (!argv) {
+    return std::move(argv).error();
   }
-  std::set<int> pids = {pid};
-  for (bool grew = true; grew;) {
-    grew = false;
-    for (const auto& [p, pp] : parent) {
-      if (pids.count(pp) != 0 && pids.insert(p).second) {
-        grew = true;
-      }
-    }
+  const std::set<int> pids = process_tree(pid);
+  auto ps = base::run_capture(*argv);
+  if (!ps) {
+    return std::move(ps).error();
   }
-  std::string args = ps_args.empty() ? "-ef" : ps_args;
-  if (args.find_first_of(";|&`$<>\\'\"") != std::string::npos) {
-    return make_error(ErrorKind::kInvalidArgument, "invalid ps arguments: " + ps_args);
+  if (ps->status != 0) {
+    return make_error(ErrorKind::kInternal, "Error running ps: " + base::trim(ps->output));
   }
-  FILE* f = ::popen(("ps " + args + " 2>&1").c_str(), "r");
-  if (f == nullptr) {
-    return base::sys_error(errno, "ps");
-  }
-  std::string text;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0) {
-    text.append(buf, n);
-  }
-  if (::pclose(f) != 0) {
-    return make_error(ErrorKind::kInternal, "ps: " + text);
-  }
-  std::istringstream in(text);
-  std::string header;
-  std::getline(in, header);
-  std::vector<std::string> titles;
-  {
-    std::istringstream h(header);
-    std::string t;
-    while (h >> t) {
-      titles.push_back(t);
-    }
-  }
-  const auto pid_col = std::find(titles.begin(), titles.end(), "PID") - titles.begin();
-  if (static_cast<size_t>(pid_col) >= titles.size()) {
-    return make_error(ErrorKind::kInternal, "Couldn't find PID field in ps output");
-  }
-  json processes = json::array();
-  std::string line;
-  while (std::getline(in, line)) {
-    std::istringstream l(line);
-    std::vector<std::string> fields;
-    std::string f2;
-    for (size_t i = 0; i + 1 < titles.size() && l >> f2; ++i) {
-      fields.push_back(f2);
-    }
-    std::string rest;
-    std::getline(l, rest);
-    const size_t s = rest.find_first_not_of(' ');
-    fields.push_back(s == std::string::npos ? "" : rest.substr(s));
-    if (static_cast<size_t>(pid_col) < fields.size() &&
-        pids.count(std::atoi(fields[pid_col].c_str())) != 0) {
-      processes.push_back(fields);
-    }
-  }
-  return json{{"Titles", titles}, {"Processes", processes}};
+  return parse_ps(ps->output, pids);
 }
 
 json Containers::prune() {

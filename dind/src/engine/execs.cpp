@@ -42,7 +42,7 @@ struct Execs::Exec {
   std::chrono::steady_clock::time_point touched = std::chrono::steady_clock::now();
 };
 
-Execs::Execs(std::shared_ptr<Containers> containers, api::Scheduler* scheduler)
+Execs::Execs(std::shared_ptr<Containers> containers, base::Scheduler* scheduler)
     : containers_(std::move(containers)), scheduler_(scheduler) {}
 
 namespace {
@@ -184,7 +184,7 @@ void Execs::prune_locked() {
 }
 
 base::Status Execs::start(const std::string& id, const StartOptions& o,
-                          std::shared_ptr<api::RawStream> client) {
+                          std::shared_ptr<base::RawStream> client) {
   DIND_ASSIGN_OR_RETURN(auto e, find(id));
   {
     std::lock_guard lock(mu_);

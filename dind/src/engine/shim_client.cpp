@@ -75,7 +75,7 @@ base::Result<std::string> read_line(int fd, int timeout_ms) {
   }
 }
 
-void pump(std::shared_ptr<api::RawStream> from, std::shared_ptr<api::RawStream> to,
+void pump(std::shared_ptr<base::RawStream> from, std::shared_ptr<base::RawStream> to,
           std::function<void(bool eof)> end) {
   from->read([from, to, end](std::string_view data, bool ok) {
     if (!ok || data.empty()) {
@@ -92,7 +92,7 @@ void pump(std::shared_ptr<api::RawStream> from, std::shared_ptr<api::RawStream> 
   });
 }
 
-void splice(std::shared_ptr<api::RawStream> shim, std::shared_ptr<api::RawStream> client,
+void splice(std::shared_ptr<base::RawStream> shim, std::shared_ptr<base::RawStream> client,
             bool stdin, std::function<void()> output_ended) {
   auto ended = std::make_shared<std::atomic<int>>(0);
   auto one_done = [client, shim, ended] {

@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "dind/base/fs.hpp"
+#include "dind/base/stdcopy.hpp"
 #include "dind/base/time.hpp"
 #include "dind/runtime/json_log.hpp"
 #include "dind/runtime/nsexec.hpp"
@@ -327,14 +328,11 @@ class Shim {
     if (!c.fd.valid() || !c.registered || (c.flags & attach_flag(stream)) == 0) {
       return;
     }
-    if (!tty) {
-      const auto len = static_cast<uint32_t>(data.size());
-      const char header[8] = {static_cast<char>(stream), 0, 0, 0, static_cast<char>(len >> 24),
-                              static_cast<char>(len >> 16), static_cast<char>(len >> 8),
-                              static_cast<char>(len)};
-      c.out.append(header, sizeof(header));
+    if (tty) {
+      c.out.append(data);
+    } else {
+      base::stdcopy_append(c.out, static_cast<base::StdStream>(stream), data);
     }
-    c.out.append(data);
     flush_client(c);
   }
 

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "dind/api/version.hpp"
+#include "dind/base/stream.hpp"
 #include "dind/base/fs.hpp"
 
 namespace dind::api {
@@ -76,28 +77,8 @@ struct Request {
   std::optional<bool> query_bool(const std::string& key) const;
 };
 
-// Sink for a streamed (chunked) body. Methods may be called from any thread;
-// writes are queued in order. `done(false)` means the client is gone.
-class BodyWriter {
- public:
-  virtual ~BodyWriter() = default;
-  virtual void write(std::string chunk, std::function<void(bool ok)> done = {}) = 0;
-  virtual void finish() = 0;
-  // Called once if the client disconnects before finish().
-  virtual void on_close(std::function<void()> cb) = 0;
-};
-
-// The raw, bidirectional byte stream of a hijacked connection.
-class RawStream {
- public:
-  virtual ~RawStream() = default;
-  // Delivers the next bytes; an empty view with ok=true is EOF (the client
-  // half-closed); ok=false is an error or close.
-  virtual void read(std::function<void(std::string_view data, bool ok)> cb) = 0;
-  virtual void write(std::string data, std::function<void(bool ok)> done = {}) = 0;
-  virtual void shutdown_write() = 0;  // after queued writes
-  virtual void close() = 0;
-};
+using base::BodyWriter;  // dind/base/stream.hpp: shared with the engine
+using base::RawStream;
 
 struct Response {
   int status = 200;

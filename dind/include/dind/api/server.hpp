@@ -17,7 +17,7 @@
 
 #include "dind/api/http.hpp"
 #include "dind/api/router.hpp"
-#include "dind/api/scheduler.hpp"
+#include "dind/base/scheduler.hpp"
 #include "dind/base/result.hpp"
 
 namespace dind::api {
@@ -48,7 +48,7 @@ struct ServerLimits {
   std::filesystem::path spool_dir = "/tmp";  // where spooled upload bodies live (unlinked)
 };
 
-class Server : public Scheduler {
+class Server : public base::Scheduler {
  public:
   // common_headers go on every response (Api-Version, Server, Ostype...).
   Server(const Router& router, Headers common_headers, ServerLimits limits = {});

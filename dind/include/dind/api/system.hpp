@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "dind/api/router.hpp"
-#include "dind/api/scheduler.hpp"
+#include "dind/base/scheduler.hpp"
 #include "dind/engine/config.hpp"
 #include "dind/engine/host_info.hpp"
 
@@ -33,7 +33,7 @@ struct SystemContext {
   std::shared_future<RuntimeVersion> runc;
   RuntimeVersion runc_version() const;
   std::vector<std::string> warnings;  // shown by `docker info`
-  Scheduler* scheduler = nullptr;
+  base::Scheduler* scheduler = nullptr;
   std::function<size_t()> image_count;  // may be empty
   // Containers with a status ("" = all); may be empty.
   std::function<size_t(const std::string&)> container_count;

@@ -9,7 +9,6 @@
 #include <string_view>
 #include <vector>
 
-#include "dind/api/server.hpp"
 #include "dind/base/result.hpp"
 
 namespace dind::engine {
@@ -67,12 +66,6 @@ base::Result<DaemonConfig> parse_daemon_args(const std::vector<std::string>& arg
 // on the command line (for the conflict check).
 base::Status merge_config_json(std::string_view json, const std::vector<std::string>& flags_seen,
                                DaemonConfig& config);
-
-// Turns hosts + TLS settings into listeners, enforcing the policy: every TCP
-// listener uses TLS with client verification, unless the user explicitly
-// passed --tls=false (then it is plain, with a warning added to `warnings`).
-base::Result<std::vector<api::Listener>> plan_listeners(const DaemonConfig& config,
-                                                        std::vector<std::string>& warnings);
 
 std::string daemon_usage();
 

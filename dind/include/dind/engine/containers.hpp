@@ -22,7 +22,7 @@
 #include <utility>
 #include <vector>
 
-#include "dind/api/scheduler.hpp"
+#include "dind/base/scheduler.hpp"
 #include "dind/base/result.hpp"
 #include "dind/base/worker_pool.hpp"
 #include "dind/engine/container_config.hpp"
@@ -42,6 +42,10 @@ struct ContainerPaths {
   std::string init_exe;  // a static init for --init (the static dind-shim); "" when none
 };
 
+// What a state change did: kUnchanged when the container already was in the
+// state asked for (the API answers 304 Not Modified).
+enum class Change { kChanged, kUnchanged };
+
 struct ExitInfo {
   int code = 0;
   std::string error;  // non-empty: the start failed
@@ -51,7 +55,7 @@ class Containers : public std::enable_shared_from_this<Containers> {
  public:
   static base::Result<std::shared_ptr<Containers>> open(
       ContainerPaths paths, image::ImageStore* images, image::LayerStore* layers,
-      Networks* networks, api::Scheduler* scheduler, base::WorkerPool* workers,
+      Networks* networks, base::Scheduler* scheduler, base::WorkerPool* workers,
       base::WorkerPool* exits);
   ~Containers();
 
@@ -60,12 +64,12 @@ class Containers : public std::enable_shared_from_this<Containers> {
     std::vector<std::string> warnings;
   };
   base::Result<Created> create(const std::string& name, const nlohmann::json& body);
-  // Blocking: rootfs, bundle, shim, network, start. kNotModified-like: an
-  // already running container gives kFailedPrecondition with an empty message.
-  base::Status start(const std::string& ref);
+  // Blocking: rootfs, bundle, shim, network, start. kUnchanged: it already ran.
+  base::Result<Change> start(const std::string& ref);
   // Sends the stop signal, waits `timeout` seconds (-1: the container's
-  // StopTimeout or 10), then SIGKILL; `done` runs once it exited.
-  void stop(const std::string& ref, int timeout, std::function<void(base::Status)> done);
+  // StopTimeout or 10), then SIGKILL; `done` runs once it exited
+  // (kUnchanged: it was not running).
+  void stop(const std::string& ref, int timeout, std::function<void(base::Result<Change>)> done);
   void kill(const std::string& ref, const std::string& signal,
             std::function<void(base::Status)> done);
   void restart(const std::string& ref, int timeout, std::function<void(base::Status)> done);
@@ -108,7 +112,7 @@ class Containers : public std::enable_shared_from_this<Containers> {
   // Replays logs (if asked) and joins the client's hijacked stream to the
   // container's shim (now, or at start for a created container).
   base::Status attach(const std::string& ref, const AttachOptions& options,
-                      std::shared_ptr<api::RawStream> client);
+                      std::shared_ptr<base::RawStream> client);
 
   struct LogOptions {
     bool stdout = true, stderr = true, follow = false, timestamps = false;
@@ -207,7 +211,7 @@ class Containers : public std::enable_shared_from_this<Containers> {
   nlohmann::json inspect_locked(const Container& c, bool size) const;
   std::pair<int64_t, int64_t> sizes(const Container& c) const;  // SizeRw, SizeRootFs
   base::Status connect_attach(const std::shared_ptr<Container>& c, const AttachOptions& options,
-                              const std::shared_ptr<api::RawStream>& client);
+                              const std::shared_ptr<base::RawStream>& client);
   base::Status signal(Container& c, int sig);
   // For stop/kill: the running container, or null after answering `done`
   // (with the lookup error or not_running's) with the lock released.
@@ -224,7 +228,7 @@ class Containers : public std::enable_shared_from_this<Containers> {
   image::ImageStore* images_ = nullptr;
   image::LayerStore* layers_ = nullptr;
   Networks* networks_ = nullptr;
-  api::Scheduler* scheduler_ = nullptr;
+  base::Scheduler* scheduler_ = nullptr;
   base::WorkerPool* workers_ = nullptr;
   base::WorkerPool* exits_ = nullptr;  // exit handling: never behind blocked API jobs
   runtime::HostFacts host_;

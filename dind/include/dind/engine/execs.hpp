@@ -15,8 +15,8 @@
 #include <optional>
 #include <string>
 
-#include "dind/api/http.hpp"
-#include "dind/api/scheduler.hpp"
+#include "dind/base/stream.hpp"
+#include "dind/base/scheduler.hpp"
 #include "dind/base/result.hpp"
 #include "dind/engine/containers.hpp"
 
@@ -24,7 +24,7 @@ namespace dind::engine {
 
 class Execs : public std::enable_shared_from_this<Execs> {
  public:
-  Execs(std::shared_ptr<Containers> containers, api::Scheduler* scheduler);
+  Execs(std::shared_ptr<Containers> containers, base::Scheduler* scheduler);
 
   // POST /containers/{id}/exec: 409 for a container that is not running,
   // 400 without a command.
@@ -39,7 +39,7 @@ class Execs : public std::enable_shared_from_this<Execs> {
   // client sees EOF after the exit is recorded). 404 unknown, 409 started
   // before or the container stopped.
   base::Status start(const std::string& id, const StartOptions& options,
-                     std::shared_ptr<api::RawStream> client);
+                     std::shared_ptr<base::RawStream> client);
   bool exists(const std::string& id) const;
   // Whether the exec has a TTY (the stream's content type).
   bool tty(const std::string& id) const;
@@ -57,7 +57,7 @@ class Execs : public std::enable_shared_from_this<Execs> {
   void prune_locked();
 
   std::shared_ptr<Containers> containers_;
-  api::Scheduler* scheduler_;
+  base::Scheduler* scheduler_;
   mutable std::mutex mu_;
   std::map<std::string, std::shared_ptr<Exec>> by_id_;
 };

@@ -8,7 +8,7 @@
 #include <memory>
 #include <string>
 
-#include "dind/api/http.hpp"
+#include "dind/base/stream.hpp"
 #include "dind/base/fs.hpp"
 #include "dind/base/result.hpp"
 
@@ -26,7 +26,7 @@ base::Result<std::string> read_line(int fd, int timeout_ms);
 
 // Copies `from` into `to` until EOF or an error, one read in flight, with
 // back-pressure through the write callbacks.
-void pump(std::shared_ptr<api::RawStream> from, std::shared_ptr<api::RawStream> to,
+void pump(std::shared_ptr<base::RawStream> from, std::shared_ptr<base::RawStream> to,
           std::function<void(bool eof)> end);
 
 // Joins a client's stream to a shim connection: the shim's output to the
@@ -34,7 +34,7 @@ void pump(std::shared_ptr<api::RawStream> from, std::shared_ptr<api::RawStream> 
 // the client's bytes to the shim until the client half-closes (forwarded as
 // a half-close when `stdin`) or leaves. Both connections close when both
 // directions are done.
-void splice(std::shared_ptr<api::RawStream> shim, std::shared_ptr<api::RawStream> client,
+void splice(std::shared_ptr<base::RawStream> shim, std::shared_ptr<base::RawStream> client,
             bool stdin, std::function<void()> output_ended = {});
 
 }  // namespace dind::engine

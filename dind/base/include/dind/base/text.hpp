@@ -8,6 +8,9 @@ namespace dind::base {
 
 std::string ascii_lower(std::string_view s);
 
+// s without leading and trailing ASCII whitespace.
+std::string trim(std::string_view s);
+
 // A host name in the RFC 1123 sense, plus '_' (seen in container names) and
 // an optional leading "*." wildcard label when allow_wildcard: labels of 1-63
 // of [A-Za-z0-9_-], not starting or ending with '-', at most 253 bytes.

@@ -1,12 +1,11 @@
-#include "dind/api/stdcopy.hpp"
+#include "dind/base/stdcopy.hpp"
 
 #include <algorithm>
 
-namespace dind::api {
+namespace dind::base {
 
-std::string stdcopy_frame(StdStream stream, std::string_view payload) {
-  std::string out;
-  out.reserve(payload.size() + 8);
+void stdcopy_append(std::string& out, StdStream stream, std::string_view payload) {
+  out.reserve(out.size() + payload.size() + 8);
   do {
     const size_t n = std::min<size_t>(payload.size(), 0xffffffffu);
     const char header[8] = {static_cast<char>(stream),
@@ -21,6 +20,11 @@ std::string stdcopy_frame(StdStream stream, std::string_view payload) {
     out.append(payload.substr(0, n));
     payload.remove_prefix(n);
   } while (!payload.empty());
+}
+
+std::string stdcopy_frame(StdStream stream, std::string_view payload) {
+  std::string out;
+  stdcopy_append(out, stream, payload);
   return out;
 }
 
@@ -47,4 +51,4 @@ bool StdcopyDecoder::feed(std::string_view bytes, std::vector<Frame>& out) {
   return true;
 }
 
-}  // namespace dind::api
+}  // namespace dind::base

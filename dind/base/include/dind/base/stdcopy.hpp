@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-namespace dind::api {
+namespace dind::base {
 
 enum class StdStream : uint8_t { kStdin = 0, kStdout = 1, kStderr = 2, kSystemErr = 3 };
 
@@ -17,6 +17,8 @@ inline constexpr const char* kRawStreamContentType = "application/vnd.docker.raw
 
 // Frames payload; payloads over 4 GiB - 1 are split into several frames.
 std::string stdcopy_frame(StdStream stream, std::string_view payload);
+// The same, appended to `out` (the shim's per-client output queue).
+void stdcopy_append(std::string& out, StdStream stream, std::string_view payload);
 
 // Incremental decoder: feed() any split of the byte stream, get whole frames.
 class StdcopyDecoder {
@@ -35,4 +37,4 @@ class StdcopyDecoder {
   bool broken_ = false;
 };
 
-}  // namespace dind::api
+}  // namespace dind::base

@@ -1,4 +1,4 @@
-#include "dind/engine/daemon.hpp"
+#include "dind/daemon/daemon.hpp"
 #include "netsetup/pools.hpp"
 
 #include <fcntl.h>
@@ -20,12 +20,14 @@
 #include "dind/base/fs.hpp"
 #include "dind/base/log.hpp"
 #include "dind/base/worker_pool.hpp"
+#include "dind/daemon/listeners.hpp"
 #include "dind/engine/containers.hpp"
 #include "dind/engine/host_info.hpp"
 #include "dind/engine/networks.hpp"
 #include "dind/version.hpp"
 
-namespace dind::engine {
+namespace dind::daemon {
+using namespace engine;  // the composition root wires the engine
 namespace fs = std::filesystem;
 using base::ErrorKind;
 using base::make_error;
@@ -266,4 +268,4 @@ int run_daemon(DaemonConfig config) {
   return 0;
 }
 
-}  // namespace dind::engine
+}  // namespace dind::daemon

@@ -7,10 +7,10 @@
 #include <functional>
 #include <memory>
 
-#include "dind/api/http.hpp"
+#include "dind/base/stream.hpp"
 #include "dind/base/fs.hpp"
 
-namespace dind::api {
+namespace dind::base {
 
 class Scheduler {
  public:
@@ -23,4 +23,4 @@ class Scheduler {
   virtual void when_readable(std::shared_ptr<base::UniqueFd> fd, std::function<void()> fn) = 0;
 };
 
-}  // namespace dind::api
+}  // namespace dind::base
