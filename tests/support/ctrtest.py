@@ -12,13 +12,20 @@ IMAGE = "busybox:test"
 
 
 @contextlib.contextmanager
-def netns_daemon(prefix):
+def netns_daemon(prefix, env=None):
     """One daemon in a network namespace of its own for a whole suite; it must
-    stop cleanly at the end."""
+    stop cleanly at the end. env: extra variables for the daemon."""
     from dindtest import Daemon
     with tempfile.TemporaryDirectory(prefix=prefix, ignore_cleanup_errors=True) as root:
-        d = Daemon(root, tls=False, netns=True).start()
-        yield d
+        d = Daemon(root, tls=False, netns=True, env=env).start()
+        try:
+            yield d
+        finally:
+            # A failed test may leave containers (paused ones too): they go
+            # with the suite, since the daemon leaves them running at stop.
+            left = docker(d, "ps", "-aq", check=False).stdout.split()
+            if left:
+                docker(d, "rm", "-f", *left, check=False)
         assert d.destroy() == 0
 
 

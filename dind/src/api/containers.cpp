@@ -358,50 +358,6 @@ void add_container_routes(Router& router, ContainerContext ctx) {
     workers->post([c, reply] { reply(Response::json(200, dump(c->prune()))); });
   });
 
-  // Volumes (local driver).
-  router.add("POST", "/volumes/create", [c, workers](Request req, Reply reply) {
-    auto body = req.body.empty() ? json::object() : json::parse(req.body, nullptr, false);
-    if (body.is_discarded() || !body.is_object()) {
-      reply(error_response(400, "invalid JSON in the request body"));
-      return;
-    }
-    const std::string driver = body.value("Driver", "");
-    if (!driver.empty() && driver != "local") {
-      reply(error_response(404, "error looking up volume plugin " + driver + ": plugin \"" +
-                                    driver + "\" not found"));
-      return;
-    }
-    workers->post([c, body = std::move(body), reply] {
-      auto v = c->create_volume(body.value("Name", ""), body.value("Labels", json::object()));
-      reply(v ? Response::json(201, dump(*v)) : error_response(v.error()));
-    });
-  });
-  router.add("GET", "/volumes", [c](Request, Reply reply) {
-    reply(Response::json(200, dump({{"Volumes", c->list_volumes()}, {"Warnings", nullptr}})));
-  });
-  router.add("GET", "/volumes/{name}", [c](Request req, Reply reply) {
-    auto v = c->inspect_volume(req.params["name"]);
-    reply(v ? Response::json(200, dump(*v)) : error_response(v.error()));
-  });
-  router.add("DELETE", "/volumes/{name}", [c, workers](Request req, Reply reply) {
-    const bool force = req.query_bool("force").value_or(false);
-    workers->post([c, name = req.params["name"], force, reply] {
-      reply(status_response(c->remove_volume(name, force)));
-    });
-  });
-  router.add("POST", "/volumes/prune", [c, workers](Request req, Reply reply) {
-    auto f = filters_of(req);
-    if (!f) {
-      reply(error_response(f.error()));
-      return;
-    }
-    bool all = false;
-    if (auto it = f->find("all"); it != f->end() && !it->second.empty()) {
-      all = it->second[0] == "true" || it->second[0] == "1";
-    }
-    workers->post([c, all, reply] { reply(Response::json(200, dump(c->prune_volumes(all)))); });
-  });
-
   // Networks: enough of the API to create user networks for names and aliases.
   auto nets = ctx.networks;
   auto network_json = [](const engine::NetworkInfo& n, const json& containers) {

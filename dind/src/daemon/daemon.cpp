@@ -17,6 +17,7 @@
 #include "dind/api/images.hpp"
 #include "dind/api/server.hpp"
 #include "dind/api/system.hpp"
+#include "dind/api/volumes.hpp"
 #include "dind/base/fs.hpp"
 #include "dind/base/log.hpp"
 #include "dind/base/worker_pool.hpp"
@@ -208,6 +209,11 @@ int run_daemon(DaemonConfig config) {
   cpaths.data_root = config.data_root;
   cpaths.exec_root = config.exec_root;
   cpaths.cgroup_parent = config.cgroup_parent;
+  // A test knob: another runc-compatible program (e.g. a wrapper that is
+  // slow on purpose) for this daemon only.
+  if (const char* rt = std::getenv("DIND_RUNTIME"); rt != nullptr && *rt != '\0') {
+    cpaths.runtime = rt;
+  }
   {
     std::error_code ec;
     const fs::path self = fs::read_symlink("/proc/self/exe", ec);
@@ -222,13 +228,18 @@ int run_daemon(DaemonConfig config) {
       cpaths.shim_argv0 = {"dind", "shim"};
     }
   }
-  auto containers = engine::Containers::open(cpaths, images->get(), &*layers, networks->get(),
+  engine::Volumes volumes(fs::path(config.data_root) / "volumes");
+  auto containers = engine::Containers::open(cpaths, images->get(), &*layers, networks->get(), &volumes,
                                              &server, &container_workers, &exit_workers);
   if (!containers) {
     DIND_LOG(kError) << containers.error().message;
     remove_pidfile();
     return 1;
   }
+  volumes.set_users([weak = std::weak_ptr<engine::Containers>(*containers)](const std::string& name) {
+    auto c = weak.lock();
+    return c ? c->volume_users(name) : std::vector<std::string>{};
+  });
   ctx->container_count = [c = *containers](const std::string& status) { return c->count(status); };
   api::ImageContext image_ctx{images->get(), &*layers, &*content, &workers};
   image_ctx.in_use = [c = *containers](const std::string& image_id) {
@@ -237,6 +248,7 @@ int run_daemon(DaemonConfig config) {
   api::add_image_routes(router, image_ctx);
   api::add_container_routes(
       router, api::ContainerContext{*containers, networks->get(), &container_workers});
+  api::add_volume_routes(router, api::VolumeContext{&volumes, &container_workers});
   api::add_exec_routes(router, std::make_shared<engine::Execs>(*containers, &server),
                        &container_workers);
 

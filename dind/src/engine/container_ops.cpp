@@ -52,12 +52,15 @@ base::Result<json> Containers::update(const std::string& ref, const json& body) 
   if (!body.is_object()) {
     return make_error(ErrorKind::kInvalidArgument, "invalid JSON in the request body");
   }
-  std::lock_guard lock(mu_);
-  auto found = find_locked(ref);
+  auto found = find(ref);
   if (!found) {
     return std::move(found).error();
   }
   auto c = *found;
+  // The container's operation lock (not the engine's) spans `runc update`.
+  std::lock_guard op(c->op_mu);
+  std::unique_lock lock(mu_);
+  DIND_TRY(admit(state_of(*c), Op::kUpdate, c->id));
   json hc = c->host_config;
   bool memory_given = false;
   bool swap_given = false;
@@ -94,10 +97,12 @@ base::Result<json> Containers::update(const std::string& ref, const json& body) 
     return std::move(settled).error();
   }
   if (c->status == "running") {
+    lock.unlock();
     const auto file = run_dir(c->id) / "update.json";
     DIND_TRY(base::write_file_atomic(file, runtime::oci_resources(*settled, host_).dump(), 0600));
     DIND_TRY(runtime_command(*c, {"update", "--resources", file.string()},
                              "Cannot update container " + c->id));
+    lock.lock();
   }
   c->host_config = std::move(*settled);
   DIND_TRY(save(*c));
@@ -105,38 +110,57 @@ base::Result<json> Containers::update(const std::string& ref, const json& body) 
 }
 
 base::Status Containers::pause(const std::string& ref) {
-  std::lock_guard lock(mu_);
-  auto found = find_locked(ref);
+  return freeze(ref, true);
+}
+
+base::Status Containers::freeze(const std::string& ref, bool pause) {
+  auto found = find(ref);
   if (!found) {
     return std::move(found).error();
   }
   auto& c = **found;
-  DIND_TRY(admit(state_of(c), Op::kPause, c.id));
-  DIND_TRY(runtime_command(c, {"pause"}, "Cannot pause container " + c.id));
-  c.paused = true;
+  // Admitted under the engine's lock; `runc pause/resume` runs under the
+  // container's operation lock only, so nobody else waits for it.
+  std::lock_guard op(c.op_mu);
+  {
+    std::lock_guard lock(mu_);
+    DIND_TRY(admit(state_of(c), pause ? Op::kPause : Op::kUnpause, c.id));
+  }
+  DIND_TRY(runtime_command(c, {pause ? "pause" : "resume"},
+                           (pause ? "Cannot pause container " : "Cannot unpause container ") + c.id));
+  std::lock_guard lock(mu_);
+  if (c.status == "running") {  // not if it exited meanwhile
+    c.paused = pause;
+  }
   return save(c);
 }
 
 base::Status Containers::unpause(const std::string& ref) {
-  std::lock_guard lock(mu_);
-  auto found = find_locked(ref);
-  if (!found) {
-    return std::move(found).error();
-  }
-  auto& c = **found;
-  DIND_TRY(admit(state_of(c), Op::kUnpause, c.id));
-  DIND_TRY(runtime_command(c, {"resume"}, "Cannot unpause container " + c.id));
-  c.paused = false;
-  return save(c);
+  return freeze(ref, false);
 }
 
-void Containers::thaw_locked(Container& c) {
-  if (c.paused) {
-    if (auto st = runtime_command(c, {"resume"}, "unpause"); !st) {
+void Containers::thaw_later(const std::string& id) {
+  auto self = shared_from_this();
+  workers_->post([self, id] {
+    auto found = self->find(id);
+    if (!found) {
+      return;
+    }
+    auto& c = **found;
+    std::lock_guard op(c.op_mu);
+    {
+      std::lock_guard lock(self->mu_);
+      if (!c.paused || c.status != "running") {
+        return;
+      }
+    }
+    if (auto st = self->runtime_command(c, {"resume"}, "unpause"); !st) {
       DIND_LOG(kWarn) << short_id(c.id) << ": " << st.error().message;
     }
+    std::lock_guard lock(self->mu_);
     c.paused = false;
-  }
+    (void)self->save(c);
+  });
 }
 
 json endpoint_json(const Networks& networks, const std::string& n,

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
@@ -39,6 +40,10 @@ struct Containers::Container {
   int shim_pid = 0;
   nlohmann::json endpoints = nlohmann::json::object();  // network name -> endpoint facts (inspect)
   // Runtime (not persisted).
+  // Serialises the runtime operations on this container (pause, unpause,
+  // update) without the engine's lock: taken before mu_, never while
+  // holding it.
+  std::mutex op_mu;
   uint64_t generation = 0;
   std::shared_ptr<base::UniqueFd> shim_pidfd;
   std::shared_ptr<base::UniqueFd> init_pidfd;  // signals go here, never to the raw pid
@@ -46,6 +51,7 @@ struct Containers::Container {
   bool mounted = false;
   bool starting = false;
   bool removing = false;
+  bool releasing = false;  // a finished run's mounts and network are being released (unlocked)
   bool stop_requested = false;  // docker stop during this run: no restart
   std::chrono::steady_clock::time_point started_steady;
   std::chrono::milliseconds restart_delay{0};  // the restart manager's backoff

@@ -287,12 +287,13 @@ Containers::~Containers() = default;
 
 base::Result<std::shared_ptr<Containers>> Containers::open(
     ContainerPaths paths, image::ImageStore* images, image::LayerStore* layers, Networks* networks,
-    base::Scheduler* scheduler, base::WorkerPool* workers, base::WorkerPool* exits) {
+    Volumes* volumes, base::Scheduler* scheduler, base::WorkerPool* workers, base::WorkerPool* exits) {
   std::shared_ptr<Containers> self(new Containers());
   self->paths_ = std::move(paths);
   self->images_ = images;
   self->layers_ = layers;
   self->networks_ = networks;
+  self->volumes_ = volumes;
   self->scheduler_ = scheduler;
   self->workers_ = workers;
   self->exits_ = exits;
@@ -550,90 +551,6 @@ base::Result<std::shared_ptr<Containers::Container>> Containers::find(
   return find_locked(ref);
 }
 
-base::Result<std::string> Containers::volume_path(const std::string& name, bool create) {
-  const fs::path data = paths_.data_root / "volumes" / name / "_data";
-  if (create) {
-    auto made = create_volume(name, json::object());
-    if (!made) {
-      return std::move(made).error();
-    }
-  }
-  return data.string();
-}
-
-// ---------------------------------------------------------------------------
-// volumes (local driver): <data-root>/volumes/<name>/{_data/,meta.json}
-
-namespace {
-
-json volume_json(const fs::path& dir, const std::string& name) {
-  auto meta = base::read_file(dir / "meta.json", 1u << 20);
-  json doc = meta ? json::parse(*meta, nullptr, false) : json::object();
-  if (!doc.is_object()) {
-    doc = json::object();
-  }
-  const json labels = doc.value("Labels", json::object());
-  return {{"CreatedAt", doc.value("CreatedAt", "")},
-          {"Driver", "local"},
-          {"Labels", labels.is_object() ? labels : json::object()},
-          {"Mountpoint", (dir / "_data").string()},
-          {"Name", name},
-          {"Options", nullptr},
-          {"Scope", "local"}};
-}
-
-}  // namespace
-
-base::Result<json> Containers::create_volume(const std::string& name_in, const json& labels) {
-  const std::string name = name_in.empty() ? base::random_hex(64) : name_in;
-  if (auto st = validate_container_name(name); !st) {
-    return make_error(
-        ErrorKind::kInvalidArgument,
-        "create " + name + ": \"" + name +
-            "\" includes invalid characters for a local volume name, only "
-            "\"[a-zA-Z0-9][a-zA-Z0-9_.-]\" "
-            "are allowed. If you intended to pass a host directory, use absolute path");
-  }
-  const fs::path dir = paths_.data_root / "volumes" / name;
-  std::lock_guard lock(volumes_mu_);
-  if (!fs::exists(dir / "meta.json")) {
-    std::error_code ec;
-    fs::create_directories(dir / "_data", ec);
-    if (ec) {
-      return make_error(base::kind_from_errno(ec.value()),
-                        "create volume " + name + ": " + ec.message());
-    }
-    json meta = {{"CreatedAt", base::rfc3339(std::chrono::system_clock::now())},
-                 {"Labels", labels.is_object() ? labels : json::object()}};
-    DIND_TRY(base::write_file_atomic(dir / "meta.json", meta.dump() + "\n", 0600));
-  }
-  return volume_json(dir, name);
-}
-
-base::Result<json> Containers::inspect_volume(const std::string& name) const {
-  const fs::path dir = paths_.data_root / "volumes" / name;
-  if (name.empty() || name.find('/') != std::string::npos || !fs::is_directory(dir / "_data")) {
-    return make_error(ErrorKind::kNotFound, "get " + name + ": no such volume");
-  }
-  return volume_json(dir, name);
-}
-
-json Containers::list_volumes() const {
-  json out = json::array();
-  std::error_code ec;
-  std::vector<std::string> names;
-  for (const auto& e : fs::directory_iterator(paths_.data_root / "volumes", ec)) {
-    if (fs::is_directory(e.path() / "_data")) {
-      names.push_back(e.path().filename().string());
-    }
-  }
-  std::sort(names.begin(), names.end());
-  for (const auto& n : names) {
-    out.push_back(volume_json(paths_.data_root / "volumes" / n, n));
-  }
-  return out;
-}
-
 std::vector<std::string> Containers::volume_users(const std::string& name) const {
   std::lock_guard lock(mu_);
   std::vector<std::string> ids;
@@ -646,41 +563,6 @@ std::vector<std::string> Containers::volume_users(const std::string& name) const
     }
   }
   return ids;
-}
-
-base::Status Containers::remove_volume(const std::string& name, bool force) {
-  auto info = inspect_volume(name);
-  if (!info) {
-    return force ? base::Status{} : base::Status{std::move(info).error()};
-  }
-  if (auto users = volume_users(name); !users.empty()) {
-    std::string list;
-    for (const auto& u : users) {
-      list += (list.empty() ? "" : " ") + u;
-    }
-    return make_error(ErrorKind::kConflict,
-                      "remove " + name + ": volume is in use - [" + list + "]");
-  }
-  std::lock_guard lock(volumes_mu_);
-  std::error_code ec;
-  fs::remove_all(paths_.data_root / "volumes" / name, ec);
-  if (ec) {
-    return make_error(base::kind_from_errno(ec.value()), "remove " + name + ": " + ec.message());
-  }
-  return {};
-}
-
-json Containers::prune_volumes(bool all) {
-  json deleted = json::array();
-  for (const auto& v : list_volumes()) {
-    const std::string name = v["Name"];
-    const bool anonymous =
-        name.size() == 64 && name.find_first_not_of("0123456789abcdef") == std::string::npos;
-    if ((all || anonymous) && volume_users(name).empty() && remove_volume(name, false)) {
-      deleted.push_back(name);
-    }
-  }
-  return {{"VolumesDeleted", deleted.empty() ? json(nullptr) : deleted}, {"SpaceReclaimed", 0}};
 }
 
 // ---------------------------------------------------------------------------
@@ -835,12 +717,13 @@ base::Result<Containers::Created> Containers::create(const std::string& name_in,
 base::Result<Change> Containers::start(const std::string& ref) {
   std::shared_ptr<Container> c;
   {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
     auto found = find_locked(ref);
     if (!found) {
       return std::move(found).error();
     }
     c = *found;
+    wait_released_locked(lock, *c);  // the previous run's mounts and network go first
     auto admitted = admit(state_of(*c), Op::kStart, c->id);
     if (!admitted) {
       return std::move(admitted).error();
@@ -862,6 +745,7 @@ base::Result<Change> Containers::start(const std::string& ref) {
 base::Status Containers::run_start(const std::shared_ptr<Container>& c, bool by_policy) {
   auto st = start_locked_out(c);
   std::vector<std::pair<AttachOptions, std::shared_ptr<base::RawStream>>> pending;
+  std::vector<std::function<void(ExitInfo)>> waiters;
   bool auto_remove = false;
   {
     std::lock_guard lock(mu_);
@@ -875,12 +759,15 @@ base::Status Containers::run_start(const std::shared_ptr<Container>& c, bool by_
         c->finished_at = base::rfc3339_nano(std::chrono::system_clock::now());
       }
       (void)save(*c);
-      notify_exit(*c, ExitInfo{128, c->error});
+      waiters = std::exchange(c->exit_waiters, {});
       if (by_policy) {
         (void)maybe_restart_locked(c);
       }
       auto_remove = c->host_config.value("AutoRemove", false);
     }
+  }
+  for (auto& w : waiters) {  // after the lock: a waiter may call back in
+    w(ExitInfo{128, st ? std::string() : st.error().message});
   }
   for (auto& [o, client] : pending) {
     client->close();
@@ -931,7 +818,8 @@ void Containers::schedule_restart_locked(const std::shared_ptr<Container>& c,
 
 void Containers::restart_now(const std::shared_ptr<Container>& c, uint64_t timer) {
   {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
+    wait_released_locked(lock, *c);
     if (c->restart_timer != timer || c->status != "restarting" || c->removing || c->starting ||
         by_id_.count(c->id) == 0) {
       return;  // cancelled, removed or started meanwhile
@@ -1153,7 +1041,7 @@ base::Status Containers::start_locked_out(const std::shared_ptr<Container>& c) {
   // missing --mount bind source refused.
   for (const auto& m : c->mounts) {
     if (m.type == MountSpec::Type::kVolume) {
-      if (auto p = volume_path(m.source, true); !p) {
+      if (auto p = volumes_->create(m.source, {}); !p) {
         return fail(std::move(p).error());
       }
     } else if (m.type == MountSpec::Type::kBind && !fs::exists(m.source)) {
@@ -1450,64 +1338,80 @@ base::Status Containers::start_locked_out(const std::shared_ptr<Container>& c) {
 // ---------------------------------------------------------------------------
 // exit, release, notify
 
-void Containers::notify_exit(Container& c, const ExitInfo& info) {
-  auto waiters = std::move(c.exit_waiters);
-  c.exit_waiters.clear();
-  for (auto& w : waiters) {
-    w(info);
-  }
-}
-
-void Containers::release_runtime(Container& c) {
-  std::error_code ec;
-  base::Stopwatch watch;
-  auto mark = [&](const char* what) { watch.mark(what); };
-  if (!c.netns.empty()) {
-    // The namespace goes first: with the container gone the kernel then
-    // destroys it and its veth in the background, and the detach only
-    // releases the address, names and rules.
-    ::umount2(c.netns.c_str(), MNT_DETACH);
-    ::unlink(c.netns.c_str());
-    mark("netns");
+Containers::RunLeftovers Containers::take_run_locked(Container& c) {
+  RunLeftovers r;
+  r.id = c.id;
+  r.netns = std::exchange(c.netns, "");
+  if (!r.netns.empty()) {
     for (const auto& [n, e] : c.endpoints.items()) {
       (void)e;
-      if (auto st = networks_->detach(n, c.netns); !st) {
-        DIND_LOG(kDebug) << "detach " << short_id(c.id) << " from " << n << ": "
-                         << st.error().message;
-      }
+      r.networks.push_back(n);
     }
-    mark("detach");
-    c.netns.clear();
   }
   c.endpoints = json::object();
-  if (c.mounted) {
-    (void)image::unmount(layers_->root() / "mounts" / c.id / "merged");
-    c.mounted = false;
-    mark("rootfs");
-  }
-  c.sync.reset();
-  c.shim_pidfd.reset();
-  c.init_pidfd.reset();
-  fs::remove_all(run_dir(c.id), ec);
-  mark("rundir");
-  ::unlink(socket_path(c.id).c_str());
+  r.mounted = std::exchange(c.mounted, false);
+  r.sync = std::move(c.sync);
+  r.shim_pidfd = std::move(c.shim_pidfd);
+  r.init_pidfd = std::move(c.init_pidfd);
   // runc removes the container's leaf cgroups; our parent goes with the last
   // running container (not every time: runc would re-create it at the next
   // start in every hierarchy).
-  const bool others_running = std::any_of(by_id_.begin(), by_id_.end(), [&](const auto& kv) {
+  r.last_running = std::none_of(by_id_.begin(), by_id_.end(), [&](const auto& kv) {
     return kv.second.get() != &c && (kv.second->status == "running" || kv.second->starting);
   });
-  if (!others_running) {
+  c.releasing = true;
+  return r;
+}
+
+void Containers::release(RunLeftovers r) {
+  std::error_code ec;
+  base::Stopwatch watch;
+  auto mark = [&](const char* what) { watch.mark(what); };
+  if (!r.netns.empty()) {
+    // The namespace goes first: with the container gone the kernel then
+    // destroys it and its veth in the background, and the detach only
+    // releases the address, names and rules.
+    ::umount2(r.netns.c_str(), MNT_DETACH);
+    ::unlink(r.netns.c_str());
+    mark("netns");
+    for (const auto& n : r.networks) {
+      if (auto st = networks_->detach(n, r.netns); !st) {
+        DIND_LOG(kDebug) << "detach " << short_id(r.id) << " from " << n << ": " << st.error().message;
+      }
+    }
+    mark("detach");
+  }
+  if (r.mounted) {
+    (void)image::unmount(layers_->root() / "mounts" / r.id / "merged");
+    mark("rootfs");
+  }
+  r.sync.reset();
+  fs::remove_all(run_dir(r.id), ec);
+  mark("rundir");
+  ::unlink(socket_path(r.id).c_str());
+  if (r.last_running) {
     for (const auto& e : fs::directory_iterator("/sys/fs/cgroup", ec)) {
       ::rmdir((e.path() / paths_.cgroup_parent).c_str());
     }
   }
   mark("cgroups");
-  DIND_LOG(kDebug) << "released " << short_id(c.id) << " (ms:" << watch.laps() << ")";
+  DIND_LOG(kDebug) << "released " << short_id(r.id) << " (ms:" << watch.laps() << ")";
+}
+
+void Containers::released(Container& c) {
+  std::lock_guard lock(mu_);
+  c.releasing = false;
+  released_cv_.notify_all();
+}
+
+void Containers::wait_released_locked(std::unique_lock<std::mutex>& lock, const Container& c) {
+  released_cv_.wait(lock, [&c] { return !c.releasing; });
 }
 
 void Containers::on_shim_exit(const std::shared_ptr<Container>& c, uint64_t generation) {
-  bool auto_remove = false;
+  RunLeftovers left;
+  std::vector<std::function<void(ExitInfo)>> waiters;
+  ExitInfo info;
   {
     std::lock_guard lock(mu_);
     if (c->generation != generation || c->status != "running") {
@@ -1528,15 +1432,27 @@ void Containers::on_shim_exit(const std::shared_ptr<Container>& c, uint64_t gene
     c->status = "exited";
     c->paused = false;
     c->pid = 0;
-    base::Stopwatch watch;
-    release_runtime(*c);
+    left = take_run_locked(*c);
     (void)save(*c);
-    DIND_LOG(kDebug) << "exited " << short_id(c->id) << " with " << c->exit_code << "; released in "
-                     << watch.elapsed_ms() << " ms";
-    notify_exit(*c, ExitInfo{c->exit_code, ""});
+    info = ExitInfo{c->exit_code, ""};
+    waiters = std::exchange(c->exit_waiters, {});
+  }
+  // Mounts, netlink and directory removal without the engine's lock; a start
+  // of this container waits for them (wait_released_locked).
+  base::Stopwatch watch;
+  release(std::move(left));
+  released(*c);
+  DIND_LOG(kDebug) << "exited " << short_id(c->id) << " with " << info.code << "; released in "
+                   << watch.elapsed_ms() << " ms";
+  bool auto_remove = false;
+  {
+    std::lock_guard lock(mu_);
     if (!maybe_restart_locked(c)) {
       auto_remove = c->host_config.value("AutoRemove", false);
     }
+  }
+  for (auto& w : waiters) {  // after the lock: a waiter may call back in
+    w(info);
   }
   if (auto_remove) {
     (void)remove_now(c, true);
@@ -1563,7 +1479,7 @@ base::Status Containers::signal(Container& c, int sig) {
       stop_sig = *p;
     }
     if (sig == SIGKILL || sig == stop_sig) {
-      thaw_locked(c);
+      thaw_later(c.id);  // runc resume: not under the engine's lock
     }
   }
   return {};
@@ -1796,32 +1712,41 @@ base::Status Containers::remove(const std::string& ref, bool force, bool volumes
 }
 
 base::Status Containers::remove_now(const std::shared_ptr<Container>& c, bool volumes) {
-  std::vector<std::function<void(ExitInfo)>> waiters;
-  ExitInfo info;
+  RunLeftovers left;
   {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
     if (by_id_.count(c->id) == 0 || c->removing) {
       return {};
     }
     c->removing = true;
-    base::Stopwatch watch;
-    release_runtime(*c);
-    (void)layers_->remove_rootfs(c->id);
-    std::error_code ec;
-    fs::remove_all(dir(c->id), ec);
-    DIND_LOG(kDebug) << "removed " << short_id(c->id) << " in " << watch.elapsed_ms() << " ms";
-    if (volumes) {
-      for (const auto& v : c->anon_volumes) {
-        fs::remove_all(paths_.data_root / "volumes" / v, ec);
-      }
-    }
+    wait_released_locked(lock, *c);  // an exit's release still under way
+    left = take_run_locked(*c);
+  }
+  base::Stopwatch watch;
+  release(std::move(left));
+  (void)layers_->remove_rootfs(c->id);
+  std::error_code ec;
+  fs::remove_all(dir(c->id), ec);
+  DIND_LOG(kDebug) << "removed " << short_id(c->id) << " in " << watch.elapsed_ms() << " ms";
+  std::vector<std::function<void(ExitInfo)>> waiters;
+  ExitInfo info;
+  {
+    std::lock_guard lock(mu_);
+    c->releasing = false;
     names_.erase(c->name);
     by_id_.erase(c->id);
-    waiters = std::move(c->removal_waiters);
     info = ExitInfo{c->exit_code, ""};
-    auto exit_waiters = std::move(c->exit_waiters);
-    for (auto& w : exit_waiters) {
-      w(info);
+    waiters = std::exchange(c->exit_waiters, {});
+    auto removal = std::exchange(c->removal_waiters, {});
+    waiters.insert(waiters.end(), std::make_move_iterator(removal.begin()),
+                   std::make_move_iterator(removal.end()));
+  }
+  released_cv_.notify_all();
+  if (volumes) {  // once it is gone: a volume another container uses stays
+    for (const auto& v : c->anon_volumes) {
+      if (auto st = volumes_->remove(v, true); !st) {
+        DIND_LOG(kDebug) << "keeping volume " << v << ": " << st.error().message;
+      }
     }
   }
   for (auto& w : waiters) {
@@ -2106,22 +2031,22 @@ base::Status Containers::logs(const std::string& ref, const LogOptions& o,
 // ---------------------------------------------------------------------------
 // inspect, list, top, prune
 
-std::pair<int64_t, int64_t> Containers::sizes(const Container& c) const {
+std::pair<int64_t, int64_t> Containers::sizes(const std::string& id, const std::string& image_id) const {
   // SizeRw: what the container wrote (its upper directory); SizeRootFs: that
   // plus the image.
   int64_t rw = 0;
   std::error_code ec;
-  for (fs::recursive_directory_iterator it(layers_->root() / "mounts" / c.id / "diff", ec), end;
+  for (fs::recursive_directory_iterator it(layers_->root() / "mounts" / id / "diff", ec), end;
        !ec && it != end; it.increment(ec)) {
     if (it->is_regular_file(ec) && !it->is_symlink(ec)) {
       rw += static_cast<int64_t>(it->file_size(ec));
     }
   }
-  auto image = images_->get(c.image_id);
+  auto image = images_->get(image_id);
   return {rw, rw + (image ? static_cast<int64_t>(image->size) : 0)};
 }
 
-json Containers::inspect_locked(const Container& c, bool size) const {
+json Containers::inspect_locked(const Container& c) const {
   auto args = runtime::process_args(c.config);
   std::vector<std::string> a = args ? *args : std::vector<std::string>{};
   const std::string path = a.empty() ? "" : a[0];
@@ -2261,21 +2186,28 @@ json Containers::inspect_locked(const Container& c, bool size) const {
         {"MacAddress", ""},
         {"Networks", networks}}},
   };
-  if (size) {
-    const auto [rw, rootfs] = sizes(c);
-    doc["SizeRw"] = rw;
-    doc["SizeRootFs"] = rootfs;
-  }
   return doc;
 }
 
 base::Result<json> Containers::inspect(const std::string& ref, bool size) const {
-  std::lock_guard lock(mu_);
-  auto found = find_locked(ref);
-  if (!found) {
-    return std::move(found).error();
+  json doc;
+  std::string id, image_id;
+  {
+    std::lock_guard lock(mu_);
+    auto found = find_locked(ref);
+    if (!found) {
+      return std::move(found).error();
+    }
+    doc = inspect_locked(**found);
+    id = (*found)->id;
+    image_id = (*found)->image_id;
   }
-  return inspect_locked(**found, size);
+  if (size) {  // a directory walk: never under the lock
+    const auto [rw, rootfs] = sizes(id, image_id);
+    doc["SizeRw"] = rw;
+    doc["SizeRootFs"] = rootfs;
+  }
+  return doc;
 }
 
 base::Result<json> Containers::list(const ListOptions& o) const {
@@ -2296,6 +2228,9 @@ base::Result<json> Containers::list(const ListOptions& o) const {
       return make_error(ErrorKind::kInvalidArgument, "invalid filter 'status=" + s + "'");
     }
   }
+  std::vector<std::pair<size_t, std::pair<std::string, std::string>>> sized;  // index, id, image
+  json out = json::array();
+  {
   std::lock_guard lock(mu_);
   std::vector<std::shared_ptr<Container>> all;
   for (const auto& [id, c] : by_id_) {
@@ -2310,7 +2245,6 @@ base::Result<json> Containers::list(const ListOptions& o) const {
     }
     return std::any_of(it->second.begin(), it->second.end(), pred);
   };
-  json out = json::array();
   const int64_t now = now_secs();
   for (const auto& c : all) {
     const bool running = c->status == "running";
@@ -2397,7 +2331,7 @@ base::Result<json> Containers::list(const ListOptions& o) const {
                          {"Type", p.value("proto", "tcp")}});
       }
     }
-    json full = inspect_locked(*c, false);
+    json full = inspect_locked(*c);
     json item = {{"Id", c->id},
                  {"Names", {c->name}},
                  {"Image", c->image_name},
@@ -2412,14 +2346,18 @@ base::Result<json> Containers::list(const ListOptions& o) const {
                  {"NetworkSettings", {{"Networks", full["NetworkSettings"]["Networks"]}}},
                  {"Mounts", full["Mounts"]}};
     if (o.size) {
-      const auto [rw, rootfs] = sizes(*c);
-      item["SizeRw"] = rw;
-      item["SizeRootFs"] = rootfs;
+      sized.emplace_back(out.size(), std::make_pair(c->id, c->image_id));
     }
     out.push_back(std::move(item));
     if (o.limit > 0 && static_cast<int>(out.size()) >= o.limit) {
       break;
     }
+  }
+  }
+  for (const auto& [index, ids] : sized) {  // directory walks: never under the lock
+    const auto [rw, rootfs] = sizes(ids.first, ids.second);
+    out[index]["SizeRw"] = rw;
+    out[index]["SizeRootFs"] = rootfs;
   }
   return out;
 }

@@ -11,6 +11,7 @@
 // on the worker pool.
 
 #include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -27,6 +28,7 @@
 #include "dind/base/worker_pool.hpp"
 #include "dind/engine/container_config.hpp"
 #include "dind/engine/networks.hpp"
+#include "dind/engine/volumes.hpp"
 #include "dind/image/image_store.hpp"
 #include "dind/runtime/spec.hpp"
 
@@ -55,7 +57,7 @@ class Containers : public std::enable_shared_from_this<Containers> {
  public:
   static base::Result<std::shared_ptr<Containers>> open(
       ContainerPaths paths, image::ImageStore* images, image::LayerStore* layers,
-      Networks* networks, base::Scheduler* scheduler, base::WorkerPool* workers,
+      Networks* networks, Volumes* volumes, base::Scheduler* scheduler, base::WorkerPool* workers,
       base::WorkerPool* exits);
   ~Containers();
 
@@ -156,13 +158,7 @@ class Containers : public std::enable_shared_from_this<Containers> {
   // Removes stopped containers; returns {"ContainersDeleted": [...], "SpaceReclaimed": n}.
   nlohmann::json prune();
 
-  // Volumes (local driver). create of an existing name returns it; remove of
-  // a volume a container uses: 409 "remove X: volume is in use - [ids]".
-  base::Result<nlohmann::json> create_volume(const std::string& name, const nlohmann::json& labels);
-  base::Result<nlohmann::json> inspect_volume(const std::string& name) const;
-  nlohmann::json list_volumes() const;
-  base::Status remove_volume(const std::string& name, bool force);
-  nlohmann::json prune_volumes(bool all);  // unused anonymous ones unless all
+  // IDs of the containers that mount the named volume (Volumes::Users).
   std::vector<std::string> volume_users(const std::string& name) const;
 
   // The ID of a container created from image_id, if any (for rmi).
@@ -202,14 +198,33 @@ class Containers : public std::enable_shared_from_this<Containers> {
   // `runc <args> <id>`; the error carries runc's reason after `what`.
   base::Status runtime_command(const Container& c, std::vector<std::string> args,
                                const std::string& what) const;
-  // Unfreezes a paused container (before signals: a frozen process takes none).
-  void thaw_locked(Container& c);
+  // pause (true) or unpause (false): runc under the container's op lock.
+  base::Status freeze(const std::string& ref, bool pause);
+  // Unfreezes a paused container on a worker (a frozen process takes no
+  // signal until then); callable under the lock.
+  void thaw_later(const std::string& id);
   void on_shim_exit(const std::shared_ptr<Container>& c, uint64_t generation);
-  void release_runtime(Container& c);
-  void notify_exit(Container& c, const ExitInfo& info);
+  // What a finished run holds (mounts, network namespace and endpoints, the
+  // shim's handles): taken from the record under the lock (marking it
+  // `releasing`), released without it, then released() clears the mark.
+  struct RunLeftovers {
+    std::string id;
+    std::string netns;
+    std::vector<std::string> networks;
+    bool mounted = false;
+    bool last_running = false;  // the cgroup parent goes too
+    base::UniqueFd sync;
+    std::shared_ptr<base::UniqueFd> shim_pidfd, init_pidfd;
+  };
+  RunLeftovers take_run_locked(Container& c);
+  void release(RunLeftovers r);
+  void released(Container& c);
+  // Waits (releasing the lock meanwhile) until no release of c is under way.
+  void wait_released_locked(std::unique_lock<std::mutex>& lock, const Container& c);
   base::Status remove_now(const std::shared_ptr<Container>& c, bool volumes);
-  nlohmann::json inspect_locked(const Container& c, bool size) const;
-  std::pair<int64_t, int64_t> sizes(const Container& c) const;  // SizeRw, SizeRootFs
+  nlohmann::json inspect_locked(const Container& c) const;
+  // SizeRw, SizeRootFs: a directory walk, called without the lock.
+  std::pair<int64_t, int64_t> sizes(const std::string& id, const std::string& image_id) const;
   base::Status connect_attach(const std::shared_ptr<Container>& c, const AttachOptions& options,
                               const std::shared_ptr<base::RawStream>& client);
   base::Status signal(Container& c, int sig);
@@ -222,12 +237,12 @@ class Containers : public std::enable_shared_from_this<Containers> {
   std::filesystem::path dir(const std::string& id) const;
   std::filesystem::path run_dir(const std::string& id) const;
   std::filesystem::path socket_path(const std::string& id) const;
-  base::Result<std::string> volume_path(const std::string& name, bool create);
 
   ContainerPaths paths_;
   image::ImageStore* images_ = nullptr;
   image::LayerStore* layers_ = nullptr;
   Networks* networks_ = nullptr;
+  Volumes* volumes_ = nullptr;
   base::Scheduler* scheduler_ = nullptr;
   base::WorkerPool* workers_ = nullptr;
   base::WorkerPool* exits_ = nullptr;  // exit handling: never behind blocked API jobs
@@ -235,9 +250,9 @@ class Containers : public std::enable_shared_from_this<Containers> {
   std::optional<nlohmann::json> seccomp_;
 
   mutable std::mutex mu_;
-  std::mutex volumes_mu_;
+  std::condition_variable released_cv_;  // a container's `releasing` cleared
   std::mutex seccomp_mu_;
-  std::map<std::string, std::string> seccomp_cache_;  // OCI seccomp JSON -> BPF  // volume directories' creation and removal
+  std::map<std::string, std::string> seccomp_cache_;  // OCI seccomp JSON -> BPF
   std::map<std::string, std::shared_ptr<Container>> by_id_;
   std::map<std::string, std::string> names_;  // "/name" -> id
 };

@@ -1,0 +1,101 @@
+#include "dind/api/volumes.hpp"
+
+#include "dind/api/errors.hpp"
+#include "dind/api/route_util.hpp"
+
+namespace dind::api {
+
+using nlohmann::json;
+
+json volume_json(const engine::Volume& v) {
+  return {{"CreatedAt", v.created_at},
+          {"Driver", "local"},
+          {"Labels", v.labels},
+          {"Mountpoint", v.mountpoint.string()},
+          {"Name", v.name},
+          {"Options", nullptr},
+          {"Scope", "local"}};
+}
+
+void add_volume_routes(Router& router, VolumeContext ctx) {
+  auto* volumes = ctx.volumes;
+  auto* workers = ctx.workers;
+  router.add("POST", "/volumes/create", [volumes, workers](Request req, Reply reply) {
+    auto body = req.body.empty() ? json::object() : json::parse(req.body, nullptr, false);
+    if (body.is_discarded() || !body.is_object()) {
+      reply(error_response(400, "invalid JSON in the request body"));
+      return;
+    }
+    const json name = body.value("Name", json(""));
+    const json driver = body.value("Driver", json(""));
+    const json labels = body.value("Labels", json::object());
+    if (!name.is_string() || !driver.is_string() || !(labels.is_object() || labels.is_null())) {
+      reply(error_response(400, "invalid JSON in the request body"));
+      return;
+    }
+    if (!driver.get<std::string>().empty() && driver != "local") {
+      const std::string d = driver.get<std::string>();
+      reply(error_response(404, "error looking up volume plugin " + d + ": plugin \"" + d + "\" not found"));
+      return;
+    }
+    std::map<std::string, std::string> label_map;
+    if (labels.is_object()) {
+      for (const auto& [k, v] : labels.items()) {
+        if (!v.is_string()) {
+          reply(error_response(400, "invalid JSON in the request body: label " + k + " is not a string"));
+          return;
+        }
+        label_map[k] = v.get<std::string>();
+      }
+    }
+    workers->post([volumes, name = name.get<std::string>(), label_map = std::move(label_map), reply] {
+      auto v = volumes->create(name, label_map);
+      reply(v ? Response::json(201, dump(volume_json(*v))) : error_response(v.error()));
+    });
+  });
+  router.add("GET", "/volumes", [volumes](Request, Reply reply) {
+    json list = json::array();
+    for (const auto& v : volumes->list()) {
+      list.push_back(volume_json(v));
+    }
+    reply(Response::json(200, dump({{"Volumes", list}, {"Warnings", nullptr}})));
+  });
+  router.add("GET", "/volumes/{name}", [volumes](Request req, Reply reply) {
+    auto v = volumes->inspect(req.params["name"]);
+    reply(v ? Response::json(200, dump(volume_json(*v))) : error_response(v.error()));
+  });
+  router.add("DELETE", "/volumes/{name}", [volumes, workers](Request req, Reply reply) {
+    const bool force = req.query_bool("force").value_or(false);
+    workers->post([volumes, name = req.params["name"], force, reply] {
+      reply(status_response(volumes->remove(name, force)));
+    });
+  });
+  router.add("POST", "/volumes/prune", [volumes, workers](Request req, Reply reply) {
+    bool all = false;
+    if (auto f = req.query_value("filters"); f && !f->empty()) {
+      auto j = json::parse(*f, nullptr, false);
+      if (j.is_discarded() || !j.is_object()) {
+        reply(error_response(400, "invalid filter: " + *f));
+        return;
+      }
+      if (auto it = j.find("all"); it != j.end()) {
+        const json& v = *it;
+        auto truthy = [](const std::string& s) { return s == "true" || s == "1"; };
+        if (v.is_array() && !v.empty() && v[0].is_string()) {
+          all = truthy(v[0].get<std::string>());
+        } else if (v.is_object()) {
+          for (const auto& [k, on] : v.items()) {
+            all = all || (truthy(k) && on.is_boolean() && on.get<bool>());
+          }
+        }
+      }
+    }
+    workers->post([volumes, all, reply] {
+      const auto deleted = volumes->prune(all);
+      reply(Response::json(200, dump({{"VolumesDeleted", deleted.empty() ? json(nullptr) : json(deleted)},
+                                      {"SpaceReclaimed", 0}})));
+    });
+  });
+}
+
+}  // namespace dind::api
