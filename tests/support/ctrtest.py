@@ -2,10 +2,12 @@
 API requests against a test daemon, stdcopy frames, and the leak check."""
 import contextlib
 import io
+import json
 import os
 import subprocess
 import tarfile
 import tempfile
+import time
 
 CLIS = [c for c in ["/usr/local/bin/docker", "/usr/bin/docker"] if os.path.exists(c)]
 IMAGE = "busybox:test"
@@ -111,3 +113,21 @@ def assert_nothing_left_behind(daemon, image=IMAGE):
     shims = subprocess.run(["pgrep", "-f", f"dind[- ]shim.*{root}"], capture_output=True, text=True).stdout
     assert shims == ""
     assert os.listdir(os.path.join(root, "exec", "s")) == []
+
+
+def state(daemon, name):
+    """The container's inspect document."""
+    return json.loads(docker(daemon, "inspect", name).stdout)[0]
+
+
+def wait_for(cond, timeout=20, what=""):
+    """Polls cond until true (assertion after timeout seconds)."""
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def cli_env(daemon):
+    return {"PATH": os.environ["PATH"], "DOCKER_HOST": f"unix://{daemon.socket}",
+            "DOCKER_CONFIG": tempfile.gettempdir() + "/dind-test-docker-config", "TERM": "xterm"}

@@ -1,0 +1,682 @@
+// Containers: start (rootfs, bundle, shim, network), restart policies, devices, seccomp.
+#include "dind/engine/containers.hpp"
+
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <fstream>
+#include <future>
+#include <mutex>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "dind/base/fs.hpp"
+#include "dind/base/log.hpp"
+#include "dind/base/process.hpp"
+#include "dind/base/sha256.hpp"
+#include "dind/base/stdcopy.hpp"
+#include "dind/base/stopwatch.hpp"
+#include "dind/base/text.hpp"
+#include "dind/base/time.hpp"
+#include "dind/engine/shim_client.hpp"
+#include "container_record.hpp"
+#include "container_util.hpp"
+#include "host_facts.hpp"
+#include "top.hpp"
+#include "dind/runtime/resources.hpp"
+#include "dind/runtime/seccomp_bpf.hpp"
+#include "dind/runtime/security.hpp"
+#include "dind/runtime/json_log.hpp"
+#include "dind/runtime/shim.hpp"
+#include "dind/runtime/shim_os.hpp"
+
+extern char** environ;
+
+namespace dind::engine {
+using base::ErrorKind;
+using base::make_error;
+using json = nlohmann::json;
+namespace fs = std::filesystem;
+
+// ---------------------------------------------------------------------------
+// start
+
+base::Result<Change> Containers::start(const std::string& ref) {
+  std::shared_ptr<Container> c;
+  {
+    std::unique_lock lock(mu_);
+    auto found = find_locked(ref);
+    if (!found) {
+      return std::move(found).error();
+    }
+    c = *found;
+    wait_released_locked(lock, *c);  // the previous run's mounts and network go first
+    auto admitted = admit(state_of(*c), Op::kStart, c->id);
+    if (!admitted) {
+      return std::move(admitted).error();
+    }
+    if (*admitted == Admission::kUnchanged) {
+      return Change::kUnchanged;
+    }
+    c->starting = true;
+    // A user's start: the restart manager starts over.
+    c->restart_timer++;
+    c->manually_stopped = false;
+    c->restart_count = 0;
+    c->restart_delay = std::chrono::milliseconds(0);
+  }
+  DIND_TRY(run_start(c, false));
+  return Change::kChanged;
+}
+
+base::Status Containers::run_start(const std::shared_ptr<Container>& c, bool by_policy) {
+  auto st = start_locked_out(c);
+  std::vector<std::pair<AttachOptions, std::shared_ptr<base::RawStream>>> pending;
+  std::vector<std::function<void(ExitInfo)>> waiters;
+  bool auto_remove = false;
+  {
+    std::lock_guard lock(mu_);
+    c->starting = false;
+    pending.swap(c->pending_attaches);
+    if (!st) {
+      c->error = st.error().message;
+      c->exit_code = 128;
+      if (by_policy) {
+        c->status = "exited";
+        c->finished_at = base::rfc3339_nano(std::chrono::system_clock::now());
+      }
+      (void)save(*c);
+      waiters = std::exchange(c->exit_waiters, {});
+      if (by_policy) {
+        (void)maybe_restart_locked(c);
+      }
+      auto_remove = c->host_config.value("AutoRemove", false);
+    }
+  }
+  for (auto& w : waiters) {  // after the lock: a waiter may call back in
+    w(ExitInfo{128, st ? std::string() : st.error().message});
+  }
+  for (auto& [o, client] : pending) {
+    client->close();
+  }
+  if (auto_remove) {
+    (void)remove_now(c, true);
+  }
+  return st;
+}
+
+// ---------------------------------------------------------------------------
+// restart policies
+
+bool Containers::maybe_restart_locked(const std::shared_ptr<Container>& c) {
+  if (c->stop_requested || c->removing) {
+    return false;
+  }
+  auto policy = parse_restart_policy(c->host_config);
+  if (!policy) {
+    return false;
+  }
+  const auto ran = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - c->started_steady);
+  const RestartStep step = next_restart(*policy, c->exit_code, c->manually_stopped,
+                                        c->restart_count, ran, c->restart_delay);
+  if (!step.restart) {
+    return false;
+  }
+  c->restart_delay = step.delay;
+  c->restart_count++;
+  c->status = "restarting";
+  (void)save(*c);
+  DIND_LOG(kDebug) << "restarting " << short_id(c->id) << " in " << step.delay.count() << " ms";
+  schedule_restart_locked(c, step.delay);
+  return true;
+}
+
+void Containers::schedule_restart_locked(const std::shared_ptr<Container>& c,
+                                         std::chrono::milliseconds delay) {
+  const uint64_t timer = ++c->restart_timer;
+  std::weak_ptr<Containers> weak = shared_from_this();
+  scheduler_->after(delay, [weak, c, timer] {
+    if (auto s = weak.lock()) {
+      s->workers_->post([s, c, timer] { s->restart_now(c, timer); });
+    }
+  });
+}
+
+void Containers::restart_now(const std::shared_ptr<Container>& c, uint64_t timer) {
+  {
+    std::unique_lock lock(mu_);
+    wait_released_locked(lock, *c);
+    if (c->restart_timer != timer || c->status != "restarting" || c->removing || c->starting ||
+        by_id_.count(c->id) == 0) {
+      return;  // cancelled, removed or started meanwhile
+    }
+    c->starting = true;
+  }
+  (void)run_start(c, true);
+}
+
+void Containers::cancel_restart_locked(Container& c) {
+  c.restart_timer++;
+  c.status = "exited";
+  c.manually_stopped = true;
+  (void)save(c);
+}
+
+void Containers::apply_restart_policies() {
+  std::lock_guard lock(mu_);
+  for (auto& [id, c] : by_id_) {
+    if (c->status == "running" || c->starting || c->removing) {
+      continue;
+    }
+    auto policy = parse_restart_policy(c->host_config);
+    if (c->status == "restarting") {
+      schedule_restart_locked(c, std::max(c->restart_delay, std::chrono::milliseconds(100)));
+    } else if (policy && restart_on_daemon_start(*policy, c->manually_stopped) &&
+               c->started_at != kZeroTime) {
+      c->status = "restarting";
+      schedule_restart_locked(c, std::chrono::milliseconds(0));
+    }
+  }
+}
+
+namespace {
+
+// One device node (or every node under a directory) for the spec.
+base::Status add_device(const fs::path& host, const std::string& in_container,
+                        const std::string& permissions, std::vector<runtime::Device>& out,
+                        bool skip_others) {
+  struct stat st {};
+  if (::lstat(host.c_str(), &st) != 0) {
+    return base::sys_error(errno, "error gathering device information while adding custom "
+                                  "device \"" + host.string() + "\"");
+  }
+  if (S_ISDIR(st.st_mode)) {
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(host, ec)) {
+      const std::string name = e.path().filename().string();
+      // As runc's HostDevices: not the kernel's own file systems, not the console.
+      if (name == "pts" || name == "shm" || name == "fd" || name == "mqueue" || name == ".lxc" ||
+          name == ".lxd-mounts" || name == ".udev" || name == "console") {
+        continue;
+      }
+      DIND_TRY(add_device(e.path(), in_container + "/" + name, permissions, out, true));
+    }
+    return {};
+  }
+  if (!S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode)) {
+    if (skip_others) {
+      return {};
+    }
+    return make_error(ErrorKind::kInvalidArgument,
+                      "error gathering device information while adding custom device \"" +
+                          host.string() + "\": not a device node");
+  }
+  runtime::Device d;
+  d.path = in_container;
+  d.type = S_ISCHR(st.st_mode) ? 'c' : 'b';
+  d.major = major(st.st_rdev);
+  d.minor = minor(st.st_rdev);
+  d.file_mode = st.st_mode & 07777;
+  d.uid = st.st_uid;
+  d.gid = st.st_gid;
+  d.permissions = permissions;
+  out.push_back(d);
+  return {};
+}
+
+}  // namespace
+
+base::Result<std::vector<runtime::Device>> Containers::host_devices(const json& hc) const {
+  std::vector<runtime::Device> out;
+  if (hc.value("Privileged", json(false)) == json(true)) {
+    DIND_TRY(add_device("/dev", "/dev", "rwm", out, true));
+    return out;
+  }
+  const json devices = hc.value("Devices", json());
+  for (const auto& d : devices.is_array() ? devices : json::array()) {
+    if (!d.is_object() || !d.value("PathOnHost", json()).is_string()) {
+      return make_error(ErrorKind::kInvalidArgument, "invalid device: " + d.dump());
+    }
+    const std::string host = d.value("PathOnHost", "");
+    std::string target = d.value("PathInContainer", "");
+    std::string perms = d.value("CgroupPermissions", "");
+    if (target.empty()) {
+      target = host;
+    }
+    if (perms.empty()) {
+      perms = "rwm";
+    }
+    if (host.empty() || host[0] != '/' || target[0] != '/' ||
+        perms.find_first_not_of("rwm") != std::string::npos) {
+      return make_error(ErrorKind::kInvalidArgument, "invalid device mapping: " + d.dump());
+    }
+    DIND_TRY(add_device(host, target, perms, out, false));
+  }
+  return out;
+}
+
+std::optional<std::string> Containers::seccomp_bpf(const json& oci_seccomp) {
+  std::string key = oci_seccomp.dump();
+  std::lock_guard lock(seccomp_mu_);
+  if (auto it = seccomp_cache_.find(key); it != seccomp_cache_.end()) {
+    return it->second;
+  }
+  auto bpf = runtime::compile_seccomp(oci_seccomp);
+  if (!bpf) {
+    DIND_LOG(kDebug) << "seccomp filter not compiled: " << bpf.error().message;
+    return std::nullopt;
+  }
+  if (seccomp_cache_.size() > 64) {
+    seccomp_cache_.clear();
+  }
+  seccomp_cache_.emplace(std::move(key), *bpf);
+  return *bpf;
+}
+
+base::Status Containers::start_locked_out(const std::shared_ptr<Container>& c) {
+  const std::string id = c->id;
+  const fs::path rdir = run_dir(id);
+  base::Stopwatch watch;
+  auto mark = [&](const char* what) { watch.mark(what); };
+  std::error_code ec;
+  fs::remove_all(rdir, ec);
+  fs::create_directories(rdir, ec);
+  ::unlink((dir(id) / "exit.json").c_str());
+  bool shim_started = false;
+  base::UniqueFd sync;
+  std::vector<std::string> attached;
+  std::string netns;
+  bool mounted_here = false;
+  auto undo = [&] {
+    if (sync.valid()) {
+      (void)::send(sync.get(), "A", 1, MSG_NOSIGNAL);
+      (void)read_sync(sync.get(), 5000);  // the shim deletes the container, then exits
+      sync.reset();
+    }
+    for (const auto& n : attached) {
+      (void)networks_->detach(n, netns);
+    }
+    if (!netns.empty()) {
+      ::umount2(netns.c_str(), MNT_DETACH);
+      ::unlink(netns.c_str());
+    }
+    if (mounted_here) {
+      auto plan_merged = layers_->root() / "mounts" / id / "merged";
+      (void)image::unmount(plan_merged);
+    }
+    (void)shim_started;
+  };
+  auto fail = [&](base::Error e) -> base::Status {
+    undo();
+    return e;
+  };
+
+  // The root file system.
+  auto image = images_->get(c->image_id);
+  if (!image) {
+    return fail(std::move(image).error());
+  }
+  auto plan = layers_->prepare_rootfs(id, image->top_layer);
+  if (!plan) {
+    return fail(std::move(plan).error());
+  }
+  if (!c->mounted) {
+    if (auto st = image::mount_overlay(*plan); !st) {
+      return fail(std::move(st).error().with_context("mounting the container's root file system"));
+    }
+    mounted_here = true;
+  }
+  const std::string rootfs = plan->merged.string();
+  mark("rootfs");
+
+  // Files the container sees at /etc.
+  const std::string hostname = c->config.value("Hostname", short_id(id));
+  const json extra_hosts = c->host_config.value("ExtraHosts", json());
+  if (auto st = write_in_place(dir(id) / "hostname", hostname + "\n"); !st) {
+    return fail(std::move(st).error());
+  }
+  if (auto st = write_in_place(dir(id) / "hosts", hosts_file(hostname, {}, extra_hosts)); !st) {
+    return fail(std::move(st).error());
+  }
+  std::string resolv = c->network_mode == "none" ? "" : networks_->resolv_conf_for(c->network_mode);
+  if (c->network_mode == "host") {
+    resolv = base::read_file("/etc/resolv.conf").value_or("");
+  }
+  const json dns = c->host_config.value("Dns", json::array());
+  if (dns.is_array() && !dns.empty()) {
+    std::string custom;
+    for (const auto& s : dns) {
+      if (s.is_string()) {
+        custom += "nameserver " + s.get<std::string>() + "\n";
+      }
+    }
+    std::istringstream in(resolv);
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.rfind("nameserver", 0) != 0) {
+        custom += line + "\n";
+      }
+    }
+    resolv = custom;
+  }
+  if (auto st = write_in_place(dir(id) / "resolv.conf", resolv); !st) {
+    return fail(std::move(st).error());
+  }
+
+  // Mounts: volumes created on demand, missing -v sources created, a
+  // missing --mount bind source refused.
+  for (const auto& m : c->mounts) {
+    if (m.type == MountSpec::Type::kVolume) {
+      if (auto p = volumes_->create(m.source, {}); !p) {
+        return fail(std::move(p).error());
+      }
+    } else if (m.type == MountSpec::Type::kBind && !fs::exists(m.source)) {
+      if (!m.create_source) {
+        return fail(
+            make_error(ErrorKind::kInvalidArgument,
+                       "invalid mount config for type \"bind\": bind source path does not exist: " +
+                           m.source));
+      }
+      fs::create_directories(m.source, ec);
+    }
+  }
+  const auto mounts = oci_mounts(c->mounts, [this](const std::string& name) {
+    return (paths_.data_root / "volumes" / name / "_data").string();
+  });
+
+  // The user, from the image's own files, and its --group-add groups.
+  const std::string group_file = read_in_root(rootfs, "/etc/group");
+  auto user = runtime::resolve_user(c->config.value("User", ""),
+                                    read_in_root(rootfs, "/etc/passwd"), group_file);
+  if (!user) {
+    return fail(make_error(ErrorKind::kInternal,
+                           "OCI runtime create failed: " + user.error().message + ": unknown"));
+  }
+  std::vector<std::string> group_add;
+  if (const json g = c->host_config.value("GroupAdd", json()); g.is_array()) {
+    for (const auto& e : g) {
+      if (e.is_string()) {
+        group_add.push_back(e.get<std::string>());
+      }
+    }
+  }
+  if (auto st = runtime::add_groups(*user, group_add, group_file); !st) {
+    return fail(std::move(st).error());
+  }
+  auto devices = host_devices(c->host_config);
+  if (!devices) {
+    return fail(std::move(devices).error());
+  }
+  runtime::SpecInput in;
+  in.id = id;
+  in.config = c->config;
+  in.host_config = c->host_config;
+  in.rootfs = rootfs;
+  in.container_dir = dir(id).string();
+  in.cgroups_path = "/" + paths_.cgroup_parent + "/" + id;
+  in.host_network = c->network_mode == "host";
+  in.user = *user;
+  in.mounts = mounts;
+  in.seccomp = seccomp_;
+  in.host = host_;
+  in.devices = std::move(*devices);
+  if (c->host_config.value("Init", json(false)) == json(true)) {
+    if (paths_.init_exe.empty()) {
+      return fail(make_error(ErrorKind::kInvalidArgument,
+                             "--init needs the static dind-shim installed next to dind"));
+    }
+    in.init_path = paths_.init_exe;
+  }
+  auto spec = runtime::plan_spec(in);
+  if (!spec) {
+    return fail(std::move(spec).error());
+  }
+  if (auto st = base::write_file_atomic(rdir / "config.json", spec->dump(), 0600); !st) {
+    return fail(std::move(st).error());
+  }
+  // The compiled filter, for the shim's own execs (runc compiles it again
+  // for the container's process).
+  if (const json& sc = (*spec)["linux"].value("seccomp", json()); sc.is_object()) {
+    if (auto bpf = seccomp_bpf(sc)) {
+      (void)base::write_file_atomic(rdir / "seccomp.bpf", *bpf, 0600);
+    }
+  }
+
+  mark("spec");
+  // The shim.
+  runtime::ShimOptions so;
+  so.id = id;
+  so.bundle = rdir.string();
+  so.runc_root = (paths_.exec_root / "runc").string();
+  so.runtime = paths_.runtime;
+  so.log_path = (dir(id) / (id + "-json.log")).string();
+  so.socket = socket_path(id).string();
+  so.exit_file = (dir(id) / "exit.json").string();
+  so.open_stdin = c->config.value("OpenStdin", false);
+  so.stdin_once = c->config.value("StdinOnce", false);
+  so.tty = c->config.value("Tty", false);
+  so.cgroup = in.cgroups_path;
+  so.runc_exec = std::getenv("DIND_RUNC_EXEC") != nullptr;  // for comparisons
+  int sp[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) != 0) {
+    return fail(base::sys_error(errno, "socketpair"));
+  }
+  sync.reset(sp[0]);
+  base::UniqueFd theirs(sp[1]);
+  std::vector<std::string> args = paths_.shim_argv0;
+  for (auto& a : runtime::shim_args(so)) {
+    args.push_back(std::move(a));
+  }
+  std::vector<char*> argv;
+  for (auto& a : args) {
+    argv.push_back(a.data());
+  }
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDWR, 0);
+  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_RDWR, 0);
+  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_RDWR, 0);
+  posix_spawn_file_actions_adddup2(&fa, theirs.get(), 3);
+  // Nothing else: a listening API socket a shim inherited would outlive a
+  // killed daemon and make its successor think it still runs.
+  posix_spawn_file_actions_addclosefrom_np(&fa, 4);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t none;
+  sigemptyset(&none);
+  sigset_t all;
+  sigfillset(&all);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setsigdefault(&attr, &all);
+  posix_spawnattr_setflags(&attr,
+                           POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  pid_t first = 0;
+  const int rc = posix_spawn(&first, paths_.shim_exe.c_str(), &fa, &attr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&attr);
+  theirs.reset();
+  if (rc != 0) {
+    sync.reset();
+    return fail(base::sys_error(rc, "starting the shim " + paths_.shim_exe));
+  }
+  int wst = 0;
+  while (::waitpid(first, &wst, 0) < 0 && errno == EINTR) {
+  }
+  shim_started = true;
+  auto created = read_sync(sync.get(), 60000);
+  if (!created) {
+    sync.reset();
+    return fail(std::move(created).error());
+  }
+  if (created->rfind("E ", 0) == 0) {
+    sync.reset();
+    return fail(make_error(ErrorKind::kInternal,
+                           "failed to create task for container: OCI runtime create failed: " +
+                               created->substr(2) + ": unknown"));
+  }
+  int init_pid = 0;
+  int shim_pid = 0;
+  if (std::sscanf(created->c_str(), "P %d %d", &init_pid, &shim_pid) != 2 || init_pid <= 0 ||
+      shim_pid <= 0) {
+    return fail(make_error(ErrorKind::kInternal, "the shim said \"" + *created + "\""));
+  }
+  // The init waits in runc's exec fifo until `runc start`: it cannot have
+  // exited yet, so this handle is the container's (verified by its parent).
+  auto init_pidfd = std::make_shared<base::UniqueFd>(base::pidfd_open(init_pid));
+  if (init_pidfd->get() < 0 || base::parent_pid(init_pid) != shim_pid ||
+      !base::pidfd_alive(init_pidfd->get())) {
+    return fail(make_error(ErrorKind::kInternal, "the container's process " + std::to_string(init_pid) +
+                                                     " is not the shim's"));
+  }
+
+  mark("created");
+  // The network, between create and start.
+  std::vector<std::string> ips;
+  json endpoints = json::object();
+  if (c->network_mode != "none" && c->network_mode != "host") {
+    netns = (rdir / "netns").string();
+    { base::UniqueFd f(::open(netns.c_str(), O_CREAT | O_RDONLY | O_CLOEXEC, 0444)); }
+    const std::string src = "/proc/" + std::to_string(init_pid) + "/ns/net";
+    if (::mount(src.c_str(), netns.c_str(), nullptr, MS_BIND, nullptr) != 0) {
+      const int err = errno;
+      ::unlink(netns.c_str());
+      netns.clear();
+      return fail(base::sys_error(err, "bind-mounting the network namespace"));
+    }
+    std::vector<std::string> nets = {c->network_mode};
+    const json eps = c->networking.value("EndpointsConfig", json::object());
+    if (eps.is_object()) {
+      for (const auto& [n, cfg] : eps.items()) {
+        (void)cfg;
+        auto info = networks_->find(n);
+        if (info && std::find(nets.begin(), nets.end(), info->name) == nets.end()) {
+          nets.push_back(info->name);
+        }
+      }
+    }
+    auto ports = parse_port_bindings(c->config, c->host_config);
+    if (!ports) {
+      return fail(std::move(ports).error());
+    }
+    for (auto& p : *ports) {
+      if (p.host_port == 0) {
+        p.host_port = free_port(p.proto);
+      }
+    }
+    bool first_net = true;
+    for (const auto& n : nets) {
+      netsetup::AttachRequest req;
+      req.network = n;
+      req.netns = netns;
+      req.default_route = first_net;
+      if (n != "bridge") {
+        json config;
+        if (eps.is_object()) {
+          for (const auto& [k, v] : eps.items()) {
+            auto info = networks_->find(k);
+            if (info && info->name == n) {
+              config = v;
+            }
+          }
+        }
+        req.names = dns_names(*c, config);
+      }
+      if (first_net) {
+        req.ports = *ports;
+      }
+      auto ep = networks_->attach(req);
+      if (!ep) {
+        return fail(make_error(ep.error().kind,
+                               "failed to set up container networking: " + ep.error().message));
+      }
+      attached.push_back(n);
+      json e = endpoint_json(*networks_, n, *ep, req.names);
+      endpoints[n] = e;
+      ips.push_back(ep->ip.to_string());
+      first_net = false;
+    }
+    if (auto st = write_in_place(dir(id) / "hosts", hosts_file(hostname, ips, extra_hosts)); !st) {
+      return fail(std::move(st).error());
+    }
+  }
+
+  mark("network");
+  // Attach streams that waited for the start.
+  std::vector<std::pair<AttachOptions, std::shared_ptr<base::RawStream>>> pending;
+  {
+    std::lock_guard lock(mu_);
+    pending.swap(c->pending_attaches);
+  }
+  for (auto& [o, client] : pending) {
+    if (auto st = connect_attach(c, o, client); !st) {
+      DIND_LOG(kWarn) << "attach to " << short_id(id) << ": " << st.error().message;
+      client->close();
+    }
+  }
+
+  if (::send(sync.get(), "S", 1, MSG_NOSIGNAL) != 1) {
+    return fail(make_error(ErrorKind::kInternal, "the shim went away before the start"));
+  }
+  auto started = read_sync(sync.get(), 60000);
+  if (!started || *started != "R") {
+    const std::string why =
+        started ? started->substr(std::min<size_t>(2, started->size())) : started.error().message;
+    sync.reset();  // the shim already deleted the container
+    return fail(
+        make_error(ErrorKind::kInternal,
+                   "failed to start container: OCI runtime start failed: " + why + ": unknown"));
+  }
+  mark("started");
+  DIND_LOG(kDebug) << "started " << short_id(id) << " (ms:" << watch.laps() << ")";
+  const int pidfd = base::pidfd_open(shim_pid);
+  std::lock_guard lock(mu_);
+  c->init_pidfd = std::move(init_pidfd);
+  c->generation++;
+  c->status = "running";
+  c->started_steady = std::chrono::steady_clock::now();
+  c->stop_requested = false;
+  c->paused = false;
+  c->oom_killed = false;
+  c->pid = init_pid;
+  c->shim_pid = shim_pid;
+  c->exit_code = 0;
+  c->error.clear();
+  c->started_at = base::rfc3339_nano(std::chrono::system_clock::now());
+  c->mounted = true;
+  c->netns = netns;
+  c->endpoints = endpoints;
+  c->sync = std::move(sync);
+  (void)save(*c);
+  if (pidfd >= 0) {
+    c->shim_pidfd = std::make_shared<base::UniqueFd>(pidfd);
+    std::weak_ptr<Containers> weak = shared_from_this();
+    const uint64_t gen = c->generation;
+    scheduler_->when_readable(c->shim_pidfd, [weak, c, gen] {
+      if (auto s = weak.lock()) {
+        s->exits_->post([s, c, gen] { s->on_shim_exit(c, gen); });
+      }
+    });
+  }
+  return {};
+}
+
+}  // namespace dind::engine

@@ -1,0 +1,216 @@
+#include "container_util.hpp"
+
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <fstream>
+#include <future>
+#include <mutex>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "dind/base/fs.hpp"
+#include "dind/base/log.hpp"
+#include "dind/base/process.hpp"
+#include "dind/base/sha256.hpp"
+#include "dind/base/stdcopy.hpp"
+#include "dind/base/stopwatch.hpp"
+#include "dind/base/text.hpp"
+#include "dind/base/time.hpp"
+#include "dind/engine/shim_client.hpp"
+#include "container_record.hpp"
+#include "top.hpp"
+#include "dind/runtime/resources.hpp"
+#include "dind/runtime/seccomp_bpf.hpp"
+#include "dind/runtime/security.hpp"
+#include "dind/runtime/json_log.hpp"
+#include "dind/runtime/shim.hpp"
+#include "dind/runtime/shim_os.hpp"
+
+extern char** environ;
+
+namespace dind::engine {
+using base::ErrorKind;
+using base::make_error;
+using json = nlohmann::json;
+namespace fs = std::filesystem;
+
+
+json mount_spec_json(const MountSpec& m) {
+  return {{"type", static_cast<int>(m.type)}, {"source", m.source},
+          {"destination", m.destination},     {"ro", m.read_only},
+          {"create", m.create_source},        {"tmpfs", m.tmpfs_options}};
+}
+
+MountSpec mount_spec_from(const json& j) {
+  MountSpec m;
+  m.type = static_cast<MountSpec::Type>(j.value("type", 0));
+  m.source = j.value("source", "");
+  m.destination = j.value("destination", "");
+  m.read_only = j.value("ro", false);
+  m.create_source = j.value("create", false);
+  m.tmpfs_options = j.value("tmpfs", "");
+  return m;
+}
+
+int open_in_root(int root, const std::string& path, int flags) {
+  open_how how{};
+  how.flags = static_cast<uint64_t>(flags | O_CLOEXEC);
+  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+  return static_cast<int>(::syscall(SYS_openat2, root, path.c_str(), &how, sizeof(how)));
+}
+
+// A file inside the container's root, read without following its symlinks
+// out of the root.
+std::string read_in_root(const std::string& root, const std::string& path) {
+  base::UniqueFd dir(::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!dir.valid()) {
+    return "";
+  }
+  base::UniqueFd fd(open_in_root(dir.get(), path, O_RDONLY));
+  if (!fd.valid()) {
+    return "";
+  }
+  std::string out;
+  char buf[8192];
+  ssize_t n;
+  while ((n = ::read(fd.get(), buf, sizeof(buf))) > 0 && out.size() < (4u << 20)) {
+    out.append(buf, static_cast<size_t>(n));
+  }
+  return out;
+}
+
+// Rewrites a file in place (it is bind-mounted into the container: a rename
+// would leave the container with the old inode).
+base::Status write_in_place(const fs::path& path, const std::string& text) {
+  base::UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  if (!fd.valid()) {
+    return base::sys_error(errno, "open " + path.string());
+  }
+  if (::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
+    return base::sys_error(errno, "write " + path.string());
+  }
+  return {};
+}
+
+std::string hosts_file(const std::string& hostname, const std::vector<std::string>& ips,
+                       const json& extra) {
+  std::string out =
+      "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\n"
+      "ff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n";
+  if (extra.is_array()) {
+    for (const auto& e : extra) {
+      if (!e.is_string()) {
+        continue;
+      }
+      const std::string s = e.get<std::string>();
+      const size_t colon = s.find(':');
+      if (colon != std::string::npos) {
+        out += s.substr(colon + 1) + "\t" + s.substr(0, colon) + "\n";
+      }
+    }
+  }
+  for (const auto& ip : ips) {
+    out += ip + "\t" + hostname + "\n";
+  }
+  return out;
+}
+
+// Docker's units.HumanDuration.
+std::string human_duration(int64_t secs) {
+  if (secs < 1) {
+    return "Less than a second";
+  }
+  if (secs == 1) {
+    return "1 second";
+  }
+  if (secs < 60) {
+    return std::to_string(secs) + " seconds";
+  }
+  const int64_t mins = secs / 60;
+  if (mins == 1) {
+    return "About a minute";
+  }
+  if (mins < 60) {
+    return std::to_string(mins) + " minutes";
+  }
+  const int64_t hours = secs / 3600;
+  if (hours == 1) {
+    return "About an hour";
+  }
+  if (hours < 48) {
+    return std::to_string(hours) + " hours";
+  }
+  if (hours < 24 * 7 * 2) {
+    return std::to_string(hours / 24) + " days";
+  }
+  if (hours < 24 * 30 * 2) {
+    return std::to_string(hours / 24 / 7) + " weeks";
+  }
+  if (hours < 24 * 365 * 2) {
+    return std::to_string(hours / 24 / 30) + " months";
+  }
+  return std::to_string(hours / 24 / 365) + " years";
+}
+
+int64_t parse_time_secs(const std::string& t) {
+  std::tm tm{};
+  if (t.size() < 19 || strptime(t.c_str(), "%Y-%m-%dT%H:%M:%S", &tm) == nullptr) {
+    return 0;
+  }
+  return static_cast<int64_t>(timegm(&tm));
+}
+
+int64_t now_secs() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+base::Result<std::string> read_sync(int fd, int timeout_ms) {
+  pollfd p{fd, POLLIN, 0};
+  int r;
+  while ((r = ::poll(&p, 1, timeout_ms)) < 0 && errno == EINTR) {
+  }
+  if (r == 0) {
+    return make_error(ErrorKind::kInternal, "the shim did not answer in time");
+  }
+  char buf[4096];
+  const ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
+  if (n <= 0) {
+    return make_error(ErrorKind::kInternal, "the shim exited unexpectedly");
+  }
+  return std::string(buf, static_cast<size_t>(n));
+}
+
+uint16_t free_port(netsetup::Proto proto) {
+  base::UniqueFd fd(::socket(
+      AF_INET, (proto == netsetup::Proto::kTcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC, 0));
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  socklen_t len = sizeof(sa);
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0 ||
+      ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&sa), &len) != 0) {
+    return 0;
+  }
+  return ntohs(sa.sin_port);
+}
+
+}  // namespace dind::engine

@@ -1,0 +1,37 @@
+#pragma once
+// Helpers the container files share (internal to engine/).
+
+#include <cstdint>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "dind/base/result.hpp"
+#include "dind/engine/container_config.hpp"
+#include "netsetup/nat.hpp"
+
+namespace dind::engine {
+
+// The saved form of a mount (config.v2.json "MountSpecs").
+nlohmann::json mount_spec_json(const MountSpec& m);
+MountSpec mount_spec_from(const nlohmann::json& j);
+// openat2(RESOLVE_IN_ROOT) below `root`; -1 with errno.
+int open_in_root(int root, const std::string& path, int flags);
+// A small file inside a container's root file system ("" when absent).
+std::string read_in_root(const std::string& root, const std::string& path);
+// Rewrites a file in place (bind-mounted /etc files keep their inode).
+base::Status write_in_place(const std::filesystem::path& path, const std::string& text);
+// The container's /etc/hosts.
+std::string hosts_file(const std::string& hostname, const std::vector<std::string>& ips,
+                       const nlohmann::json& extra);
+// Docker's units.HumanDuration.
+std::string human_duration(int64_t secs);
+int64_t parse_time_secs(const std::string& t);
+int64_t now_secs();
+// One message of the shim's start handshake, within timeout_ms.
+base::Result<std::string> read_sync(int fd, int timeout_ms);
+// A free host port for -P (0 when none).
+uint16_t free_port(netsetup::Proto proto);
+
+}  // namespace dind::engine
