@@ -106,7 +106,7 @@ def assert_nothing_left_behind(daemon, image=IMAGE):
     assert "dport" not in rules, rules
     leftover = []
     for ctrl in os.listdir("/sys/fs/cgroup"):
-        parent = os.path.join("/sys/fs/cgroup", ctrl, daemon.netns)
+        parent = os.path.join("/sys/fs/cgroup", ctrl, daemon.cgroup_parent)
         if os.path.isdir(parent):
             leftover.append(parent)
     assert leftover == []

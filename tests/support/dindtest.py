@@ -63,7 +63,11 @@ class Daemon:
         need so that tests never touch the host's networking. Without it the
         daemon runs with --bridge=none (no default network)."""
         self.root = pathlib.Path(root)
-        self.netns = f"dindt-{os.urandom(4).hex()}" if netns else None
+        # netns: True = a namespace of its own (made and deleted here); a
+        # name = join that existing namespace (another daemon's, say).
+        self.owns_netns = netns is True
+        self.netns = f"dindt-{os.urandom(4).hex()}" if netns is True else (netns or None)
+        self.cgroup_parent = self.netns if self.owns_netns else f"dindt-{os.urandom(4).hex()}"
         self.root.mkdir(parents=True, exist_ok=True)
         self.socket = str(self.root / "d.sock")
         self.certs = self.root / "certs"
@@ -83,7 +87,7 @@ class Daemon:
             a = ["gdb", "-batch", "-ex", "handle SIGTERM nostop pass", "-ex", "run", "-ex",
                  "thread apply all bt 20", "--args"] + a
         if self.netns:
-            a = ["nsenter", f"--net=/run/netns/{self.netns}"] + a + ["--cgroup-parent", self.netns]
+            a = ["nsenter", f"--net=/run/netns/{self.netns}"] + a + ["--cgroup-parent", self.cgroup_parent]
         elif not any(x in ("-b", "--bridge") or x.startswith("--bridge=") for x in self.extra_args):
             a += ["--bridge", "none"]
         if self.port:
@@ -101,7 +105,7 @@ class Daemon:
             cfg.write_text("{}")
         env = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")}
         env.update(self.env)
-        if self.netns and not os.path.exists(f"/run/netns/{self.netns}"):
+        if self.owns_netns and not os.path.exists(f"/run/netns/{self.netns}"):
             subprocess.run(["ip", "netns", "add", self.netns], check=True)
             subprocess.run(["ip", "netns", "exec", self.netns, "ip", "link", "set", "lo", "up"], check=True)
         self.log = open(self.log_path, "ab")
@@ -153,7 +157,7 @@ class Daemon:
     def destroy(self):
         """Stops the daemon and deletes its network namespace."""
         rc = self.stop()
-        if self.netns:
+        if self.owns_netns:
             subprocess.run(["ip", "netns", "del", self.netns], check=False)
         return rc
 

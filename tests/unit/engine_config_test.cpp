@@ -3,6 +3,7 @@
 #include "dind/base/fs.hpp"
 #include "dind/daemon/listeners.hpp"
 #include "dind/engine/config.hpp"
+#include "dind/engine/networks.hpp"
 #include "dind/engine/host_info.hpp"
 #include "tree_snapshot.hpp"
 
@@ -240,4 +241,15 @@ TEST_CASE("the engine ID is created once and kept", "[engine][host]") {
   CHECK(*a == *b);
   testsupport::write_text(tmp.path() / "data/engine-id", "garbage");
   CHECK_FALSE(load_or_create_engine_id(tmp.path() / "data").ok());
+}
+
+TEST_CASE("each bridge gets its own NAT table", "[engine][networks]") {
+  CHECK(dind::engine::nat_table_for("dind0", "/var/lib/dind") == "dind");
+  CHECK(dind::engine::nat_table_for("dind1", "/var/lib/dind") == "dind-dind1");
+  const auto a = dind::engine::nat_table_for("none", "/tmp/a");
+  const auto b = dind::engine::nat_table_for("none", "/tmp/b");
+  CHECK(a.rfind("dind-", 0) == 0);
+  CHECK(a.size() == 17);
+  CHECK(a != b);
+  CHECK(a == dind::engine::nat_table_for("none", "/tmp/a"));
 }

@@ -181,6 +181,8 @@ int run_daemon(DaemonConfig config) {
   engine::NetworkOptions nopts;
   nopts.state_dir = fs::path(config.data_root) / "network";
   nopts.bridge = config.bridge;
+  nopts.table = engine::nat_table_for(config.bridge, config.data_root);
+  nopts.owner = "pid " + std::to_string(::getpid()) + ", data root " + config.data_root;
   nopts.bip = config.bip;
   nopts.mtu = config.mtu;
   for (const auto& pool : config.address_pools) {

@@ -9,6 +9,7 @@
 
 #include "dind/base/fs.hpp"
 #include "dind/base/log.hpp"
+#include "dind/base/sha256.hpp"
 #include "dind/base/text.hpp"
 #include "dind/base/time.hpp"
 #include "netsetup/dns_server.hpp"
@@ -34,9 +35,34 @@ Networks::~Networks() {
   }
 }
 
+std::string nat_table_for(const std::string& bridge, const std::string& data_root) {
+  if (bridge == "dind0") {
+    return "dind";
+  }
+  if (bridge == "none") {
+    return "dind-" + base::sha256_digest(data_root).substr(7, 12);
+  }
+  return "dind-" + bridge;
+}
+
 base::Result<std::unique_ptr<Networks>> Networks::open(NetworkOptions options) {
   std::unique_ptr<Networks> n(new Networks());
   n->options_ = options;
+  // Before anything is created or replaced: another live engine in this
+  // namespace with our bridge or table is refused, never torn down.
+  for (const auto& [kind, name] : {std::pair<std::string, std::string>{"table", options.table},
+                                   {"bridge", options.bridge}}) {
+    if (name == "none") {
+      continue;
+    }
+    auto claim = netsetup::Claim::take(kind, name, options.owner);
+    if (!claim) {
+      return make_error(ErrorKind::kConflict,
+                        claim.error().message + ": give this engine its own with --bridge NAME (its NAT "
+                        "table is then dind-NAME), or stop the other one");
+    }
+    n->claims_.push_back(std::move(*claim));
+  }
   netsetup::ManagerOptions mo;
   mo.state_dir = options.state_dir;
   mo.table = options.table;

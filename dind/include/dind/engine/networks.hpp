@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "dind/base/result.hpp"
+#include "netsetup/claim.hpp"
 #include "netsetup/manager.hpp"
 
 namespace netsetup {
@@ -36,12 +37,19 @@ struct NetworkInfo {
 
 struct NetworkOptions {
   std::filesystem::path state_dir;  // <data-root>/network
-  std::string table = "dind";
+  std::string table = "dind";   // nat_table_for(bridge, data root)
   std::string bridge = "dind0";
+  std::string owner;  // who we are, for another engine's refusal ("pid N, data root D")
   std::string bip;  // "172.17.0.1/16" style, or "" for the pools
   int mtu = 0;
   std::vector<netsetup::PoolSpec> pools;  // empty: Docker's defaults
 };
+
+// The NAT table of an engine: "dind" with the default bridge (dind0),
+// "dind-<bridge>" with another, "dind-<hash of the data root>" without one:
+// two engines in one network namespace never share a table unless they share
+// the bridge too, which the claims refuse.
+std::string nat_table_for(const std::string& bridge, const std::string& data_root);
 
 class Networks {
  public:
@@ -76,6 +84,7 @@ class Networks {
   std::unique_ptr<netsetup::DnsServer> dns_;
   std::thread dns_thread_;
   std::string host_resolv_;
+  std::vector<netsetup::Claim> claims_;  // our bridge and table in this namespace
 };
 
 }  // namespace dind::engine
