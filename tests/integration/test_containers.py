@@ -451,5 +451,30 @@ def test_diff_shows_added_changed_deleted(daemon, image):
     docker(daemon, "rm", "differ")
 
 
+def test_diff_never_follows_an_images_symlinks(daemon, image, tmp_path):
+    """An image layer with `hop -> /`: a container that replaces hop with a
+    directory and adds hop/etc/passwd added a file; looking it up in the
+    image's layer must not follow hop to the host's /etc/passwd."""
+    import io
+    import tarfile
+    layer = tmp_path / "hop.tar"
+    with tarfile.open(layer, "w") as t:
+        info = tarfile.TarInfo("hop")
+        info.type = tarfile.SYMTYPE
+        info.linkname = "/"
+        t.addfile(info)
+        data = b"#!/bin/sh\n"
+        f = tarfile.TarInfo("marker")
+        f.size = len(data)
+        t.addfile(f, io.BytesIO(data))
+    docker(daemon, "import", str(layer), "hop:test")
+    docker(daemon, "run", "--name", "hopper", "-v", "/bin/busybox:/bin/busybox:ro", "hop:test",
+           "/bin/busybox", "sh", "-c", "busybox rm /hop && busybox mkdir -p /hop/etc && busybox touch /hop/etc/passwd")
+    lines = docker(daemon, "diff", "hopper").stdout.splitlines()
+    assert "A /hop/etc/passwd" in lines and "A /hop/etc" in lines, lines
+    docker(daemon, "rm", "hopper")
+    docker(daemon, "rmi", "hop:test")
+
+
 def test_nothing_left_behind(daemon, image):
     assert_nothing_left_behind(daemon)

@@ -13,6 +13,8 @@
 #include <cerrno>
 #include <nlohmann/json.hpp>
 
+#include "dind/runtime/nsexec.hpp"
+
 #include "dind/runtime/shim.hpp"
 #include "dind/runtime/seccomp_bpf.hpp"
 #include "dind/runtime/security.hpp"
@@ -156,4 +158,30 @@ TEST_CASE("an OCI seccomp profile compiles to a filter the kernel enforces", "[r
                       "action": "SCMP_ACT_ERRNO", "args": [{"index": 0, "op": "SCMP_CMP_BOGUS"}]}]})"))
                   .ok());
   CHECK_FALSE(runtime::compile_seccomp(json::array()).ok());
+}
+
+TEST_CASE("native exec covers the process or hands it to runc", "[runtime][exec]") {
+  using dind::runtime::natively_supported;
+  const nlohmann::json ours = {
+      {"terminal", true}, {"consoleSize", {{"height", 24}, {"width", 80}}},
+      {"user", {{"uid", 0}, {"gid", 0}, {"additionalGids", {10}}}}, {"args", {"sh"}}, {"env", {"A=1"}},
+      {"cwd", "/"}, {"capabilities", {{"bounding", {"CAP_KILL"}}}}, {"rlimits", nlohmann::json::array()},
+      {"noNewPrivileges", true}, {"oomScoreAdj", 5}};
+  CHECK(natively_supported(ours));
+  for (const char* field : {"scheduler", "ioPriority", "execCPUAffinity", "commandLine"}) {
+    INFO(field);
+    auto p = ours;
+    p[field] = nlohmann::json::object();
+    auto r = natively_supported(p);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().kind == dind::base::ErrorKind::kUnimplemented);
+    CHECK(r.error().message == std::string("process.") + field);
+  }
+  auto umask = ours;
+  umask["user"]["umask"] = 18;
+  CHECK(natively_supported(umask).error().message == "process.user.umask");
+  auto labelled = ours;
+  labelled["apparmorProfile"] = "docker-default";
+  CHECK(natively_supported(labelled).error().kind == dind::base::ErrorKind::kUnimplemented);
+  CHECK(natively_supported(nlohmann::json::array()).error().kind == dind::base::ErrorKind::kInvalidArgument);
 }

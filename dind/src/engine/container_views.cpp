@@ -451,20 +451,25 @@ base::Result<json> Containers::changes(const std::string& ref) const {
       top = image->top_layer;
     }
   }
-  // The lower layers, top-most first (the image's chain).
-  std::vector<fs::path> lower;
+  // The lower layers, top-most first (the image's chain), as pinned
+  // directories: a path is looked up in each without following any symlink
+  // (an image's `d -> /` must not turn "d/etc/passwd" into the host's).
+  std::vector<base::UniqueFd> lower;
   for (std::optional<std::string> chain = top; chain;) {
     auto info = layers_->get(*chain);
     if (!info) {
       break;
     }
-    lower.push_back(info->diff_dir);
+    lower.emplace_back(::open(info->diff_dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
     chain = info->parent;
   }
   auto in_lower = [&](const std::string& rel) {
-    std::error_code ec;
-    return std::any_of(lower.begin(), lower.end(), [&](const fs::path& l) {
-      return fs::symlink_status(l / rel, ec).type() != fs::file_type::not_found;
+    return std::any_of(lower.begin(), lower.end(), [&](const base::UniqueFd& l) {
+      open_how how{};
+      how.flags = O_PATH | O_NOFOLLOW | O_CLOEXEC;
+      how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH;
+      base::UniqueFd fd(static_cast<int>(::syscall(SYS_openat2, l.get(), rel.c_str(), &how, sizeof(how))));
+      return l.valid() && fd.valid();
     });
   };
   // Kind: 0 changed, 1 added, 2 deleted (an overlay whiteout: a 0/0 char device).
@@ -473,7 +478,8 @@ base::Result<json> Containers::changes(const std::string& ref) const {
   std::error_code ec;
   for (fs::recursive_directory_iterator it(upper, fs::directory_options::none, ec), end;
        !ec && it != end; it.increment(ec)) {
-    const std::string rel = fs::relative(it->path(), upper, ec).string();
+    // Lexically: fs::relative would canonicalise, following the upper's symlinks.
+    const std::string rel = it->path().lexically_relative(upper).string();
     struct stat st {};
     if (::lstat(it->path().c_str(), &st) != 0) {
       continue;

@@ -4,6 +4,7 @@
 #include "dind/runtime/shim_os.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <grp.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
@@ -25,6 +26,8 @@
 #include <cerrno>
 #include <cstring>
 #include <map>
+#include <set>
+#include <string>
 #include <vector>
 
 extern char** environ;
@@ -232,7 +235,9 @@ bool set_caps(uint64_t effective, uint64_t permitted, uint64_t inheritable) {
     report(err_fd, what);
     ::_exit(126);
   };
-  ::setsid();
+  if (::setsid() < 0) {
+    fail(std::string("setsid: ") + std::strerror(errno));
+  }
   if (pl.terminal) {
     const int master = ::open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
     char name[64];
@@ -252,7 +257,9 @@ bool set_caps(uint64_t effective, uint64_t permitted, uint64_t inheritable) {
       fail(std::string("sending the terminal: ") + std::strerror(errno));
     }
     ::close(master);
-    ::ioctl(slave, TIOCSCTTY, 0);
+    if (::ioctl(slave, TIOCSCTTY, 0) != 0) {
+      fail(std::string("setting the controlling terminal: ") + std::strerror(errno));
+    }
     in = out = err = slave;
   }
   const int devnull = ::open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -265,7 +272,9 @@ bool set_caps(uint64_t effective, uint64_t permitted, uint64_t inheritable) {
     }
   }
   for (int i = 0; i < 3; ++i) {
-    ::dup2(copies[i], i);
+    if (::dup2(copies[i], i) < 0) {
+      fail(std::string("stdio: ") + std::strerror(errno));
+    }
     // As runc: the process's user owns its stdio (not /dev/null).
     struct stat st {};
     if (::fstat(i, &st) == 0 && !(S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 3))) {
@@ -498,7 +507,37 @@ ExecZygote::~ExecZygote() {
   }
 }
 
+// The OCI process fields this exec path applies; anything else (umask,
+// scheduler, I/O priority, CPU affinity, labels, ...) goes to runc, never
+// silently dropped.
+base::Status natively_supported(const json& p) {
+  static const std::set<std::string> kProcess = {"terminal", "consoleSize", "user", "args", "env", "cwd",
+                                                 "capabilities", "rlimits", "noNewPrivileges",
+                                                 "oomScoreAdj", "apparmorProfile", "selinuxLabel"};
+  static const std::set<std::string> kUser = {"uid", "gid", "additionalGids"};
+  if (!p.is_object()) {
+    return make_error(ErrorKind::kInvalidArgument, "the process is not an object");
+  }
+  for (const auto& [key, value] : p.items()) {
+    if (kProcess.count(key) == 0) {
+      return make_error(ErrorKind::kUnimplemented, "process." + key);
+    }
+  }
+  if (auto user = p.find("user"); user != p.end() && user->is_object()) {
+    for (const auto& [key, value] : user->items()) {
+      if (kUser.count(key) == 0) {
+        return make_error(ErrorKind::kUnimplemented, "process.user." + key);
+      }
+    }
+  }
+  if (!p.value("apparmorProfile", "").empty() || !p.value("selinuxLabel", "").empty()) {
+    return make_error(ErrorKind::kUnimplemented, "security labels");
+  }
+  return {};
+}
+
 base::Result<NativeExec> ExecZygote::exec(const json& process, int in, int out, int err) {
+  DIND_TRY(natively_supported(process));
   const bool terminal = process.value("terminal", false);
   const std::string request = std::string(terminal ? "T" : "P") + process.dump();
   if (request.size() > kMaxRequest) {
@@ -534,6 +573,18 @@ base::Result<NativeExec> ExecZygote::exec(const json& process, int in, int out, 
                       std::string("the exec zygote is gone: ") + std::strerror(errno));
   }
   console_theirs.reset();
+  // Bounded: a zygote frozen with its container (docker pause racing the
+  // exec) must not stall the shim's one loop (logs, attach).
+  pollfd pfd{sock_.get(), POLLIN, 0};
+  int ready;
+  while ((ready = ::poll(&pfd, 1, kAnswerTimeoutMs)) < 0 && errno == EINTR) {
+  }
+  if (ready == 0) {
+    ::kill(pid_, SIGKILL);  // the shim's reaper collects it once it thaws
+    pid_ = 0;
+    sock_.reset();
+    return make_error(ErrorKind::kInternal, "exec failed: the exec zygote did not answer within 10 s (is the container paused?)");
+  }
   char answer[8192];
   ssize_t n;
   while ((n = ::recv(sock_.get(), answer, sizeof(answer), 0)) < 0 && errno == EINTR) {

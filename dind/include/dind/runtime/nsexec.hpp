@@ -33,6 +33,10 @@ struct NativeExec {
 // an RCU grace period, ~15 ms here, per exec; a fork inherits them.) It
 // counts as one process of the container's cgroups (pids.max), is invisible
 // inside (not in the pid namespace), and goes with the container.
+// Whether this exec path applies every field of an OCI process:
+// kUnimplemented names the first it does not (the caller uses runc).
+base::Status natively_supported(const nlohmann::json& process);
+
 class ExecZygote {
  public:
   // kUnimplemented for what this path does not cover (a user namespace, a
@@ -52,6 +56,7 @@ class ExecZygote {
 
  private:
   ExecZygote() = default;
+  static constexpr int kAnswerTimeoutMs = 10000;
   pid_t pid_ = 0;
   base::UniqueFd sock_;
 };
