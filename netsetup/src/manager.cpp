@@ -207,7 +207,7 @@ Result<NetworkManager> NetworkManager::open(ManagerOptions options) {
   DIND_TRY(write_sysctl("net/ipv4/ip_forward", "1"));
   // Reservations do not survive the process: take them again (best effort;
   // a port grabbed meanwhile by someone else is reported, the mapping stays).
-  for (const auto& e : m.endpoints_) {
+  for (auto& e : m.endpoints_) {
     if (auto st = m.reserve(e); !st) {
       DIND_LOG(kWarn) << st.error().message;
     }
@@ -215,10 +215,21 @@ Result<NetworkManager> NetworkManager::open(ManagerOptions options) {
   return m;
 }
 
-Status NetworkManager::reserve(const EndpointState& e) {
+Status NetworkManager::reserve(EndpointState& e) {
   std::vector<std::string> taken;
-  for (const auto& p : e.ports) {
+  for (auto& p : e.ports) {
+    // Host port 0: the kernel picks one from its ephemeral range, and the
+    // socket that got it holds it (no window for another process).
     auto fd = bind_port(p);
+    if (fd && p.host_port == 0) {
+      sockaddr_in sa{};
+      socklen_t len = sizeof(sa);
+      if (::getsockname(fd->get(), reinterpret_cast<sockaddr*>(&sa), &len) != 0 || ntohs(sa.sin_port) == 0) {
+        fd = dind::base::sys_error(errno, "no free host port for " + port_text(p));
+      } else {
+        p.host_port = ntohs(sa.sin_port);
+      }
+    }
     if (!fd) {
       for (const auto& k : taken) {
         reservations_.erase(k);
@@ -435,7 +446,7 @@ Result<EndpointState> NetworkManager::attach(const AttachRequest& req) {
     for (const auto& e : endpoints_) {
       for (const auto& q : e.ports) {
         const bool same_ip = !p.host_ip || !q.host_ip || *p.host_ip == *q.host_ip;
-        if (q.proto == p.proto && q.host_port == p.host_port && same_ip) {
+        if (p.host_port != 0 && q.proto == p.proto && q.host_port == p.host_port && same_ip) {
           return make_error(ErrorKind::kConflict,
                             "Bind for " + port_text(p) + " failed: port is already allocated");
         }

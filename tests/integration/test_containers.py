@@ -264,6 +264,12 @@ def test_published_port_from_the_hosts_loopback(daemon, image):
             time.sleep(0.1)
         assert p.stdout == "hello from httpd\n", (port, p.stderr)
     assert "0.0.0.0:18080->80/tcp" in docker(daemon, "ps", "--format", "{{.Ports}}").stdout
+    # The picked port is held by the engine from the moment it was picked:
+    # nobody else can bind it while the mapping lives.
+    probe = ("import socket,sys; s=socket.socket(); "
+             "s.bind(('127.0.0.1', int(sys.argv[1]))); print('bound')")
+    p = daemon.in_netns("/usr/bin/python3", "-c", probe, str(random_port), capture_output=True, text=True)
+    assert p.returncode != 0 and "Address already in use" in p.stderr, (p.stdout, p.stderr)
     p = docker(daemon, "run", "--rm", "-p", "18080:80", image, "true", check=False)
     assert p.returncode != 0 and "port is already allocated" in p.stderr
     p = docker(daemon, "run", "--rm", "-p", "99999:80", image, "true", check=False)

@@ -577,11 +577,7 @@ base::Status Containers::start_locked_out(const std::shared_ptr<Container>& c) {
     if (!ports) {
       return fail(std::move(ports).error());
     }
-    for (auto& p : *ports) {
-      if (p.host_port == 0) {
-        p.host_port = free_port(p.proto);
-      }
-    }
+    // Host port 0 (-P, -p 80): netsetup picks and holds a free one.
     bool first_net = true;
     for (const auto& n : nets) {
       netsetup::AttachRequest req;

@@ -200,17 +200,5 @@ base::Result<std::string> read_sync(int fd, int timeout_ms) {
   return std::string(buf, static_cast<size_t>(n));
 }
 
-uint16_t free_port(netsetup::Proto proto) {
-  base::UniqueFd fd(::socket(
-      AF_INET, (proto == netsetup::Proto::kTcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC, 0));
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  socklen_t len = sizeof(sa);
-  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0 ||
-      ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&sa), &len) != 0) {
-    return 0;
-  }
-  return ntohs(sa.sin_port);
-}
 
 }  // namespace dind::engine

@@ -9,7 +9,6 @@
 
 #include "dind/base/result.hpp"
 #include "dind/engine/container_config.hpp"
-#include "netsetup/nat.hpp"
 
 namespace dind::engine {
 
@@ -31,7 +30,5 @@ int64_t parse_time_secs(const std::string& t);
 int64_t now_secs();
 // One message of the shim's start handshake, within timeout_ms.
 base::Result<std::string> read_sync(int fd, int timeout_ms);
-// A free host port for -P (0 when none).
-uint16_t free_port(netsetup::Proto proto);
 
 }  // namespace dind::engine

@@ -106,7 +106,8 @@ class NetworkManager {
 
   // Host ports stay reserved by a bound socket for as long as this manager
   // lives (the daemon: its lifetime; one dind-netsetup call: that call).
-  dind::base::Status reserve(const EndpointState& e);
+  // A host port 0 becomes the port the kernel picked (written into e).
+  dind::base::Status reserve(EndpointState& e);
 
   ManagerOptions options_;
   std::map<std::string, std::shared_ptr<dind::base::UniqueFd>> reservations_;
