@@ -104,24 +104,6 @@ TEST_CASE("capability names from masks and validation", "[runtime][exec]") {
   }
 }
 
-TEST_CASE("the shim's command bytes", "[runtime][exec]") {
-  CHECK(runtime::resize_message(0x0102, 0x0304) == std::string("r\x01\x02\x03\x04\x00", 6));
-  const std::string id(64, 'a');
-  const std::string r = runtime::resize_message(24, 80, id);
-  CHECK(r.size() == 6 + 64);
-  CHECK(static_cast<uint8_t>(r[5]) == 64);
-  CHECK(r.substr(6) == id);
-  const std::string x = runtime::exec_message(runtime::kAttachStdout | runtime::kAttachStderr,
-                                              runtime::kExecTty, id);
-  CHECK(x == std::string("x\x06\x01", 3) + id);
-  CHECK(runtime::valid_exec_id(id));
-  CHECK(runtime::valid_exec_id(std::string(64, '0')));
-  CHECK_FALSE(runtime::valid_exec_id(std::string(63, 'a')));
-  CHECK_FALSE(runtime::valid_exec_id(std::string(65, 'a')));
-  CHECK_FALSE(runtime::valid_exec_id(std::string(64, 'A')));
-  CHECK_FALSE(runtime::valid_exec_id("../" + std::string(61, 'a')));
-}
-
 TEST_CASE("an OCI seccomp profile compiles to a filter the kernel enforces", "[runtime][exec]") {
   const json profile = json::parse(R"({
     "defaultAction": "SCMP_ACT_ALLOW",

@@ -45,6 +45,7 @@
 #include "dind/runtime/security.hpp"
 #include "dind/runtime/json_log.hpp"
 #include "dind/runtime/shim.hpp"
+#include "dind/runtime/shim_protocol.hpp"
 #include "dind/runtime/shim_os.hpp"
 
 extern char** environ;
@@ -69,8 +70,8 @@ base::Status Containers::connect_attach(const std::shared_ptr<Container>& c, con
   flags |= o.stdin ? runtime::kAttachStdin : 0;
   flags |= o.stdout ? runtime::kAttachStdout : 0;
   flags |= o.stderr ? runtime::kAttachStderr : 0;
-  const char hello[2] = {'a', static_cast<char>(flags)};
-  if (::send(fd.get(), hello, 2, MSG_NOSIGNAL) != 2) {
+  const std::string hello = runtime::shim_protocol::encode(runtime::shim_protocol::Attach{flags});
+  if (::send(fd.get(), hello.data(), hello.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(hello.size())) {
     return base::sys_error(errno, "attach");
   }
   pollfd p{fd.get(), POLLIN, 0};

@@ -46,6 +46,7 @@
 #include "dind/runtime/json_log.hpp"
 #include "dind/runtime/shim.hpp"
 #include "dind/runtime/shim_os.hpp"
+#include "dind/runtime/shim_process.hpp"
 
 extern char** environ;
 
@@ -300,16 +301,13 @@ base::Status Containers::start_locked_out(const std::shared_ptr<Container>& c) {
   fs::remove_all(rdir, ec);
   fs::create_directories(rdir, ec);
   ::unlink((dir(id) / "exit.json").c_str());
-  bool shim_started = false;
-  base::UniqueFd sync;
+  std::optional<runtime::ShimProcess> shim;
   std::vector<std::string> attached;
   std::string netns;
   bool mounted_here = false;
   auto undo = [&] {
-    if (sync.valid()) {
-      (void)::send(sync.get(), "A", 1, MSG_NOSIGNAL);
-      (void)read_sync(sync.get(), 5000);  // the shim deletes the container, then exits
-      sync.reset();
+    if (shim) {
+      shim->abort();  // the shim deletes the container, then exits
     }
     for (const auto& n : attached) {
       (void)networks_->detach(n, netns);
@@ -322,7 +320,6 @@ base::Status Containers::start_locked_out(const std::shared_ptr<Container>& c) {
       auto plan_merged = layers_->root() / "mounts" / id / "merged";
       (void)image::unmount(plan_merged);
     }
-    (void)shim_started;
   };
   auto fail = [&](base::Error e) -> base::Status {
     undo();
@@ -475,70 +472,13 @@ base::Status Containers::start_locked_out(const std::shared_ptr<Container>& c) {
   so.tty = c->config.value("Tty", false);
   so.cgroup = in.cgroups_path;
   so.runc_exec = std::getenv("DIND_RUNC_EXEC") != nullptr;  // for comparisons
-  int sp[2];
-  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) != 0) {
-    return fail(base::sys_error(errno, "socketpair"));
-  }
-  sync.reset(sp[0]);
-  base::UniqueFd theirs(sp[1]);
-  std::vector<std::string> args = paths_.shim_argv0;
-  for (auto& a : runtime::shim_args(so)) {
-    args.push_back(std::move(a));
-  }
-  std::vector<char*> argv;
-  for (auto& a : args) {
-    argv.push_back(a.data());
-  }
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDWR, 0);
-  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_RDWR, 0);
-  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_RDWR, 0);
-  posix_spawn_file_actions_adddup2(&fa, theirs.get(), 3);
-  // Nothing else: a listening API socket a shim inherited would outlive a
-  // killed daemon and make its successor think it still runs.
-  posix_spawn_file_actions_addclosefrom_np(&fa, 4);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t none;
-  sigemptyset(&none);
-  sigset_t all;
-  sigfillset(&all);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setsigdefault(&attr, &all);
-  posix_spawnattr_setflags(&attr,
-                           POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  pid_t first = 0;
-  const int rc = posix_spawn(&first, paths_.shim_exe.c_str(), &fa, &attr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&attr);
-  theirs.reset();
-  if (rc != 0) {
-    sync.reset();
-    return fail(base::sys_error(rc, "starting the shim " + paths_.shim_exe));
-  }
-  int wst = 0;
-  while (::waitpid(first, &wst, 0) < 0 && errno == EINTR) {
-  }
-  shim_started = true;
-  auto created = read_sync(sync.get(), 60000);
+  auto created = runtime::ShimProcess::create({paths_.shim_exe, paths_.shim_argv0, so}, 60000);
   if (!created) {
-    sync.reset();
     return fail(std::move(created).error());
   }
-  if (created->rfind("E ", 0) == 0) {
-    sync.reset();
-    return fail(make_error(ErrorKind::kInternal,
-                           "failed to create task for container: OCI runtime create failed: " +
-                               created->substr(2) + ": unknown"));
-  }
-  int init_pid = 0;
-  int shim_pid = 0;
-  if (std::sscanf(created->c_str(), "P %d %d", &init_pid, &shim_pid) != 2 || init_pid <= 0 ||
-      shim_pid <= 0) {
-    return fail(make_error(ErrorKind::kInternal, "the shim said \"" + *created + "\""));
-  }
+  shim.emplace(std::move(*created));
+  const int init_pid = shim->init_pid();
+  const int shim_pid = shim->shim_pid();
   // The init waits in runc's exec fifo until `runc start`: it cannot have
   // exited yet, so this handle is the container's (verified by its parent).
   auto init_pidfd = std::make_shared<base::UniqueFd>(base::pidfd_open(init_pid));
@@ -629,17 +569,8 @@ base::Status Containers::start_locked_out(const std::shared_ptr<Container>& c) {
     }
   }
 
-  if (::send(sync.get(), "S", 1, MSG_NOSIGNAL) != 1) {
-    return fail(make_error(ErrorKind::kInternal, "the shim went away before the start"));
-  }
-  auto started = read_sync(sync.get(), 60000);
-  if (!started || *started != "R") {
-    const std::string why =
-        started ? started->substr(std::min<size_t>(2, started->size())) : started.error().message;
-    sync.reset();  // the shim already deleted the container
-    return fail(
-        make_error(ErrorKind::kInternal,
-                   "failed to start container: OCI runtime start failed: " + why + ": unknown"));
+  if (auto st = shim->start(60000); !st) {
+    return fail(std::move(st).error());  // the shim already deleted the container
   }
   mark("started");
   DIND_LOG(kDebug) << "started " << short_id(id) << " (ms:" << watch.laps() << ")";
@@ -660,7 +591,7 @@ base::Status Containers::start_locked_out(const std::shared_ptr<Container>& c) {
   c->mounted = true;
   c->netns = netns;
   c->endpoints = endpoints;
-  c->sync = std::move(sync);
+  c->sync = shim->release();
   (void)save(*c);
   if (pidfd >= 0) {
     c->shim_pidfd = std::make_shared<base::UniqueFd>(pidfd);

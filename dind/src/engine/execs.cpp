@@ -10,6 +10,7 @@
 #include "dind/base/time.hpp"
 #include "dind/engine/shim_client.hpp"
 #include "dind/runtime/shim.hpp"
+#include "dind/runtime/shim_protocol.hpp"
 #include "dind/runtime/spec.hpp"
 
 namespace dind::engine {
@@ -253,7 +254,7 @@ base::Status Execs::start(const std::string& id, const StartOptions& o,
   uint8_t xflags = 0;
   xflags |= e->tty ? runtime::kExecTty : 0;
   xflags |= (e->attach_stdin && client) ? runtime::kExecStdin : 0;
-  const std::string msg = runtime::exec_message(flags, xflags, e->id);
+  const std::string msg = runtime::shim_protocol::encode(runtime::shim_protocol::Exec{flags, xflags, e->id});
   if (::send(fd->get(), msg.data(), msg.size(), MSG_NOSIGNAL) !=
       static_cast<ssize_t>(msg.size())) {
     return fail(base::sys_error(errno, "exec"), 126);
@@ -264,8 +265,9 @@ base::Status Execs::start(const std::string& id, const StartOptions& o,
   if (!answer) {
     return fail(std::move(answer).error(), 126);
   }
-  if (answer->empty() || (*answer)[0] != 'K') {
-    const std::string why = answer->empty() ? "" : answer->substr(1);
+  auto exec_pid = runtime::shim_protocol::decode_exec_answer(*answer);
+  if (!exec_pid) {
+    const std::string why = exec_pid.error().message;
     // As for `docker run`: 127 when the command is missing, else 126.
     const bool missing = why.find("executable file not found") != std::string::npos ||
                          (why.find("exec: \"") != std::string::npos &&
@@ -277,7 +279,7 @@ base::Status Execs::start(const std::string& id, const StartOptions& o,
   int cols = 0;
   {
     std::lock_guard lock(mu_);
-    e->pid = std::atoi(answer->c_str() + 1);
+    e->pid = *exec_pid;
     e->running = true;
     e->generation = target->generation;
     e->bundle = target->bundle;

@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "dind/runtime/shim.hpp"
+#include "dind/runtime/shim_protocol.hpp"
 
 namespace dind::engine {
 using base::ErrorKind;
@@ -35,7 +36,7 @@ base::Status shim_resize(const std::filesystem::path& socket, int rows, int cols
   if (!fd) {
     return std::move(fd).error();
   }
-  const std::string msg = runtime::resize_message(rows, cols, exec_id);
+  const std::string msg = runtime::shim_protocol::encode(runtime::shim_protocol::Resize{rows, cols, exec_id});
   char answer = 0;
   pollfd p{fd->get(), POLLIN, 0};
   if (::send(fd->get(), msg.data(), msg.size(), MSG_NOSIGNAL) !=

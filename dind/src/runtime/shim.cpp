@@ -25,6 +25,7 @@
 #include "dind/runtime/json_log.hpp"
 #include "dind/runtime/nsexec.hpp"
 #include "dind/runtime/shim_os.hpp"
+#include "dind/runtime/shim_protocol.hpp"
 
 namespace dind::runtime {
 
@@ -51,29 +52,9 @@ std::vector<std::string> shim_args(const ShimOptions& o) {
   return a;
 }
 
-std::string resize_message(int rows, int cols, const std::string& exec_id) {
-  std::string m = {'r',
-                   static_cast<char>((rows >> 8) & 0xff),
-                   static_cast<char>(rows & 0xff),
-                   static_cast<char>((cols >> 8) & 0xff),
-                   static_cast<char>(cols & 0xff),
-                   static_cast<char>(exec_id.size())};
-  return m + exec_id;
-}
-
-std::string exec_message(uint8_t attach_flags, uint8_t exec_flags, const std::string& exec_id) {
-  return std::string{'x', static_cast<char>(attach_flags), static_cast<char>(exec_flags)} +
-         exec_id;
-}
-
-bool valid_exec_id(std::string_view id) {
-  return id.size() == 64 && std::all_of(id.begin(), id.end(), [](char ch) {
-           return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f');
-         });
-}
-
 namespace {
 
+namespace proto = shim_protocol;
 using Clock = std::chrono::steady_clock;
 using shim_os::listen_unix;
 using shim_os::receive_master;
@@ -188,7 +169,7 @@ class Shim {
     int in_pipe[2] = {-1, -1};
     if (::pipe2(out_pipe, O_CLOEXEC) != 0 || ::pipe2(err_pipe, O_CLOEXEC) != 0 ||
         (o_.open_stdin && ::pipe2(in_pipe, O_CLOEXEC) != 0)) {
-      send_sync(std::string("E cannot create pipes: ") + std::strerror(errno));
+      send_sync(proto::encode(proto::Failed{std::string("cannot create pipes: ") + std::strerror(errno)}));
       return 1;
     }
     init_.out.reset(out_pipe[0]);
@@ -202,12 +183,12 @@ class Shim {
 
     listen_ = listen_unix(o_.socket);
     if (!listen_.valid()) {
-      send_sync("E cannot listen on " + o_.socket + ": " + std::strerror(errno));
+      send_sync(proto::encode(proto::Failed{"cannot listen on " + o_.socket + ": " + std::strerror(errno)}));
       return 1;
     }
     log_.reset(::open(o_.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640));
     if (!log_.valid()) {
-      send_sync("E cannot open the log file " + o_.log_path + ": " + std::strerror(errno));
+      send_sync(proto::encode(proto::Failed{"cannot open the log file " + o_.log_path + ": " + std::strerror(errno)}));
       return 1;
     }
 
@@ -220,7 +201,7 @@ class Shim {
       // runc hands the pty master over this socket (SCM_RIGHTS) during create.
       console = listen_unix(console_path);
       if (!console.valid()) {
-        send_sync("E cannot listen on " + console_path + ": " + std::strerror(errno));
+        send_sync(proto::encode(proto::Failed{"cannot listen on " + console_path + ": " + std::strerror(errno)}));
         cleanup_socket();
         return 1;
       }
@@ -236,8 +217,8 @@ class Shim {
     in_r.reset();
     if (st != 0) {
       ::unlink(console_path.c_str());
-      send_sync("E " + shim_os::runtime_error(
-                           runc_log(), "runc create failed with status " + std::to_string(st)));
+      send_sync(proto::encode(proto::Failed{shim_os::runtime_error(
+                           runc_log(), "runc create failed with status " + std::to_string(st))}));
       cleanup_socket();
       return 1;
     }
@@ -246,7 +227,7 @@ class Shim {
       console.reset();
       ::unlink(console_path.c_str());
       if (!master.valid()) {
-        send_sync("E runc sent no terminal");
+        send_sync(proto::encode(proto::Failed{"runc sent no terminal"}));
         delete_container();
         cleanup_socket();
         return 1;
@@ -259,7 +240,7 @@ class Shim {
     auto pid_text = base::read_file(pid_file, 64);
     init_pid_ = pid_text ? static_cast<pid_t>(std::atoi(pid_text->c_str())) : 0;
     if (init_pid_ <= 0) {
-      send_sync("E runc create wrote no pid file");
+      send_sync(proto::encode(proto::Failed{"runc create wrote no pid file"}));
       delete_container();
       cleanup_socket();
       return 1;
@@ -269,7 +250,7 @@ class Shim {
         set_nonblock(fd);
       }
     }
-    send_sync("P " + std::to_string(init_pid_) + " " + std::to_string(::getpid()));
+    send_sync(proto::encode(proto::Created{init_pid_, ::getpid()}));
     loop();
     return 0;
   }
@@ -301,18 +282,18 @@ class Shim {
     }
     const std::string msg = n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
     sync_open_ = false;
-    if (msg == "S" && !started_) {
+    if (proto::decode_order(msg) == proto::Order::kStart && !started_) {
       base::UniqueFd devnull(::open("/dev/null", O_RDWR | O_CLOEXEC));
       const int st = runtime({"start", o_.id}, devnull.get(), devnull.get(), devnull.get());
       if (st != 0) {
-        send_sync("E " + shim_os::runtime_error(
-                             runc_log(), "runc start failed with status " + std::to_string(st)));
+        send_sync(proto::encode(proto::Failed{shim_os::runtime_error(
+                             runc_log(), "runc start failed with status " + std::to_string(st))}));
         delete_container();
         quit_ = true;
         return;
       }
       started_ = true;
-      send_sync("R");
+      send_sync(proto::encode(proto::Started{}));
       sync_open_ = true;  // stays open: the daemon may keep it as a liveness probe
       return;
     }
@@ -401,50 +382,37 @@ class Shim {
   // Parses the command at the start of c.in; false while incomplete.
   bool on_command(const std::shared_ptr<Client>& cp) {
     Client& c = *cp;
-    if (c.in.empty()) {
-      return false;
+    auto decoded = proto::decode_command(c.in);
+    if (!decoded) {
+      c.fd.reset();  // not a command: the connection goes
+      return true;
     }
-    size_t used = 0;
-    if (c.in[0] == 'a') {
-      if (c.in.size() < 2) {
-        return false;
-      }
-      c.flags = static_cast<uint8_t>(c.in[1]);
+    if (!*decoded) {
+      return false;  // incomplete
+    }
+    const size_t used = (*decoded)->used;
+    if (const auto* a = std::get_if<proto::Attach>(&(*decoded)->command)) {
+      c.flags = a->flags;
       c.registered = true;
       c.out += 'K';
-      used = 2;
-    } else if (c.in[0] == 'r') {
-      if (c.in.size() < 6 || c.in.size() < 6u + static_cast<uint8_t>(c.in[5])) {
-        return false;
-      }
+    } else if (const auto* r = std::get_if<proto::Resize>(&(*decoded)->command)) {
       winsize ws{};
-      ws.ws_row = static_cast<uint16_t>((static_cast<uint8_t>(c.in[1]) << 8) |
-                                        static_cast<uint8_t>(c.in[2]));
-      ws.ws_col = static_cast<uint16_t>((static_cast<uint8_t>(c.in[3]) << 8) |
-                                        static_cast<uint8_t>(c.in[4]));
-      const std::string id = c.in.substr(6, static_cast<uint8_t>(c.in[5]));
+      ws.ws_row = static_cast<uint16_t>(r->rows);
+      ws.ws_col = static_cast<uint16_t>(r->cols);
       const Stdio* io = &init_;
-      if (!id.empty()) {
-        auto it = std::find_if(execs_.begin(), execs_.end(), [&](auto& e) { return e->id == id; });
+      if (!r->exec_id.empty()) {
+        auto it = std::find_if(execs_.begin(), execs_.end(), [&](auto& e) { return e->id == r->exec_id; });
         io = it == execs_.end() ? nullptr : &(*it)->io;
       }
       const bool ok = io != nullptr && io->tty && io->out.valid() &&
                       ::ioctl(io->out.get(), TIOCSWINSZ, &ws) == 0;
       refuse(c, ok ? "K" : "E");
       return true;
-    } else if (c.in[0] == 'x') {
-      if (c.in.size() < 67) {
-        return false;
-      }
-      start_exec(cp, static_cast<uint8_t>(c.in[1]), static_cast<uint8_t>(c.in[2]),
-                 c.in.substr(3, 64));
-      used = 67;
+    } else if (const auto* x = std::get_if<proto::Exec>(&(*decoded)->command)) {
+      start_exec(cp, x->attach_flags, x->exec_flags, x->exec_id);
       if (!c.registered) {
         return true;
       }
-    } else {
-      c.fd.reset();
-      return true;
     }
     flush_client(c);
     std::string rest = c.in.substr(used);
@@ -460,12 +428,12 @@ class Shim {
   void start_exec(const std::shared_ptr<Client>& cp, uint8_t flags, uint8_t xflags,
                   const std::string& id) {
     Client& c = *cp;
-    if (!valid_exec_id(id)) {
-      refuse(c, "Einvalid exec ID\n");
+    if (!proto::valid_exec_id(id)) {
+      refuse(c, proto::exec_refused("invalid exec ID"));
       return;
     }
     if (!started_ || exited_) {
-      refuse(c, "Econtainer " + o_.id + " is not running\n");
+      refuse(c, proto::exec_refused("container " + o_.id + " is not running"));
       return;
     }
     const std::string files = o_.bundle + "/exec/" + id;
@@ -503,7 +471,7 @@ class Shim {
         }
         done = true;
       } else if (native.error().kind != base::ErrorKind::kUnimplemented) {
-        refuse(c, "E" + native.error().message + "\n");
+        refuse(c, proto::exec_refused(native.error().message));
         return;
       }
     }
@@ -514,7 +482,7 @@ class Shim {
     child_out.reset();
     child_err.reset();
     if (e->pid <= 0 || !e->io.out.valid()) {
-      refuse(c, "Eruntime exec gave no process\n");
+      refuse(c, proto::exec_refused("runtime exec gave no process"));
       return;
     }
     for (int fd : {e->io.out.get(), e->io.err.get(), e->io.in.get()}) {
@@ -526,7 +494,7 @@ class Shim {
     c.exec = e.get();
     c.flags = flags;
     c.registered = true;
-    c.out += "K" + std::to_string(e->pid) + "\n";
+    c.out += proto::exec_started(e->pid);
     execs_.push_back(std::move(e));
   }
 
@@ -574,7 +542,7 @@ class Shim {
     if (e.io.tty) {
       console = listen_unix(console_path);
       if (!console.valid()) {
-        refuse(c, "Ecannot listen on " + console_path + ": " + std::strerror(errno) + "\n");
+        refuse(c, proto::exec_refused("cannot listen on " + console_path + ": " + std::strerror(errno)));
         return false;
       }
       args.push_back("--console-socket");
@@ -587,9 +555,8 @@ class Shim {
                            child_err.valid() ? child_err.get() : devnull.get(), log);
     if (st != 0) {
       ::unlink(console_path.c_str());
-      refuse(c, "E" + shim_os::runtime_error(log, "runc exec failed with status " +
-                                                      std::to_string(st)) +
-                    "\n");
+      refuse(c, proto::exec_refused(
+                    shim_os::runtime_error(log, "runc exec failed with status " + std::to_string(st))));
       return false;
     }
     if (e.io.tty) {
@@ -958,20 +925,20 @@ int shim_main(int argc, char** argv) {
     } else if (a == "--runc-exec") {
       o.runc_exec = true;
     } else {
-      send_sync("E unknown shim argument " + a);
+      send_sync(proto::encode(proto::Failed{"unknown shim argument " + a}));
       return 2;
     }
   }
   if (o.id.empty() || o.bundle.empty() || o.socket.empty() || o.exit_file.empty() ||
       o.log_path.empty()) {
-    send_sync("E the shim needs --id, --bundle, --socket, --exit-file and --log");
+    send_sync(proto::encode(proto::Failed{"the shim needs --id, --bundle, --socket, --exit-file and --log"}));
     return 2;
   }
   // Detach from the daemon: the daemon reaps this first process at once; the
   // second lives on, re-parented, and reaps the container (subreaper).
   const pid_t child = ::fork();
   if (child < 0) {
-    send_sync(std::string("E fork: ") + std::strerror(errno));
+    send_sync(proto::encode(proto::Failed{std::string("fork: ") + std::strerror(errno)}));
     return 1;
   }
   if (child > 0) {

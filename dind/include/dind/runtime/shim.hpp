@@ -46,10 +46,7 @@ constexpr uint8_t kAttachStderr = 4;
 constexpr uint8_t kExecTty = 1;
 constexpr uint8_t kExecStdin = 2;
 
-// The command bytes above. Exec IDs are 64 lowercase hex digits.
-std::string resize_message(int rows, int cols, const std::string& exec_id = "");
-std::string exec_message(uint8_t attach_flags, uint8_t exec_flags, const std::string& exec_id);
-bool valid_exec_id(std::string_view id);
+// The messages above are encoded and decoded by shim_protocol.hpp only.
 
 struct ShimOptions {
   std::string id;
