@@ -88,6 +88,7 @@ class WriterSlot {
 void add_container_routes(Router& router, ContainerContext ctx) {
   auto c = ctx.containers;
   auto workers = ctx.workers;
+  auto queries = ctx.queries != nullptr ? ctx.queries : ctx.workers;
 
   router.add("POST", "/containers/create", [c, workers](Request req, Reply reply) {
     auto body = json::parse(req.body, nullptr, false);
@@ -239,28 +240,32 @@ void add_container_routes(Router& router, ContainerContext ctx) {
     return static_cast<int>(v);
   };
 
-  router.add("POST", "/containers/{id}/stop", [c, timeout_of](Request req, Reply reply) {
+  router.add("POST", "/containers/{id}/stop", [c, timeout_of, queries](Request req, Reply reply) {
     auto t = timeout_of(req);
     if (!t) {
       reply(error_response(400, "invalid value for t: " + req.query_value("t").value_or("")));
       return;
     }
-    c->stop(req.params["id"], *t,
-            [reply](base::Result<engine::Change> r) { reply(change_response(r)); });
+    queries->post([c, id = req.params["id"], t = *t, reply] {
+      c->stop(id, t, [reply](base::Result<engine::Change> r) { reply(change_response(r)); });
+    });
   });
 
-  router.add("POST", "/containers/{id}/restart", [c, timeout_of](Request req, Reply reply) {
+  router.add("POST", "/containers/{id}/restart", [c, timeout_of, queries](Request req, Reply reply) {
     auto t = timeout_of(req);
     if (!t) {
       reply(error_response(400, "invalid value for t: " + req.query_value("t").value_or("")));
       return;
     }
-    c->restart(req.params["id"], *t, [reply](base::Status st) { reply(status_response(st)); });
+    queries->post([c, id = req.params["id"], t = *t, reply] {
+      c->restart(id, t, [reply](base::Status st) { reply(status_response(st)); });
+    });
   });
 
-  router.add("POST", "/containers/{id}/kill", [c](Request req, Reply reply) {
-    c->kill(req.params["id"], req.query_value("signal").value_or(""),
-            [reply](base::Status st) { reply(status_response(st)); });
+  router.add("POST", "/containers/{id}/kill", [c, queries](Request req, Reply reply) {
+    queries->post([c, id = req.params["id"], sig = req.query_value("signal").value_or(""), reply] {
+      c->kill(id, sig, [reply](base::Status st) { reply(status_response(st)); });
+    });
   });
 
   router.add("DELETE", "/containers/{id}", [c, workers](Request req, Reply reply) {
@@ -275,7 +280,7 @@ void add_container_routes(Router& router, ContainerContext ctx) {
     });
   });
 
-  router.add("GET", "/containers/json", [c](Request req, Reply reply) {
+  router.add("GET", "/containers/json", [c, queries](Request req, Reply reply) {
     Containers::ListOptions o;
     o.all = req.query_bool("all").value_or(false);
     o.size = req.query_bool("size").value_or(false);
@@ -288,13 +293,17 @@ void add_container_routes(Router& router, ContainerContext ctx) {
       return;
     }
     o.filters = *f;
-    auto list = c->list(o);
-    reply(list ? Response::json(200, dump(*list)) : error_response(list.error()));
+    queries->post([c, o = std::move(o), reply] {
+      auto list = c->list(o);
+      reply(list ? Response::json(200, dump(*list)) : error_response(list.error()));
+    });
   });
 
-  router.add("GET", "/containers/{id}/json", [c](Request req, Reply reply) {
-    auto info = c->inspect(req.params["id"], req.query_bool("size").value_or(false));
-    reply(info ? Response::json(200, dump(*info)) : error_response(info.error()));
+  router.add("GET", "/containers/{id}/json", [c, queries](Request req, Reply reply) {
+    queries->post([c, id = req.params["id"], size = req.query_bool("size").value_or(false), reply] {
+      auto info = c->inspect(id, size);
+      reply(info ? Response::json(200, dump(*info)) : error_response(info.error()));
+    });
   });
 
   router.add("GET", "/containers/{id}/top", [c, workers](Request req, Reply reply) {
@@ -345,9 +354,10 @@ void add_container_routes(Router& router, ContainerContext ctx) {
     });
   });
 
-  router.add("POST", "/containers/{id}/rename", [c](Request req, Reply reply) {
-    auto name = req.query_value("name").value_or("");
-    reply(status_response(c->rename(req.params["id"], name)));
+  router.add("POST", "/containers/{id}/rename", [c, queries](Request req, Reply reply) {
+    queries->post([c, id = req.params["id"], name = req.query_value("name").value_or(""), reply] {
+      reply(status_response(c->rename(id, name)));
+    });
   });
 
   router.add("POST", "/containers/prune", [c, workers](Request req, Reply reply) {

@@ -206,6 +206,9 @@ int run_daemon(DaemonConfig config) {
   // have a pool of their own so that jobs waiting for an exit never starve it.
   base::WorkerPool container_workers(8);
   base::WorkerPool exit_workers(2);
+  // Inspect, list, stop, kill: short but blocking (the engine's lock, fsync,
+  // size walks), never behind a slow start nor on an I/O thread.
+  base::WorkerPool query_workers(2);
 
   engine::ContainerPaths cpaths;
   cpaths.data_root = config.data_root;
@@ -249,7 +252,7 @@ int run_daemon(DaemonConfig config) {
   };
   api::add_image_routes(router, image_ctx);
   api::add_container_routes(
-      router, api::ContainerContext{*containers, networks->get(), &container_workers});
+      router, api::ContainerContext{*containers, networks->get(), &container_workers, &query_workers});
   api::add_volume_routes(router, api::VolumeContext{&volumes, &container_workers});
   api::add_exec_routes(router, std::make_shared<engine::Execs>(*containers, &server),
                        &container_workers);

@@ -15,7 +15,10 @@ namespace dind::api {
 struct ContainerContext {
   std::shared_ptr<engine::Containers> containers;
   engine::Networks* networks = nullptr;
-  base::WorkerPool* workers = nullptr;
+  base::WorkerPool* workers = nullptr;  // creates, starts, removals: may block for long
+  // Short but blocking requests (the engine's lock, fsync, size walks): a
+  // pool of their own, so that neither I/O threads nor slow starts hold them.
+  base::WorkerPool* queries = nullptr;
 };
 
 void add_container_routes(Router& router, ContainerContext ctx);
