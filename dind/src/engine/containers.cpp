@@ -37,6 +37,7 @@
 #include "dind/base/time.hpp"
 #include "dind/engine/shim_client.hpp"
 #include "container_record.hpp"
+#include "container_store.hpp"
 #include "container_util.hpp"
 #include "host_facts.hpp"
 #include "top.hpp"
@@ -113,38 +114,13 @@ base::Result<std::shared_ptr<Containers>> Containers::open(
     if (!text) {
       continue;
     }
-    auto doc = json::parse(*text, nullptr, false);
-    if (!doc.is_object() || doc.value("Id", "") != e.path().filename().string()) {
-      DIND_LOG(kWarn) << "ignoring unreadable container state in " << e.path();
+    auto decoded = decode_record(json::parse(*text, nullptr, false), e.path().filename().string());
+    if (!decoded) {
+      // Left alone (never rewritten): a newer engine's record stays intact.
+      DIND_LOG(kWarn) << "ignoring the container state in " << e.path() << ": " << decoded.error().message;
       continue;
     }
-    auto c = std::make_shared<Container>();
-    c->id = doc["Id"];
-    c->name = doc.value("Name", "/" + short_id(c->id));
-    c->image_id = doc.value("Image", "");
-    c->image_name = doc.value("ImageName", "");
-    c->created = doc.value("Created", "");
-    c->config = doc.value("Config", json::object());
-    c->host_config = doc.value("HostConfig", json::object());
-    c->networking = doc.value("NetworkingConfig", json::object());
-    c->network_mode = doc.value("NetworkMode", "bridge");
-    for (const auto& m : doc.value("MountSpecs", json::array())) {
-      c->mounts.push_back(mount_spec_from(m));
-    }
-    c->anon_volumes = doc.value("AnonVolumes", std::vector<std::string>{});
-    const json st = doc.value("State", json::object());
-    c->status = st.value("Status", "created");
-    c->paused = st.value("Paused", false);
-    c->oom_killed = st.value("OOMKilled", false);
-    c->pid = st.value("Pid", 0);
-    c->exit_code = st.value("ExitCode", 0);
-    c->error = st.value("Error", "");
-    c->started_at = st.value("StartedAt", kZeroTime);
-    c->finished_at = st.value("FinishedAt", kZeroTime);
-    c->restart_count = doc.value("RestartCount", 0);
-    c->manually_stopped = doc.value("HasBeenManuallyStopped", false);
-    c->shim_pid = doc.value("ShimPid", 0);
-    c->endpoints = doc.value("Endpoints", json::object());
+    auto c = std::move(*decoded);
     if (c->status == "running" || c->status == "removing") {
       // The shim may still run (re-adopt) or have finished meanwhile. The
       // handles are opened first and the processes verified after: a pid
@@ -260,35 +236,7 @@ void Containers::clean_strays_locked() {
 }
 
 base::Status Containers::save(const Container& c) const {
-  json mounts = json::array();
-  for (const auto& m : c.mounts) {
-    mounts.push_back(mount_spec_json(m));
-  }
-  json doc = {{"Id", c.id},
-              {"Name", c.name},
-              {"Image", c.image_id},
-              {"ImageName", c.image_name},
-              {"Created", c.created},
-              {"Config", c.config},
-              {"HostConfig", c.host_config},
-              {"NetworkingConfig", c.networking},
-              {"NetworkMode", c.network_mode},
-              {"MountSpecs", mounts},
-              {"AnonVolumes", c.anon_volumes},
-              {"State",
-               {{"Status", c.status},
-                {"Paused", c.paused},
-                {"OOMKilled", c.oom_killed},
-                {"Pid", c.pid},
-                {"ExitCode", c.exit_code},
-                {"Error", c.error},
-                {"StartedAt", c.started_at},
-                {"FinishedAt", c.finished_at}}},
-              {"RestartCount", c.restart_count},
-              {"HasBeenManuallyStopped", c.manually_stopped},
-              {"ShimPid", c.shim_pid},
-              {"Endpoints", c.endpoints}};
-  return base::write_file_atomic(dir(c.id) / "config.v2.json", doc.dump() + "\n", 0600);
+  return base::write_file_atomic(dir(c.id) / "config.v2.json", encode_record(c).dump() + "\n", 0600);
 }
 
 base::Result<std::shared_ptr<Containers::Container>> Containers::find_locked(

@@ -1,0 +1,96 @@
+#include "container_store.hpp"
+
+#include "container_util.hpp"
+
+namespace dind::engine {
+
+using base::ErrorKind;
+using base::make_error;
+using json = nlohmann::json;
+
+json encode_record(const Containers::Container& c) {
+  json mounts = json::array();
+  for (const auto& m : c.mounts) {
+    mounts.push_back(mount_spec_json(m));
+  }
+  return {{"SchemaVersion", kContainerSchema},
+          {"Id", c.id},
+          {"Name", c.name},
+          {"Image", c.image_id},
+          {"ImageName", c.image_name},
+          {"Created", c.created},
+          {"Config", c.config},
+          {"HostConfig", c.host_config},
+          {"NetworkingConfig", c.networking},
+          {"NetworkMode", c.network_mode},
+          {"MountSpecs", mounts},
+          {"AnonVolumes", c.anon_volumes},
+          {"State",
+           {{"Status", c.status},
+            {"Paused", c.paused},
+            {"OOMKilled", c.oom_killed},
+            {"Pid", c.pid},
+            {"ExitCode", c.exit_code},
+            {"Error", c.error},
+            {"StartedAt", c.started_at},
+            {"FinishedAt", c.finished_at}}},
+          {"RestartCount", c.restart_count},
+          {"HasBeenManuallyStopped", c.manually_stopped},
+          {"ShimPid", c.shim_pid},
+          {"Endpoints", c.endpoints}};
+}
+
+base::Result<std::shared_ptr<Containers::Container>> decode_record(const json& doc, const std::string& dir_name) {
+  if (!doc.is_object()) {
+    return make_error(ErrorKind::kDataLoss, "not a JSON object");
+  }
+  const json version = doc.value("SchemaVersion", json(0));
+  if (!version.is_number_integer() || version.get<int>() < 0) {
+    return make_error(ErrorKind::kDataLoss, "bad SchemaVersion");
+  }
+  if (version.get<int>() > kContainerSchema) {
+    return make_error(ErrorKind::kFailedPrecondition,
+                      "written by a newer engine (schema " + std::to_string(version.get<int>()) +
+                          ", this one reads up to " + std::to_string(kContainerSchema) + ")");
+  }
+  if (!doc.contains("Id") || !doc["Id"].is_string() || doc["Id"] != dir_name) {
+    return make_error(ErrorKind::kDataLoss, "its Id does not match its directory");
+  }
+  try {
+    auto c = std::make_shared<Containers::Container>();
+    c->id = doc["Id"];
+    c->name = doc.value("Name", "/" + short_id(c->id));
+    c->image_id = doc.value("Image", "");
+    c->image_name = doc.value("ImageName", "");
+    c->created = doc.value("Created", "");
+    c->config = doc.value("Config", json::object());
+    c->host_config = doc.value("HostConfig", json::object());
+    c->networking = doc.value("NetworkingConfig", json::object());
+    c->network_mode = doc.value("NetworkMode", "bridge");
+    for (const auto& m : doc.value("MountSpecs", json::array())) {
+      c->mounts.push_back(mount_spec_from(m));
+    }
+    c->anon_volumes = doc.value("AnonVolumes", std::vector<std::string>{});
+    const json st = doc.value("State", json::object());
+    c->status = st.value("Status", "created");
+    c->paused = st.value("Paused", false);
+    c->oom_killed = st.value("OOMKilled", false);
+    c->pid = st.value("Pid", 0);
+    c->exit_code = st.value("ExitCode", 0);
+    c->error = st.value("Error", "");
+    c->started_at = st.value("StartedAt", kZeroTime);
+    c->finished_at = st.value("FinishedAt", kZeroTime);
+    c->restart_count = doc.value("RestartCount", 0);
+    c->manually_stopped = doc.value("HasBeenManuallyStopped", false);
+    c->shim_pid = doc.value("ShimPid", 0);
+    c->endpoints = doc.value("Endpoints", json::object());
+    if (!c->config.is_object() || !c->host_config.is_object() || !c->endpoints.is_object()) {
+      return make_error(ErrorKind::kDataLoss, "Config, HostConfig or Endpoints is not an object");
+    }
+    return c;
+  } catch (const json::exception& e) {  // a field of the wrong type
+    return make_error(ErrorKind::kDataLoss, std::string("a field has the wrong type: ") + e.what());
+  }
+}
+
+}  // namespace dind::engine
