@@ -6,6 +6,7 @@
 
 #include "dind/engine/container_config.hpp"
 #include "dind/runtime/spec.hpp"
+#include "engine/start_plan.hpp"
 #include "golden.hpp"
 
 using json = nlohmann::json;
@@ -63,31 +64,25 @@ json plan(const Case& c) {
       m.source = "anonymous" + std::to_string(anonymous++);
     }
   }
-  runtime::SpecInput in;
-  in.id = id;
-  in.config = config;
-  in.host_config = hc;
-  in.rootfs = "/var/lib/dind/image/overlay2/mounts/" + id + "/merged";
-  in.container_dir = "/var/lib/dind/containers/" + id;
-  in.cgroups_path = "/dind/" + id;
-  in.host_network = c.host_network;
-  auto user = runtime::resolve_user(config.value("User", ""), kPasswd, kGroup);
-  REQUIRE(user.ok());
-  in.user = *user;
-  in.mounts = engine::oci_mounts(
-      *specs, [](const std::string& v) { return "/var/lib/dind/volumes/" + v + "/_data"; });
-  bool unconfined = false;
-  for (const auto& s : hc.value("SecurityOpt", json::array())) {
-    unconfined = unconfined || s == "seccomp=unconfined";
-  }
-  if (!unconfined) {
-    in.seccomp = seccomp_template();
-  }
-  in.host.nofile_hard = 524288;
-  in.host.thermal_throttle_paths = {"/sys/devices/system/cpu/cpu0/thermal_throttle"};
-  auto spec = runtime::plan_spec(in);
-  REQUIRE(spec.ok());
-  return *spec;
+  // What the engine's start plan does with it (start_plan.hpp), the
+  // executor's reads given as facts.
+  engine::StartFacts f;
+  f.id = id;
+  f.config = config;
+  f.host_config = hc;
+  f.network_mode = c.host_network ? "host" : "bridge";
+  f.mounts = *specs;
+  f.rootfs = "/var/lib/dind/image/overlay2/mounts/" + id + "/merged";
+  f.container_dir = "/var/lib/dind/containers/" + id;
+  f.passwd = kPasswd;
+  f.group = kGroup;
+  f.seccomp = seccomp_template();
+  f.host.nofile_hard = 524288;
+  f.host.thermal_throttle_paths = {"/sys/devices/system/cpu/cpu0/thermal_throttle"};
+  f.volume_dir = [](const std::string& v) { return "/var/lib/dind/volumes/" + v + "/_data"; };
+  auto planned = engine::plan_start(f);
+  REQUIRE(planned.ok());
+  return planned->spec;
 }
 
 const Case kCases[] = {

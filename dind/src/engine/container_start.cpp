@@ -38,6 +38,7 @@
 #include "dind/engine/shim_client.hpp"
 #include "container_record.hpp"
 #include "container_util.hpp"
+#include "start_plan.hpp"
 #include "host_facts.hpp"
 #include "top.hpp"
 #include "dind/runtime/resources.hpp"
@@ -344,108 +345,70 @@ base::Status Containers::start_locked_out(const std::shared_ptr<Container>& c) {
   const std::string rootfs = plan->merged.string();
   mark("rootfs");
 
-  // Files the container sees at /etc.
-  const std::string hostname = c->config.value("Hostname", short_id(id));
-  const json extra_hosts = c->host_config.value("ExtraHosts", json());
-  if (auto st = write_in_place(dir(id) / "hostname", hostname + "\n"); !st) {
-    return fail(std::move(st).error());
-  }
-  if (auto st = write_in_place(dir(id) / "hosts", hosts_file(hostname, {}, extra_hosts)); !st) {
-    return fail(std::move(st).error());
-  }
-  std::string resolv = c->network_mode == "none" ? "" : networks_->resolv_conf_for(c->network_mode);
-  if (c->network_mode == "host") {
-    resolv = base::read_file("/etc/resolv.conf").value_or("");
-  }
-  const json dns = c->host_config.value("Dns", json::array());
-  if (dns.is_array() && !dns.empty()) {
-    std::string custom;
-    for (const auto& s : dns) {
-      if (s.is_string()) {
-        custom += "nameserver " + s.get<std::string>() + "\n";
-      }
-    }
-    std::istringstream in(resolv);
-    std::string line;
-    while (std::getline(in, line)) {
-      if (line.rfind("nameserver", 0) != 0) {
-        custom += line + "\n";
-      }
-    }
-    resolv = custom;
-  }
-  if (auto st = write_in_place(dir(id) / "resolv.conf", resolv); !st) {
-    return fail(std::move(st).error());
-  }
-
-  // Mounts: volumes created on demand, missing -v sources created, a
-  // missing --mount bind source refused.
-  for (const auto& m : c->mounts) {
-    if (m.type == MountSpec::Type::kVolume) {
-      if (auto p = volumes_->create(m.source, {}); !p) {
-        return fail(std::move(p).error());
-      }
-    } else if (m.type == MountSpec::Type::kBind && !fs::exists(m.source)) {
-      if (!m.create_source) {
-        return fail(
-            make_error(ErrorKind::kInvalidArgument,
-                       "invalid mount config for type \"bind\": bind source path does not exist: " +
-                           m.source));
-      }
-      fs::create_directories(m.source, ec);
-    }
-  }
-  const auto mounts = oci_mounts(c->mounts, [this](const std::string& name) {
-    return (paths_.data_root / "volumes" / name / "_data").string();
-  });
-
-  // The user, from the image's own files, and its --group-add groups.
-  const std::string group_file = read_in_root(rootfs, "/etc/group");
-  auto user = runtime::resolve_user(c->config.value("User", ""),
-                                    read_in_root(rootfs, "/etc/passwd"), group_file);
-  if (!user) {
-    return fail(make_error(ErrorKind::kInternal,
-                           "OCI runtime create failed: " + user.error().message + ": unknown"));
-  }
-  std::vector<std::string> group_add;
-  if (const json g = c->host_config.value("GroupAdd", json()); g.is_array()) {
-    for (const auto& e : g) {
-      if (e.is_string()) {
-        group_add.push_back(e.get<std::string>());
-      }
-    }
-  }
-  if (auto st = runtime::add_groups(*user, group_add, group_file); !st) {
-    return fail(std::move(st).error());
-  }
+  // What the plan needs (reads), the plan (pure: start_plan.hpp), then its
+  // application.
+  StartFacts facts;
+  facts.id = id;
+  facts.config = c->config;
+  facts.host_config = c->host_config;
+  facts.network_mode = c->network_mode;
+  facts.mounts = c->mounts;
+  facts.rootfs = rootfs;
+  facts.container_dir = dir(id).string();
+  facts.run_dir = rdir.string();
+  facts.socket = socket_path(id).string();
+  facts.runc_root = (paths_.exec_root / "runc").string();
+  facts.runtime = paths_.runtime;
+  facts.cgroup_parent = paths_.cgroup_parent;
+  facts.passwd = read_in_root(rootfs, "/etc/passwd");
+  facts.group = read_in_root(rootfs, "/etc/group");
+  facts.resolv_conf = c->network_mode == "host"   ? base::read_file("/etc/resolv.conf").value_or("")
+                      : c->network_mode == "none" ? ""
+                                                  : networks_->resolv_conf_for(c->network_mode);
+  facts.seccomp = seccomp_;
+  facts.host = host_;
   auto devices = host_devices(c->host_config);
   if (!devices) {
     return fail(std::move(devices).error());
   }
-  runtime::SpecInput in;
-  in.id = id;
-  in.config = c->config;
-  in.host_config = c->host_config;
-  in.rootfs = rootfs;
-  in.container_dir = dir(id).string();
-  in.cgroups_path = "/" + paths_.cgroup_parent + "/" + id;
-  in.host_network = c->network_mode == "host";
-  in.user = *user;
-  in.mounts = mounts;
-  in.seccomp = seccomp_;
-  in.host = host_;
-  in.devices = std::move(*devices);
-  if (c->host_config.value("Init", json(false)) == json(true)) {
-    if (paths_.init_exe.empty()) {
-      return fail(make_error(ErrorKind::kInvalidArgument,
-                             "--init needs the static dind-shim installed next to dind"));
+  facts.devices = std::move(*devices);
+  facts.init_exe = paths_.init_exe;
+  facts.runc_exec = std::getenv("DIND_RUNC_EXEC") != nullptr;  // for comparisons
+  facts.volume_dir = [this](const std::string& name) {
+    return (paths_.data_root / "volumes" / name / "_data").string();
+  };
+  auto start_plan = plan_start(facts);
+  if (!start_plan) {
+    return fail(std::move(start_plan).error());
+  }
+  const std::string hostname = c->config.value("Hostname", short_id(id));
+  const json extra_hosts = start_plan->extra_hosts;
+  for (const auto& [file, text] : {std::pair<const char*, const std::string*>{"hostname", &start_plan->hostname},
+                                   {"hosts", &start_plan->hosts},
+                                   {"resolv.conf", &start_plan->resolv_conf}}) {
+    if (auto st = write_in_place(dir(id) / file, *text); !st) {
+      return fail(std::move(st).error());
     }
-    in.init_path = paths_.init_exe;
   }
-  auto spec = runtime::plan_spec(in);
-  if (!spec) {
-    return fail(std::move(spec).error());
+  // Volumes created on demand, missing -v sources created, a missing
+  // --mount bind source refused.
+  for (const auto& v : start_plan->volumes) {
+    if (auto made = volumes_->create(v, {}); !made) {
+      return fail(std::move(made).error());
+    }
   }
+  for (const auto& src : start_plan->bind_sources) {
+    if (!fs::exists(src)) {
+      fs::create_directories(src, ec);
+    }
+  }
+  for (const auto& src : start_plan->required_sources) {
+    if (!fs::exists(src)) {
+      return fail(make_error(ErrorKind::kInvalidArgument,
+                             "invalid mount config for type \"bind\": bind source path does not exist: " + src));
+    }
+  }
+  const json* spec = &start_plan->spec;
   if (auto st = base::write_file_atomic(rdir / "config.json", spec->dump(), 0600); !st) {
     return fail(std::move(st).error());
   }
@@ -458,20 +421,7 @@ base::Status Containers::start_locked_out(const std::shared_ptr<Container>& c) {
   }
 
   mark("spec");
-  // The shim.
-  runtime::ShimOptions so;
-  so.id = id;
-  so.bundle = rdir.string();
-  so.runc_root = (paths_.exec_root / "runc").string();
-  so.runtime = paths_.runtime;
-  so.log_path = (dir(id) / (id + "-json.log")).string();
-  so.socket = socket_path(id).string();
-  so.exit_file = (dir(id) / "exit.json").string();
-  so.open_stdin = c->config.value("OpenStdin", false);
-  so.stdin_once = c->config.value("StdinOnce", false);
-  so.tty = c->config.value("Tty", false);
-  so.cgroup = in.cgroups_path;
-  so.runc_exec = std::getenv("DIND_RUNC_EXEC") != nullptr;  // for comparisons
+  const runtime::ShimOptions so = start_plan->shim;
   auto created = runtime::ShimProcess::create({paths_.shim_exe, paths_.shim_argv0, so}, 60000);
   if (!created) {
     return fail(std::move(created).error());
