@@ -39,6 +39,7 @@
 #include "container_record.hpp"
 #include "container_util.hpp"
 #include "start_plan.hpp"
+#include "start_run.hpp"
 #include "host_facts.hpp"
 #include "top.hpp"
 #include "dind/runtime/resources.hpp"
@@ -293,6 +294,109 @@ std::optional<std::string> Containers::seccomp_bpf(const json& oci_seccomp) {
   return *bpf;
 }
 
+namespace {
+
+// StartOs on this host: the real mounts, files, shim, namespace and network.
+class HostStartOs final : public StartOs {
+ public:
+  struct Parts {
+    image::RootfsPlan rootfs;
+    fs::path container_dir, run_dir, netns;
+    Volumes* volumes = nullptr;
+    Networks* networks = nullptr;
+    std::string shim_exe;
+    std::vector<std::string> shim_argv0;
+    std::function<std::optional<std::string>(const json&)> seccomp_bpf;
+  };
+  explicit HostStartOs(Parts parts) : p_(std::move(parts)) {}
+
+  base::Status mount_rootfs() override { return image::mount_overlay(p_.rootfs); }
+  void unmount_rootfs() override { (void)image::unmount(p_.rootfs.merged); }
+  base::Status write_file(const std::string& name, const std::string& text) override {
+    return write_in_place(p_.container_dir / name, text);
+  }
+  base::Status create_volume(const std::string& name) override {
+    auto made = p_.volumes->create(name, {});
+    return made ? base::Status() : base::Status(std::move(made).error());
+  }
+  base::Status ensure_bind_source(const std::string& path, bool create) override {
+    if (fs::exists(path)) {
+      return {};
+    }
+    if (!create) {
+      return make_error(ErrorKind::kInvalidArgument,
+                        "invalid mount config for type \"bind\": bind source path does not exist: " + path);
+    }
+    std::error_code ec;
+    fs::create_directories(path, ec);
+    return {};
+  }
+  base::Status write_bundle(const json& spec) override {
+    DIND_TRY(base::write_file_atomic(p_.run_dir / "config.json", spec.dump(), 0600));
+    // The compiled filter, for the shim's own execs (runc compiles it again
+    // for the container's process).
+    if (const json& sc = spec["linux"].value("seccomp", json()); sc.is_object()) {
+      if (auto bpf = p_.seccomp_bpf(sc)) {
+        (void)base::write_file_atomic(p_.run_dir / "seccomp.bpf", *bpf, 0600);
+      }
+    }
+    return {};
+  }
+  base::Result<std::pair<int, int>> spawn_shim(const runtime::ShimOptions& options) override {
+    auto created = runtime::ShimProcess::create({p_.shim_exe, p_.shim_argv0, options}, 60000);
+    if (!created) {
+      return std::move(created).error();
+    }
+    shim_.emplace(std::move(*created));
+    const int init_pid = shim_->init_pid();
+    // The init waits in runc's exec fifo until `runc start`: it cannot have
+    // exited yet, so this handle is the container's (verified by its parent).
+    init_pidfd_ = std::make_shared<base::UniqueFd>(base::pidfd_open(init_pid));
+    if (init_pidfd_->get() < 0 || base::parent_pid(init_pid) != shim_->shim_pid() ||
+        !base::pidfd_alive(init_pidfd_->get())) {
+      return make_error(ErrorKind::kInternal,
+                        "the container's process " + std::to_string(init_pid) + " is not the shim's");
+    }
+    return std::make_pair(init_pid, shim_->shim_pid());
+  }
+  void abort_shim() override {
+    if (shim_) {
+      shim_->abort();
+    }
+  }
+  base::Status start_shim() override { return shim_->start(60000); }
+  base::Status bind_netns(int init_pid) override {
+    const std::string path = p_.netns.string();
+    { base::UniqueFd f(::open(path.c_str(), O_CREAT | O_RDONLY | O_CLOEXEC, 0444)); }
+    const std::string src = "/proc/" + std::to_string(init_pid) + "/ns/net";
+    if (::mount(src.c_str(), path.c_str(), nullptr, MS_BIND, nullptr) != 0) {
+      const int err = errno;
+      ::unlink(path.c_str());
+      return base::sys_error(err, "bind-mounting the network namespace");
+    }
+    return {};
+  }
+  void unbind_netns() override {
+    ::umount2(p_.netns.c_str(), MNT_DETACH);
+    ::unlink(p_.netns.c_str());
+  }
+  base::Result<netsetup::EndpointState> attach(const netsetup::AttachRequest& request) override {
+    return p_.networks->attach(request);
+  }
+  void detach(const std::string& network) override { (void)p_.networks->detach(network, p_.netns); }
+
+  // After a successful run: the sync socket and the init's pidfd.
+  base::UniqueFd release_sync() { return shim_->release(); }
+  std::shared_ptr<base::UniqueFd> init_pidfd() const { return init_pidfd_; }
+
+ private:
+  Parts p_;
+  std::optional<runtime::ShimProcess> shim_;
+  std::shared_ptr<base::UniqueFd> init_pidfd_;
+};
+
+}  // namespace
+
 base::Status Containers::start_locked_out(const std::shared_ptr<Container>& c) {
   const std::string id = c->id;
   const fs::path rdir = run_dir(id);
@@ -302,66 +406,34 @@ base::Status Containers::start_locked_out(const std::shared_ptr<Container>& c) {
   fs::remove_all(rdir, ec);
   fs::create_directories(rdir, ec);
   ::unlink((dir(id) / "exit.json").c_str());
-  std::optional<runtime::ShimProcess> shim;
-  std::vector<std::string> attached;
-  std::string netns;
-  bool mounted_here = false;
-  auto undo = [&] {
-    if (shim) {
-      shim->abort();  // the shim deletes the container, then exits
-    }
-    for (const auto& n : attached) {
-      (void)networks_->detach(n, netns);
-    }
-    if (!netns.empty()) {
-      ::umount2(netns.c_str(), MNT_DETACH);
-      ::unlink(netns.c_str());
-    }
-    if (mounted_here) {
-      auto plan_merged = layers_->root() / "mounts" / id / "merged";
-      (void)image::unmount(plan_merged);
-    }
-  };
-  auto fail = [&](base::Error e) -> base::Status {
-    undo();
-    return e;
-  };
 
-  // The root file system.
+  // The root file system's layers.
   auto image = images_->get(c->image_id);
   if (!image) {
-    return fail(std::move(image).error());
+    return std::move(image).error();
   }
-  auto plan = layers_->prepare_rootfs(id, image->top_layer);
-  if (!plan) {
-    return fail(std::move(plan).error());
+  auto rootfs = layers_->prepare_rootfs(id, image->top_layer);
+  if (!rootfs) {
+    return std::move(rootfs).error();
   }
-  if (!c->mounted) {
-    if (auto st = image::mount_overlay(*plan); !st) {
-      return fail(std::move(st).error().with_context("mounting the container's root file system"));
-    }
-    mounted_here = true;
-  }
-  const std::string rootfs = plan->merged.string();
-  mark("rootfs");
 
   // What the plan needs (reads), the plan (pure: start_plan.hpp), then its
-  // application.
+  // application (start_run.hpp: a transaction over HostStartOs).
   StartFacts facts;
   facts.id = id;
   facts.config = c->config;
   facts.host_config = c->host_config;
   facts.network_mode = c->network_mode;
   facts.mounts = c->mounts;
-  facts.rootfs = rootfs;
+  facts.rootfs = rootfs->merged.string();
   facts.container_dir = dir(id).string();
   facts.run_dir = rdir.string();
   facts.socket = socket_path(id).string();
   facts.runc_root = (paths_.exec_root / "runc").string();
   facts.runtime = paths_.runtime;
   facts.cgroup_parent = paths_.cgroup_parent;
-  facts.passwd = read_in_root(rootfs, "/etc/passwd");
-  facts.group = read_in_root(rootfs, "/etc/group");
+  // The image's files are read before the overlay is mounted: from its
+  // layers' merged view once mounted; a first start reads them after.
   facts.resolv_conf = c->network_mode == "host"   ? base::read_file("/etc/resolv.conf").value_or("")
                       : c->network_mode == "none" ? ""
                                                   : networks_->resolv_conf_for(c->network_mode);
@@ -369,7 +441,7 @@ base::Status Containers::start_locked_out(const std::shared_ptr<Container>& c) {
   facts.host = host_;
   auto devices = host_devices(c->host_config);
   if (!devices) {
-    return fail(std::move(devices).error());
+    return std::move(devices).error();
   }
   facts.devices = std::move(*devices);
   facts.init_exe = paths_.init_exe;
@@ -377,81 +449,13 @@ base::Status Containers::start_locked_out(const std::shared_ptr<Container>& c) {
   facts.volume_dir = [this](const std::string& name) {
     return (paths_.data_root / "volumes" / name / "_data").string();
   };
-  auto start_plan = plan_start(facts);
-  if (!start_plan) {
-    return fail(std::move(start_plan).error());
-  }
-  const std::string hostname = c->config.value("Hostname", short_id(id));
-  const json extra_hosts = start_plan->extra_hosts;
-  for (const auto& [file, text] : {std::pair<const char*, const std::string*>{"hostname", &start_plan->hostname},
-                                   {"hosts", &start_plan->hosts},
-                                   {"resolv.conf", &start_plan->resolv_conf}}) {
-    if (auto st = write_in_place(dir(id) / file, *text); !st) {
-      return fail(std::move(st).error());
-    }
-  }
-  // Volumes created on demand, missing -v sources created, a missing
-  // --mount bind source refused.
-  for (const auto& v : start_plan->volumes) {
-    if (auto made = volumes_->create(v, {}); !made) {
-      return fail(std::move(made).error());
-    }
-  }
-  for (const auto& src : start_plan->bind_sources) {
-    if (!fs::exists(src)) {
-      fs::create_directories(src, ec);
-    }
-  }
-  for (const auto& src : start_plan->required_sources) {
-    if (!fs::exists(src)) {
-      return fail(make_error(ErrorKind::kInvalidArgument,
-                             "invalid mount config for type \"bind\": bind source path does not exist: " + src));
-    }
-  }
-  const json* spec = &start_plan->spec;
-  if (auto st = base::write_file_atomic(rdir / "config.json", spec->dump(), 0600); !st) {
-    return fail(std::move(st).error());
-  }
-  // The compiled filter, for the shim's own execs (runc compiles it again
-  // for the container's process).
-  if (const json& sc = (*spec)["linux"].value("seccomp", json()); sc.is_object()) {
-    if (auto bpf = seccomp_bpf(sc)) {
-      (void)base::write_file_atomic(rdir / "seccomp.bpf", *bpf, 0600);
-    }
-  }
 
-  mark("spec");
-  const runtime::ShimOptions so = start_plan->shim;
-  auto created = runtime::ShimProcess::create({paths_.shim_exe, paths_.shim_argv0, so}, 60000);
-  if (!created) {
-    return fail(std::move(created).error());
-  }
-  shim.emplace(std::move(*created));
-  const int init_pid = shim->init_pid();
-  const int shim_pid = shim->shim_pid();
-  // The init waits in runc's exec fifo until `runc start`: it cannot have
-  // exited yet, so this handle is the container's (verified by its parent).
-  auto init_pidfd = std::make_shared<base::UniqueFd>(base::pidfd_open(init_pid));
-  if (init_pidfd->get() < 0 || base::parent_pid(init_pid) != shim_pid ||
-      !base::pidfd_alive(init_pidfd->get())) {
-    return fail(make_error(ErrorKind::kInternal, "the container's process " + std::to_string(init_pid) +
-                                                     " is not the shim's"));
-  }
-
-  mark("created");
-  // The network, between create and start.
-  std::vector<std::string> ips;
-  json endpoints = json::object();
+  // The networks to join, resolved now (names of user networks, aliases).
+  RunRequest req;
+  req.rootfs_mounted = c->mounted;
+  req.hostname = c->config.value("Hostname", short_id(id));
   if (c->network_mode != "none" && c->network_mode != "host") {
-    netns = (rdir / "netns").string();
-    { base::UniqueFd f(::open(netns.c_str(), O_CREAT | O_RDONLY | O_CLOEXEC, 0444)); }
-    const std::string src = "/proc/" + std::to_string(init_pid) + "/ns/net";
-    if (::mount(src.c_str(), netns.c_str(), nullptr, MS_BIND, nullptr) != 0) {
-      const int err = errno;
-      ::unlink(netns.c_str());
-      netns.clear();
-      return fail(base::sys_error(err, "bind-mounting the network namespace"));
-    }
+    req.netns_path = (rdir / "netns").string();
     std::vector<std::string> nets = {c->network_mode};
     const json eps = c->networking.value("EndpointsConfig", json::object());
     if (eps.is_object()) {
@@ -463,17 +467,8 @@ base::Status Containers::start_locked_out(const std::shared_ptr<Container>& c) {
         }
       }
     }
-    auto ports = parse_port_bindings(c->config, c->host_config);
-    if (!ports) {
-      return fail(std::move(ports).error());
-    }
-    // Host port 0 (-P, -p 80): netsetup picks and holds a free one.
-    bool first_net = true;
     for (const auto& n : nets) {
-      netsetup::AttachRequest req;
-      req.network = n;
-      req.netns = netns;
-      req.default_route = first_net;
+      NetworkJoin join{n, {}};
       if (n != "bridge") {
         json config;
         if (eps.is_object()) {
@@ -484,64 +479,91 @@ base::Status Containers::start_locked_out(const std::shared_ptr<Container>& c) {
             }
           }
         }
-        req.names = dns_names(*c, config);
+        join.names = dns_names(*c, config);
       }
-      if (first_net) {
-        req.ports = *ports;
-      }
-      auto ep = networks_->attach(req);
-      if (!ep) {
-        return fail(make_error(ep.error().kind,
-                               "failed to set up container networking: " + ep.error().message));
-      }
-      attached.push_back(n);
-      json e = endpoint_json(*networks_, n, *ep, req.names);
-      endpoints[n] = e;
-      ips.push_back(ep->ip.to_string());
-      first_net = false;
+      req.networks.push_back(std::move(join));
     }
-    if (auto st = write_in_place(dir(id) / "hosts", hosts_file(hostname, ips, extra_hosts)); !st) {
-      return fail(std::move(st).error());
+    // Host port 0 (-P, -p 80): netsetup picks and holds a free one.
+    auto ports = parse_port_bindings(c->config, c->host_config);
+    if (!ports) {
+      return std::move(ports).error();
     }
+    req.ports = std::move(*ports);
   }
+  req.before_start = [this, &c, &id] {  // attach streams that waited for the start
+    std::vector<std::pair<AttachOptions, std::shared_ptr<base::RawStream>>> pending;
+    {
+      std::lock_guard lock(mu_);
+      pending.swap(c->pending_attaches);
+    }
+    for (auto& [o, client] : pending) {
+      if (auto st = connect_attach(c, o, client); !st) {
+        DIND_LOG(kWarn) << "attach to " << short_id(id) << ": " << st.error().message;
+        client->close();
+      }
+    }
+  };
+  req.mark = mark;
 
-  mark("network");
-  // Attach streams that waited for the start.
-  std::vector<std::pair<AttachOptions, std::shared_ptr<base::RawStream>>> pending;
-  {
-    std::lock_guard lock(mu_);
-    pending.swap(c->pending_attaches);
-  }
-  for (auto& [o, client] : pending) {
-    if (auto st = connect_attach(c, o, client); !st) {
-      DIND_LOG(kWarn) << "attach to " << short_id(id) << ": " << st.error().message;
-      client->close();
+  HostStartOs os({*rootfs, dir(id), rdir, rdir / "netns", volumes_, networks_, paths_.shim_exe,
+                  paths_.shim_argv0, [this](const json& sc) { return seccomp_bpf(sc); }});
+  // The image's user files come from the mounted root: mount first when
+  // needed (run_start keeps it mounted and unmounts on failure).
+  bool mounted_for_plan = false;
+  if (!c->mounted) {
+    if (auto st = os.mount_rootfs(); !st) {
+      return std::move(st).error().with_context("mounting the container's root file system");
     }
+    mounted_for_plan = true;
   }
-
-  if (auto st = shim->start(60000); !st) {
-    return fail(std::move(st).error());  // the shim already deleted the container
+  facts.passwd = read_in_root(facts.rootfs, "/etc/passwd");
+  facts.group = read_in_root(facts.rootfs, "/etc/group");
+  auto plan = plan_start(facts);
+  if (!plan) {
+    if (mounted_for_plan) {
+      os.unmount_rootfs();
+    }
+    return std::move(plan).error();
   }
-  mark("started");
+  req.plan = &*plan;
+  req.rootfs_mounted = true;
+  auto run = engine::run_start(os, req);
+  if (!run) {
+    if (mounted_for_plan) {
+      os.unmount_rootfs();
+    }
+    return std::move(run).error();
+  }
   DIND_LOG(kDebug) << "started " << short_id(id) << " (ms:" << watch.laps() << ")";
-  const int pidfd = base::pidfd_open(shim_pid);
+  json endpoints = json::object();
+  for (const auto& joined : run->endpoints) {
+    const std::string& n = joined.first;
+    std::vector<std::string> names;
+    for (const auto& j : req.networks) {
+      if (j.network == n) {
+        names = j.names;
+      }
+    }
+    endpoints[n] = endpoint_json(*networks_, n, joined.second, names);
+  }
+  const int pidfd = base::pidfd_open(run->shim_pid);
   std::lock_guard lock(mu_);
-  c->init_pidfd = std::move(init_pidfd);
+  c->init_pidfd = os.init_pidfd();
   c->generation++;
   c->status = "running";
   c->started_steady = std::chrono::steady_clock::now();
   c->stop_requested = false;
   c->paused = false;
   c->oom_killed = false;
-  c->pid = init_pid;
-  c->shim_pid = shim_pid;
+  c->pid = run->init_pid;
+  c->shim_pid = run->shim_pid;
   c->exit_code = 0;
   c->error.clear();
   c->started_at = base::rfc3339_nano(std::chrono::system_clock::now());
   c->mounted = true;
-  c->netns = netns;
+  c->netns = req.netns_path;
   c->endpoints = endpoints;
-  c->sync = shim->release();
+  c->sync = os.release_sync();
   (void)save(*c);
   if (pidfd >= 0) {
     c->shim_pidfd = std::make_shared<base::UniqueFd>(pidfd);
