@@ -7,7 +7,7 @@ import tempfile
 
 import pytest
 
-from ctrtest import docker, import_busybox
+from ctrtest import docker, import_busybox, netns_daemon
 from dindtest import Daemon
 
 
@@ -18,15 +18,8 @@ def http_in(daemon, port):
 
 @pytest.fixture
 def first():
-    with tempfile.TemporaryDirectory(prefix="dind-two-a-", ignore_cleanup_errors=True) as root:
-        d = Daemon(root, tls=False, netns=True).start()
-        try:
-            yield d
-        finally:
-            left = docker(d, "ps", "-aq", check=False).stdout.split()
-            if left:
-                docker(d, "rm", "-f", *left, check=False)
-            assert d.destroy() == 0
+    with netns_daemon("dind-two-a-") as d:
+        yield d
 
 
 def serve(daemon, image, name, port):

@@ -213,17 +213,20 @@ Containers::network_target_locked(const std::string& ref, const std::string& net
 
 base::Status Containers::connect_network(const std::string& ref, const std::string& network,
                                          const json& endpoint_config) {
-  std::lock_guard lock(mu_);
+  // The container's operation lock spans the netlink work; the engine's
+  // lock only the checks and the commit.
+  auto found = find(ref);
+  if (!found) {
+    return std::move(found).error();
+  }
+  std::lock_guard op((*found)->op_mu);
+  std::unique_lock lock(mu_);
   DIND_ASSIGN_OR_RETURN(auto target, network_target_locked(ref, network));
-  const auto& [net, c] = target;
+  const auto [net, c] = target;
   if (c->network_mode == "host" || c->network_mode == "none") {
     return make_error(ErrorKind::kInvalidArgument,
                       "container cannot be disconnected from host network or connected to host "
                       "network");
-  }
-  json& eps = c->networking["EndpointsConfig"];
-  if (!eps.is_object()) {
-    eps = json::object();
   }
   if (c->status == "running") {
     if (c->endpoints.contains(net)) {
@@ -237,20 +240,38 @@ base::Status Containers::connect_network(const std::string& ref, const std::stri
     if (net != "bridge") {
       req.names = dns_names(*c, endpoint_config);
     }
+    const uint64_t generation = c->generation;
+    lock.unlock();
     auto ep = networks_->attach(req);
+    lock.lock();
     if (!ep) {
       return std::move(ep).error();
     }
+    if (c->generation != generation || c->status != "running" || c->netns != req.netns) {
+      // It exited meanwhile: its release did not see this endpoint.
+      lock.unlock();
+      (void)networks_->detach(net, req.netns);
+      return make_error(ErrorKind::kConflict, "Container " + c->id + " is not running");
+    }
     c->endpoints[net] = endpoint_json(*networks_, net, *ep, req.names);
+  }
+  json& eps = c->networking["EndpointsConfig"];
+  if (!eps.is_object()) {
+    eps = json::object();
   }
   eps[net] = endpoint_config.is_object() ? endpoint_config : json::object();
   return save(*c);
 }
 
 base::Status Containers::disconnect_network(const std::string& ref, const std::string& network) {
-  std::lock_guard lock(mu_);
+  auto found = find(ref);
+  if (!found) {
+    return std::move(found).error();
+  }
+  std::lock_guard op((*found)->op_mu);
+  std::unique_lock lock(mu_);
   DIND_ASSIGN_OR_RETURN(auto target, network_target_locked(ref, network));
-  const auto& [net, c] = target;
+  const auto [net, c] = target;
   json& eps = c->networking["EndpointsConfig"];
   const bool configured = eps.is_object() && eps.contains(net);
   const bool attached = c->status == "running" && c->endpoints.contains(net);
@@ -259,11 +280,23 @@ base::Status Containers::disconnect_network(const std::string& ref, const std::s
                       "container " + c->id + " is not connected to network " + net);
   }
   if (attached) {
-    DIND_TRY(networks_->detach(net, c->netns));
+    // Off the inspect output first, then the netlink work without the lock.
+    const std::string netns = c->netns;
+    json was = c->endpoints[net];
     c->endpoints.erase(net);
+    lock.unlock();
+    auto detached = networks_->detach(net, netns);
+    lock.lock();
+    if (!detached) {
+      if (c->netns == netns) {
+        c->endpoints[net] = std::move(was);
+      }
+      return std::move(detached).error();
+    }
   }
   if (configured) {
-    eps.erase(net);
+    json& now = c->networking["EndpointsConfig"];
+    now.erase(net);
   }
   return save(*c);
 }

@@ -184,21 +184,4 @@ int64_t now_secs() {
       .count();
 }
 
-base::Result<std::string> read_sync(int fd, int timeout_ms) {
-  pollfd p{fd, POLLIN, 0};
-  int r;
-  while ((r = ::poll(&p, 1, timeout_ms)) < 0 && errno == EINTR) {
-  }
-  if (r == 0) {
-    return make_error(ErrorKind::kInternal, "the shim did not answer in time");
-  }
-  char buf[4096];
-  const ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
-  if (n <= 0) {
-    return make_error(ErrorKind::kInternal, "the shim exited unexpectedly");
-  }
-  return std::string(buf, static_cast<size_t>(n));
-}
-
-
 }  // namespace dind::engine

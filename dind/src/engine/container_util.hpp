@@ -28,7 +28,5 @@ std::string hosts_file(const std::string& hostname, const std::vector<std::strin
 std::string human_duration(int64_t secs);
 int64_t parse_time_secs(const std::string& t);
 int64_t now_secs();
-// One message of the shim's start handshake, within timeout_ms.
-base::Result<std::string> read_sync(int fd, int timeout_ms);
 
 }  // namespace dind::engine
