@@ -256,9 +256,7 @@ void Containers::stop_locked(const std::shared_ptr<Container>& c, int timeout) {
     }
   }
   if (timeout < 0) {
-    timeout = c->config.contains("StopTimeout") && c->config["StopTimeout"].is_number_integer()
-                  ? c->config["StopTimeout"].get<int>()
-                  : 10;
+    timeout = stop_timeout(c->config);
   }
   (void)signal(*c, sig);
   const uint64_t gen = c->generation;
@@ -305,9 +303,7 @@ void Containers::shutdown(int timeout_cap, std::function<void()> done) {
         finish();
       }
     });
-    int t = c->config.contains("StopTimeout") && c->config["StopTimeout"].is_number_integer()
-                ? c->config["StopTimeout"].get<int>()
-                : 10;
+    const int t = stop_timeout(c->config);
     stop_locked(c, std::min(t < 0 ? timeout_cap : t, timeout_cap));
   }
   // Never let a stuck container hold the daemon.

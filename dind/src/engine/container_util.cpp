@@ -70,13 +70,6 @@ MountSpec mount_spec_from(const json& j) {
   return m;
 }
 
-int open_in_root(int root, const std::string& path, int flags) {
-  open_how how{};
-  how.flags = static_cast<uint64_t>(flags | O_CLOEXEC);
-  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
-  return static_cast<int>(::syscall(SYS_openat2, root, path.c_str(), &how, sizeof(how)));
-}
-
 // A file inside the container's root, read without following its symlinks
 // out of the root.
 std::string read_in_root(const std::string& root, const std::string& path) {
@@ -84,7 +77,7 @@ std::string read_in_root(const std::string& root, const std::string& path) {
   if (!dir.valid()) {
     return "";
   }
-  base::UniqueFd fd(open_in_root(dir.get(), path, O_RDONLY));
+  base::UniqueFd fd(base::open_in_root(dir.get(), path, O_RDONLY));
   if (!fd.valid()) {
     return "";
   }
@@ -176,6 +169,11 @@ int64_t parse_time_secs(const std::string& t) {
     return 0;
   }
   return static_cast<int64_t>(timegm(&tm));
+}
+
+int stop_timeout(const json& config) {
+  const auto it = config.find("StopTimeout");
+  return it != config.end() && it->is_number_integer() ? it->get<int>() : 10;
 }
 
 int64_t now_secs() {

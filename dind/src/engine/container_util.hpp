@@ -15,8 +15,6 @@ namespace dind::engine {
 // The saved form of a mount (config.v2.json "MountSpecs").
 nlohmann::json mount_spec_json(const MountSpec& m);
 MountSpec mount_spec_from(const nlohmann::json& j);
-// openat2(RESOLVE_IN_ROOT) below `root`; -1 with errno.
-int open_in_root(int root, const std::string& path, int flags);
 // A small file inside a container's root file system ("" when absent).
 std::string read_in_root(const std::string& root, const std::string& path);
 // Rewrites a file in place (bind-mounted /etc files keep their inode).
@@ -27,6 +25,8 @@ std::string hosts_file(const std::string& hostname, const std::vector<std::strin
 // Docker's units.HumanDuration.
 std::string human_duration(int64_t secs);
 int64_t parse_time_secs(const std::string& t);
+// The seconds a stop waits before SIGKILL: Config.StopTimeout, else 10.
+int stop_timeout(const nlohmann::json& config);
 int64_t now_secs();
 
 }  // namespace dind::engine

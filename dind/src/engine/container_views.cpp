@@ -465,10 +465,7 @@ base::Result<json> Containers::changes(const std::string& ref) const {
   }
   auto in_lower = [&](const std::string& rel) {
     return std::any_of(lower.begin(), lower.end(), [&](const base::UniqueFd& l) {
-      open_how how{};
-      how.flags = O_PATH | O_NOFOLLOW | O_CLOEXEC;
-      how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH;
-      base::UniqueFd fd(static_cast<int>(::syscall(SYS_openat2, l.get(), rel.c_str(), &how, sizeof(how))));
+      base::UniqueFd fd(base::open_literal_beneath(l.get(), rel));
       return l.valid() && fd.valid();
     });
   };

@@ -213,21 +213,6 @@ Status save_images(const std::vector<SaveItem>& items, const ImageStore& images,
 
 namespace {
 
-struct ReaderState {
-  const LayerReader* reader;
-  std::vector<char> buf = std::vector<char>(kBlock);
-};
-
-la_ssize_t read_cb(archive* a, void* client, const void** out) {
-  auto* st = static_cast<ReaderState*>(client);
-  const ssize_t n = (*st->reader)(st->buf.data(), st->buf.size());
-  if (n < 0) {
-    archive_set_error(a, EIO, "reading the archive failed");
-    return -1;
-  }
-  *out = st->buf.data();
-  return n;
-}
 
 std::string clean(std::string p) {
   while (p.rfind("./", 0) == 0) {
@@ -246,8 +231,8 @@ Result<std::vector<Loaded>> load_images(const LayerReader& reader, ImageStore& i
   std::unique_ptr<archive, ReadDeleter> a(archive_read_new());
   archive_read_support_filter_all(a.get());
   archive_read_support_format_tar(a.get());
-  ReaderState rs{&reader};
-  if (archive_read_open(a.get(), &rs, nullptr, read_cb, nullptr) != ARCHIVE_OK) {
+  ArchiveSource rs{&reader, "the archive"};
+  if (open_archive_source(a.get(), rs) != ARCHIVE_OK) {
     const char* e = archive_error_string(a.get());
     return make_error(ErrorKind::kInvalidArgument,
                       std::string("not a docker save archive: ") + (e ? e : ""));

@@ -42,16 +42,6 @@ std::string err_text(archive* a, const char* fallback) {
   return e ? e : fallback;
 }
 
-// openat2 with RESOLVE_IN_ROOT: "/", ".." and symlinks (absolute or not) all
-// resolve as if `root` were "/", so nothing outside it can be reached.
-int open_in_root(int root, const std::string& path, int flags) {
-  open_how how{};
-  how.flags = static_cast<uint64_t>(flags | O_CLOEXEC);
-  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
-  return static_cast<int>(
-      ::syscall(SYS_openat2, root, path.empty() ? "." : path.c_str(), &how, sizeof(how)));
-}
-
 Error bad_entry(const std::string& path, const std::string& why) {
   return make_error(ErrorKind::kInvalidArgument, "layer entry \"" + path + "\": " + why);
 }
@@ -136,10 +126,10 @@ Status remove_at(int dirfd, const std::string& name) {
 
 // Opens (creating as needed, mode 0755) the directory `comps[0..n)` under root.
 Result<UniqueFd> ensure_parent(int root, const std::vector<std::string>& comps, size_t n) {
-  UniqueFd cur(open_in_root(root, "", O_PATH | O_DIRECTORY));
+  UniqueFd cur(base::open_in_root(root, "", O_PATH | O_DIRECTORY));
   for (size_t i = 0; i < n; ++i) {
     const std::string prefix = join(comps, i + 1);
-    UniqueFd next(open_in_root(root, prefix, O_PATH | O_DIRECTORY));
+    UniqueFd next(base::open_in_root(root, prefix, O_PATH | O_DIRECTORY));
     if (!next.valid()) {
       if (errno != ENOENT) {
         return base::sys_error(errno, "open " + prefix);
@@ -148,7 +138,7 @@ Result<UniqueFd> ensure_parent(int root, const std::vector<std::string>& comps, 
       if (::mkdirat(cur.get(), comps[i].c_str(), 0755) != 0 && errno != EEXIST) {
         return base::sys_error(errno, "mkdir " + prefix);
       }
-      next.reset(open_in_root(root, prefix, O_PATH | O_DIRECTORY));
+      next.reset(base::open_in_root(root, prefix, O_PATH | O_DIRECTORY));
       if (!next.valid()) {
         return base::sys_error(errno, "open " + prefix);
       }
@@ -268,7 +258,7 @@ Status unpack_entry(archive* a, archive_entry* e, int root, std::vector<DirTime>
 
   // Whiteouts.
   if (name == ".wh..wh..opq") {
-    UniqueFd dir(open_in_root(root, join(*comps, comps->size() - 1), O_RDONLY | O_DIRECTORY));
+    UniqueFd dir(base::open_in_root(root, join(*comps, comps->size() - 1), O_RDONLY | O_DIRECTORY));
     if (!dir.valid() || ::fsetxattr(dir.get(), "trusted.overlay.opaque", "y", 1, 0) != 0) {
       return base::sys_error(errno, "mark " + path + " opaque");
     }
@@ -305,7 +295,7 @@ Status unpack_entry(archive* a, archive_entry* e, int root, std::vector<DirTime>
     if (!target) {
       return std::move(target).error();
     }
-    UniqueFd tfd(open_in_root(root, join(*target, target->size()), O_PATH | O_NOFOLLOW));
+    UniqueFd tfd(base::open_in_root(root, join(*target, target->size()), O_PATH | O_NOFOLLOW));
     if (!tfd.valid()) {
       return bad_entry(path, std::string("hard link target \"") + link + "\" is not in the layer");
     }
@@ -387,23 +377,27 @@ Status unpack_entry(archive* a, archive_entry* e, int root, std::vector<DirTime>
 
 namespace {
 
-struct ReaderState {
-  const LayerReader* reader;
-  std::vector<char> buf = std::vector<char>(kBlock);
-};
 
-la_ssize_t read_from(archive* a, void* client, const void** out) {
-  auto* st = static_cast<ReaderState*>(client);
-  const ssize_t n = (*st->reader)(st->buf.data(), st->buf.size());
+}  // namespace
+
+namespace {
+
+la_ssize_t read_source(archive* a, void* client, const void** out) {
+  auto* src = static_cast<ArchiveSource*>(client);
+  const ssize_t n = (*src->reader)(src->buf.data(), src->buf.size());
   if (n < 0) {
-    archive_set_error(a, EIO, "reading the layer failed");
+    archive_set_error(a, EIO, "reading %s failed", src->what);
     return -1;
   }
-  *out = st->buf.data();
+  *out = src->buf.data();
   return n;
 }
 
 }  // namespace
+
+int open_archive_source(archive* a, ArchiveSource& source) {
+  return archive_read_open(a, &source, nullptr, read_source, nullptr);
+}
 
 LayerReader fd_reader(int fd) {
   return [fd](void* buf, size_t len) -> ssize_t {
@@ -430,8 +424,8 @@ Result<UnpackResult> unpack_layer(const LayerReader& reader, const fs::path& dir
   Archive raw(archive_read_new());
   archive_read_support_filter_all(raw.get());
   archive_read_support_format_raw(raw.get());
-  ReaderState rs{&reader};
-  if (archive_read_open(raw.get(), &rs, nullptr, read_from, nullptr) != ARCHIVE_OK) {
+  ArchiveSource rs{&reader, "the layer"};
+  if (open_archive_source(raw.get(), rs) != ARCHIVE_OK) {
     return make_error(ErrorKind::kInvalidArgument, "layer: " + err_text(raw.get(), "unreadable"));
   }
   archive_entry* re = nullptr;
@@ -472,7 +466,7 @@ Result<UnpackResult> unpack_layer(const LayerReader& reader, const fs::path& dir
     return make_error(ErrorKind::kInvalidArgument, "layer: " + stream.error);
   }
   for (auto it = dir_times.rbegin(); it != dir_times.rend(); ++it) {
-    UniqueFd d(open_in_root(root.get(), it->path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW));
+    UniqueFd d(base::open_in_root(root.get(), it->path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW));
     timespec times[2] = {it->mtime, it->mtime};
     if (d.valid()) {
       ::futimens(d.get(), times);

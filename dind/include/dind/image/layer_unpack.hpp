@@ -15,9 +15,12 @@
 
 #include <filesystem>
 #include <functional>
+#include <vector>
 #include <string>
 
 #include "dind/base/result.hpp"
+
+struct archive;
 
 namespace dind::image {
 
@@ -32,6 +35,18 @@ struct UnpackResult {
 using LayerReader = std::function<ssize_t(void* buf, size_t len)>;
 // A LayerReader over a file descriptor (retries EINTR).
 LayerReader fd_reader(int fd);
+
+// libarchive reads every archive of ours (layers, docker save/load tars)
+// through this one source: a LayerReader and its buffer. `what` names the
+// stream in read errors ("the layer", "the archive").
+struct ArchiveSource {
+  const LayerReader* reader = nullptr;
+  const char* what = "the archive";
+  std::vector<char> buf = std::vector<char>(256 * 1024);
+};
+// archive_read_open over `source`, which must outlive the reads: libarchive's
+// return code.
+int open_archive_source(struct archive* a, ArchiveSource& source);
 
 // Receives the uncompressed tar stream as it goes by (to keep the exact
 // bytes, whose digest is the diff ID); an error stops the unpacking.

@@ -38,6 +38,17 @@ class UniqueFd {
 // Reads a whole regular file, refusing files larger than max_bytes.
 Result<std::string> read_file(const std::filesystem::path& path, size_t max_bytes = 16u << 20);
 
+// openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS) below the directory fd
+// `root`: "/", ".." and symlinks (absolute or not) resolve as if `root` were
+// "/", so nothing outside it is reached (CVE-2019-5736-style escapes through
+// container content). "" opens the root itself. -1 with errno on failure;
+// O_CLOEXEC is always added.
+int open_in_root(int root, const std::string& path, int flags);
+// openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS) with O_PATH|O_NOFOLLOW: the
+// path as it literally is below `dir`, no symlink followed on the way (the
+// last component may be one). -1 with errno when absent or not literal.
+int open_literal_beneath(int dir, const std::string& path);
+
 // Writes data to path atomically with exactly the given mode.
 Status write_file_atomic(const std::filesystem::path& path, std::string_view data, mode_t mode);
 
