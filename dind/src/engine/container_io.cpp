@@ -146,7 +146,7 @@ base::Status Containers::attach(const std::string& ref, const AttachOptions& o,
   std::shared_ptr<Container> c;
   std::string replay;
   {
-    std::lock_guard lock(mu_);
+    EngineLock lock(*this);
     auto found = find_locked(ref);
     if (!found) {
       return std::move(found).error();
@@ -172,7 +172,7 @@ base::Status Containers::attach(const std::string& ref, const AttachOptions& o,
     end_client();
     return {};
   }
-  std::unique_lock lock(mu_);
+  EngineLock lock(*this);
   if (c->status == "running" && !c->starting) {
     lock.unlock();
     auto st = connect_attach(c, o, client);
@@ -197,7 +197,7 @@ base::Status Containers::logs(const std::string& ref, const LogOptions& o,
                               std::function<void(std::function<void()>)> on_close) {
   std::shared_ptr<Container> c;
   {
-    std::lock_guard lock(mu_);
+    EngineLock lock(*this);
     auto found = find_locked(ref);
     if (!found) {
       return std::move(found).error();
@@ -227,7 +227,7 @@ base::Status Containers::logs(const std::string& ref, const LogOptions& o,
       }
       bool running;
       {
-        std::lock_guard lock(s->mu_);
+        EngineLock lock(*s);
         running = (c->status == "running" || c->starting) && s->by_id_.count(c->id) != 0;
       }
       auto r = read_log(path, offset, o, tty, std::nullopt);

@@ -59,7 +59,7 @@ base::Result<json> Containers::update(const std::string& ref, const json& body) 
   auto c = *found;
   // The container's operation lock (not the engine's) spans `runc update`.
   std::lock_guard op(c->op_mu);
-  std::unique_lock lock(mu_);
+  EngineLock lock(*this);
   DIND_TRY(admit(state_of(*c), Op::kUpdate, c->id));
   json hc = c->host_config;
   bool memory_given = false;
@@ -123,12 +123,12 @@ base::Status Containers::freeze(const std::string& ref, bool pause) {
   // container's operation lock only, so nobody else waits for it.
   std::lock_guard op(c.op_mu);
   {
-    std::lock_guard lock(mu_);
+    EngineLock lock(*this);
     DIND_TRY(admit(state_of(c), pause ? Op::kPause : Op::kUnpause, c.id));
   }
   DIND_TRY(runtime_command(c, {pause ? "pause" : "resume"},
                            (pause ? "Cannot pause container " : "Cannot unpause container ") + c.id));
-  std::lock_guard lock(mu_);
+  EngineLock lock(*this);
   if (c.status == "running") {  // not if it exited meanwhile
     c.paused = pause;
   }
@@ -149,7 +149,7 @@ void Containers::thaw_later(const std::string& id) {
     auto& c = **found;
     std::lock_guard op(c.op_mu);
     {
-      std::lock_guard lock(self->mu_);
+      EngineLock lock(*self);
       if (!c.paused || c.status != "running") {
         return;
       }
@@ -157,7 +157,7 @@ void Containers::thaw_later(const std::string& id) {
     if (auto st = self->runtime_command(c, {"resume"}, "unpause"); !st) {
       DIND_LOG(kWarn) << short_id(c.id) << ": " << st.error().message;
     }
-    std::lock_guard lock(self->mu_);
+    EngineLock lock(*self);
     c.paused = false;
     (void)self->save(c);
   });
@@ -220,7 +220,7 @@ base::Status Containers::connect_network(const std::string& ref, const std::stri
     return std::move(found).error();
   }
   std::lock_guard op((*found)->op_mu);
-  std::unique_lock lock(mu_);
+  EngineLock lock(*this);
   DIND_ASSIGN_OR_RETURN(auto target, network_target_locked(ref, network));
   const auto [net, c] = target;
   if (c->network_mode == "host" || c->network_mode == "none") {
@@ -269,7 +269,7 @@ base::Status Containers::disconnect_network(const std::string& ref, const std::s
     return std::move(found).error();
   }
   std::lock_guard op((*found)->op_mu);
-  std::unique_lock lock(mu_);
+  EngineLock lock(*this);
   DIND_ASSIGN_OR_RETURN(auto target, network_target_locked(ref, network));
   const auto [net, c] = target;
   json& eps = c->networking["EndpointsConfig"];

@@ -92,6 +92,29 @@ inline State state_of(const Containers::Container& c) {
   return c.status == "created" ? State::kCreated : State::kExited;
 }
 
+// The engine's lock. At its end (after unlocking) the records saved under it
+// are written, so a request's reply still follows its record to disk while
+// no other request waits for the fsync.
+class Containers::EngineLock {
+ public:
+  explicit EngineLock(const Containers& engine) : engine_(engine), lock_(engine.mu_) {}
+  ~EngineLock() {
+    if (lock_.owns_lock()) {
+      lock_.unlock();
+    }
+    (void)engine_.flush();
+  }
+  EngineLock(const EngineLock&) = delete;
+  EngineLock& operator=(const EngineLock&) = delete;
+  void lock() { lock_.lock(); }
+  void unlock() { lock_.unlock(); }
+  std::unique_lock<std::mutex>& native() { return lock_; }
+
+ private:
+  const Containers& engine_;
+  std::unique_lock<std::mutex> lock_;
+};
+
 inline std::string short_id(const std::string& id) {
   return id.substr(0, 12);
 }

@@ -64,7 +64,7 @@ namespace fs = std::filesystem;
 base::Result<Change> Containers::start(const std::string& ref) {
   std::shared_ptr<Container> c;
   {
-    std::unique_lock lock(mu_);
+    EngineLock lock(*this);
     auto found = find_locked(ref);
     if (!found) {
       return std::move(found).error();
@@ -95,7 +95,7 @@ base::Status Containers::run_start(const std::shared_ptr<Container>& c, bool by_
   std::vector<std::function<void(ExitInfo)>> waiters;
   bool auto_remove = false;
   {
-    std::lock_guard lock(mu_);
+    EngineLock lock(*this);
     c->starting = false;
     pending.swap(c->pending_attaches);
     if (!st) {
@@ -165,7 +165,7 @@ void Containers::schedule_restart_locked(const std::shared_ptr<Container>& c,
 
 void Containers::restart_now(const std::shared_ptr<Container>& c, uint64_t timer) {
   {
-    std::unique_lock lock(mu_);
+    EngineLock lock(*this);
     wait_released_locked(lock, *c);
     if (c->restart_timer != timer || c->status != "restarting" || c->removing || c->starting ||
         by_id_.count(c->id) == 0) {
@@ -184,7 +184,7 @@ void Containers::cancel_restart_locked(Container& c) {
 }
 
 void Containers::apply_restart_policies() {
-  std::lock_guard lock(mu_);
+  EngineLock lock(*this);
   for (auto& [id, c] : by_id_) {
     if (c->status == "running" || c->starting || c->removing) {
       continue;
@@ -493,7 +493,7 @@ base::Status Containers::start_locked_out(const std::shared_ptr<Container>& c) {
   req.before_start = [this, &c, &id] {  // attach streams that waited for the start
     std::vector<std::pair<AttachOptions, std::shared_ptr<base::RawStream>>> pending;
     {
-      std::lock_guard lock(mu_);
+      EngineLock lock(*this);
       pending.swap(c->pending_attaches);
     }
     for (auto& [o, client] : pending) {
@@ -547,7 +547,7 @@ base::Status Containers::start_locked_out(const std::shared_ptr<Container>& c) {
     endpoints[n] = endpoint_json(*networks_, n, joined.second, names);
   }
   const int pidfd = base::pidfd_open(run->shim_pid);
-  std::lock_guard lock(mu_);
+  EngineLock lock(*this);
   c->init_pidfd = os.init_pidfd();
   c->generation++;
   c->status = "running";

@@ -119,13 +119,13 @@ void Containers::release(RunLeftovers r) {
 }
 
 void Containers::released(Container& c) {
-  std::lock_guard lock(mu_);
+  EngineLock lock(*this);
   c.releasing = false;
   released_cv_.notify_all();
 }
 
-void Containers::wait_released_locked(std::unique_lock<std::mutex>& lock, const Container& c) {
-  released_cv_.wait(lock, [&c] { return !c.releasing; });
+void Containers::wait_released_locked(EngineLock& lock, const Container& c) {
+  released_cv_.wait(lock.native(), [&c] { return !c.releasing; });
 }
 
 void Containers::on_shim_exit(const std::shared_ptr<Container>& c, uint64_t generation) {
@@ -133,7 +133,7 @@ void Containers::on_shim_exit(const std::shared_ptr<Container>& c, uint64_t gene
   std::vector<std::function<void(ExitInfo)>> waiters;
   ExitInfo info;
   {
-    std::lock_guard lock(mu_);
+    EngineLock lock(*this);
     if (c->generation != generation || c->status != "running") {
       return;
     }
@@ -166,7 +166,7 @@ void Containers::on_shim_exit(const std::shared_ptr<Container>& c, uint64_t gene
                    << watch.elapsed_ms() << " ms";
   bool auto_remove = false;
   {
-    std::lock_guard lock(mu_);
+    EngineLock lock(*this);
     if (!maybe_restart_locked(c)) {
       auto_remove = c->host_config.value("AutoRemove", false);
     }
@@ -206,7 +206,7 @@ base::Status Containers::signal(Container& c, int sig) {
 }
 
 std::shared_ptr<Containers::Container> Containers::running_or_answer(
-    std::unique_lock<std::mutex>& lock, const std::string& ref,
+    EngineLock& lock, const std::string& ref,
     const std::function<void(base::Status)>& done,
     const std::function<base::Error(const Container&)>& not_running) {
   auto found = find_locked(ref);
@@ -221,7 +221,7 @@ std::shared_ptr<Containers::Container> Containers::running_or_answer(
 
 void Containers::stop(const std::string& ref, int timeout,
                       std::function<void(base::Result<Change>)> done) {
-  std::unique_lock lock(mu_);
+  EngineLock lock(*this);
   auto found = find_locked(ref);
   if (!found) {
     lock.unlock();
@@ -262,7 +262,7 @@ void Containers::stop_locked(const std::shared_ptr<Container>& c, int timeout) {
   const uint64_t gen = c->generation;
   auto kill_later = [weak = std::weak_ptr<Containers>(shared_from_this()), c, gen] {
     if (auto s = weak.lock()) {
-      std::lock_guard l(s->mu_);
+      EngineLock l(*s);
       if (c->generation == gen && c->status == "running") {
         (void)s->signal(*c, SIGKILL);
       }
@@ -280,7 +280,7 @@ void Containers::stop_locked(const std::shared_ptr<Container>& c, int timeout) {
 void Containers::shutdown(int timeout_cap, std::function<void()> done) {
   auto finish = [done, once = std::make_shared<std::once_flag>()] { std::call_once(*once, done); };
   std::vector<std::shared_ptr<Container>> running;
-  std::unique_lock lock(mu_);
+  EngineLock lock(*this);
   for (auto& [id, c] : by_id_) {
     if (c->status == "restarting") {
       c->restart_timer++;  // resumes at the next daemon start
@@ -317,7 +317,7 @@ void Containers::kill(const std::string& ref, const std::string& signal_name,
     done(std::move(sig).error());
     return;
   }
-  std::unique_lock lock(mu_);
+  EngineLock lock(*this);
   if (auto found = find_locked(ref); found && (*found)->status == "restarting") {
     cancel_restart_locked(**found);
     lock.unlock();

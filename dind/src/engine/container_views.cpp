@@ -220,7 +220,7 @@ base::Result<json> Containers::inspect(const std::string& ref, bool size) const 
   json doc;
   std::string id, image_id;
   {
-    std::lock_guard lock(mu_);
+    EngineLock lock(*this);
     auto found = find_locked(ref);
     if (!found) {
       return std::move(found).error();
@@ -258,7 +258,7 @@ base::Result<json> Containers::list(const ListOptions& o) const {
   std::vector<std::pair<size_t, std::pair<std::string, std::string>>> sized;  // index, id, image
   json out = json::array();
   {
-  std::lock_guard lock(mu_);
+  EngineLock lock(*this);
   std::vector<std::shared_ptr<Container>> all;
   for (const auto& [id, c] : by_id_) {
     all.push_back(c);
@@ -393,7 +393,7 @@ base::Result<json> Containers::top(const std::string& ref, const std::string& ps
   int pid = 0;
   std::string id;
   {
-    std::lock_guard lock(mu_);
+    EngineLock lock(*this);
     auto found = find_locked(ref);
     if (!found) {
       return std::move(found).error();
@@ -420,7 +420,7 @@ base::Result<json> Containers::top(const std::string& ref, const std::string& ps
 json Containers::prune() {
   std::vector<std::shared_ptr<Container>> victims;
   {
-    std::lock_guard lock(mu_);
+    EngineLock lock(*this);
     for (const auto& [id, c] : by_id_) {
       if (c->status != "running" && !c->starting && !c->removing) {
         victims.push_back(c);
@@ -440,7 +440,7 @@ base::Result<json> Containers::changes(const std::string& ref) const {
   std::string id;
   std::optional<std::string> top;
   {
-    std::lock_guard lock(mu_);
+    EngineLock lock(*this);
     auto found = find_locked(ref);
     if (!found) {
       return std::move(found).error();
@@ -496,7 +496,7 @@ base::Result<json> Containers::changes(const std::string& ref) const {
 }
 
 std::optional<std::string> Containers::using_image(const std::string& image_id) const {
-  std::lock_guard lock(mu_);
+  EngineLock lock(*this);
   for (const auto& [id, c] : by_id_) {
     if (c->image_id == image_id) {
       return id;
@@ -506,7 +506,7 @@ std::optional<std::string> Containers::using_image(const std::string& image_id) 
 }
 
 size_t Containers::count(const std::string& status) const {
-  std::lock_guard lock(mu_);
+  EngineLock lock(*this);
   if (status.empty()) {
     return by_id_.size();
   }

@@ -163,7 +163,7 @@ base::Result<std::shared_ptr<Containers>> Containers::open(
     });
   }
   {
-    std::lock_guard lock(self->mu_);
+    EngineLock lock(*self);
     self->clean_strays_locked();
   }
   return self;
@@ -236,7 +236,37 @@ void Containers::clean_strays_locked() {
 }
 
 base::Status Containers::save(const Container& c) const {
-  return base::write_file_atomic(dir(c.id) / "config.v2.json", encode_record(c).dump() + "\n", 0600);
+  unsaved_[c.id] = {++record_seq_, encode_record(c).dump() + "\n"};
+  return {};
+}
+
+base::Status Containers::flush() const {
+  std::map<std::string, std::pair<uint64_t, std::string>> records;
+  {
+    std::lock_guard lock(mu_);
+    records.swap(unsaved_);
+  }
+  base::Status result;
+  if (records.empty()) {
+    return result;
+  }
+  std::lock_guard writing(persist_mu_);
+  for (auto& [id, record] : records) {
+    uint64_t& written = written_[id];
+    if (written >= record.first) {
+      continue;  // a newer record of it is already on disk
+    }
+    // A removed container's directory is gone: the write fails and creates nothing.
+    if (auto st = base::write_file_atomic(dir(id) / "config.v2.json", record.second, 0600); !st) {
+      if (std::error_code ec; fs::exists(dir(id), ec)) {
+        DIND_LOG(kError) << "saving container " << short_id(id) << ": " << st.error().message;
+        result = std::move(st);
+      }
+      continue;
+    }
+    written = record.first;
+  }
+  return result;
 }
 
 base::Result<std::shared_ptr<Containers::Container>> Containers::find_locked(
@@ -279,12 +309,12 @@ base::Status Containers::name_free_locked(const std::string& name) const {
 
 base::Result<std::shared_ptr<Containers::Container>> Containers::find(
     const std::string& ref) const {
-  std::lock_guard lock(mu_);
+  EngineLock lock(*this);
   return find_locked(ref);
 }
 
 std::vector<std::string> Containers::volume_users(const std::string& name) const {
-  std::lock_guard lock(mu_);
+  EngineLock lock(*this);
   std::vector<std::string> ids;
   for (const auto& [id, c] : by_id_) {
     for (const auto& m : c->mounts) {
@@ -411,7 +441,7 @@ base::Result<Containers::Created> Containers::create(const std::string& name_in,
   c->networking = body.value("NetworkingConfig", json::object());
   c->created = base::rfc3339_nano(std::chrono::system_clock::now());
 
-  std::unique_lock lock(mu_);
+  EngineLock lock(*this);
   std::string name = name_in.empty() ? "" : (name_in[0] == '/' ? name_in : "/" + name_in);
   if (name.empty()) {
     // Docker draws adjective_surname; a short random name does the job.
@@ -431,15 +461,23 @@ base::Result<Containers::Created> Containers::create(const std::string& name_in,
   std::error_code ec;
   fs::create_directories(dir(c->id), ec);
   if (ec) {
-    return make_error(base::kind_from_errno(ec.value()),
-                      "create " + dir(c->id).string() + ": " + ec.message());
+    return make_error(base::kind_from_errno(ec.value()), "create " + dir(c->id).string() + ": " + ec.message());
   }
-  if (auto st = save(*c); !st) {
-    fs::remove_all(dir(c->id), ec);
-    return std::move(st).error();
-  }
+  // The name is held from here; the record is written without the lock, and
+  // a failure gives the name back.
   by_id_[c->id] = c;
   names_[name] = c->id;
+  (void)save(*c);
+  lock.unlock();
+  base::Status written = flush();
+  if (!written) {
+    lock.lock();
+    by_id_.erase(c->id);
+    names_.erase(name);
+    lock.unlock();
+    fs::remove_all(dir(c->id), ec);
+    return std::move(written).error();
+  }
   return Created{c->id, warnings};
 }
 
@@ -449,7 +487,7 @@ base::Result<Containers::Created> Containers::create(const std::string& name_in,
 
 base::Status Containers::wait(const std::string& ref, WaitCondition cond,
                               std::function<void(ExitInfo)> done) {
-  std::unique_lock lock(mu_);
+  EngineLock lock(*this);
   auto found = find_locked(ref);
   if (!found) {
     return std::move(found).error();
@@ -472,7 +510,7 @@ base::Status Containers::wait(const std::string& ref, WaitCondition cond,
 base::Status Containers::remove(const std::string& ref, bool force, bool volumes) {
   std::shared_ptr<Container> c;
   {
-    std::unique_lock lock(mu_);
+    EngineLock lock(*this);
     auto found = find_locked(ref);
     if (!found) {
       return std::move(found).error();
@@ -514,7 +552,7 @@ base::Status Containers::remove(const std::string& ref, bool force, bool volumes
 base::Status Containers::remove_now(const std::shared_ptr<Container>& c, bool volumes) {
   RunLeftovers left;
   {
-    std::unique_lock lock(mu_);
+    EngineLock lock(*this);
     if (by_id_.count(c->id) == 0 || c->removing) {
       return {};
     }
@@ -531,10 +569,11 @@ base::Status Containers::remove_now(const std::shared_ptr<Container>& c, bool vo
   std::vector<std::function<void(ExitInfo)>> waiters;
   ExitInfo info;
   {
-    std::lock_guard lock(mu_);
+    EngineLock lock(*this);
     c->releasing = false;
     names_.erase(c->name);
     by_id_.erase(c->id);
+    unsaved_.erase(c->id);  // its directory is gone
     info = ExitInfo{c->exit_code, ""};
     waiters = std::exchange(c->exit_waiters, {});
     auto removal = std::exchange(c->removal_waiters, {});
@@ -542,6 +581,10 @@ base::Status Containers::remove_now(const std::shared_ptr<Container>& c, bool vo
                    std::make_move_iterator(removal.end()));
   }
   released_cv_.notify_all();
+  {
+    std::lock_guard writing(persist_mu_);
+    written_.erase(c->id);
+  }
   if (volumes) {  // once it is gone: a volume another container uses stays
     for (const auto& v : c->anon_volumes) {
       if (auto st = volumes_->remove(v, true); !st) {
@@ -563,7 +606,7 @@ base::Status Containers::resize(const std::string& ref, int height, int width) {
   }
   std::shared_ptr<Container> c;
   {
-    std::lock_guard lock(mu_);
+    EngineLock lock(*this);
     auto found = find_locked(ref);
     if (!found) {
       return std::move(found).error();
@@ -584,7 +627,7 @@ base::Result<Containers::ExecTarget> Containers::exec_target(const std::string& 
                                                              const std::string& user) const {
   ExecTarget t;
   {
-    std::lock_guard lock(mu_);
+    EngineLock lock(*this);
     auto found = find_locked(ref);
     if (!found) {
       return std::move(found).error();
@@ -609,7 +652,7 @@ base::Result<Containers::ExecTarget> Containers::exec_target(const std::string& 
 }
 
 bool Containers::running(const std::string& id, uint64_t generation) const {
-  std::lock_guard lock(mu_);
+  EngineLock lock(*this);
   auto it = by_id_.find(id);
   return it != by_id_.end() && it->second->status == "running" &&
          it->second->generation == generation;
@@ -617,7 +660,7 @@ bool Containers::running(const std::string& id, uint64_t generation) const {
 
 base::Status Containers::rename(const std::string& ref, const std::string& new_name) {
   DIND_TRY(validate_container_name(new_name));
-  std::lock_guard lock(mu_);
+  EngineLock lock(*this);
   auto found = find_locked(ref);
   if (!found) {
     return std::move(found).error();

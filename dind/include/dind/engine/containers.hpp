@@ -166,6 +166,7 @@ class Containers : public std::enable_shared_from_this<Containers> {
   size_t count(const std::string& status = "") const;
 
   struct Container;  // defined in containers.cpp
+  class EngineLock;  // container_record.hpp: mu_, and the records' writes after it
 
  private:
   Containers() = default;
@@ -173,7 +174,12 @@ class Containers : public std::enable_shared_from_this<Containers> {
   base::Result<std::shared_ptr<Container>> find(const std::string& ref) const;
   // Docker's 409 when another container has the name ("/name").
   base::Status name_free_locked(const std::string& name) const;
+  // Under the lock: takes the record's bytes; the write (atomic, fsync) runs
+  // once the lock is released (EngineLock's destructor calls flush()), so
+  // nobody waits behind a disk. Records of one container land in order.
   base::Status save(const Container& c) const;
+  // Writes the records saved so far; never called with mu_ held.
+  base::Status flush() const;
   base::Status start_locked_out(const std::shared_ptr<Container>& c);
   // Runs a start that start() or a policy restart prepared (`starting` set).
   base::Status run_start(const std::shared_ptr<Container>& c, bool by_policy);
@@ -220,7 +226,7 @@ class Containers : public std::enable_shared_from_this<Containers> {
   void release(RunLeftovers r);
   void released(Container& c);
   // Waits (releasing the lock meanwhile) until no release of c is under way.
-  void wait_released_locked(std::unique_lock<std::mutex>& lock, const Container& c);
+  void wait_released_locked(EngineLock& lock, const Container& c);
   base::Status remove_now(const std::shared_ptr<Container>& c, bool volumes);
   nlohmann::json inspect_locked(const Container& c) const;
   // SizeRw, SizeRootFs: a directory walk, called without the lock.
@@ -231,7 +237,7 @@ class Containers : public std::enable_shared_from_this<Containers> {
   // For stop/kill: the running container, or null after answering `done`
   // (with the lookup error or not_running's) with the lock released.
   std::shared_ptr<Container> running_or_answer(
-      std::unique_lock<std::mutex>& lock, const std::string& ref,
+      EngineLock& lock, const std::string& ref,
       const std::function<void(base::Status)>& done,
       const std::function<base::Error(const Container&)>& not_running);
   std::filesystem::path dir(const std::string& id) const;
@@ -250,6 +256,11 @@ class Containers : public std::enable_shared_from_this<Containers> {
   std::optional<nlohmann::json> seccomp_;
 
   mutable std::mutex mu_;
+  // Records saved under mu_ and not yet written: id -> (sequence, bytes).
+  mutable std::map<std::string, std::pair<uint64_t, std::string>> unsaved_;
+  mutable uint64_t record_seq_ = 0;
+  mutable std::mutex persist_mu_;                       // one writer at a time, never under mu_
+  mutable std::map<std::string, uint64_t> written_;     // id -> the newest sequence on disk
   std::condition_variable released_cv_;  // a container's `releasing` cleared
   std::mutex seccomp_mu_;
   std::map<std::string, std::string> seccomp_cache_;  // OCI seccomp JSON -> BPF
