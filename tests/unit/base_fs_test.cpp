@@ -1,3 +1,6 @@
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 
 #include "dind/base/fs.hpp"
@@ -86,4 +89,37 @@ TEST_CASE("an atomic write replaces a symlink instead of writing through it", "[
   CHECK(read_text(tmp.path() / "outside") == "precious");
   CHECK(fs::is_regular_file(fs::symlink_status(tmp.path() / "target")));
   CHECK(read_text(tmp.path() / "target") == "new");
+}
+
+TEST_CASE("open_in_root keeps every path inside the root", "[base][fs]") {
+  TempDir tmp;
+  const auto root = tmp.path() / "root";
+  std::filesystem::create_directories(root / "etc");
+  write_text(root / "etc" / "passwd", "inside\n");
+  write_text(tmp.path() / "outside", "secret\n");
+  std::filesystem::create_symlink("/", root / "up");
+  std::filesystem::create_symlink("../../outside", root / "etc" / "rel");
+  UniqueFd dir(::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  REQUIRE(dir.valid());
+  auto read = [&](const std::string& path) {
+    UniqueFd fd(open_in_root(dir.get(), path, O_RDONLY));
+    if (!fd.valid()) {
+      return std::string("(none)");
+    }
+    char buf[64];
+    const ssize_t n = ::read(fd.get(), buf, sizeof(buf));
+    return std::string(buf, n > 0 ? static_cast<size_t>(n) : 0);
+  };
+  CHECK(read("/etc/passwd") == "inside\n");
+  CHECK(read("../../etc/passwd") == "inside\n");   // ".." stops at the root
+  CHECK(read("/up/etc/passwd") == "inside\n");     // "/" is the root
+  CHECK(read("etc/rel") == "(none)");              // never the file outside
+  UniqueFd self(open_in_root(dir.get(), "", O_PATH | O_DIRECTORY));
+  CHECK(self.valid());
+  // Literally beneath, no symlink followed on the way (the last may be one).
+  CHECK(UniqueFd(open_literal_beneath(dir.get(), "etc/passwd")).valid());
+  CHECK(UniqueFd(open_literal_beneath(dir.get(), "up")).valid());
+  CHECK_FALSE(UniqueFd(open_literal_beneath(dir.get(), "up/etc/passwd")).valid());
+  CHECK_FALSE(UniqueFd(open_literal_beneath(dir.get(), "../outside")).valid());
+  CHECK_FALSE(UniqueFd(open_literal_beneath(dir.get(), "/etc/passwd")).valid());
 }
