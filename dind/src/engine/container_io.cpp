@@ -6,7 +6,6 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -47,8 +46,6 @@
 #include "dind/runtime/shim.hpp"
 #include "dind/runtime/shim_protocol.hpp"
 #include "dind/runtime/shim_os.hpp"
-
-extern char** environ;
 
 namespace dind::engine {
 using base::ErrorKind;

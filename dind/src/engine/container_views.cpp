@@ -6,7 +6,6 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -46,8 +45,6 @@
 #include "dind/runtime/json_log.hpp"
 #include "dind/runtime/shim.hpp"
 #include "dind/runtime/shim_os.hpp"
-
-extern char** environ;
 
 namespace dind::engine {
 using base::ErrorKind;
