@@ -144,11 +144,7 @@ base::Status Containers::attach(const std::string& ref, const AttachOptions& o,
   std::string replay;
   {
     EngineLock lock(*this);
-    auto found = find_locked(ref);
-    if (!found) {
-      return std::move(found).error();
-    }
-    c = *found;
+    DIND_ASSIGN_OR_RETURN(c, find_locked(ref));
   }
   if (o.logs) {
     LogOptions lo;
@@ -195,11 +191,7 @@ base::Status Containers::logs(const std::string& ref, const LogOptions& o,
   std::shared_ptr<Container> c;
   {
     EngineLock lock(*this);
-    auto found = find_locked(ref);
-    if (!found) {
-      return std::move(found).error();
-    }
-    c = *found;
+    DIND_ASSIGN_OR_RETURN(c, find_locked(ref));
   }
   const fs::path path = dir(c->id) / (c->id + "-json.log");
   const bool tty = c->config.value("Tty", false);

@@ -62,11 +62,7 @@ base::Result<Change> Containers::start(const std::string& ref) {
   std::shared_ptr<Container> c;
   {
     EngineLock lock(*this);
-    auto found = find_locked(ref);
-    if (!found) {
-      return std::move(found).error();
-    }
-    c = *found;
+    DIND_ASSIGN_OR_RETURN(c, find_locked(ref));
     wait_released_locked(lock, *c);  // the previous run's mounts and network go first
     auto admitted = admit(state_of(*c), Op::kStart, c->id);
     if (!admitted) {
@@ -429,8 +425,6 @@ base::Status Containers::start_locked_out(const std::shared_ptr<Container>& c) {
   facts.runc_root = (paths_.exec_root / "runc").string();
   facts.runtime = paths_.runtime;
   facts.cgroup_parent = paths_.cgroup_parent;
-  // The image's files are read before the overlay is mounted: from its
-  // layers' merged view once mounted; a first start reads them after.
   facts.resolv_conf = c->network_mode == "host"   ? base::read_file("/etc/resolv.conf").value_or("")
                       : c->network_mode == "none" ? ""
                                                   : networks_->resolv_conf_for(c->network_mode);
@@ -449,7 +443,6 @@ base::Status Containers::start_locked_out(const std::shared_ptr<Container>& c) {
 
   // The networks to join, resolved now (names of user networks, aliases).
   RunRequest req;
-  req.rootfs_mounted = c->mounted;
   req.hostname = c->config.value("Hostname", short_id(id));
   if (c->network_mode != "none" && c->network_mode != "host") {
     req.netns_path = (rdir / "netns").string();
@@ -523,7 +516,7 @@ base::Status Containers::start_locked_out(const std::shared_ptr<Container>& c) {
     return std::move(plan).error();
   }
   req.plan = &*plan;
-  req.rootfs_mounted = true;
+  req.rootfs_mounted = true;  // mounted above (the plan needed the image's /etc files)
   auto run = engine::run_start(os, req);
   if (!run) {
     if (mounted_for_plan) {

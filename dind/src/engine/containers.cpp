@@ -508,11 +508,7 @@ base::Status Containers::remove(const std::string& ref, bool force, bool volumes
   std::shared_ptr<Container> c;
   {
     EngineLock lock(*this);
-    auto found = find_locked(ref);
-    if (!found) {
-      return std::move(found).error();
-    }
-    c = *found;
+    DIND_ASSIGN_OR_RETURN(c, find_locked(ref));
     if (c->removing) {
       return make_error(ErrorKind::kConflict,
                         "removal of container " + ref + " is already in progress");
@@ -604,11 +600,7 @@ base::Status Containers::resize(const std::string& ref, int height, int width) {
   std::shared_ptr<Container> c;
   {
     EngineLock lock(*this);
-    auto found = find_locked(ref);
-    if (!found) {
-      return std::move(found).error();
-    }
-    c = *found;
+    DIND_ASSIGN_OR_RETURN(c, find_locked(ref));
     DIND_TRY(admit(state_of(*c), Op::kResize, c->id));
     if (!c->config.value("Tty", false)) {
       return make_error(ErrorKind::kConflict, "Container " + c->id + " was not started with a TTY");
