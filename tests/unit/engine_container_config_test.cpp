@@ -7,9 +7,27 @@
 #include <nlohmann/json.hpp>
 
 #include "dind/engine/container_config.hpp"
+#include "support/model_fixtures.hpp"
 
 using json = nlohmann::json;
 using namespace dind::engine;
+using dind::testing::config_of;
+using dind::testing::host_config_of;
+namespace model = dind::model;
+
+namespace {
+
+// Decoded as the API does, then parsed: either step may refuse.
+template <typename F>
+auto decoded(const char* host_config, F parse) -> decltype(parse(model::HostConfig{})) {
+  auto hc = model::decode_host_config(json::parse(host_config));
+  if (!hc) {
+    return std::move(hc).error();
+  }
+  return parse(*hc);
+}
+
+}  // namespace
 
 TEST_CASE("container names", "[engine][config]") {
   for (const char* ok : {"web", "/web", "a1", "my_app.v2-x", "0x"}) {
@@ -27,38 +45,75 @@ TEST_CASE("container names", "[engine][config]") {
 }
 
 TEST_CASE("merge with the image config", "[engine][config]") {
-  const json image =
-      json::parse(R"({"Env":["PATH=/bin","A=image"],"Cmd":["sh"],"Entrypoint":["/init"],
-    "WorkingDir":"/w","User":"app","Labels":{"x":"1"},"ExposedPorts":{"80/tcp":{}},"StopSignal":"SIGQUIT"})");
-  json c = merge_config(json::parse(R"({"Env":["A=mine"],"Labels":{"y":"2"}})"), image,
-                        std::string(64, 'f'));
-  CHECK(c["Hostname"] == "ffffffffffff");
-  CHECK(c["Env"] == json::parse(R"(["A=mine","PATH=/bin"])"));
-  CHECK(c["Cmd"] == json::parse(R"(["sh"])"));
-  CHECK(c["Entrypoint"] == json::parse(R"(["/init"])"));
-  CHECK(c["WorkingDir"] == "/w");
-  CHECK(c["User"] == "app");
-  CHECK(c["Labels"] == json::parse(R"({"x":"1","y":"2"})"));
-  CHECK(c["ExposedPorts"].contains("80/tcp"));
-  CHECK(c["StopSignal"] == "SIGQUIT");
-  CHECK(c["Tty"] == false);
+  const model::Config image =
+      config_of(R"({"Env":["PATH=/bin","A=image"],"Cmd":["sh"],"Entrypoint":["/init"],
+    "WorkingDir":"/w","User":"app","Labels":{"x":"1"},"ExposedPorts":{"80/tcp":{}},"StopSignal":"SIGQUIT",
+    "Volumes":{"/data":{}},"Healthcheck":{"Test":["CMD","true"],"Retries":3},"Shell":["/bin/bash","-c"]})");
+  model::Config c = merge_config(config_of(R"({"Env":["A=mine"],"Labels":{"y":"2","x":"mine"}})"),
+                                 image, std::string(64, 'f'));
+  CHECK(c.hostname == "ffffffffffff");
+  CHECK(c.env == model::Strings{"A=mine", "PATH=/bin"});
+  CHECK(c.cmd == model::Strings{"sh"});
+  CHECK(c.entrypoint == model::Strings{"/init"});
+  CHECK(c.working_dir == "/w");
+  CHECK(c.user == "app");
+  CHECK(c.labels == model::StringMap{{"x", "mine"}, {"y", "2"}});
+  CHECK(c.exposed_ports == std::set<std::string>{"80/tcp"});
+  CHECK(c.volumes == std::set<std::string>{"/data"});
+  CHECK(c.stop_signal == "SIGQUIT");
+  REQUIRE(c.healthcheck.has_value());
+  CHECK(c.healthcheck->retries == 3);
+  CHECK(c.shell == model::Strings{"/bin/bash", "-c"});
+  CHECK_FALSE(c.tty);
   // An entrypoint in the request drops the image's Cmd (dockerd's rule).
-  c = merge_config(json::parse(R"({"Entrypoint":["echo"]})"), image, std::string(64, 'f'));
-  CHECK(c["Entrypoint"] == json::parse(R"(["echo"])"));
-  CHECK(c["Cmd"].is_null());
+  c = merge_config(config_of(R"({"Entrypoint":["echo"]})"), image, std::string(64, 'f'));
+  CHECK(c.entrypoint == model::Strings{"echo"});
+  CHECK_FALSE(c.cmd.has_value());
   // The request's command wins over the image's.
-  c = merge_config(json::parse(R"({"Cmd":["true"],"Hostname":"h","User":"root"})"), image,
+  c = merge_config(config_of(R"({"Cmd":["true"],"Hostname":"h","User":"root"})"), image,
                    std::string(64, 'f'));
-  CHECK(c["Cmd"] == json::parse(R"(["true"])"));
-  CHECK(c["Entrypoint"] == json::parse(R"(["/init"])"));
-  CHECK((c["Hostname"] == "h" && c["User"] == "root"));
-  // Garbage in: a non-object request becomes an empty config, no throw.
-  c = merge_config(json("nonsense"), json(42), std::string(64, 'f'));
-  CHECK(c.is_object());
+  CHECK(c.cmd == model::Strings{"true"});
+  CHECK(c.entrypoint == model::Strings{"/init"});
+  CHECK((c.hostname == "h" && c.user == "root"));
+  // Nothing anywhere: Env stays null (dockerd's inspect shows "Env": null).
+  c = merge_config(model::Config{}, model::Config{}, std::string(64, 'f'));
+  CHECK_FALSE(c.env.has_value());
+}
+
+TEST_CASE("docker update: non-zero values replace, memory takes its swap along",
+          "[engine][config]") {
+  model::Resources current;
+  current.memory = 64 << 20;
+  current.memory_swap = 128 << 20;
+  current.cpu_shares = 512;
+  current.pids_limit = 50;
+  model::Resources update;
+  update.memory = 32 << 20;
+  auto r = merge_update(current, update, true);
+  CHECK(r.memory == 32 << 20);
+  CHECK(r.memory_swap == 64 << 20);  // 2x the new limit
+  CHECK(r.cpu_shares == 512);        // zero in the update: kept
+  CHECK(r.pids_limit == 50);
+  update.memory_swap = 100 << 20;  // given: taken as is
+  update.pids_limit = 0;
+  update.oom_kill_disable = false;
+  r = merge_update(current, update, true);
+  CHECK(r.memory_swap == 100 << 20);
+  CHECK(r.pids_limit == 50);
+  CHECK_FALSE(r.oom_kill_disable);
+  // No swap accounting, or unlimited swap: the swap stays.
+  current.memory_swap = -1;
+  update = {};
+  update.memory = 32 << 20;
+  CHECK(merge_update(current, update, true).memory_swap == -1);
+  update.cpuset_cpus = "0";
+  update.memory_swappiness = 10;
+  r = merge_update(current, update, false);
+  CHECK((r.cpuset_cpus == "0" && r.memory_swappiness == 10));
 }
 
 TEST_CASE("mount specs parse like dockerd's", "[engine][config]") {
-  auto m = parse_mounts(json::object(), json::parse(R"({"Binds":["/h:/c","vol:/v:ro","/x:/y:rw,z"],
+  auto m = parse_mounts(model::Config{}, host_config_of(R"({"Binds":["/h:/c","vol:/v:ro","/x:/y:rw,z"],
       "Mounts":[{"Type":"tmpfs","Target":"/t","TmpfsOptions":{"SizeBytes":1024}}],
       "Tmpfs":{"/run":"size=1m"}})"));
   REQUIRE(m.ok());
@@ -67,8 +122,8 @@ TEST_CASE("mount specs parse like dockerd's", "[engine][config]") {
   CHECK(((*m)[1].type == MountSpec::Type::kVolume && (*m)[1].source == "vol" && (*m)[1].read_only));
   CHECK((*m)[3].tmpfs_options == "size=1024");
   // Image volumes not covered by a mount become anonymous volumes.
-  m = parse_mounts(json::parse(R"({"Volumes":{"/data":{},"/h":{}}})"),
-                   json::parse(R"({"Binds":["/src:/h"]})"));
+  m = parse_mounts(config_of(R"({"Volumes":{"/data":{},"/h":{}}})"),
+                   host_config_of(R"({"Binds":["/src:/h"]})"));
   REQUIRE(m.ok());
   REQUIRE(m->size() == 2);
   CHECK(((*m)[1].destination == "/data" && (*m)[1].source.empty()));
@@ -81,7 +136,7 @@ TEST_CASE("mount specs parse like dockerd's", "[engine][config]") {
       {R"({"Binds":["/h:/c:bogus"]})", "invalid mode: bogus"},
       {R"({"Binds":["bad name!:/c"]})", "includes invalid characters for a local volume name"},
       {R"({"Binds":["/a:/same","/b:/same/"]})", "Duplicate mount point: /same"},
-      {R"({"Binds":[42]})", "invalid volume specification"},
+      {R"({"Binds":[42]})", "json: cannot unmarshal number 42 into Go struct field HostConfig.Binds of type string"},
       {R"({"Mounts":[{"Type":"bind","Target":"/x"}]})", "field Source must not be empty"},
       {R"({"Mounts":[{"Type":"bind","Source":"rel","Target":"/x"}]})",
        "mount path must be absolute"},
@@ -93,7 +148,7 @@ TEST_CASE("mount specs parse like dockerd's", "[engine][config]") {
   };
   for (const auto& [hc, msg] : bad) {
     INFO(hc);
-    auto r = parse_mounts(json::object(), json::parse(hc));
+    auto r = decoded(hc, [](const model::HostConfig& h) { return parse_mounts({}, h); });
     REQUIRE_FALSE(r.ok());
     CHECK(r.error().kind == dind::base::ErrorKind::kInvalidArgument);
     CHECK_THAT(r.error().message, Catch::Contains(msg));
@@ -102,8 +157,8 @@ TEST_CASE("mount specs parse like dockerd's", "[engine][config]") {
 
 TEST_CASE("port bindings", "[engine][config]") {
   auto p = parse_port_bindings(
-      json::parse(R"({"ExposedPorts":{"80/tcp":{},"53/udp":{}}})"),
-      json::parse(R"({"PortBindings":{"80/tcp":[{"HostIp":"127.0.0.1","HostPort":"8080"}]},
+      config_of(R"({"ExposedPorts":{"80/tcp":{},"53/udp":{}}})"),
+      host_config_of(R"({"PortBindings":{"80/tcp":[{"HostIp":"127.0.0.1","HostPort":"8080"}]},
                                                "PublishAllPorts":true})"));
   REQUIRE(p.ok());
   REQUIRE(p->size() == 2);
@@ -116,9 +171,11 @@ TEST_CASE("port bindings", "[engine][config]") {
         R"({"PortBindings":{"0/tcp":[{}]}})",
         R"({"PortBindings":{"80/tcp":[{"HostPort":"99999"}]}})",
         R"({"PortBindings":{"80/tcp":[{"HostPort":"8o"}]}})",
-        R"({"PortBindings":{"80/tcp":[{"HostIp":"300.1.1.1","HostPort":"80"}]}})"}) {
+        R"({"PortBindings":{"80/tcp":[{"HostIp":"300.1.1.1","HostPort":"80"}]}})",
+        R"({"PortBindings":{"80/tcp":[{"HostPort":80}]}})", R"({"PortBindings":{"80/tcp":5}})",
+        R"({"PortBindings":[]})"}) {
     INFO(bad);
-    auto r = parse_port_bindings(json::object(), json::parse(bad));
+    auto r = decoded(bad, [](const model::HostConfig& h) { return parse_port_bindings({}, h); });
     REQUIRE_FALSE(r.ok());
     CHECK(r.error().kind == dind::base::ErrorKind::kInvalidArgument);
   }
@@ -140,7 +197,7 @@ TEST_CASE("signals by name and number", "[engine][config]") {
 
 TEST_CASE("restart policies: parsing with Docker's messages", "[engine][config][restart]") {
   using Kind = RestartPolicy::Kind;
-  auto parse = [](const char* hc) { return parse_restart_policy(json::parse(hc)); };
+  auto parse = [](const char* hc) { return decoded(hc, parse_restart_policy); };
   CHECK(parse("{}").value().kind == Kind::kNo);
   CHECK(parse(R"({"RestartPolicy":{"Name":""}})").value().kind == Kind::kNo);
   CHECK(parse(R"({"RestartPolicy":{"Name":"no"}})").value().kind == Kind::kNo);

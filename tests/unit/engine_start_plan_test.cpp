@@ -13,8 +13,10 @@ namespace {
 StartFacts facts() {
   StartFacts f;
   f.id = std::string(12, 'b') + std::string(52, '0');
-  f.config = {{"Image", "busybox"}, {"Cmd", {"sh"}}, {"OpenStdin", true}, {"Tty", true}};
-  f.host_config = json::object();
+  f.config.image = "busybox";
+  f.config.cmd = {"sh"};
+  f.config.open_stdin = true;
+  f.config.tty = true;
   f.rootfs = "/r/merged";
   f.container_dir = "/d/containers/" + f.id;
   f.run_dir = "/x/containers/" + f.id;
@@ -31,20 +33,20 @@ StartFacts facts() {
 
 TEST_CASE("start plan: /etc files", "[engine][start]") {
   auto f = facts();
-  f.config["Hostname"] = "web";
-  f.host_config["ExtraHosts"] = {"db:10.1.2.3"};
-  f.host_config["Dns"] = {"9.9.9.9", "1.1.1.1"};
+  f.config.hostname = "web";
+  f.host_config.extra_hosts = {"db:10.1.2.3"};
+  f.host_config.dns = {"9.9.9.9", "1.1.1.1"};
   auto p = plan_start(f);
   REQUIRE(p);
   CHECK(p->hostname == "web\n");
   CHECK(p->hosts.find("10.1.2.3\tdb\n") != std::string::npos);
   CHECK(p->hosts.find("127.0.0.1\tlocalhost\n") == 0);
   CHECK(p->resolv_conf == "nameserver 9.9.9.9\nnameserver 1.1.1.1\nsearch corp.example\noptions ndots:0\n");
-  f.host_config.erase("Dns");
+  f.host_config.dns.clear();
   CHECK(plan_start(f)->resolv_conf == f.resolv_conf);
   f.network_mode = "none";
   CHECK(plan_start(f)->resolv_conf.empty());
-  f.config.erase("Hostname");
+  f.config.hostname.clear();
   CHECK(plan_start(f)->hostname == f.id.substr(0, 12) + "\n");
 }
 
@@ -68,8 +70,8 @@ TEST_CASE("start plan: what the executor creates or must find", "[engine][start]
 
 TEST_CASE("start plan: user, groups, --init and the shim", "[engine][start]") {
   auto f = facts();
-  f.config["User"] = "app";
-  f.host_config["GroupAdd"] = {"extra", "3000"};
+  f.config.user = "app";
+  f.host_config.group_add = {"extra", "3000"};
   auto p = plan_start(f);
   REQUIRE(p);
   CHECK(p->spec["process"]["user"]["uid"] == 1000);
@@ -84,7 +86,7 @@ TEST_CASE("start plan: user, groups, --init and the shim", "[engine][start]") {
   CHECK(p->shim.cgroup == "/dind/" + f.id);
   CHECK(p->spec["linux"]["cgroupsPath"] == "/dind/" + f.id);
 
-  f.host_config["Init"] = true;
+  f.host_config.init = true;
   auto no_init = plan_start(f);
   REQUIRE_FALSE(no_init);
   CHECK(no_init.error().message == "--init needs the static dind-shim installed next to dind");
@@ -93,7 +95,7 @@ TEST_CASE("start plan: user, groups, --init and the shim", "[engine][start]") {
   REQUIRE(init);
   CHECK(init->spec["process"]["args"][0] == "/sbin/docker-init");
 
-  f.config["User"] = "ghost";
+  f.config.user = "ghost";
   auto ghost = plan_start(f);
   REQUIRE_FALSE(ghost);
   CHECK(ghost.error().message.find("unable to find user ghost") != std::string::npos);

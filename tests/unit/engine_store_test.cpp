@@ -17,8 +17,9 @@ TEST_CASE("a container record round-trips with its schema version", "[engine][st
   c.id = kId;
   c.name = "/web";
   c.image_id = "sha256:" + std::string(64, 'a');
-  c.config = {{"Image", "busybox"}, {"Cmd", {"sh"}}};
-  c.host_config = {{"AutoRemove", true}};
+  c.config.image = "busybox";
+  c.config.cmd = {"sh"};
+  c.host_config.auto_remove = true;
   c.status = "exited";
   c.exit_code = 3;
   c.restart_count = 2;
@@ -34,6 +35,8 @@ TEST_CASE("a container record round-trips with its schema version", "[engine][st
   REQUIRE((*back)->mounts.size() == 1);
   CHECK((*back)->mounts[0].source == "data");
   CHECK((*back)->mounts[0].read_only);
+  CHECK((*back)->config == c.config);
+  CHECK((*back)->host_config == c.host_config);
   CHECK(encode_record(**back) == doc);
 }
 
@@ -54,6 +57,7 @@ TEST_CASE("records of the original format load; newer and broken ones are refuse
   for (const json& bad : {json::array(), json("x"), json{{"Id", "other"}}, json{{"Name", "/no-id"}},
                           json{{"Id", kId}, {"SchemaVersion", "1"}}, json{{"Id", kId}, {"SchemaVersion", -1}},
                           json{{"Id", kId}, {"State", {{"Pid", "twelve"}}}}, json{{"Id", kId}, {"Config", 5}},
+                          json{{"Id", kId}, {"HostConfig", {{"Memory", "1g"}}}},
                           json{{"Id", kId}, {"MountSpecs", {{{"type", "volume"}}}}}}) {
     INFO(bad.dump());
     auto r = decode_record(bad, kId);

@@ -35,7 +35,13 @@ json container_process() {
     "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}], "oomScoreAdj": 5})");
 }
 
-const json kConfig = json::parse(R"({"Hostname": "abc", "Env": ["BASE=1", "KEEP=k"], "Tty": true})");
+const dind::model::Config kConfig = [] {
+  dind::model::Config c;
+  c.hostname = "abc";
+  c.env = {"BASE=1", "KEEP=k"};
+  c.tty = true;
+  return c;
+}();
 
 }  // namespace
 

@@ -6,9 +6,11 @@
 
 #include "dind/runtime/resources.hpp"
 #include "dind/runtime/security.hpp"
+#include "support/model_fixtures.hpp"
 
 using json = nlohmann::json;
 using namespace dind;
+using dind::testing::host_config_of;
 
 namespace {
 
@@ -23,17 +25,25 @@ runtime::HostFacts host() {
   return h;
 }
 
+// Decoded as the API does, then settled: either step may refuse.
+base::Result<model::HostConfig> settle(const char* text, bool update) {
+  auto hc = model::decode_host_config(json::parse(text));
+  if (!hc) {
+    return std::move(hc).error();
+  }
+  return runtime::settle_resources(std::move(*hc), host(), update);
+}
+
 }  // namespace
 
 TEST_CASE("resources: dockerd's defaults and the OCI object", "[runtime][resources]") {
-  auto hc = runtime::settle_resources(
-      json::parse(R"({"Memory": 33554432, "NanoCpus": 500000000, "CpuShares": 512,
+  auto hc = runtime::settle_resources(host_config_of(R"({"Memory": 33554432, "NanoCpus": 500000000, "CpuShares": 512,
                       "CpusetCpus": "0", "PidsLimit": 50, "MemoryReservation": 16777216,
                       "OomKillDisable": true, "MemorySwappiness": 10})"),
       host(), false);
   REQUIRE(hc.ok());
-  CHECK((*hc)["MemorySwap"] == 2 * 33554432);
-  const json r = runtime::oci_resources(*hc, host());
+  CHECK(hc->resources.memory_swap == 2 * 33554432);
+  const json r = runtime::oci_resources(hc->resources, host());
   CHECK(r["memory"] == json::parse(R"({"limit": 33554432, "swap": 67108864,
       "reservation": 16777216, "swappiness": 10, "disableOOMKiller": true})"));
   CHECK(r["cpu"] == json::parse(R"({"shares": 512, "period": 100000, "quota": 50000, "cpus": "0"})"));
@@ -41,17 +51,17 @@ TEST_CASE("resources: dockerd's defaults and the OCI object", "[runtime][resourc
   // No swap accounting: unlimited swap, none in the spec.
   auto h = host();
   h.swap_limit = false;
-  auto no_swap = runtime::settle_resources(json::parse(R"({"Memory": 33554432})"), h, false);
-  CHECK((*no_swap)["MemorySwap"] == -1);
-  CHECK_FALSE(runtime::oci_resources(*no_swap, h)["memory"].contains("swap"));
+  auto no_swap = runtime::settle_resources(host_config_of(R"({"Memory": 33554432})"), h, false);
+  CHECK(no_swap->resources.memory_swap == -1);
+  CHECK_FALSE(runtime::oci_resources(no_swap->resources, h)["memory"].contains("swap"));
   // Nothing set: nothing in the spec; a negative pids limit means none.
-  CHECK(runtime::oci_resources(json::object(), host()).empty());
-  CHECK((*runtime::settle_resources(json::parse(R"({"PidsLimit": -1})"), host(), false))["PidsLimit"] == 0);
+  CHECK(runtime::oci_resources(model::Resources{}, host()).empty());
+  CHECK((runtime::settle_resources(host_config_of(R"({"PidsLimit": -1})"), host(), false))->resources.pids_limit == 0);
   // An unsupported blkio weight: dockerd's warning, and dropped.
   h.blkio_weight = false;
   std::vector<std::string> warnings;
-  auto w = runtime::settle_resources(json::parse(R"({"BlkioWeight": 300})"), h, false, &warnings);
-  CHECK((*w)["BlkioWeight"] == 0);
+  auto w = runtime::settle_resources(host_config_of(R"({"BlkioWeight": 300})"), h, false, &warnings);
+  CHECK(w->resources.blkio_weight == 0);
   REQUIRE(warnings.size() == 1);
   CHECK(warnings[0].find("Block I/O weight") != std::string::npos);
 }
@@ -96,7 +106,7 @@ TEST_CASE("resources: bad values get dockerd's messages", "[runtime][resources]"
            {R"({"CpuRealtimeRuntime": 950000})", nullptr},
            {R"({"BlkioDeviceReadBps": [{"Path": "/dev/sda", "Rate": 1}]})", nullptr}}) {
     INFO(b.hc);
-    auto r = runtime::settle_resources(json::parse(b.hc), host(), false);
+    auto r = settle(b.hc, false);
     REQUIRE_FALSE(r.ok());
     CHECK(r.error().kind == base::ErrorKind::kInvalidArgument);
     if (b.message != nullptr) {
@@ -104,26 +114,25 @@ TEST_CASE("resources: bad values get dockerd's messages", "[runtime][resources]"
     }
   }
   // On update, swap without memory is fine (the container has a limit).
-  CHECK(runtime::settle_resources(json::parse(R"({"MemorySwap": 8388608})"), host(), true).ok());
+  CHECK(settle(R"({"MemorySwap": 8388608})", true).ok());
 }
 
 TEST_CASE("rlimits: the host's nofile by default, ulimits on top, capped without CAP_SYS_RESOURCE",
           "[runtime][resources]") {
-  auto r = runtime::oci_rlimits(json::object(), host());
+  auto r = runtime::oci_rlimits(model::Resources{}, host());
   CHECK(*r == json::parse(R"([{"type": "RLIMIT_NOFILE", "hard": 20000, "soft": 20000}])"));
-  r = runtime::oci_rlimits(
-      json::parse(R"({"Ulimits": [{"Name": "nproc", "Soft": 100, "Hard": 200},
-                                  {"Name": "nofile", "Soft": 256, "Hard": 512}]})"),
+  r = runtime::oci_rlimits(host_config_of(R"({"Ulimits": [{"Name": "nproc", "Soft": 100, "Hard": 200},
+                                  {"Name": "nofile", "Soft": 256, "Hard": 512}]})").resources,
       host());
   CHECK(*r == json::parse(R"([{"type": "RLIMIT_NPROC", "hard": 200, "soft": 100},
                               {"type": "RLIMIT_NOFILE", "hard": 512, "soft": 256}])"));
-  r = runtime::oci_rlimits(json::parse(R"({"Ulimits": [{"Name": "nofile", "Soft": 1, "Hard": 40000}]})"),
+  r = runtime::oci_rlimits(host_config_of(R"({"Ulimits": [{"Name": "nofile", "Soft": 1, "Hard": 40000}]})").resources,
                            host());
   REQUIRE_FALSE(r.ok());
   CHECK(r.error().message.find("CAP_SYS_RESOURCE") != std::string::npos);
   auto h = host();
   h.bounding_caps.push_back("CAP_SYS_RESOURCE");
-  CHECK(runtime::oci_rlimits(json::parse(R"({"Ulimits": [{"Name": "nofile", "Soft": 1, "Hard": 40000}]})"),
+  CHECK(runtime::oci_rlimits(host_config_of(R"({"Ulimits": [{"Name": "nofile", "Soft": 1, "Hard": 40000}]})").resources,
                              h)
             .ok());
 }
@@ -138,7 +147,13 @@ TEST_CASE("cpu lists", "[runtime][resources]") {
 }
 
 TEST_CASE("security options with dockerd's messages", "[runtime][security]") {
-  auto parse = [](const char* hc) { return runtime::parse_security_opts(json::parse(hc)); };
+  auto parse = [](const char* text) -> base::Result<runtime::SecurityOptions> {
+    auto hc = model::decode_host_config(json::parse(text));
+    if (!hc) {
+      return std::move(hc).error();
+    }
+    return runtime::parse_security_opts(*hc);
+  };
   CHECK(parse(R"({"SecurityOpt": ["no-new-privileges"]})")->no_new_privileges);
   CHECK(parse(R"({"SecurityOpt": ["no-new-privileges=true"]})")->no_new_privileges);
   CHECK_FALSE(parse(R"({"SecurityOpt": ["no-new-privileges:false"]})")->no_new_privileges);
@@ -167,23 +182,23 @@ TEST_CASE("security options with dockerd's messages", "[runtime][security]") {
       CHECK(r.error().message == b.message);
     }
   }
-  CHECK(runtime::check_caps_and_sysctls(json::parse(R"({"CapAdd": ["net_admin", "ALL"], "CapDrop": ["CAP_CHOWN"],
+  CHECK(runtime::check_caps_and_sysctls(host_config_of(R"({"CapAdd": ["net_admin", "ALL"], "CapDrop": ["CAP_CHOWN"],
       "Sysctls": {"net.ipv4.ip_forward": "1", "kernel.shmmax": "1", "fs.mqueue.msg_max": "2"}})"), false)
             .ok());
-  CHECK(runtime::check_caps_and_sysctls(json::parse(R"({"CapAdd": ["NOPE"]})"), false).error().message ==
+  CHECK(runtime::check_caps_and_sysctls(host_config_of(R"({"CapAdd": ["NOPE"]})"), false).error().message ==
         "invalid CapAdd: unknown capability: \"CAP_NOPE\"");
-  CHECK(runtime::check_caps_and_sysctls(json::parse(R"({"Sysctls": {"kernel.hostname": "x"}})"), false)
+  CHECK(runtime::check_caps_and_sysctls(host_config_of(R"({"Sysctls": {"kernel.hostname": "x"}})"), false)
             .error()
             .message == "sysctl 'kernel.hostname' is not allowed");
-  CHECK(runtime::check_caps_and_sysctls(json::parse(R"({"Sysctls": {"net.ipv4.ip_forward": "1"}})"), true)
+  CHECK(runtime::check_caps_and_sysctls(host_config_of(R"({"Sysctls": {"net.ipv4.ip_forward": "1"}})"), true)
             .error()
             .message == "sysctl 'net.ipv4.ip_forward' is not allowed in host network namespace");
   // Capabilities: privileged gets the bounding set; ALL adds it.
   const std::vector<std::string> bounding = {"CAP_CHOWN", "CAP_SYS_ADMIN"};
-  CHECK(runtime::container_capabilities(json::parse(R"({"Privileged": true})"), bounding) == bounding);
-  auto all = runtime::container_capabilities(json::parse(R"({"CapDrop": ["ALL"], "CapAdd": ["ALL"]})"), bounding);
+  CHECK(runtime::container_capabilities(host_config_of(R"({"Privileged": true})"), bounding) == bounding);
+  auto all = runtime::container_capabilities(host_config_of(R"({"CapDrop": ["ALL"], "CapAdd": ["ALL"]})"), bounding);
   CHECK(all == bounding);
-  auto dropped = runtime::container_capabilities(json::parse(R"({"CapDrop": ["chown"]})"), bounding);
+  auto dropped = runtime::container_capabilities(host_config_of(R"({"CapDrop": ["chown"]})"), bounding);
   CHECK(std::find(dropped.begin(), dropped.end(), "CAP_CHOWN") == dropped.end());
   CHECK(dropped.size() == runtime::default_capabilities().size() - 1);
 }

@@ -8,9 +8,11 @@
 #include "dind/runtime/spec.hpp"
 #include "engine/start_plan.hpp"
 #include "golden.hpp"
+#include "support/model_fixtures.hpp"
 
 using json = nlohmann::json;
 using namespace dind;
+using dind::testing::config_of;
 
 namespace {
 
@@ -51,11 +53,11 @@ struct Case {
 
 // The settled spec for one request, as the engine would plan it.
 json plan(const Case& c) {
-  json body = json::parse(c.request);
-  json hc = body.value("HostConfig", json::object());
-  body.erase("HostConfig");
+  auto request = model::decode_create_request(json::parse(c.request));
+  REQUIRE(request.ok());
+  const model::HostConfig& hc = request->host_config;
   const std::string id = "4c1d" + std::string(60, 'a');
-  json config = engine::merge_config(body, json::parse(c.image), id);
+  const model::Config config = engine::merge_config(request->config, config_of(c.image), id);
   auto specs = engine::parse_mounts(config, hc);
   REQUIRE(specs.ok());
   int anonymous = 0;
@@ -166,13 +168,13 @@ TEST_CASE("spec planner invariants hold for every golden case", "[runtime][spec]
 }
 
 TEST_CASE("process args and env follow dockerd", "[runtime][spec]") {
-  CHECK(runtime::process_args(json::parse(R"({"Entrypoint":["a"],"Cmd":["b","c"]})")).value() ==
+  CHECK(runtime::process_args(config_of(R"({"Entrypoint":["a"],"Cmd":["b","c"]})")).value() ==
         std::vector<std::string>{"a", "b", "c"});
-  auto none = runtime::process_args(json::parse(R"({"Entrypoint":null,"Cmd":[]})"));
+  auto none = runtime::process_args(config_of(R"({"Entrypoint":null,"Cmd":[]})"));
   REQUIRE_FALSE(none.ok());
   CHECK(none.error().message == "No command specified");
   const auto env = runtime::process_env(
-      json::parse(R"({"Hostname":"h","Tty":true,"Env":["PATH=/x","A=1","NOVALUE"]})"));
+      config_of(R"({"Hostname":"h","Tty":true,"Env":["PATH=/x","A=1","NOVALUE"]})"));
   CHECK(env == std::vector<std::string>{"PATH=/x", "HOSTNAME=h", "TERM=xterm", "A=1"});
 }
 

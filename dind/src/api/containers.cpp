@@ -6,6 +6,7 @@
 
 #include "dind/api/errors.hpp"
 #include "dind/api/route_util.hpp"
+#include "dind/model/container_json.hpp"
 
 namespace dind::api {
 
@@ -98,9 +99,14 @@ void add_container_routes(Router& router, ContainerContext ctx) {
                                     : "invalid JSON in the request body"));
       return;
     }
+    auto request = model::decode_create_request(body);
+    if (!request) {
+      reply(error_response(request.error()));
+      return;
+    }
     const std::string name = req.query_value("name").value_or("");
-    workers->post([c, name, body = std::move(body), reply] {
-      auto created = c->create(name, body);
+    workers->post([c, name, request = std::move(*request), reply]() mutable {
+      auto created = c->create(name, std::move(request));
       if (!created) {
         reply(error_response(created.error()));
         return;
@@ -331,9 +337,15 @@ void add_container_routes(Router& router, ContainerContext ctx) {
       reply(error_response(400, "invalid JSON in the request body"));
       return;
     }
-    workers->post([c, id = req.params["id"], body = std::move(body), reply] {
-      auto r = c->update(id, body);
-      reply(r ? Response::json(200, dump(*r)) : error_response(r.error()));
+    auto request = model::decode_update_request(body);
+    if (!request) {
+      reply(error_response(request.error()));
+      return;
+    }
+    workers->post([c, id = req.params["id"], request = std::move(*request), reply] {
+      auto warnings = c->update(id, request);
+      reply(warnings ? Response::json(200, dump({{"Warnings", *warnings}}))
+                     : error_response(warnings.error()));
     });
   });
 
@@ -416,12 +428,17 @@ void add_container_routes(Router& router, ContainerContext ctx) {
                    reply(error_response(400, "invalid JSON in the request body: \"Container\" is needed"));
                    return;
                  }
-                 workers->post([c, connect, net = req.params["id"], body = std::move(body), reply] {
-                   const std::string ctr = body["Container"].get<std::string>();
-                   reply(status_response(
-                       connect ? c->connect_network(ctr, net, body.value("EndpointConfig", json::object()))
-                               : c->disconnect_network(ctr, net),
-                       200));
+                 auto endpoint = model::decode_endpoint_config(body.value("EndpointConfig", json()));
+                 if (!endpoint) {
+                   reply(error_response(endpoint.error()));
+                   return;
+                 }
+                 workers->post([c, connect, net = req.params["id"],
+                                ctr = body["Container"].get<std::string>(),
+                                endpoint = std::move(*endpoint), reply] {
+                   reply(status_response(connect ? c->connect_network(ctr, net, endpoint)
+                                                 : c->disconnect_network(ctr, net),
+                                         200));
                  });
                });
   }

@@ -10,14 +10,8 @@
 namespace dind::engine {
 using base::ErrorKind;
 using base::make_error;
-using json = nlohmann::json;
 
 namespace {
-
-bool empty_value(const json& v) {
-  return v.is_null() || (v.is_string() && v.get<std::string>().empty()) ||
-         ((v.is_array() || v.is_object()) && v.empty());
-}
 
 std::string key_of(const std::string& kv) {
   return kv.substr(0, kv.find('='));
@@ -50,80 +44,60 @@ base::Status validate_container_name(const std::string& raw) {
   return {};
 }
 
-json merge_config(json req, const json& image, const std::string& id) {
-  if (!req.is_object()) {
-    req = json::object();
+model::Config merge_config(model::Config req, const model::Config& img, const std::string& id) {
+  auto empty = [](const model::OptStrings& v) { return !v || v->empty(); };
+  if (req.hostname.empty()) {
+    req.hostname = id.substr(0, 12);
   }
-  const json img = image.is_object() ? image : json::object();
-  if (empty_value(req.value("Hostname", json()))) {
-    req["Hostname"] = id.substr(0, 12);
-  }
-  if (empty_value(req.value("User", json()))) {
-    req["User"] = img.value("User", "");
+  if (req.user.empty()) {
+    req.user = img.user;
   }
   // Env: the request's entries win; the image's others are appended.
-  json env = req.value("Env", json());
-  if (!env.is_array()) {
-    env = json::array();
-  }
-  std::set<std::string> keys;
-  for (const auto& e : env) {
-    if (e.is_string()) {
-      keys.insert(key_of(e.get<std::string>()));
+  if (img.env && !img.env->empty()) {
+    std::set<std::string> keys;
+    for (const auto& e : req.env.value_or(model::Strings{})) {
+      keys.insert(key_of(e));
     }
-  }
-  for (const auto& e : img.value("Env", json::array())) {
-    if (e.is_string() && keys.count(key_of(e.get<std::string>())) == 0) {
-      env.push_back(e);
+    if (!req.env) {
+      req.env.emplace();
     }
-  }
-  req["Env"] = env;
-  if (empty_value(req.value("Entrypoint", json()))) {
-    if (empty_value(req.value("Cmd", json()))) {
-      req["Cmd"] = img.value("Cmd", json());
-    }
-    req["Entrypoint"] = img.value("Entrypoint", json());
-  }
-  if (empty_value(req.value("WorkingDir", json()))) {
-    req["WorkingDir"] = img.value("WorkingDir", "");
-  }
-  for (const char* key : {"Labels", "ExposedPorts", "Volumes"}) {
-    json merged = img.value(key, json::object());
-    if (!merged.is_object()) {
-      merged = json::object();
-    }
-    const json mine = req.value(key, json::object());
-    if (mine.is_object()) {
-      for (const auto& [k, v] : mine.items()) {
-        merged[k] = v;
+    for (const auto& e : *img.env) {
+      if (keys.count(key_of(e)) == 0) {
+        req.env->push_back(e);
       }
     }
-    req[key] = merged.empty() && key != std::string("Labels") ? json() : merged;
   }
-  if (empty_value(req.value("StopSignal", json())) && img.contains("StopSignal")) {
-    req["StopSignal"] = img["StopSignal"];
-  }
-  if (!req.contains("Healthcheck") && img.contains("Healthcheck")) {
-    req["Healthcheck"] = img["Healthcheck"];
-  }
-  if (empty_value(req.value("OnBuild", json()))) {
-    req["OnBuild"] = img.value("OnBuild", json());
-  }
-  for (const char* key : {"Domainname", "WorkingDir", "User"}) {
-    if (!req[key].is_string()) {
-      req[key] = "";
+  if (empty(req.entrypoint)) {
+    if (empty(req.cmd)) {
+      req.cmd = img.cmd;
     }
+    req.entrypoint = img.entrypoint;
   }
-  for (const char* key :
-       {"AttachStdin", "AttachStdout", "AttachStderr", "Tty", "OpenStdin", "StdinOnce"}) {
-    if (!req.contains(key) || !req[key].is_boolean()) {
-      req[key] = false;
-    }
+  if (req.working_dir.empty()) {
+    req.working_dir = img.working_dir;
+  }
+  for (const auto& [k, v] : img.labels) {
+    req.labels.emplace(k, v);  // the request's value wins
+  }
+  req.exposed_ports.insert(img.exposed_ports.begin(), img.exposed_ports.end());
+  req.volumes.insert(img.volumes.begin(), img.volumes.end());
+  if (req.stop_signal.empty()) {
+    req.stop_signal = img.stop_signal;
+  }
+  if (!req.healthcheck) {
+    req.healthcheck = img.healthcheck;
+  }
+  if (empty(req.on_build)) {
+    req.on_build = img.on_build;
+  }
+  if (!req.shell) {
+    req.shell = img.shell;
   }
   return req;
 }
 
-base::Result<std::vector<MountSpec>> parse_mounts(const json& config, const json& hc) {
+base::Result<std::vector<MountSpec>> parse_mounts(const model::Config& config,
+                                                  const model::HostConfig& hc) {
   std::vector<MountSpec> out;
   std::set<std::string> seen;
   auto add = [&](MountSpec m) -> base::Status {
@@ -134,11 +108,7 @@ base::Result<std::vector<MountSpec>> parse_mounts(const json& config, const json
     out.push_back(std::move(m));
     return {};
   };
-  for (const auto& b : hc.value("Binds", json::array())) {
-    if (!b.is_string()) {
-      return make_error(ErrorKind::kInvalidArgument, "invalid volume specification: not a string");
-    }
-    const std::string spec = b.get<std::string>();
+  for (const auto& spec : hc.binds.value_or(model::Strings{})) {
     std::vector<std::string> parts;
     size_t start = 0;
     for (;;) {
@@ -204,12 +174,12 @@ base::Result<std::vector<MountSpec>> parse_mounts(const json& config, const json
     }
     DIND_TRY(add(std::move(m)));
   }
-  for (const auto& mj : hc.value("Mounts", json::array())) {
-    const std::string type = mj.value("Type", "");
+  for (const auto& mr : hc.mounts) {
+    const std::string& type = mr.type;
     MountSpec m;
-    m.source = mj.value("Source", "");
-    m.destination = mj.value("Target", "");
-    m.read_only = mj.value("ReadOnly", false);
+    m.source = mr.source;
+    m.destination = mr.target;
+    m.read_only = mr.read_only;
     const std::string prefix = "invalid mount config for type \"" + type + "\": ";
     if (m.destination.empty()) {
       return make_error(ErrorKind::kInvalidArgument, prefix + "field Target must not be empty");
@@ -236,13 +206,12 @@ base::Result<std::vector<MountSpec>> parse_mounts(const json& config, const json
                           prefix + "field Source must not be specified");
       }
       m.type = MountSpec::Type::kTmpfs;
-      const json t = mj.value("TmpfsOptions", json::object());
-      if (t.is_object() && t.contains("SizeBytes") && t["SizeBytes"].is_number_integer()) {
-        m.tmpfs_options = "size=" + std::to_string(t["SizeBytes"].get<int64_t>());
+      if (mr.tmpfs_size_bytes) {
+        m.tmpfs_options = "size=" + std::to_string(*mr.tmpfs_size_bytes);
       }
-      if (t.is_object() && t.contains("Mode") && t["Mode"].is_number_integer()) {
+      if (mr.tmpfs_mode) {
         std::array<char, 16> buf{};
-        std::snprintf(buf.data(), buf.size(), "%o", t["Mode"].get<unsigned>());
+        std::snprintf(buf.data(), buf.size(), "%o", static_cast<unsigned>(*mr.tmpfs_mode));
         m.tmpfs_options += std::string(m.tmpfs_options.empty() ? "" : ",") + "mode=" + buf.data();
       }
     } else {
@@ -250,8 +219,7 @@ base::Result<std::vector<MountSpec>> parse_mounts(const json& config, const json
     }
     DIND_TRY(add(std::move(m)));
   }
-  const json tmpfs = hc.value("Tmpfs", json::object());
-  for (const auto& [dest, opts] : tmpfs.items()) {
+  for (const auto& [dest, opts] : hc.tmpfs) {
     if (!is_abs(dest)) {
       return make_error(ErrorKind::kInvalidArgument,
                         "invalid mount config for type \"tmpfs\": invalid mount path: '" + dest +
@@ -260,20 +228,16 @@ base::Result<std::vector<MountSpec>> parse_mounts(const json& config, const json
     MountSpec m;
     m.type = MountSpec::Type::kTmpfs;
     m.destination = dest;
-    m.tmpfs_options = opts.is_string() ? opts.get<std::string>() : "";
+    m.tmpfs_options = opts;
     DIND_TRY(add(std::move(m)));
   }
   // The image's VOLUMEs not covered by a mount become anonymous volumes.
-  const json vols = config.value("Volumes", json::object());
-  if (vols.is_object()) {
-    for (const auto& [dest, unused] : vols.items()) {
-      (void)unused;
-      if (seen.count(clean_path(dest)) == 0 && is_abs(dest)) {
-        MountSpec m;
-        m.type = MountSpec::Type::kVolume;
-        m.destination = dest;
-        DIND_TRY(add(std::move(m)));
-      }
+  for (const auto& dest : config.volumes) {
+    if (seen.count(clean_path(dest)) == 0 && is_abs(dest)) {
+      MountSpec m;
+      m.type = MountSpec::Type::kVolume;
+      m.destination = dest;
+      DIND_TRY(add(std::move(m)));
     }
   }
   return out;
@@ -327,8 +291,8 @@ base::Result<uint16_t> port_number(const std::string& text, const std::string& c
 
 }  // namespace
 
-base::Result<std::vector<netsetup::PortRequest>> parse_port_bindings(const json& config,
-                                                                     const json& hc) {
+base::Result<std::vector<netsetup::PortRequest>> parse_port_bindings(
+    const model::Config& config, const model::HostConfig& hc) {
   std::vector<netsetup::PortRequest> out;
   auto parse_key = [](const std::string& key, netsetup::PortRequest& r) -> base::Status {
     const size_t slash = key.find('/');
@@ -351,15 +315,15 @@ base::Result<std::vector<netsetup::PortRequest>> parse_port_bindings(const json&
     return {};
   };
   std::set<std::string> bound;
-  const json pb = hc.value("PortBindings", json::object());
-  if (pb.is_object()) {
-    for (const auto& [key, list] : pb.items()) {
+  {
+    for (const auto& [key, list] : hc.port_bindings) {
       bound.insert(key);
-      const json entries = list.is_array() && !list.empty() ? list : json::array({json::object()});
+      const std::vector<model::PortBinding> entries =
+          list.empty() ? std::vector<model::PortBinding>{model::PortBinding{}} : list;
       for (const auto& b : entries) {
         netsetup::PortRequest r;
         DIND_TRY(parse_key(key, r));
-        const std::string ip = b.is_object() ? b.value("HostIp", "") : "";
+        const std::string& ip = b.host_ip;
         if (!ip.empty() && ip != "0.0.0.0") {
           auto addr = netsetup::Ipv4::parse(ip);
           if (!addr) {
@@ -367,7 +331,7 @@ base::Result<std::vector<netsetup::PortRequest>> parse_port_bindings(const json&
           }
           r.host_ip = *addr;
         }
-        const std::string hp = b.is_object() ? b.value("HostPort", "") : "";
+        const std::string& hp = b.host_port;
         if (!hp.empty()) {
           auto port = port_number(hp, hp);
           if (!port) {
@@ -379,20 +343,47 @@ base::Result<std::vector<netsetup::PortRequest>> parse_port_bindings(const json&
       }
     }
   }
-  if (hc.value("PublishAllPorts", false)) {
-    const json exposed = config.value("ExposedPorts", json::object());
-    if (exposed.is_object()) {
-      for (const auto& [key, unused] : exposed.items()) {
-        (void)unused;
-        if (bound.count(key) == 0) {
-          netsetup::PortRequest r;
-          DIND_TRY(parse_key(key, r));
-          out.push_back(r);
-        }
+  if (hc.publish_all_ports) {
+    for (const auto& key : config.exposed_ports) {
+      if (bound.count(key) == 0) {
+        netsetup::PortRequest r;
+        DIND_TRY(parse_key(key, r));
+        out.push_back(r);
       }
     }
   }
   return out;
+}
+
+model::Resources merge_update(model::Resources r, const model::Resources& u, bool swap_limit) {
+  auto take = [](auto& to, const auto& from) {
+    if (from != std::decay_t<decltype(from)>{}) {
+      to = from;
+    }
+  };
+  take(r.memory, u.memory);
+  take(r.memory_swap, u.memory_swap);
+  take(r.memory_reservation, u.memory_reservation);
+  take(r.nano_cpus, u.nano_cpus);
+  take(r.cpu_shares, u.cpu_shares);
+  take(r.cpu_period, u.cpu_period);
+  take(r.cpu_quota, u.cpu_quota);
+  take(r.cpuset_cpus, u.cpuset_cpus);
+  take(r.cpuset_mems, u.cpuset_mems);
+  take(r.blkio_weight, u.blkio_weight);
+  if (u.memory_swappiness.value_or(0) != 0) {
+    r.memory_swappiness = u.memory_swappiness;
+  }
+  if (u.pids_limit.value_or(0) != 0) {
+    r.pids_limit = u.pids_limit;
+  }
+  if (u.oom_kill_disable) {
+    r.oom_kill_disable = true;
+  }
+  if (u.memory != 0 && u.memory_swap == 0 && r.memory_swap > 0 && swap_limit) {
+    r.memory_swap = r.memory * 2;
+  }
+  return r;
 }
 
 base::Result<int> parse_signal(const std::string& text) {
@@ -429,24 +420,10 @@ base::Result<int> parse_signal(const std::string& text) {
   return make_error(ErrorKind::kInvalidArgument, "Invalid signal: " + text);
 }
 
-base::Result<RestartPolicy> parse_restart_policy(const json& host_config) {
+base::Result<RestartPolicy> parse_restart_policy(const model::HostConfig& host_config) {
   RestartPolicy p;
-  const json rp = host_config.is_object() ? host_config.value("RestartPolicy", json()) : json();
-  if (rp.is_null()) {
-    return p;
-  }
-  if (!rp.is_object()) {
-    return make_error(ErrorKind::kInvalidArgument, "invalid restart policy: not an object");
-  }
-  const json name = rp.value("Name", json(""));
-  const json count = rp.value("MaximumRetryCount", json(0));
-  if (!name.is_string() || !count.is_number_integer()) {
-    return make_error(ErrorKind::kInvalidArgument,
-                      "invalid restart policy: Name must be a string and MaximumRetryCount a "
-                      "number");
-  }
-  const std::string n = name.get<std::string>();
-  const int64_t max = count.get<int64_t>();
+  const std::string& n = host_config.restart_policy.name;
+  const int64_t max = host_config.restart_policy.maximum_retry_count;
   if (n == "always" || n == "unless-stopped" || n == "no") {
     if (max != 0) {
       return make_error(ErrorKind::kInvalidArgument,
@@ -469,7 +446,7 @@ base::Result<RestartPolicy> parse_restart_policy(const json& host_config) {
                       "invalid restart policy: unknown policy '" + n +
                           "'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'");
   }
-  if (p.kind != RestartPolicy::Kind::kNo && host_config.value("AutoRemove", false)) {
+  if (p.kind != RestartPolicy::Kind::kNo && host_config.auto_remove) {
     return make_error(ErrorKind::kInvalidArgument,
                       "can't create 'AutoRemove' container with restart policy");
   }

@@ -150,7 +150,7 @@ base::Status Containers::attach(const std::string& ref, const AttachOptions& o,
     LogOptions lo;
     lo.stdout = o.stdout;
     lo.stderr = o.stderr;
-    replay = read_log(dir(c->id) / (c->id + "-json.log"), 0, lo, c->config.value("Tty", false),
+    replay = read_log(dir(c->id) / (c->id + "-json.log"), 0, lo, c->config.tty,
                       std::nullopt)
                  .frames;
     if (!replay.empty()) {
@@ -194,7 +194,7 @@ base::Status Containers::logs(const std::string& ref, const LogOptions& o,
     DIND_ASSIGN_OR_RETURN(c, find_locked(ref));
   }
   const fs::path path = dir(c->id) / (c->id + "-json.log");
-  const bool tty = c->config.value("Tty", false);
+  const bool tty = c->config.tty;
   auto first = read_log(path, 0, o, tty, o.tail);
   if (!o.follow) {
     write(std::move(first.frames), {});

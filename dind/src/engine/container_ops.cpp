@@ -19,16 +19,6 @@ using base::ErrorKind;
 using base::make_error;
 using json = nlohmann::json;
 
-namespace {
-
-// The HostConfig fields `docker update` may change.
-constexpr const char* kResourceKeys[] = {
-    "Memory",   "MemorySwap", "MemoryReservation", "MemorySwappiness", "NanoCpus",
-    "CpuShares", "CpuPeriod", "CpuQuota",          "CpusetCpus",       "CpusetMems",
-    "PidsLimit", "BlkioWeight", "OomKillDisable"};
-
-}  // namespace
-
 base::Status Containers::runtime_command(const Container& c, std::vector<std::string> args,
                                          const std::string& what) const {
   const std::string log = (run_dir(c.id) / (args.front() + ".log")).string();
@@ -48,10 +38,8 @@ base::Status Containers::runtime_command(const Container& c, std::vector<std::st
   return {};
 }
 
-base::Result<json> Containers::update(const std::string& ref, const json& body) {
-  if (!body.is_object()) {
-    return make_error(ErrorKind::kInvalidArgument, "invalid JSON in the request body");
-  }
+base::Result<std::vector<std::string>> Containers::update(const std::string& ref,
+                                                          const model::UpdateRequest& request) {
   auto found = find(ref);
   if (!found) {
     return std::move(found).error();
@@ -61,34 +49,15 @@ base::Result<json> Containers::update(const std::string& ref, const json& body) 
   std::lock_guard op(c->op_mu);
   EngineLock lock(*this);
   DIND_TRY(admit(state_of(*c), Op::kUpdate, c->id));
-  json hc = c->host_config;
-  bool memory_given = false;
-  bool swap_given = false;
-  for (const char* key : kResourceKeys) {
-    if (auto it = body.find(key); it != body.end() && !it->is_null()) {
-      // As dockerd: zero values leave a limit as it is.
-      if ((it->is_number() && it->get<double>() == 0) || (it->is_string() && it->empty()) ||
-          (it->is_boolean() && !it->get<bool>())) {
-        continue;
-      }
-      hc[key] = *it;
-      memory_given = memory_given || std::string(key) == "Memory";
-      swap_given = swap_given || std::string(key) == "MemorySwap";
-    }
-  }
-  // A new memory limit takes its swap along as at create (2x), unless given.
-  if (memory_given && !swap_given && hc.value("MemorySwap", int64_t{0}) > 0 &&
-      host_.swap_limit) {
-    hc["MemorySwap"] = hc["Memory"].get<int64_t>() * 2;
-  }
-  if (auto it = body.find("RestartPolicy"); it != body.end() && it->is_object() &&
-                                            !it->value("Name", "").empty()) {
-    if (hc.value("AutoRemove", false)) {
+  model::HostConfig hc = c->host_config;
+  hc.resources = merge_update(hc.resources, request.resources, host_.swap_limit);
+  if (request.restart_policy && !request.restart_policy->name.empty()) {
+    if (hc.auto_remove) {
       return make_error(ErrorKind::kInvalidArgument,
                         "Restart policy cannot be updated because AutoRemove is enabled for the "
                         "container");
     }
-    hc["RestartPolicy"] = *it;
+    hc.restart_policy = *request.restart_policy;
     DIND_TRY(parse_restart_policy(hc));
   }
   std::vector<std::string> warnings;
@@ -99,14 +68,14 @@ base::Result<json> Containers::update(const std::string& ref, const json& body) 
   if (c->status == "running") {
     lock.unlock();
     const auto file = run_dir(c->id) / "update.json";
-    DIND_TRY(base::write_file_atomic(file, runtime::oci_resources(*settled, host_).dump(), 0600));
+    DIND_TRY(base::write_file_atomic(file, runtime::oci_resources(settled->resources, host_).dump(), 0600));
     DIND_TRY(runtime_command(*c, {"update", "--resources", file.string()},
                              "Cannot update container " + c->id));
     lock.lock();
   }
   c->host_config = std::move(*settled);
   DIND_TRY(save(*c));
-  return json{{"Warnings", warnings}};
+  return warnings;
 }
 
 base::Status Containers::pause(const std::string& ref) {
@@ -186,13 +155,12 @@ json endpoint_json(const Networks& networks, const std::string& n,
   return e;
 }
 
-std::vector<std::string> dns_names(const Containers::Container& c, const json& endpoint_config) {
+std::vector<std::string> dns_names(const Containers::Container& c,
+                                   const model::EndpointConfig& endpoint_config) {
   std::vector<std::string> names = {c.name.substr(1), short_id(c.id)};
-  const json aliases =
-      endpoint_config.is_object() ? endpoint_config.value("Aliases", json()) : json();
-  for (const auto& a : aliases.is_array() ? aliases : json::array()) {
-    if (a.is_string() && std::find(names.begin(), names.end(), a.get<std::string>()) == names.end()) {
-      names.push_back(a.get<std::string>());
+  for (const auto& a : endpoint_config.aliases.value_or(model::Strings{})) {
+    if (std::find(names.begin(), names.end(), a) == names.end()) {
+      names.push_back(a);
     }
   }
   return names;
@@ -212,7 +180,7 @@ Containers::network_target_locked(const std::string& ref, const std::string& net
 }
 
 base::Status Containers::connect_network(const std::string& ref, const std::string& network,
-                                         const json& endpoint_config) {
+                                         const model::EndpointConfig& endpoint_config) {
   // The container's operation lock spans the netlink work; the engine's
   // lock only the checks and the commit.
   auto found = find(ref);
@@ -255,11 +223,7 @@ base::Status Containers::connect_network(const std::string& ref, const std::stri
     }
     c->endpoints[net] = endpoint_json(*networks_, net, *ep, req.names);
   }
-  json& eps = c->networking["EndpointsConfig"];
-  if (!eps.is_object()) {
-    eps = json::object();
-  }
-  eps[net] = endpoint_config.is_object() ? endpoint_config : json::object();
+  c->networking[net] = endpoint_config;
   return save(*c);
 }
 
@@ -272,8 +236,7 @@ base::Status Containers::disconnect_network(const std::string& ref, const std::s
   EngineLock lock(*this);
   DIND_ASSIGN_OR_RETURN(auto target, network_target_locked(ref, network));
   const auto [net, c] = target;
-  json& eps = c->networking["EndpointsConfig"];
-  const bool configured = eps.is_object() && eps.contains(net);
+  const bool configured = c->networking.count(net) != 0;
   const bool attached = c->status == "running" && c->endpoints.contains(net);
   if (!configured && !attached && c->network_mode != net) {
     return make_error(ErrorKind::kPermissionDenied,
@@ -295,8 +258,7 @@ base::Status Containers::disconnect_network(const std::string& ref, const std::s
     }
   }
   if (configured) {
-    json& now = c->networking["EndpointsConfig"];
-    now.erase(net);
+    c->networking.erase(net);
   }
   return save(*c);
 }

@@ -15,6 +15,7 @@
 #include "dind/base/fs.hpp"
 #include "dind/engine/container_state.hpp"
 #include "dind/engine/containers.hpp"
+#include "dind/model/container.hpp"
 
 namespace dind::engine {
 
@@ -22,7 +23,9 @@ constexpr const char* kZeroTime = "0001-01-01T00:00:00Z";
 
 struct Containers::Container {
   std::string id, name, image_id, image_name, created;
-  nlohmann::json config, host_config, networking;
+  model::Config config;
+  model::HostConfig host_config;
+  model::EndpointsConfig networking;  // NetworkingConfig.EndpointsConfig
   std::string network_mode = "bridge";
   std::vector<MountSpec> mounts;  // volumes named (anonymous ones got names at create)
   std::vector<std::string> anon_volumes;
@@ -72,7 +75,7 @@ nlohmann::json endpoint_json(const Networks& networks, const std::string& networ
 // The DNS names of a container on a user network: its name, short ID, then
 // the aliases of `endpoint_config` ({"Aliases": [...]}) not already there.
 std::vector<std::string> dns_names(const Containers::Container& c,
-                                   const nlohmann::json& endpoint_config);
+                                   const model::EndpointConfig& endpoint_config);
 
 // The container's place in the lifecycle (container_state.hpp), from the
 // persisted status and the marks of the operation under way.

@@ -103,7 +103,7 @@ base::Status Containers::run_start(const std::shared_ptr<Container>& c, bool by_
       if (by_policy) {
         (void)maybe_restart_locked(c);
       }
-      auto_remove = c->host_config.value("AutoRemove", false);
+      auto_remove = c->host_config.auto_remove;
     }
   }
   for (auto& w : waiters) {  // after the lock: a waiter may call back in
@@ -240,20 +240,17 @@ base::Status add_device(const fs::path& host, const std::string& in_container,
 
 }  // namespace
 
-base::Result<std::vector<runtime::Device>> Containers::host_devices(const json& hc) const {
+base::Result<std::vector<runtime::Device>> Containers::host_devices(
+    const model::HostConfig& hc) const {
   std::vector<runtime::Device> out;
-  if (hc.value("Privileged", json(false)) == json(true)) {
+  if (hc.privileged) {
     DIND_TRY(add_device("/dev", "/dev", "rwm", out, true));
     return out;
   }
-  const json devices = hc.value("Devices", json());
-  for (const auto& d : devices.is_array() ? devices : json::array()) {
-    if (!d.is_object() || !d.value("PathOnHost", json()).is_string()) {
-      return make_error(ErrorKind::kInvalidArgument, "invalid device: " + d.dump());
-    }
-    const std::string host = d.value("PathOnHost", "");
-    std::string target = d.value("PathInContainer", "");
-    std::string perms = d.value("CgroupPermissions", "");
+  for (const auto& d : hc.resources.devices) {
+    const std::string& host = d.path_on_host;
+    std::string target = d.path_in_container;
+    std::string perms = d.cgroup_permissions;
     if (target.empty()) {
       target = host;
     }
@@ -262,7 +259,8 @@ base::Result<std::vector<runtime::Device>> Containers::host_devices(const json& 
     }
     if (host.empty() || host[0] != '/' || target[0] != '/' ||
         perms.find_first_not_of("rwm") != std::string::npos) {
-      return make_error(ErrorKind::kInvalidArgument, "invalid device mapping: " + d.dump());
+      return make_error(ErrorKind::kInvalidArgument, "invalid device mapping: " + host + ":" +
+                                                         target + ":" + perms);
     }
     DIND_TRY(add_device(host, target, perms, out, false));
   }
@@ -443,30 +441,26 @@ base::Status Containers::start_locked_out(const std::shared_ptr<Container>& c) {
 
   // The networks to join, resolved now (names of user networks, aliases).
   RunRequest req;
-  req.hostname = c->config.value("Hostname", short_id(id));
+  req.hostname = c->config.hostname.empty() ? short_id(id) : c->config.hostname;
   if (c->network_mode != "none" && c->network_mode != "host") {
     req.netns_path = (rdir / "netns").string();
     std::vector<std::string> nets = {c->network_mode};
-    const json eps = c->networking.value("EndpointsConfig", json::object());
-    if (eps.is_object()) {
-      for (const auto& [n, cfg] : eps.items()) {
-        (void)cfg;
-        auto info = networks_->find(n);
-        if (info && std::find(nets.begin(), nets.end(), info->name) == nets.end()) {
-          nets.push_back(info->name);
-        }
+    const model::EndpointsConfig& eps = c->networking;
+    for (const auto& [n, cfg] : eps) {
+      (void)cfg;
+      auto info = networks_->find(n);
+      if (info && std::find(nets.begin(), nets.end(), info->name) == nets.end()) {
+        nets.push_back(info->name);
       }
     }
     for (const auto& n : nets) {
       NetworkJoin join{n, {}};
       if (n != "bridge") {
-        json config;
-        if (eps.is_object()) {
-          for (const auto& [k, v] : eps.items()) {
-            auto info = networks_->find(k);
-            if (info && info->name == n) {
-              config = v;
-            }
+        model::EndpointConfig config;
+        for (const auto& [k, v] : eps) {
+          auto info = networks_->find(k);
+          if (info && info->name == n) {
+            config = v;
           }
         }
         join.names = dns_names(*c, config);

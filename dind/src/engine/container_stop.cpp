@@ -165,7 +165,7 @@ void Containers::on_shim_exit(const std::shared_ptr<Container>& c, uint64_t gene
   {
     EngineLock lock(*this);
     if (!maybe_restart_locked(c)) {
-      auto_remove = c->host_config.value("AutoRemove", false);
+      auto_remove = c->host_config.auto_remove;
     }
   }
   for (auto& w : waiters) {  // after the lock: a waiter may call back in
@@ -192,7 +192,7 @@ base::Status Containers::signal(Container& c, int sig) {
   // (which then arrive); other signals wait for the unpause.
   if (c.paused) {
     int stop_sig = SIGTERM;
-    if (auto p = parse_signal(c.config.value("StopSignal", "")); p) {
+    if (auto p = parse_signal(c.config.stop_signal); p) {
       stop_sig = *p;
     }
     if (sig == SIGKILL || sig == stop_sig) {
@@ -247,7 +247,7 @@ void Containers::stop(const std::string& ref, int timeout,
 void Containers::stop_locked(const std::shared_ptr<Container>& c, int timeout) {
   c->stop_requested = true;
   int sig = SIGTERM;
-  if (auto s = c->config.value("StopSignal", ""); !s.empty()) {
+  if (const auto& s = c->config.stop_signal; !s.empty()) {
     if (auto parsed = parse_signal(s)) {
       sig = *parsed;
     }

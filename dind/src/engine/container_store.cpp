@@ -1,6 +1,7 @@
 #include "container_store.hpp"
 
 #include "container_util.hpp"
+#include "dind/model/container_json.hpp"
 
 namespace dind::engine {
 
@@ -19,9 +20,9 @@ json encode_record(const Containers::Container& c) {
           {"Image", c.image_id},
           {"ImageName", c.image_name},
           {"Created", c.created},
-          {"Config", c.config},
-          {"HostConfig", c.host_config},
-          {"NetworkingConfig", c.networking},
+          {"Config", model::encode_config(c.config)},
+          {"HostConfig", model::encode_host_config(c.host_config)},
+          {"NetworkingConfig", model::encode_networking_config(c.networking)},
           {"NetworkMode", c.network_mode},
           {"MountSpecs", mounts},
           {"AnonVolumes", c.anon_volumes},
@@ -63,9 +64,19 @@ base::Result<std::shared_ptr<Containers::Container>> decode_record(const json& d
     c->image_id = doc.value("Image", "");
     c->image_name = doc.value("ImageName", "");
     c->created = doc.value("Created", "");
-    c->config = doc.value("Config", json::object());
-    c->host_config = doc.value("HostConfig", json::object());
-    c->networking = doc.value("NetworkingConfig", json::object());
+    auto typed = [](auto decoded, auto& out, const char* what) -> base::Status {
+      if (!decoded) {
+        return make_error(ErrorKind::kDataLoss,
+                          std::string(what) + ": " + decoded.error().message);
+      }
+      out = std::move(*decoded);
+      return {};
+    };
+    DIND_TRY(typed(model::decode_config(doc.value("Config", json::object())), c->config, "Config"));
+    DIND_TRY(typed(model::decode_host_config(doc.value("HostConfig", json::object())),
+                   c->host_config, "HostConfig"));
+    DIND_TRY(typed(model::decode_networking_config(doc.value("NetworkingConfig", json::object())),
+                   c->networking, "NetworkingConfig"));
     c->network_mode = doc.value("NetworkMode", "bridge");
     for (const auto& m : doc.value("MountSpecs", json::array())) {
       c->mounts.push_back(mount_spec_from(m));
@@ -84,8 +95,8 @@ base::Result<std::shared_ptr<Containers::Container>> decode_record(const json& d
     c->manually_stopped = doc.value("HasBeenManuallyStopped", false);
     c->shim_pid = doc.value("ShimPid", 0);
     c->endpoints = doc.value("Endpoints", json::object());
-    if (!c->config.is_object() || !c->host_config.is_object() || !c->endpoints.is_object()) {
-      return make_error(ErrorKind::kDataLoss, "Config, HostConfig or Endpoints is not an object");
+    if (!c->endpoints.is_object()) {
+      return make_error(ErrorKind::kDataLoss, "Endpoints is not an object");
     }
     return c;
   } catch (const json::exception& e) {  // a field of the wrong type

@@ -101,20 +101,14 @@ base::Status write_in_place(const fs::path& path, const std::string& text) {
 }
 
 std::string hosts_file(const std::string& hostname, const std::vector<std::string>& ips,
-                       const json& extra) {
+                       const std::vector<std::string>& extra) {
   std::string out =
       "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\n"
       "ff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n";
-  if (extra.is_array()) {
-    for (const auto& e : extra) {
-      if (!e.is_string()) {
-        continue;
-      }
-      const std::string s = e.get<std::string>();
-      const size_t colon = s.find(':');
-      if (colon != std::string::npos) {
-        out += s.substr(colon + 1) + "\t" + s.substr(0, colon) + "\n";
-      }
+  for (const auto& s : extra) {
+    const size_t colon = s.find(':');
+    if (colon != std::string::npos) {
+      out += s.substr(colon + 1) + "\t" + s.substr(0, colon) + "\n";
     }
   }
   for (const auto& ip : ips) {
@@ -168,9 +162,8 @@ int64_t parse_time_secs(const std::string& t) {
   return static_cast<int64_t>(timegm(&tm));
 }
 
-int stop_timeout(const json& config) {
-  const auto it = config.find("StopTimeout");
-  return it != config.end() && it->is_number_integer() ? it->get<int>() : 10;
+int stop_timeout(const model::Config& config) {
+  return config.stop_timeout ? static_cast<int>(*config.stop_timeout) : 10;
 }
 
 int64_t now_secs() {

@@ -39,6 +39,7 @@
 #include "container_util.hpp"
 #include "host_facts.hpp"
 #include "top.hpp"
+#include "dind/model/container_json.hpp"
 #include "dind/runtime/resources.hpp"
 #include "dind/runtime/seccomp_bpf.hpp"
 #include "dind/runtime/security.hpp"
@@ -116,9 +117,8 @@ json Containers::inspect_locked(const Container& c) const {
         {"IPPrefixLen", 0},         {"IPv6Gateway", ""},     {"GlobalIPv6Address", ""},
         {"GlobalIPv6PrefixLen", 0}, {"DNSNames", nullptr}};
   }
-  if (c.config.contains("ExposedPorts") && c.config["ExposedPorts"].is_object()) {
-    for (const auto& [k, v] : c.config["ExposedPorts"].items()) {
-      (void)v;
+  {
+    for (const auto& k : c.config.exposed_ports) {
       if (!ports.contains(k)) {
         ports[k] = nullptr;
       }
@@ -181,7 +181,7 @@ json Containers::inspect_locked(const Container& c) const {
       {"ProcessLabel", ""},
       {"AppArmorProfile", ""},
       {"ExecIDs", nullptr},
-      {"HostConfig", c.host_config},
+      {"HostConfig", model::encode_host_config(c.host_config)},
       {"GraphDriver",
        {{"Data",
          {{"MergedDir", (layer / "merged").string()},
@@ -189,7 +189,7 @@ json Containers::inspect_locked(const Container& c) const {
           {"WorkDir", (layer / "work").string()}}},
         {"Name", "overlay2"}}},
       {"Mounts", mounts},
-      {"Config", c.config},
+      {"Config", model::encode_config(c.config)},
       {"NetworkSettings",
        {{"Bridge", ""},
         {"SandboxID", c.netns.empty() ? "" : base::sha256_digest(c.id).substr(7)},
@@ -292,14 +292,15 @@ base::Result<json> Containers::list(const ListOptions& o) const {
         })) {
       continue;
     }
-    const json labels = c->config.value("Labels", json::object());
+    const model::StringMap& labels = c->config.labels;
     if (!any_of("label", [&](const std::string& v) {
           const size_t eq = v.find('=');
           const std::string k = v.substr(0, eq);
-          if (!labels.is_object() || !labels.contains(k)) {
+          const auto it = labels.find(k);
+          if (it == labels.end()) {
             return false;
           }
-          return eq == std::string::npos || labels[k] == v.substr(eq + 1);
+          return eq == std::string::npos || it->second == v.substr(eq + 1);
         })) {
       continue;
     }
@@ -363,10 +364,12 @@ base::Result<json> Containers::list(const ListOptions& o) const {
                  {"Command", command},
                  {"Created", parse_time_secs(c->created)},
                  {"Ports", ports},
-                 {"Labels", labels.is_object() ? labels : json::object()},
+                 {"Labels", labels},
                  {"State", shown},
                  {"Status", status},
-                 {"HostConfig", {{"NetworkMode", c->host_config.value("NetworkMode", "default")}}},
+                 {"HostConfig", {{"NetworkMode", c->host_config.network_mode.empty()
+                                                     ? std::string("default")
+                                                     : c->host_config.network_mode}}},
                  {"NetworkSettings", {{"Networks", full["NetworkSettings"]["Networks"]}}},
                  {"Mounts", full["Mounts"]}};
     if (o.size) {

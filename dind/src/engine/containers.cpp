@@ -36,6 +36,7 @@
 #include "dind/base/time.hpp"
 #include "dind/engine/shim_client.hpp"
 #include "container_record.hpp"
+#include "dind/model/container_json.hpp"
 #include "container_store.hpp"
 #include "container_util.hpp"
 #include "host_facts.hpp"
@@ -327,11 +328,9 @@ std::vector<std::string> Containers::volume_users(const std::string& name) const
 // ---------------------------------------------------------------------------
 // create
 
-base::Result<Containers::Created> Containers::create(const std::string& name_in, const json& body) {
-  if (!body.is_object()) {
-    return make_error(ErrorKind::kInvalidArgument, "the request body must be a JSON object");
-  }
-  const std::string image_ref = body.value("Image", "");
+base::Result<Containers::Created> Containers::create(const std::string& name_in,
+                                                     model::CreateRequest request) {
+  const std::string image_ref = request.config.image;
   if (image_ref.empty()) {
     return make_error(ErrorKind::kInvalidArgument,
                       "No image specified");  // dockerd: "config cannot be empty..."
@@ -339,57 +338,30 @@ base::Result<Containers::Created> Containers::create(const std::string& name_in,
   if (!name_in.empty()) {
     DIND_TRY(validate_container_name(name_in));
   }
-  auto image_id = images_->resolve(image_ref);
-  if (!image_id) {
-    return std::move(image_id).error();
+  DIND_ASSIGN_OR_RETURN(const std::string image_id, images_->resolve(image_ref));
+  DIND_ASSIGN_OR_RETURN(const auto image, images_->get(image_id));
+  const json image_doc = json::parse(image.config, nullptr, false);
+  model::Config image_config;
+  if (image_doc.is_object() && image_doc.contains("config")) {
+    // An image's config that does not decode counts as empty, as before a
+    // store upgrade: the request must then say everything.
+    image_config = model::decode_config(image_doc["config"]).value_or(model::Config{});
   }
-  auto image = images_->get(*image_id);
-  if (!image) {
-    return std::move(image).error();
-  }
-  const json image_doc = json::parse(image->config, nullptr, false);
-  json hc = body.value("HostConfig", json::object());
-  if (!hc.is_object()) {
-    hc = json::object();
-  }
-  json request_config = body;
-  request_config.erase("HostConfig");
-  request_config.erase("NetworkingConfig");
   auto c = std::make_shared<Container>();
   c->id = base::random_hex(64);
-  c->config = merge_config(request_config, image_doc.value("config", json::object()), c->id);
-  c->config["Image"] = image_ref;
-  if (auto args = runtime::process_args(c->config); !args) {
-    return std::move(args).error();
-  }
-  auto mounts = parse_mounts(c->config, hc);
-  if (!mounts) {
-    return std::move(mounts).error();
-  }
-  if (auto ports = parse_port_bindings(c->config, hc); !ports) {
-    return std::move(ports).error();
-  }
-  if (auto policy = parse_restart_policy(hc); !policy) {
-    return std::move(policy).error();
-  }
-  if (auto sec = runtime::parse_security_opts(hc); !sec) {
-    return std::move(sec).error();
-  }
-  if (auto st = runtime::check_caps_and_sysctls(
-          hc, hc.value("NetworkMode", json("")) == json("host"));
-      !st) {
-    return std::move(st).error();
-  }
-  if (auto caps = runtime::granted_capabilities(hc, host_.bounding_caps); !caps) {
-    return std::move(caps).error();
-  }
+  c->config = merge_config(std::move(request.config), image_config, c->id);
+  c->config.image = image_ref;
+  model::HostConfig hc = std::move(request.host_config);
+  DIND_TRY(runtime::process_args(c->config));
+  DIND_ASSIGN_OR_RETURN(auto mounts, parse_mounts(c->config, hc));
+  DIND_TRY(parse_port_bindings(c->config, hc));
+  DIND_TRY(parse_restart_policy(hc));
+  DIND_TRY(runtime::parse_security_opts(hc));
+  DIND_TRY(runtime::check_caps_and_sysctls(hc, hc.network_mode == "host"));
+  DIND_TRY(runtime::granted_capabilities(hc, host_.bounding_caps));
   std::vector<std::string> warnings;
-  if (auto settled = runtime::settle_resources(hc, host_, false, &warnings); !settled) {
-    return std::move(settled).error();
-  } else {
-    hc = std::move(*settled);
-  }
-  std::string mode = hc.value("NetworkMode", "");
+  DIND_ASSIGN_OR_RETURN(hc, runtime::settle_resources(std::move(hc), host_, false, &warnings));
+  std::string mode = hc.network_mode;
   if (mode.empty() || mode == "default") {
     mode = "bridge";
   }
@@ -397,47 +369,49 @@ base::Result<Containers::Created> Containers::create(const std::string& name_in,
     return make_error(ErrorKind::kUnimplemented, "--network container:<name> is not supported yet");
   }
   if (mode != "none" && mode != "host") {
-    auto net = networks_->find(mode);
-    if (!net) {
-      return std::move(net).error();
-    }
-    mode = net->name;
+    DIND_ASSIGN_OR_RETURN(const auto net, networks_->find(mode));
+    mode = net.name;
   }
-  hc["NetworkMode"] = hc.value("NetworkMode", "").empty() ? "default" : hc["NetworkMode"];
   // The defaults dockerd fills in (clients read them back from inspect).
-  json log_config = hc.value("LogConfig", json::object());
-  if (!log_config.is_object()) {
-    log_config = json::object();
+  if (hc.network_mode.empty()) {
+    hc.network_mode = "default";
   }
-  const std::string log_type = log_config.value("Type", "");
-  if (!log_type.empty() && log_type != "json-file") {
-    return make_error(ErrorKind::kInvalidArgument,
-                      "logging driver \"" + log_type + "\" is not supported (only json-file)");
+  if (!hc.log_config.type.empty() && hc.log_config.type != "json-file") {
+    return make_error(ErrorKind::kInvalidArgument, "logging driver \"" + hc.log_config.type +
+                                                       "\" is not supported (only json-file)");
   }
-  log_config["Type"] = "json-file";
-  if (!log_config.contains("Config") || !log_config["Config"].is_object()) {
-    log_config["Config"] = json::object();
+  hc.log_config.type = "json-file";
+  if (hc.restart_policy.name.empty()) {
+    hc.restart_policy.name = "no";
   }
-  hc["LogConfig"] = log_config;
-  if (!hc.contains("RestartPolicy") || !hc["RestartPolicy"].is_object()) {
-    hc["RestartPolicy"] = {{"Name", "no"}, {"MaximumRetryCount", 0}};
-  } else if (hc["RestartPolicy"].value("Name", "").empty()) {
-    hc["RestartPolicy"]["Name"] = "no";
+  if (hc.runtime.empty()) {
+    hc.runtime = "runc";
   }
+  if (hc.shm_size == 0) {
+    hc.shm_size = int64_t{64} << 20;
+  }
+  c->host_config = std::move(hc);
+  c->networking = std::move(request.endpoints);
   c->network_mode = mode;
-  for (auto& m : *mounts) {
+  for (auto& m : mounts) {
     if (m.type == MountSpec::Type::kVolume && m.source.empty()) {
       m.source = base::random_hex(64);
       c->anon_volumes.push_back(m.source);
     }
   }
-  c->mounts = *mounts;
-  c->image_id = *image_id;
+  c->mounts = std::move(mounts);
+  c->image_id = image_id;
   c->image_name = image_ref;
-  c->host_config = hc;
-  c->networking = body.value("NetworkingConfig", json::object());
   c->created = base::rfc3339_nano(std::chrono::system_clock::now());
 
+  // A fresh random ID: the directory is nobody else's, so it is made before
+  // the lock is taken.
+  std::error_code ec;
+  fs::create_directories(dir(c->id), ec);
+  if (ec) {
+    return make_error(base::kind_from_errno(ec.value()),
+                      "create " + dir(c->id).string() + ": " + ec.message());
+  }
   EngineLock lock(*this);
   std::string name = name_in.empty() ? "" : (name_in[0] == '/' ? name_in : "/" + name_in);
   if (name.empty()) {
@@ -453,13 +427,12 @@ base::Result<Containers::Created> Containers::create(const std::string& name_in,
       name = std::string("/") + kA[a % 10] + "_" + kB[b % 8] + r.substr(4, 2);
     } while (names_.count(name) != 0);
   }
-  DIND_TRY(name_free_locked(name));
-  c->name = name;
-  std::error_code ec;
-  fs::create_directories(dir(c->id), ec);
-  if (ec) {
-    return make_error(base::kind_from_errno(ec.value()), "create " + dir(c->id).string() + ": " + ec.message());
+  if (auto free = name_free_locked(name); !free) {
+    lock.unlock();
+    fs::remove_all(dir(c->id), ec);
+    return std::move(free).error();
   }
+  c->name = name;
   // The name is held from here; the record is written without the lock, and
   // a failure gives the name back.
   by_id_[c->id] = c;
@@ -602,7 +575,7 @@ base::Status Containers::resize(const std::string& ref, int height, int width) {
     EngineLock lock(*this);
     DIND_ASSIGN_OR_RETURN(c, find_locked(ref));
     DIND_TRY(admit(state_of(*c), Op::kResize, c->id));
-    if (!c->config.value("Tty", false)) {
+    if (!c->config.tty) {
       return make_error(ErrorKind::kConflict, "Container " + c->id + " was not started with a TTY");
     }
   }
@@ -630,7 +603,7 @@ base::Result<Containers::ExecTarget> Containers::exec_target(const std::string& 
     t.generation = c.generation;
   }
   const std::string rootfs = (layers_->root() / "mounts" / t.id / "merged").string();
-  auto u = runtime::resolve_user(user.empty() ? t.config.value("User", "") : user,
+  auto u = runtime::resolve_user(user.empty() ? t.config.user : user,
                                  read_in_root(rootfs, "/etc/passwd"),
                                  read_in_root(rootfs, "/etc/group"));
   if (!u) {

@@ -13,15 +13,13 @@ using json = nlohmann::json;
 namespace {
 
 // --dns: its servers replace the network's nameservers; search and options stay.
-std::string with_dns(const std::string& resolv, const json& dns) {
-  if (!dns.is_array() || dns.empty()) {
+std::string with_dns(const std::string& resolv, const std::vector<std::string>& dns) {
+  if (dns.empty()) {
     return resolv;
   }
   std::string out;
   for (const auto& s : dns) {
-    if (s.is_string()) {
-      out += "nameserver " + s.get<std::string>() + "\n";
-    }
+    out += "nameserver " + s + "\n";
   }
   std::istringstream in(resolv);
   std::string line;
@@ -41,10 +39,11 @@ std::string short_of(const std::string& id) {
 
 base::Result<StartPlan> plan_start(const StartFacts& f) {
   StartPlan p;
-  p.hostname = f.config.value("Hostname", short_of(f.id)) + "\n";
-  p.extra_hosts = f.host_config.value("ExtraHosts", json());
-  p.hosts = hosts_file(f.config.value("Hostname", short_of(f.id)), {}, p.extra_hosts);
-  p.resolv_conf = f.network_mode == "none" ? "" : with_dns(f.resolv_conf, f.host_config.value("Dns", json::array()));
+  const std::string hostname = f.config.hostname.empty() ? short_of(f.id) : f.config.hostname;
+  p.hostname = hostname + "\n";
+  p.extra_hosts = f.host_config.extra_hosts.value_or(model::Strings{});
+  p.hosts = hosts_file(hostname, {}, p.extra_hosts);
+  p.resolv_conf = f.network_mode == "none" ? "" : with_dns(f.resolv_conf, f.host_config.dns);
 
   for (const auto& m : f.mounts) {
     if (m.type == MountSpec::Type::kVolume) {
@@ -55,19 +54,11 @@ base::Result<StartPlan> plan_start(const StartFacts& f) {
   }
 
   // The user, from the image's own files, and its --group-add groups.
-  auto user = runtime::resolve_user(f.config.value("User", ""), f.passwd, f.group);
+  auto user = runtime::resolve_user(f.config.user, f.passwd, f.group);
   if (!user) {
     return make_error(ErrorKind::kInternal, "OCI runtime create failed: " + user.error().message + ": unknown");
   }
-  std::vector<std::string> group_add;
-  if (const json g = f.host_config.value("GroupAdd", json()); g.is_array()) {
-    for (const auto& e : g) {
-      if (e.is_string()) {
-        group_add.push_back(e.get<std::string>());
-      }
-    }
-  }
-  DIND_TRY(runtime::add_groups(*user, group_add, f.group));
+  DIND_TRY(runtime::add_groups(*user, f.host_config.group_add.value_or(model::Strings{}), f.group));
 
   runtime::SpecInput& in = p.spec_input;
   in.id = f.id;
@@ -82,7 +73,7 @@ base::Result<StartPlan> plan_start(const StartFacts& f) {
   in.seccomp = f.seccomp;
   in.host = f.host;
   in.devices = f.devices;
-  if (f.host_config.value("Init", json(false)) == json(true)) {
+  if (f.host_config.init.value_or(false)) {
     if (f.init_exe.empty()) {
       return make_error(ErrorKind::kInvalidArgument, "--init needs the static dind-shim installed next to dind");
     }
@@ -102,9 +93,9 @@ base::Result<StartPlan> plan_start(const StartFacts& f) {
   so.log_path = f.container_dir + "/" + f.id + "-json.log";
   so.socket = f.socket;
   so.exit_file = f.container_dir + "/exit.json";
-  so.open_stdin = f.config.value("OpenStdin", false);
-  so.stdin_once = f.config.value("StdinOnce", false);
-  so.tty = f.config.value("Tty", false);
+  so.open_stdin = f.config.open_stdin;
+  so.stdin_once = f.config.stdin_once;
+  so.tty = f.config.tty;
   so.cgroup = in.cgroups_path;
   so.runc_exec = f.runc_exec;
   return p;

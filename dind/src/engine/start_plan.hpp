@@ -22,8 +22,8 @@ namespace dind::engine {
 
 struct StartFacts {
   std::string id;
-  nlohmann::json config;       // the merged Config
-  nlohmann::json host_config;  // HostConfig as created
+  model::Config config;           // the merged Config
+  model::HostConfig host_config;  // HostConfig as created
   std::string network_mode = "bridge";
   std::vector<MountSpec> mounts;
   std::string rootfs;         // the mounted overlay
@@ -46,7 +46,7 @@ struct StartFacts {
 struct StartPlan {
   std::string hostname;      // /etc/hostname's content
   std::string hosts;         // /etc/hosts before the network's addresses join
-  nlohmann::json extra_hosts;  // --add-host entries, for the hosts file with addresses
+  std::vector<std::string> extra_hosts;  // --add-host entries, for the hosts file with addresses
   std::string resolv_conf;   // --dns replaces the nameservers, keeps search/options
   std::vector<std::string> volumes;       // named volumes to create (on demand)
   std::vector<std::string> bind_sources;  // -v host paths to create when missing

@@ -17,19 +17,6 @@ base::Error invalid(std::string message) {
   return make_error(ErrorKind::kInvalidArgument, std::move(message));
 }
 
-// An integer field; 0 when absent or null; an error for another type.
-base::Result<int64_t> int_field(const json& hc, const char* key) {
-  const auto it = hc.find(key);
-  if (it == hc.end() || it->is_null()) {
-    return int64_t{0};
-  }
-  if (!it->is_number_integer()) {
-    return invalid(std::string("json: cannot unmarshal ") + it->type_name() +
-                   " into Go struct field HostConfig." + key + " of type int64");
-  }
-  return it->get<int64_t>();
-}
-
 const std::set<std::string>& ulimit_names() {
   static const std::set<std::string> k = {"core",   "cpu",   "data",     "fsize",      "locks",
                                           "memlock", "msgqueue", "nice", "nofile",   "nproc",
@@ -90,23 +77,19 @@ std::optional<std::set<int>> parse_cpu_list(const std::string& text) {
   return out;
 }
 
-base::Result<json> settle_resources(json hc, const HostFacts& host, bool update,
-                                    std::vector<std::string>* warnings) {
-  if (!hc.is_object()) {
-    hc = json::object();
-  }
-  DIND_ASSIGN_OR_RETURN(const int64_t memory, int_field(hc, "Memory"));
-  DIND_ASSIGN_OR_RETURN(int64_t swap, int_field(hc, "MemorySwap"));
-  DIND_ASSIGN_OR_RETURN(const int64_t reservation, int_field(hc, "MemoryReservation"));
-  DIND_ASSIGN_OR_RETURN(const int64_t nano, int_field(hc, "NanoCpus"));
-  DIND_ASSIGN_OR_RETURN(const int64_t period, int_field(hc, "CpuPeriod"));
-  DIND_ASSIGN_OR_RETURN(const int64_t quota, int_field(hc, "CpuQuota"));
-  DIND_ASSIGN_OR_RETURN(const int64_t shares, int_field(hc, "CpuShares"));
-  DIND_ASSIGN_OR_RETURN(const int64_t pids, int_field(hc, "PidsLimit"));
-  DIND_ASSIGN_OR_RETURN(const int64_t blkio, int_field(hc, "BlkioWeight"));
-  DIND_ASSIGN_OR_RETURN(const int64_t oom_adj, int_field(hc, "OomScoreAdj"));
+base::Result<model::HostConfig> settle_resources(model::HostConfig hc, const HostFacts& host,
+                                                 bool update, std::vector<std::string>* warnings) {
+  model::Resources& r = hc.resources;
+  const int64_t memory = r.memory;
+  const int64_t swap = r.memory_swap;
+  const int64_t reservation = r.memory_reservation;
+  const int64_t nano = r.nano_cpus;
+  const int64_t period = r.cpu_period;
+  const int64_t quota = r.cpu_quota;
+  const int64_t blkio = r.blkio_weight;
+  const int64_t oom_adj = hc.oom_score_adj;
 
-  if (memory < 0 || reservation < 0 || nano < 0 || period < 0 || shares < 0) {
+  if (memory < 0 || reservation < 0 || nano < 0 || period < 0 || r.cpu_shares < 0) {
     return invalid("invalid resource limit: values cannot be negative");
   }
   if (memory != 0 && memory < kMinMemory) {
@@ -125,10 +108,9 @@ base::Result<json> settle_resources(json hc, const HostFacts& host, bool update,
     return invalid(
         "Minimum memory limit can not be less than memory reservation limit, see usage");
   }
-  if (auto it = hc.find("MemorySwappiness"); it != hc.end() && !it->is_null()) {
-    if (!it->is_number_integer() || it->get<int64_t>() < -1 || it->get<int64_t>() > 100) {
-      return invalid("Invalid value: " + it->dump() + ", valid memory swappiness range is 0-100");
-    }
+  if (r.memory_swappiness && (*r.memory_swappiness < -1 || *r.memory_swappiness > 100)) {
+    return invalid("Invalid value: " + std::to_string(*r.memory_swappiness) +
+                   ", valid memory swappiness range is 0-100");
   }
   if (nano > 0 && period > 0) {
     return invalid("Conflicting options: Nano CPUs and CPU Period cannot both be set");
@@ -147,8 +129,8 @@ base::Result<json> settle_resources(json hc, const HostFacts& host, bool update,
   if (quota > 0 && quota < 1000) {
     return invalid("CPU cfs quota can not be less than 1ms (i.e. 1000)");
   }
-  DIND_TRY(check_cpuset(hc.value("CpusetCpus", ""), host.cpus_online, "cpuset cpus"));
-  DIND_TRY(check_cpuset(hc.value("CpusetMems", ""), host.mems_online, "cpuset mems"));
+  DIND_TRY(check_cpuset(r.cpuset_cpus, host.cpus_online, "cpuset cpus"));
+  DIND_TRY(check_cpuset(r.cpuset_mems, host.mems_online, "cpuset mems"));
   if (blkio != 0 && (blkio < 10 || blkio > 1000)) {
     return invalid("Range of blkio weight is from 10 to 1000");
   }
@@ -156,37 +138,29 @@ base::Result<json> settle_resources(json hc, const HostFacts& host, bool update,
     return invalid("Invalid value " + std::to_string(oom_adj) +
                    ", range for oom score adj is [-1000, 1000]");
   }
-  if (auto it = hc.find("Ulimits"); it != hc.end() && !it->is_null()) {
-    if (!it->is_array()) {
-      return invalid("json: cannot unmarshal " + std::string(it->type_name()) +
-                     " into Go struct field HostConfig.Ulimits of type []*units.Ulimit");
+  for (const auto& u : r.ulimits) {
+    if (ulimit_names().count(u.name) == 0) {
+      return invalid("invalid ulimit type: " + u.name);
     }
-    for (const auto& u : *it) {
-      if (!u.is_object() || !u.value("Name", json()).is_string() ||
-          !u.value("Soft", json(0)).is_number_integer() ||
-          !u.value("Hard", json(0)).is_number_integer()) {
-        return invalid("invalid ulimit: " + u.dump());
-      }
-      const std::string name = u["Name"].get<std::string>();
-      if (ulimit_names().count(name) == 0) {
-        return invalid("invalid ulimit type: " + name);
-      }
-      const int64_t soft = u.value("Soft", int64_t{0});
-      const int64_t hard = u.value("Hard", int64_t{0});
-      if (soft > hard) {
-        return invalid("ulimit soft limit must be less than or equal to hard limit: " +
-                       std::to_string(soft) + " > " + std::to_string(hard));
-      }
+    if (u.soft > u.hard) {
+      return invalid("ulimit soft limit must be less than or equal to hard limit: " +
+                     std::to_string(u.soft) + " > " + std::to_string(u.hard));
     }
   }
-  for (const char* key : {"CpuRealtimePeriod", "CpuRealtimeRuntime"}) {
-    if (hc.value(key, json(0)).is_number() && hc.value(key, json(0)).get<double>() != 0) {
-      return invalid(std::string(key) + ": real-time CPU scheduling is not supported by dind");
-    }
+  if (r.cpu_realtime_period != 0) {
+    return invalid("CpuRealtimePeriod: real-time CPU scheduling is not supported by dind");
   }
-  for (const char* key : {"BlkioWeightDevice", "BlkioDeviceReadBps", "BlkioDeviceWriteBps",
-                          "BlkioDeviceReadIOps", "BlkioDeviceWriteIOps"}) {
-    if (const json v = hc.value(key, json()); v.is_array() && !v.empty()) {
+  if (r.cpu_realtime_runtime != 0) {
+    return invalid("CpuRealtimeRuntime: real-time CPU scheduling is not supported by dind");
+  }
+  const std::pair<const char*, bool> per_device[] = {
+      {"BlkioWeightDevice", !r.blkio_weight_device.empty()},
+      {"BlkioDeviceReadBps", !r.blkio_device_read_bps.empty()},
+      {"BlkioDeviceWriteBps", !r.blkio_device_write_bps.empty()},
+      {"BlkioDeviceReadIOps", !r.blkio_device_read_iops.empty()},
+      {"BlkioDeviceWriteIOps", !r.blkio_device_write_iops.empty()}};
+  for (const auto& [key, given] : per_device) {
+    if (given) {
       return invalid(std::string(key) + ": per-device block I/O limits are not supported by dind");
     }
   }
@@ -197,97 +171,88 @@ base::Result<json> settle_resources(json hc, const HostFacts& host, bool update,
           "Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight "
           "discarded.");
     }
-    hc["BlkioWeight"] = 0;
+    r.blkio_weight = 0;
   }
   // dockerd's defaults.
   if (!update && memory > 0 && swap == 0) {
-    swap = host.swap_limit ? memory * 2 : -1;
-    hc["MemorySwap"] = swap;
+    r.memory_swap = host.swap_limit ? memory * 2 : -1;
   }
-  if (pids < 0) {
-    hc["PidsLimit"] = 0;
+  if (r.pids_limit && *r.pids_limit < 0) {
+    r.pids_limit = 0;
   }
   return hc;
 }
 
-json oci_resources(const json& hc, const HostFacts& host) {
-  auto get = [&hc](const char* key) -> int64_t {
-    const auto it = hc.find(key);
-    return it != hc.end() && it->is_number_integer() ? it->get<int64_t>() : 0;
-  };
-  json r = json::object();
+json oci_resources(const model::Resources& r, const HostFacts& host) {
+  json out = json::object();
   json memory = json::object();
-  if (get("Memory") > 0) {
-    memory["limit"] = get("Memory");
-    if (host.swap_limit && get("MemorySwap") != 0) {
-      memory["swap"] = get("MemorySwap");
+  if (r.memory > 0) {
+    memory["limit"] = r.memory;
+    if (host.swap_limit && r.memory_swap != 0) {
+      memory["swap"] = r.memory_swap;
     }
   }
-  if (get("MemoryReservation") > 0) {
-    memory["reservation"] = get("MemoryReservation");
+  if (r.memory_reservation > 0) {
+    memory["reservation"] = r.memory_reservation;
   }
-  if (auto it = hc.find("MemorySwappiness"); it != hc.end() && it->is_number_integer() &&
-                                             it->get<int64_t>() >= 0) {
-    memory["swappiness"] = it->get<int64_t>();
+  if (r.memory_swappiness && *r.memory_swappiness >= 0) {
+    memory["swappiness"] = *r.memory_swappiness;
   }
-  if (hc.value("OomKillDisable", false)) {
+  if (r.oom_kill_disable) {
     memory["disableOOMKiller"] = true;
   }
   if (!memory.empty()) {
-    r["memory"] = memory;
+    out["memory"] = memory;
   }
   json cpu = json::object();
-  if (get("CpuShares") > 0) {
-    cpu["shares"] = get("CpuShares");
+  if (r.cpu_shares > 0) {
+    cpu["shares"] = r.cpu_shares;
   }
-  if (get("NanoCpus") > 0) {
+  if (r.nano_cpus > 0) {
     cpu["period"] = kCfsPeriod;
-    cpu["quota"] = get("NanoCpus") * kCfsPeriod / 1000000000;
+    cpu["quota"] = r.nano_cpus * kCfsPeriod / 1000000000;
   } else {
-    if (get("CpuPeriod") > 0) {
-      cpu["period"] = get("CpuPeriod");
+    if (r.cpu_period > 0) {
+      cpu["period"] = r.cpu_period;
     }
-    if (get("CpuQuota") != 0) {
-      cpu["quota"] = get("CpuQuota");
+    if (r.cpu_quota != 0) {
+      cpu["quota"] = r.cpu_quota;
     }
   }
-  if (auto v = hc.value("CpusetCpus", ""); !v.empty()) {
-    cpu["cpus"] = v;
+  if (!r.cpuset_cpus.empty()) {
+    cpu["cpus"] = r.cpuset_cpus;
   }
-  if (auto v = hc.value("CpusetMems", ""); !v.empty()) {
-    cpu["mems"] = v;
+  if (!r.cpuset_mems.empty()) {
+    cpu["mems"] = r.cpuset_mems;
   }
   if (!cpu.empty()) {
-    r["cpu"] = cpu;
+    out["cpu"] = cpu;
   }
-  if (get("PidsLimit") > 0) {
-    r["pids"] = {{"limit", get("PidsLimit")}};
+  if (r.pids_limit.value_or(0) > 0) {
+    out["pids"] = {{"limit", *r.pids_limit}};
   }
-  if (get("BlkioWeight") > 0) {
-    r["blockIO"] = {{"weight", get("BlkioWeight")}};
+  if (r.blkio_weight > 0) {
+    out["blockIO"] = {{"weight", r.blkio_weight}};
   }
-  return r;
+  return out;
 }
 
-base::Result<json> oci_rlimits(const json& hc, const HostFacts& host) {
+base::Result<json> oci_rlimits(const model::Resources& r, const HostFacts& host) {
   const bool can_raise = std::find(host.bounding_caps.begin(), host.bounding_caps.end(),
                                    "CAP_SYS_RESOURCE") != host.bounding_caps.end();
   json out = json::array();
   bool nofile_set = false;
-  const json ulimits = hc.is_object() ? hc.value("Ulimits", json::array()) : json::array();
-  for (const auto& u : ulimits.is_array() ? ulimits : json::array()) {
-    const std::string name = u.value("Name", "");
-    const auto soft = u.value("Soft", int64_t{0});
-    const auto hard = u.value("Hard", int64_t{0});
-    if (auto limit = host.rlimit_hard.find(name); !can_raise && limit != host.rlimit_hard.end() &&
-                                                  hard >= 0 &&
-                                                  static_cast<uint64_t>(hard) > limit->second) {
-      return invalid("ulimit " + name + ": the hard limit " + std::to_string(hard) +
+  for (const auto& u : r.ulimits) {
+    if (auto limit = host.rlimit_hard.find(u.name); !can_raise &&
+                                                    limit != host.rlimit_hard.end() &&
+                                                    u.hard >= 0 &&
+                                                    static_cast<uint64_t>(u.hard) > limit->second) {
+      return invalid("ulimit " + u.name + ": the hard limit " + std::to_string(u.hard) +
                      " is above this host's " + std::to_string(limit->second) +
                      " and the daemon lacks CAP_SYS_RESOURCE to raise it");
     }
-    nofile_set = nofile_set || name == "nofile";
-    out.push_back({{"type", "RLIMIT_" + upper(name)}, {"hard", hard}, {"soft", soft}});
+    nofile_set = nofile_set || u.name == "nofile";
+    out.push_back({{"type", "RLIMIT_" + upper(u.name)}, {"hard", u.hard}, {"soft", u.soft}});
   }
   if (!nofile_set) {
     const uint64_t nofile = std::min<uint64_t>(host.nofile_hard, 1048576);

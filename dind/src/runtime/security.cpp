@@ -17,19 +17,6 @@ std::string normalized_cap(std::string c) {
   return c.rfind("CAP_", 0) == 0 ? c : "CAP_" + c;
 }
 
-std::vector<std::string> string_list(const json& hc, const char* key) {
-  std::vector<std::string> out;
-  const json v = hc.is_object() ? hc.value(key, json()) : json();
-  if (v.is_array()) {
-    for (const auto& s : v) {
-      if (s.is_string()) {
-        out.push_back(s.get<std::string>());
-      }
-    }
-  }
-  return out;
-}
-
 }  // namespace
 
 bool known_capability(const std::string& name) {
@@ -37,17 +24,9 @@ bool known_capability(const std::string& name) {
   return c == "CAP_ALL" || capability_number(c) >= 0;
 }
 
-base::Result<SecurityOptions> parse_security_opts(const json& hc) {
+base::Result<SecurityOptions> parse_security_opts(const model::HostConfig& hc) {
   SecurityOptions o;
-  const json opts = hc.is_object() ? hc.value("SecurityOpt", json()) : json();
-  if (!opts.is_null() && !opts.is_array()) {
-    return make_error(ErrorKind::kInvalidArgument, "invalid --security-opt: not a list");
-  }
-  for (const auto& item : opts.is_array() ? opts : json::array()) {
-    if (!item.is_string()) {
-      return make_error(ErrorKind::kInvalidArgument, "invalid --security-opt 1: " + item.dump());
-    }
-    const std::string opt = item.get<std::string>();
+  for (const auto& opt : hc.security_opt.value_or(model::Strings{})) {
     const std::string quoted = json(opt).dump();
     if (opt == "no-new-privileges") {
       o.no_new_privileges = true;
@@ -104,9 +83,11 @@ base::Result<SecurityOptions> parse_security_opts(const json& hc) {
   return o;
 }
 
-base::Status check_caps_and_sysctls(const json& hc, bool host_network) {
-  for (const char* key : {"CapAdd", "CapDrop"}) {
-    for (const auto& c : string_list(hc, key)) {
+base::Status check_caps_and_sysctls(const model::HostConfig& hc, bool host_network) {
+  const std::pair<const char*, const model::OptStrings*> lists[] = {{"CapAdd", &hc.cap_add},
+                                                                    {"CapDrop", &hc.cap_drop}};
+  for (const auto& [key, list] : lists) {
+    for (const auto& c : list->value_or(model::Strings{})) {
       if (!known_capability(c)) {
         return make_error(ErrorKind::kInvalidArgument, std::string("invalid ") + key +
                                                            ": unknown capability: \"" +
@@ -117,14 +98,8 @@ base::Status check_caps_and_sysctls(const json& hc, bool host_network) {
   static const std::set<std::string> kIpc = {
       "kernel.msgmax", "kernel.msgmnb", "kernel.msgmni",  "kernel.sem",
       "kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced"};
-  json sysctls = hc.is_object() ? hc.value("Sysctls", json::object()) : json::object();
-  if (!sysctls.is_object()) {
-    sysctls = json::object();
-  }
-  for (const auto& [k, v] : sysctls.items()) {
-    if (!v.is_string()) {
-      return make_error(ErrorKind::kInvalidArgument, "sysctl '" + k + "' needs a string value");
-    }
+  for (const auto& [k, v] : hc.sysctls) {
+    (void)v;
     const bool net = k.rfind("net.", 0) == 0;
     if (net && host_network) {
       return make_error(ErrorKind::kInvalidArgument,
@@ -137,15 +112,13 @@ base::Status check_caps_and_sysctls(const json& hc, bool host_network) {
   return {};
 }
 
-std::vector<std::string> container_capabilities(const json& hc,
+std::vector<std::string> container_capabilities(const model::HostConfig& hc,
                                                 const std::vector<std::string>& bounding) {
-  const bool privileged =
-      hc.is_object() && hc.value("Privileged", json(false)).is_boolean() && hc.value("Privileged", false);
-  if (privileged) {
+  if (hc.privileged) {
     return bounding;
   }
   std::vector<std::string> caps = default_capabilities();
-  for (const auto& drop : string_list(hc, "CapDrop")) {
+  for (const auto& drop : hc.cap_drop.value_or(model::Strings{})) {
     const std::string c = normalized_cap(drop);
     if (c == "CAP_ALL") {
       caps.clear();
@@ -153,7 +126,7 @@ std::vector<std::string> container_capabilities(const json& hc,
       caps.erase(std::remove(caps.begin(), caps.end(), c), caps.end());
     }
   }
-  for (const auto& add : string_list(hc, "CapAdd")) {
+  for (const auto& add : hc.cap_add.value_or(model::Strings{})) {
     const std::string c = normalized_cap(add);
     if (c == "CAP_ALL") {
       for (const auto& b : bounding) {
@@ -169,7 +142,7 @@ std::vector<std::string> container_capabilities(const json& hc,
 }
 
 base::Result<std::vector<std::string>> granted_capabilities(
-    const json& hc, const std::vector<std::string>& bounding) {
+    const model::HostConfig& hc, const std::vector<std::string>& bounding) {
   auto caps = container_capabilities(hc, bounding);
   for (const auto& c : bounding.empty() ? std::vector<std::string>{} : caps) {
     if (std::find(bounding.begin(), bounding.end(), c) == bounding.end()) {

@@ -17,6 +17,7 @@ namespace {
 
 constexpr const char* kDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
+// The strings of a JSON list (or a lone string) in a seccomp template.
 std::vector<std::string> strings(const json& v) {
   std::vector<std::string> out;
   if (v.is_array()) {
@@ -33,17 +34,6 @@ std::vector<std::string> strings(const json& v) {
 
 std::string env_key(const std::string& kv) {
   return kv.substr(0, kv.find('='));
-}
-
-bool get_bool(const json& obj, const char* key) {
-  return obj.is_object() && obj.contains(key) && obj[key].is_boolean() && obj[key].get<bool>();
-}
-
-int64_t get_int(const json& obj, const char* key) {
-  if (obj.is_object() && obj.contains(key) && obj[key].is_number_integer()) {
-    return obj[key].get<int64_t>();
-  }
-  return 0;
 }
 
 // Docker's device cgroup defaults: deny all, then the few safe char devices,
@@ -81,10 +71,10 @@ const std::vector<std::string>& default_capabilities() {
   return caps;
 }
 
-base::Result<std::vector<std::string>> process_args(const json& config) {
-  std::vector<std::string> args = strings(config.value("Entrypoint", json()));
-  for (auto& c : strings(config.value("Cmd", json()))) {
-    args.push_back(std::move(c));
+base::Result<std::vector<std::string>> process_args(const model::Config& config) {
+  std::vector<std::string> args = config.entrypoint.value_or(model::Strings{});
+  for (const auto& c : config.cmd.value_or(model::Strings{})) {
+    args.push_back(c);
   }
   if (args.empty()) {
     return make_error(ErrorKind::kInvalidArgument, "No command specified");
@@ -92,13 +82,13 @@ base::Result<std::vector<std::string>> process_args(const json& config) {
   return args;
 }
 
-std::vector<std::string> process_env(const json& config) {
+std::vector<std::string> process_env(const model::Config& config) {
   std::vector<std::string> env = {std::string("PATH=") + kDefaultPath,
-                                  "HOSTNAME=" + config.value("Hostname", std::string())};
-  if (get_bool(config, "Tty")) {
+                                  "HOSTNAME=" + config.hostname};
+  if (config.tty) {
     env.emplace_back("TERM=xterm");
   }
-  for (const auto& kv : strings(config.value("Env", json()))) {
+  for (const auto& kv : config.env.value_or(model::Strings{})) {
     const std::string key = env_key(kv);
     auto it = std::find_if(env.begin(), env.end(),
                            [&](const std::string& e) { return env_key(e) == key; });
@@ -114,19 +104,15 @@ std::vector<std::string> process_env(const json& config) {
   return env;
 }
 
-json plan_exec_process(const json& container_process, const json& container_config,
+json plan_exec_process(const json& container_process, const model::Config& container_config,
                        const ExecInput& in) {
   json p = container_process.is_object() ? container_process : json::object();
-  json cfg = container_config.is_object() ? container_config : json::object();
-  cfg["Tty"] = in.tty;
-  json env = cfg.value("Env", json::array());
-  if (!env.is_array()) {
-    env = json::array();
+  model::Config cfg = container_config;
+  cfg.tty = in.tty;
+  if (!cfg.env) {
+    cfg.env.emplace();
   }
-  for (const auto& e : in.env) {
-    env.push_back(e);
-  }
-  cfg["Env"] = env;
+  cfg.env->insert(cfg.env->end(), in.env.begin(), in.env.end());
   p["args"] = in.args;
   p["env"] = process_env(cfg);
   p["terminal"] = in.tty;
@@ -368,14 +354,14 @@ base::Status add_groups(User& user, const std::vector<std::string>& groups,
 }
 
 base::Result<json> plan_spec(const SpecInput& in) {
-  const json& cfg = in.config;
-  const json& hc = in.host_config.is_object() ? in.host_config : json::object();
+  const model::Config& cfg = in.config;
+  const model::HostConfig& hc = in.host_config;
   auto args = process_args(cfg);
   if (!args) {
     return std::move(args).error();
   }
-  const bool privileged = get_bool(hc, "Privileged");
-  const bool tty = get_bool(cfg, "Tty");
+  const bool privileged = hc.privileged;
+  const bool tty = cfg.tty;
 
   auto security = parse_security_opts(hc);
   if (!security) {
@@ -390,7 +376,7 @@ base::Result<json> plan_spec(const SpecInput& in) {
   }
   const std::vector<std::string>& caps = *granted;
   std::vector<std::string> argv = *args;
-  const bool init = get_bool(hc, "Init") && !in.init_path.empty();
+  const bool init = hc.init.value_or(false) && !in.init_path.empty();
   if (init) {
     argv.insert(argv.begin(), {"/sbin/docker-init", "--"});
   }
@@ -398,9 +384,8 @@ base::Result<json> plan_spec(const SpecInput& in) {
   json process;
   process["terminal"] = tty;
   if (tty) {
-    const json size = hc.value("ConsoleSize", json::array());
-    if (size.is_array() && size.size() == 2 && size[0].is_number_unsigned() &&
-        size[0].get<uint64_t>() > 0) {
+    const auto& size = hc.console_size;
+    if (size.size() == 2 && size[0] > 0 && size[1] >= 0) {
       process["consoleSize"] = {{"height", size[0]}, {"width", size[1]}};
     }
   }
@@ -410,33 +395,32 @@ base::Result<json> plan_spec(const SpecInput& in) {
   }
   process["args"] = argv;
   process["env"] = process_env(cfg);
-  std::string cwd = cfg.value("WorkingDir", std::string());
-  process["cwd"] = cwd.empty() ? "/" : cwd;
+  process["cwd"] = cfg.working_dir.empty() ? "/" : cfg.working_dir;
   process["capabilities"] = {{"bounding", caps}, {"effective", caps}, {"permitted", caps}};
   if (security->no_new_privileges) {
     process["noNewPrivileges"] = true;
   }
-  auto rlimits = oci_rlimits(hc, in.host);
+  auto rlimits = oci_rlimits(hc.resources, in.host);
   if (!rlimits) {
     return std::move(rlimits).error();
   }
   process["rlimits"] = *rlimits;
-  if (const int64_t adj = get_int(hc, "OomScoreAdj"); adj != 0) {
-    process["oomScoreAdj"] = adj;
+  if (hc.oom_score_adj != 0) {
+    process["oomScoreAdj"] = hc.oom_score_adj;
   }
 
   json spec;
   spec["ociVersion"] = "1.0.2-dev";
   spec["process"] = process;
-  spec["root"] = {{"path", in.rootfs}, {"readonly", get_bool(hc, "ReadonlyRootfs")}};
-  spec["hostname"] = cfg.value("Hostname", std::string());
-  if (auto dn = cfg.value("Domainname", std::string()); !dn.empty()) {
-    spec["domainname"] = dn;
+  spec["root"] = {{"path", in.rootfs}, {"readonly", hc.readonly_rootfs}};
+  spec["hostname"] = cfg.hostname;
+  if (!cfg.domainname.empty()) {
+    spec["domainname"] = cfg.domainname;
   }
 
   // Mounts: the defaults, the container files, then the user's (which
   // replace a default at the same destination), parents before children.
-  const int64_t shm = get_int(hc, "ShmSize") > 0 ? get_int(hc, "ShmSize") : 64 << 20;
+  const int64_t shm = hc.shm_size > 0 ? hc.shm_size : 64 << 20;
   std::vector<json> mounts = {
       mount("/proc", "proc", "proc", {"nosuid", "noexec", "nodev"}),
       mount("/dev", "tmpfs", "tmpfs", {"nosuid", "strictatime", "mode=755", "size=65536k"}),
@@ -449,7 +433,7 @@ base::Result<json> plan_spec(const SpecInput& in) {
       mount("/dev/shm", "tmpfs", "shm",
             {"nosuid", "noexec", "nodev", "mode=1777", "size=" + std::to_string(shm / 1024) + "k"}),
   };
-  const std::string rw = get_bool(hc, "ReadonlyRootfs") ? "ro" : "rw";
+  const std::string rw = hc.readonly_rootfs ? "ro" : "rw";
   for (const char* f : {"resolv.conf", "hostname", "hosts"}) {
     mounts.push_back(mount(std::string("/etc/") + f, "bind", in.container_dir + "/" + f,
                            {"rbind", "rprivate", rw}));
@@ -481,17 +465,14 @@ base::Result<json> plan_spec(const SpecInput& in) {
     if (in.host.has_ping_group_range_sysctl) {
       sysctl["net.ipv4.ping_group_range"] = "0 2147483647";
     }
-    const json sysctls = hc.value("Sysctls", json::object());
-    for (const auto& [k, v] : sysctls.items()) {
-      if (v.is_string()) {
-        sysctl[k] = v;
-      }
+    for (const auto& [k, v] : hc.sysctls) {
+      sysctl[k] = v;
     }
     linux["sysctl"] = sysctl;
   }
   linux["namespaces"] = namespaces;
   linux["cgroupsPath"] = in.cgroups_path;
-  json resources = oci_resources(hc, in.host);
+  json resources = oci_resources(hc.resources, in.host);
   json device_rules = privileged ? json::array({{{"allow", true}, {"access", "rwm"}}})
                                  : default_device_rules();
   json devices = json::array();

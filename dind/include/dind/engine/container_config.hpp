@@ -6,12 +6,12 @@
 #include <cstdint>
 #include <functional>
 #include <chrono>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "dind/base/result.hpp"
+#include "dind/model/container.hpp"
 #include "dind/runtime/spec.hpp"
 #include "netsetup/manager.hpp"
 
@@ -23,8 +23,8 @@ base::Status validate_container_name(const std::string& name);
 // Docker's merge (daemon/commit.go merge): the image supplies what the
 // request leaves empty; Env and Labels and ExposedPorts and Volumes merge by
 // key; an Entrypoint in the request drops the image's Cmd.
-nlohmann::json merge_config(nlohmann::json request, const nlohmann::json& image_config,
-                            const std::string& id);
+model::Config merge_config(model::Config request, const model::Config& image,
+                           const std::string& id);
 
 struct MountSpec {
   enum class Type { kBind, kVolume, kTmpfs };
@@ -39,8 +39,8 @@ struct MountSpec {
 // HostConfig.Binds (-v), HostConfig.Mounts (--mount), HostConfig.Tmpfs
 // (--tmpfs) and anonymous volumes from Config.Volumes; a destination used
 // twice is refused ("Duplicate mount point: /x").
-base::Result<std::vector<MountSpec>> parse_mounts(const nlohmann::json& config,
-                                                  const nlohmann::json& host_config);
+base::Result<std::vector<MountSpec>> parse_mounts(const model::Config& config,
+                                                  const model::HostConfig& host_config);
 
 // The OCI mounts for the parsed specs; `volume_dir` gives a named volume's
 // host directory. Binds are rbind + rprivate; tmpfs gets nosuid,nodev,noexec.
@@ -51,7 +51,14 @@ std::vector<runtime::Mount> oci_mounts(
 // HostConfig.PortBindings (+ Config.ExposedPorts with PublishAllPorts, where
 // host port 0 means "pick one").
 base::Result<std::vector<netsetup::PortRequest>> parse_port_bindings(
-    const nlohmann::json& config, const nlohmann::json& host_config);
+    const model::Config& config, const model::HostConfig& host_config);
+
+// docker update: the non-zero values of `update` replace the container's
+// resource settings (dockerd leaves a limit alone when given zero); a new
+// memory limit takes its swap along as at create (2x) unless the swap is
+// given too or unlimited.
+model::Resources merge_update(model::Resources current, const model::Resources& update,
+                              bool swap_limit);
 
 // "KILL", "SIGKILL", "9", "sigterm" -> number; kInvalidArgument
 // "Invalid signal: X" otherwise.
@@ -65,7 +72,7 @@ struct RestartPolicy {
 };
 // Docker's validation messages ("invalid restart policy: ..."); an empty
 // name is "no"; with AutoRemove only "no" is allowed.
-base::Result<RestartPolicy> parse_restart_policy(const nlohmann::json& host_config);
+base::Result<RestartPolicy> parse_restart_policy(const model::HostConfig& host_config);
 
 // Docker's restart manager: whether a container that exited restarts, and
 // after how long. The delay starts at 100 ms, doubles each time up to one

@@ -30,6 +30,7 @@
 #include "dind/engine/networks.hpp"
 #include "dind/engine/volumes.hpp"
 #include "dind/image/image_store.hpp"
+#include "dind/model/container.hpp"
 #include "dind/runtime/spec.hpp"
 
 namespace dind::engine {
@@ -65,7 +66,9 @@ class Containers : public std::enable_shared_from_this<Containers> {
     std::string id;
     std::vector<std::string> warnings;
   };
-  base::Result<Created> create(const std::string& name, const nlohmann::json& body);
+  // The request as the API decoded it; the image's config fills what it
+  // leaves empty (merge_config) and dockerd's defaults are settled here.
+  base::Result<Created> create(const std::string& name, model::CreateRequest request);
   // Blocking: rootfs, bundle, shim, network, start. kUnchanged: it already ran.
   base::Result<Change> start(const std::string& ref);
   // Sends the stop signal, waits `timeout` seconds (-1: the container's
@@ -88,13 +91,14 @@ class Containers : public std::enable_shared_from_this<Containers> {
   base::Status remove(const std::string& ref, bool force, bool volumes);
   base::Status rename(const std::string& ref, const std::string& new_name);
   // docker update: resource limits (applied to a running container through
-  // the runtime) and the restart policy; {"Warnings": []}.
-  base::Result<nlohmann::json> update(const std::string& ref, const nlohmann::json& body);
+  // the runtime) and the restart policy; the warnings.
+  base::Result<std::vector<std::string>> update(const std::string& ref,
+                                                const model::UpdateRequest& request);
   // docker network connect/disconnect: a created container's endpoint
   // settings change (applied at its start); a running one is attached or
   // detached at once. 403 already connected / not connected, as dockerd.
   base::Status connect_network(const std::string& ref, const std::string& network,
-                               const nlohmann::json& endpoint_config);
+                               const model::EndpointConfig& endpoint_config);
   base::Status disconnect_network(const std::string& ref, const std::string& network);
   // The freezer: 409 when not running / already paused / not paused.
   base::Status pause(const std::string& ref);
@@ -135,7 +139,7 @@ class Containers : public std::enable_shared_from_this<Containers> {
     std::string id;
     std::filesystem::path bundle;  // holds config.json; exec files go in bundle/exec
     std::filesystem::path socket;  // the shim's
-    nlohmann::json config;         // the container's Config
+    model::Config config;          // the container's Config
     runtime::User user;
     uint64_t generation = 0;  // this run of the container
   };
@@ -200,7 +204,7 @@ class Containers : public std::enable_shared_from_this<Containers> {
   // Stop signal now, SIGKILL after `timeout` s (-1: the container's own).
   void stop_locked(const std::shared_ptr<Container>& c, int timeout);
   // --device entries (or every host device when privileged) as spec devices.
-  base::Result<std::vector<runtime::Device>> host_devices(const nlohmann::json& hc) const;
+  base::Result<std::vector<runtime::Device>> host_devices(const model::HostConfig& hc) const;
   // `runc <args> <id>`; the error carries runc's reason after `what`.
   base::Status runtime_command(const Container& c, std::vector<std::string> args,
                                const std::string& what) const;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "dind/base/result.hpp"
+#include "dind/model/container.hpp"
 #include "dind/runtime/spec.hpp"
 
 namespace dind::runtime {
@@ -22,18 +23,18 @@ namespace dind::runtime {
 // weight without the blkio/io weight file) are dropped with a warning added
 // to `warnings`; settings dind does not apply (real-time CPU, per-device I/O
 // limits) are refused.
-base::Result<nlohmann::json> settle_resources(nlohmann::json host_config, const HostFacts& host,
-                                              bool update,
-                                              std::vector<std::string>* warnings = nullptr);
+base::Result<model::HostConfig> settle_resources(model::HostConfig host_config,
+                                                 const HostFacts& host, bool update,
+                                                 std::vector<std::string>* warnings = nullptr);
 
-// linux.resources (without the device rules) for a settled HostConfig.
-nlohmann::json oci_resources(const nlohmann::json& host_config, const HostFacts& host);
+// linux.resources (without the device rules) for settled resources.
+nlohmann::json oci_resources(const model::Resources& resources, const HostFacts& host);
 
 // process.rlimits: RLIMIT_NOFILE at the host's hard limit (at most 1048576)
 // unless --ulimit sets it, then every --ulimit. A limit above the daemon's own
 // hard limit is refused when the daemon lacks CAP_SYS_RESOURCE (runc would
 // fail the start with "operation not permitted").
-base::Result<nlohmann::json> oci_rlimits(const nlohmann::json& host_config, const HostFacts& host);
+base::Result<nlohmann::json> oci_rlimits(const model::Resources& resources, const HostFacts& host);
 
 // "0-2,4" -> {0,1,2,4}; nullopt for a malformed list.
 std::optional<std::set<int>> parse_cpu_list(const std::string& text);

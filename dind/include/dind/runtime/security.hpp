@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "dind/base/result.hpp"
+#include "dind/model/container.hpp"
 #include "dind/runtime/capabilities.hpp"
 #include "dind/runtime/spec.hpp"
 
@@ -28,20 +29,20 @@ struct SecurityOptions {
 };
 
 // HostConfig.SecurityOpt. `invalid --security-opt 2: "x"` as dockerd says.
-base::Result<SecurityOptions> parse_security_opts(const nlohmann::json& host_config);
+base::Result<SecurityOptions> parse_security_opts(const model::HostConfig& host_config);
 
 // CapAdd/CapDrop name known capabilities ("ALL" allowed); Sysctls only
 // namespaced ones (net.* not with the host's network).
-base::Status check_caps_and_sysctls(const nlohmann::json& host_config, bool host_network);
+base::Status check_caps_and_sysctls(const model::HostConfig& host_config, bool host_network);
 
 // The container's capabilities: the default set edited by CapAdd/CapDrop
 // ("ALL" works in both), or with Privileged every capability in `bounding`.
-std::vector<std::string> container_capabilities(const nlohmann::json& host_config,
+std::vector<std::string> container_capabilities(const model::HostConfig& host_config,
                                                 const std::vector<std::string>& bounding);
 
 // container_capabilities, refusing any the daemon's bounding set lacks (when
 // the set is known): runc would fail the start with "unable to apply caps".
 base::Result<std::vector<std::string>> granted_capabilities(
-    const nlohmann::json& host_config, const std::vector<std::string>& bounding);
+    const model::HostConfig& host_config, const std::vector<std::string>& bounding);
 
 }  // namespace dind::runtime

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "dind/base/result.hpp"
+#include "dind/model/container.hpp"
 
 namespace dind::runtime {
 
@@ -65,8 +66,8 @@ struct Device {
 
 struct SpecInput {
   std::string id;
-  nlohmann::json config;       // the container's merged Config (Cmd, Env, ...)
-  nlohmann::json host_config;  // HostConfig as created
+  model::Config config;           // the container's merged Config (Cmd, Env, ...)
+  model::HostConfig host_config;  // HostConfig as created (settled)
   std::string rootfs;          // the mounted overlay
   std::string container_dir;   // holds hosts, hostname, resolv.conf
   std::string cgroups_path;    // "/dind/<id>"
@@ -81,11 +82,11 @@ struct SpecInput {
 
 // The process args: Entrypoint + Cmd; kInvalidArgument "No command specified"
 // when both are empty.
-base::Result<std::vector<std::string>> process_args(const nlohmann::json& config);
+base::Result<std::vector<std::string>> process_args(const model::Config& config);
 
 // The process environment as dockerd builds it: PATH and HOSTNAME (and TERM
 // with a TTY) first, the container's Env replacing or adding.
-std::vector<std::string> process_env(const nlohmann::json& config);
+std::vector<std::string> process_env(const model::Config& config);
 
 base::Result<nlohmann::json> plan_spec(const SpecInput& in);
 
@@ -107,7 +108,7 @@ struct ExecInput {
 // the container's Env, then the exec's), user, cwd and terminal on top;
 // a privileged exec gets `privileged_caps`.
 nlohmann::json plan_exec_process(const nlohmann::json& container_process,
-                                 const nlohmann::json& container_config, const ExecInput& in);
+                                 const model::Config& container_config, const ExecInput& in);
 
 // Renders a Docker/containers-style seccomp template (archMap, syscalls with
 // includes/excludes by arch and capability) into an OCI linux.seccomp object
