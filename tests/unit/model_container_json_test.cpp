@@ -6,6 +6,7 @@
 #include <set>
 
 #include "dind/model/container_json.hpp"
+#include "dind/model/network_json.hpp"
 
 using json = nlohmann::json;
 using namespace dind;
@@ -215,4 +216,46 @@ TEST_CASE("codec: an update body", "[model]") {
   CHECK_FALSE(model::decode_update_request(json::parse(R"({"Memory": "64m"})")).ok());
   CHECK_FALSE(model::decode_update_request(json::parse(R"({"RestartPolicy": "always"})")).ok());
   CHECK_FALSE(model::decode_update_request(json::parse(R"(7)")).ok());
+}
+
+TEST_CASE("codec: an exec body", "[model]") {
+  auto e = model::decode_exec_config(json::parse(
+      R"({"Cmd": ["sh", "-c", "id"], "Env": ["A=1"], "User": "app", "Tty": true,
+          "AttachStdout": true, "DetachKeys": "ctrl-x", "WorkingDir": "/tmp", "ConsoleSize": [24, 80]})"));
+  REQUIRE(e.ok());
+  CHECK(e->cmd == model::Strings{"sh", "-c", "id"});
+  CHECK(e->env == model::Strings{"A=1"});
+  CHECK((e->tty && e->attach_stdout && !e->attach_stdin));
+  CHECK((e->console_rows == 24 && e->console_cols == 80));
+  CHECK(model::decode_exec_config(json::parse(R"({"Cmd": "ls"})"))->cmd == model::Strings{"ls"});
+  for (const char* bad : {R"({"Cmd": 5})", R"({"Cmd": [1]})", R"({"Env": "A=1"})", R"({"User": 0})",
+                          R"({"Tty": "yes"})", R"({"ConsoleSize": ["a", 1]})", R"([])"}) {
+    INFO(bad);
+    auto r = model::decode_exec_config(json::parse(bad));
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().kind == base::ErrorKind::kInvalidArgument);
+  }
+}
+
+TEST_CASE("codec: a network create body", "[model]") {
+  auto n = model::decode_network_create(json::parse(
+      R"({"Name": "web", "Driver": "bridge", "Internal": true, "Labels": {"a": "1"},
+          "IPAM": {"Driver": "default", "Config": [{"Subnet": "10.9.0.0/24", "Gateway": "10.9.0.1",
+                   "AuxiliaryAddresses": {"host1": "10.9.0.5"}}]},
+          "Options": {"com.docker.network.bridge.name": "br9"}})"));
+  REQUIRE(n.ok());
+  CHECK(n->name == "web");
+  CHECK(n->internal);
+  CHECK(n->labels == model::StringMap{{"a", "1"}});
+  REQUIRE(n->ipam.size() == 1);
+  CHECK(n->ipam[0].subnet == "10.9.0.0/24");
+  CHECK(n->ipam[0].aux_addresses.at("host1") == "10.9.0.5");
+  for (const char* bad : {R"({"Name": 5})", R"({"Internal": "yes"})", R"({"IPAM": []})",
+                          R"({"IPAM": {"Config": {}}})", R"({"IPAM": {"Config": [{"Subnet": 1}]}})",
+                          R"({"Labels": ["a"]})", R"("web")"}) {
+    INFO(bad);
+    auto r = model::decode_network_create(json::parse(bad));
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().kind == base::ErrorKind::kInvalidArgument);
+  }
 }

@@ -7,6 +7,7 @@
 #include "dind/api/errors.hpp"
 #include "dind/api/route_util.hpp"
 #include "dind/model/container_json.hpp"
+#include "dind/model/network_json.hpp"
 
 namespace dind::api {
 
@@ -412,8 +413,13 @@ void add_container_routes(Router& router, ContainerContext ctx) {
       reply(error_response(400, "invalid JSON in the request body"));
       return;
     }
-    workers->post([nets, body = std::move(body), reply] {
-      auto n = nets->create(body.value("Name", ""), body);
+    auto request = model::decode_network_create(body);
+    if (!request) {
+      reply(error_response(request.error()));
+      return;
+    }
+    workers->post([nets, request = std::move(*request), reply] {
+      auto n = nets->create(request);
       reply(n ? Response::json(201, dump({{"Id", n->id}, {"Warning", ""}}))
               : error_response(n.error()));
     });

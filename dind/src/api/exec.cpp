@@ -5,6 +5,7 @@
 #include "dind/api/errors.hpp"
 #include "dind/api/route_util.hpp"
 #include "dind/base/stdcopy.hpp"
+#include "dind/model/container_json.hpp"
 
 namespace dind::api {
 using engine::Execs;
@@ -33,8 +34,13 @@ void add_exec_routes(Router& router, std::shared_ptr<Execs> execs, base::WorkerP
       reply(error_response(400, "invalid JSON in the request body"));
       return;
     }
-    workers->post([execs, id = req.params["id"], body = std::move(*body), reply] {
-      auto created = execs->create(id, body);
+    auto config = model::decode_exec_config(*body);
+    if (!config) {
+      reply(error_response(config.error()));
+      return;
+    }
+    workers->post([execs, id = req.params["id"], config = std::move(*config), reply] {
+      auto created = execs->create(id, config);
       reply(created ? Response::json(201, dump({{"Id", *created}}))
                     : error_response(created.error()));
     });

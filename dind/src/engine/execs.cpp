@@ -46,86 +46,29 @@ struct Execs::Exec {
 Execs::Execs(std::shared_ptr<Containers> containers, base::Scheduler* scheduler)
     : containers_(std::move(containers)), scheduler_(scheduler) {}
 
-namespace {
-
-base::Result<std::vector<std::string>> string_list(const json& body, const char* key) {
-  std::vector<std::string> out;
-  const auto it = body.find(key);
-  if (it == body.end() || it->is_null()) {
-    return out;
-  }
-  if (it->is_string()) {  // Docker's strslice takes one string too
-    out.push_back(it->get<std::string>());
-    return out;
-  }
-  if (!it->is_array()) {
-    return make_error(ErrorKind::kInvalidArgument,
-                      std::string("json: cannot unmarshal ") + it->type_name() +
-                          " into Go struct field ExecConfig." + key + " of type []string");
-  }
-  for (const auto& v : *it) {
-    if (!v.is_string()) {
-      return make_error(ErrorKind::kInvalidArgument,
-                        std::string("json: cannot unmarshal ") + v.type_name() +
-                            " into Go struct field ExecConfig." + key + " of type string");
-    }
-    out.push_back(v.get<std::string>());
-  }
-  return out;
-}
-
-base::Result<std::string> string_field(const json& body, const char* key) {
-  const auto it = body.find(key);
-  if (it == body.end() || it->is_null()) {
-    return std::string();
-  }
-  if (!it->is_string()) {
-    return make_error(ErrorKind::kInvalidArgument,
-                      std::string("json: cannot unmarshal ") + it->type_name() +
-                          " into Go struct field ExecConfig." + key + " of type string");
-  }
-  return it->get<std::string>();
-}
-
-bool bool_field(const json& body, const char* key) {
-  const auto it = body.find(key);
-  return it != body.end() && it->is_boolean() && it->get<bool>();
-}
-
-// ConsoleSize [rows, cols], or zeros.
-std::pair<int, int> console_size(const json& body) {
-  const auto it = body.find("ConsoleSize");
-  if (it == body.end() || !it->is_array() || it->size() != 2 || !(*it)[0].is_number_unsigned() ||
-      !(*it)[1].is_number_unsigned()) {
-    return {0, 0};
-  }
-  return {static_cast<int>(std::min<uint64_t>((*it)[0].get<uint64_t>(), 65535)),
-          static_cast<int>(std::min<uint64_t>((*it)[1].get<uint64_t>(), 65535))};
-}
-
-}  // namespace
-
-base::Result<std::string> Execs::create(const std::string& container_ref, const json& body) {
+base::Result<std::string> Execs::create(const std::string& container_ref,
+                                        const model::ExecConfig& config) {
   auto e = std::make_shared<Exec>();
-  DIND_ASSIGN_OR_RETURN(e->args, string_list(body, "Cmd"));
+  e->args = config.cmd;
   if (e->args.empty()) {
     return make_error(ErrorKind::kInvalidArgument, "No exec command specified");
   }
-  DIND_ASSIGN_OR_RETURN(e->env, string_list(body, "Env"));
-  DIND_ASSIGN_OR_RETURN(e->user, string_field(body, "User"));
-  DIND_ASSIGN_OR_RETURN(e->working_dir, string_field(body, "WorkingDir"));
-  DIND_ASSIGN_OR_RETURN(e->detach_keys, string_field(body, "DetachKeys"));
+  e->env = config.env;
+  e->user = config.user;
+  e->working_dir = config.working_dir;
+  e->detach_keys = config.detach_keys;
   if (!e->working_dir.empty() && e->working_dir[0] != '/') {
     return make_error(ErrorKind::kInvalidArgument,
                       "the working directory '" + e->working_dir +
                           "' is invalid, it needs to be an absolute path");
   }
-  e->tty = bool_field(body, "Tty");
-  e->privileged = bool_field(body, "Privileged");
-  e->attach_stdin = bool_field(body, "AttachStdin");
-  e->attach_stdout = bool_field(body, "AttachStdout");
-  e->attach_stderr = bool_field(body, "AttachStderr");
-  std::tie(e->rows, e->cols) = console_size(body);
+  e->tty = config.tty;
+  e->privileged = config.privileged;
+  e->attach_stdin = config.attach_stdin;
+  e->attach_stdout = config.attach_stdout;
+  e->attach_stderr = config.attach_stderr;
+  e->rows = static_cast<int>(config.console_rows);
+  e->cols = static_cast<int>(config.console_cols);
   auto target = containers_->exec_target(container_ref, "");
   if (!target) {
     return std::move(target).error();

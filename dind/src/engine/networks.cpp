@@ -83,7 +83,14 @@ base::Result<std::unique_ptr<Networks>> Networks::open(NetworkOptions options) {
         info.id = v.value("Id", "");
         info.name = name;
         info.created = v.value("Created", "");
-        info.labels = v.value("Labels", json::object());
+        const json labels = v.value("Labels", json::object());
+        if (labels.is_object()) {
+          for (const auto& item : labels.items()) {
+            if (item.value().is_string()) {
+              info.labels[item.key()] = item.value().get<std::string>();
+            }
+          }
+        }
         n->infos_[name] = info;
       }
     }
@@ -173,7 +180,8 @@ void Networks::refresh_dns() {
       });
 }
 
-base::Result<NetworkInfo> Networks::create(const std::string& name, const json& request) {
+base::Result<NetworkInfo> Networks::create(const model::NetworkCreate& request) {
+  const std::string& name = request.name;
   std::lock_guard lock(mu_);
   if (name.empty()) {
     return make_error(ErrorKind::kInvalidArgument, "network name must not be empty");
@@ -181,19 +189,18 @@ base::Result<NetworkInfo> Networks::create(const std::string& name, const json& 
   if (infos_.count(name) != 0 || name == "host" || name == "none") {
     return make_error(ErrorKind::kConflict, "network with name " + name + " already exists");
   }
-  const std::string driver = request.value("Driver", "bridge");
+  const std::string& driver = request.driver;
   if (!driver.empty() && driver != "bridge") {
     return make_error(ErrorKind::kNotFound, "plugin \"" + driver + "\" not found");
   }
   netsetup::NetworkSpec spec;
   spec.name = name;
-  spec.internal = request.value("Internal", false);
+  spec.internal = request.internal;
   if (options_.mtu > 0) {
     spec.mtu = options_.mtu;
   }
-  const json ipam = request.value("IPAM", json::object());
-  for (const auto& c : ipam.value("Config", json::array())) {
-    if (auto subnet = c.value("Subnet", ""); !subnet.empty()) {
+  for (const auto& c : request.ipam) {
+    if (const std::string& subnet = c.subnet; !subnet.empty()) {
       auto p = netsetup::Ipv4Prefix::parse(subnet);
       if (!p) {
         return make_error(ErrorKind::kInvalidArgument,
@@ -201,7 +208,7 @@ base::Result<NetworkInfo> Networks::create(const std::string& name, const json& 
       }
       spec.subnet = p->canonical();
     }
-    if (auto gw = c.value("Gateway", ""); !gw.empty()) {
+    if (const std::string& gw = c.gateway; !gw.empty()) {
       auto g = netsetup::Ipv4::parse(gw);
       if (!g) {
         return make_error(ErrorKind::kInvalidArgument, "invalid gateway " + gw);
@@ -218,10 +225,7 @@ base::Result<NetworkInfo> Networks::create(const std::string& name, const json& 
   }
   info.name = name;
   info.created = base::rfc3339_nano(std::chrono::system_clock::now());
-  info.labels = request.value("Labels", json::object());
-  if (!info.labels.is_object()) {
-    info.labels = json::object();
-  }
+  info.labels = request.labels;
   info.state = *state;
   infos_[name] = info;
   if (auto st = save_ids(); !st) {

@@ -1,204 +1,17 @@
 #include "dind/model/container_json.hpp"
 
-#include <limits>
+#include "reader.hpp"
+
+#include <algorithm>
 
 namespace dind::model {
 using base::ErrorKind;
 using base::make_error;
 using json = nlohmann::json;
+using detail::go_kind;
+using detail::Reader;
 
 namespace {
-
-// Go's name for a JSON value's kind in its unmarshal errors.
-std::string go_kind(const json& v) {
-  if (v.is_string()) {
-    return "string";
-  }
-  if (v.is_boolean()) {
-    return "bool";
-  }
-  if (v.is_number()) {
-    return "number " + v.dump();
-  }
-  return v.is_array() ? "array" : "object";
-}
-
-// Reads the members of one JSON object into typed fields the way Go's
-// encoding/json does: absent or null keeps the zero value, a wrong type is
-// an error naming `owner.Key`.
-class Reader {
- public:
-  Reader(const json& obj, std::string owner) : obj_(obj), owner_(std::move(owner)) {}
-
-  // The member `key` when present and not null.
-  const json* find(const char* key) const {
-    if (!obj_.is_object()) {
-      return nullptr;
-    }
-    auto it = obj_.find(key);
-    return it == obj_.end() || it->is_null() ? nullptr : &*it;
-  }
-
-  base::Error mismatch(const char* key, const json& v, const char* go_type) const {
-    return make_error(ErrorKind::kInvalidArgument, "json: cannot unmarshal " + go_kind(v) +
-                                                       " into Go struct field " + owner_ + "." +
-                                                       key + " of type " + go_type);
-  }
-
-  base::Status get(const char* key, std::string& out) const {
-    if (const json* v = find(key)) {
-      if (!v->is_string()) {
-        return mismatch(key, *v, "string");
-      }
-      out = v->get<std::string>();
-    }
-    return {};
-  }
-  base::Status get(const char* key, bool& out) const {
-    if (const json* v = find(key)) {
-      if (!v->is_boolean()) {
-        return mismatch(key, *v, "bool");
-      }
-      out = v->get<bool>();
-    }
-    return {};
-  }
-  base::Status get(const char* key, std::optional<bool>& out) const {
-    if (const json* v = find(key)) {
-      bool b = false;
-      DIND_TRY(get(key, b));
-      out = b;
-    }
-    return {};
-  }
-  base::Status get(const char* key, int64_t& out) const {
-    if (const json* v = find(key)) {
-      DIND_ASSIGN_OR_RETURN(out, integer(key, *v));
-    }
-    return {};
-  }
-  base::Status get(const char* key, std::optional<int64_t>& out) const {
-    if (const json* v = find(key)) {
-      DIND_ASSIGN_OR_RETURN(out, integer(key, *v));
-    }
-    return {};
-  }
-  base::Status get(const char* key, std::vector<int64_t>& out) const {
-    if (const json* v = find(key)) {
-      if (!v->is_array()) {
-        return mismatch(key, *v, "[]uint");
-      }
-      out.clear();
-      for (const auto& e : *v) {
-        DIND_ASSIGN_OR_RETURN(auto n, integer(key, e));
-        out.push_back(n);
-      }
-    }
-    return {};
-  }
-  base::Status get(const char* key, Strings& out) const {
-    OptStrings list;
-    DIND_TRY(get(key, list));
-    out = list.value_or(Strings{});
-    return {};
-  }
-  base::Status get(const char* key, OptStrings& out) const {
-    if (const json* v = find(key)) {
-      if (!v->is_array()) {
-        return mismatch(key, *v, "[]string");
-      }
-      out.emplace();
-      for (const auto& e : *v) {
-        if (!e.is_string()) {
-          return mismatch(key, e, "string");
-        }
-        out->push_back(e.get<std::string>());
-      }
-    }
-    return {};
-  }
-  // Docker's StrSlice: a string or a list of strings.
-  base::Status get_str_slice(const char* key, OptStrings& out) const {
-    if (const json* v = find(key); v != nullptr && v->is_string()) {
-      out = Strings{v->get<std::string>()};
-      return {};
-    }
-    return get(key, out);
-  }
-  base::Status get(const char* key, StringMap& out) const {
-    if (const json* v = find(key)) {
-      if (!v->is_object()) {
-        return mismatch(key, *v, "map[string]string");
-      }
-      out.clear();
-      for (const auto& [k, e] : v->items()) {
-        if (!e.is_string() && !e.is_null()) {
-          return mismatch(key, e, "string");
-        }
-        out[k] = e.is_string() ? e.get<std::string>() : "";
-      }
-    }
-    return {};
-  }
-  // A Go map[string]struct{} (ExposedPorts, Volumes): the keys.
-  base::Status get(const char* key, std::set<std::string>& out) const {
-    if (const json* v = find(key)) {
-      if (!v->is_object()) {
-        return mismatch(key, *v, "map[string]struct {}");
-      }
-      out.clear();
-      for (const auto& [k, unused] : v->items()) {
-        (void)unused;
-        out.insert(k);
-      }
-    }
-    return {};
-  }
-  // A nested object decoded by `decode(json) -> Result<T>`.
-  template <typename T, typename F>
-  base::Status object(const char* key, T& out, F decode) const {
-    if (const json* v = find(key)) {
-      if (!v->is_object()) {
-        return mismatch(key, *v, "object");
-      }
-      DIND_ASSIGN_OR_RETURN(out, decode(*v));
-    }
-    return {};
-  }
-  // A list of objects, each decoded by `decode`.
-  template <typename T, typename F>
-  base::Status list(const char* key, std::vector<T>& out, const char* go_type, F decode) const {
-    if (const json* v = find(key)) {
-      if (!v->is_array()) {
-        return mismatch(key, *v, go_type);
-      }
-      out.clear();
-      for (const auto& e : *v) {
-        if (!e.is_object() && !e.is_null()) {
-          return mismatch(key, e, go_type);
-        }
-        DIND_ASSIGN_OR_RETURN(auto item, decode(e));
-        out.push_back(std::move(item));
-      }
-    }
-    return {};
-  }
-
- private:
-  base::Result<int64_t> integer(const char* key, const json& v) const {
-    if (v.is_number_unsigned() &&
-        v.get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
-      return mismatch(key, v, "int64");
-    }
-    if (!v.is_number_integer()) {
-      return mismatch(key, v, "int64");
-    }
-    return v.get<int64_t>();
-  }
-
-  const json& obj_;
-  std::string owner_;
-};
 
 json opt_list(const OptStrings& v) {
   return v ? json(*v) : json(nullptr);
@@ -816,6 +629,33 @@ base::Result<CreateRequest> decode_create_request(const json& body) {
   DIND_ASSIGN_OR_RETURN(req.endpoints,
                         decode_networking_config(body.value("NetworkingConfig", json())));
   return req;
+}
+
+base::Result<ExecConfig> decode_exec_config(const json& body) {
+  if (!body.is_object()) {
+    return make_error(ErrorKind::kInvalidArgument, "invalid JSON in the request body");
+  }
+  Reader r(body, "ExecConfig");
+  ExecConfig e;
+  DIND_TRY(r.get("User", e.user));
+  DIND_TRY(r.get("Privileged", e.privileged));
+  DIND_TRY(r.get("Tty", e.tty));
+  DIND_TRY(r.get("AttachStdin", e.attach_stdin));
+  DIND_TRY(r.get("AttachStdout", e.attach_stdout));
+  DIND_TRY(r.get("AttachStderr", e.attach_stderr));
+  DIND_TRY(r.get("DetachKeys", e.detach_keys));
+  OptStrings list;
+  DIND_TRY(r.get("Env", e.env));
+  DIND_TRY(r.get_str_slice("Cmd", list));
+  e.cmd = list.value_or(Strings{});
+  DIND_TRY(r.get("WorkingDir", e.working_dir));
+  std::vector<int64_t> size;
+  DIND_TRY(r.get("ConsoleSize", size));
+  if (size.size() == 2 && size[0] > 0 && size[1] > 0) {
+    e.console_rows = std::min<int64_t>(size[0], 65535);
+    e.console_cols = std::min<int64_t>(size[1], 65535);
+  }
+  return e;
 }
 
 base::Result<UpdateRequest> decode_update_request(const json& body) {

@@ -19,6 +19,7 @@
 #include "dind/base/scheduler.hpp"
 #include "dind/base/result.hpp"
 #include "dind/engine/containers.hpp"
+#include "dind/model/container.hpp"
 
 namespace dind::engine {
 
@@ -28,7 +29,8 @@ class Execs : public std::enable_shared_from_this<Execs> {
 
   // POST /containers/{id}/exec: 409 for a container that is not running,
   // 400 without a command.
-  base::Result<std::string> create(const std::string& container_ref, const nlohmann::json& body);
+  base::Result<std::string> create(const std::string& container_ref,
+                                   const model::ExecConfig& config);
 
   struct StartOptions {
     bool detach = false;

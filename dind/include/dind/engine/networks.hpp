@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -16,6 +17,7 @@
 #include "dind/base/result.hpp"
 #include "netsetup/claim.hpp"
 #include "netsetup/manager.hpp"
+#include "dind/model/network.hpp"
 
 namespace netsetup {
 class DnsServer;
@@ -31,7 +33,7 @@ struct NetworkInfo {
   std::string name;
   std::string driver = "bridge";
   std::string created;
-  nlohmann::json labels = nlohmann::json::object();
+  std::map<std::string, std::string> labels;
   netsetup::NetworkState state;
 };
 
@@ -57,7 +59,7 @@ class Networks {
   ~Networks();
 
   // User-defined networks (name clash: 409 "network with name X already exists").
-  base::Result<NetworkInfo> create(const std::string& name, const nlohmann::json& request);
+  base::Result<NetworkInfo> create(const model::NetworkCreate& request);
   base::Status remove(const std::string& name_or_id);
   base::Result<NetworkInfo> find(const std::string& name_or_id) const;
   std::vector<NetworkInfo> list() const;

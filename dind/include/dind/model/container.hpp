@@ -193,6 +193,18 @@ struct CreateRequest {
   EndpointsConfig endpoints;
 };
 
+// The body of `POST /containers/{id}/exec`.
+struct ExecConfig {
+  std::string user;
+  bool privileged = false, tty = false;
+  bool attach_stdin = false, attach_stdout = false, attach_stderr = false;
+  std::string detach_keys;
+  Strings env;
+  Strings cmd;
+  std::string working_dir;
+  int64_t console_rows = 0, console_cols = 0;  // ConsoleSize; 0: unset
+};
+
 // The body of `POST /containers/{id}/update`: non-zero resource values
 // replace the container's; the restart policy when its name is given.
 struct UpdateRequest {

@@ -30,6 +30,8 @@ nlohmann::json encode_networking_config(const EndpointsConfig& e);
 // The create body: Config's fields at the top level, "HostConfig",
 // "NetworkingConfig".
 base::Result<CreateRequest> decode_create_request(const nlohmann::json& body);
+// The exec body (ExecConfig).
+base::Result<ExecConfig> decode_exec_config(const nlohmann::json& body);
 // The update body: Resources' fields and "RestartPolicy" at the top level.
 base::Result<UpdateRequest> decode_update_request(const nlohmann::json& body);
 
