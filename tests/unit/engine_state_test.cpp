@@ -26,7 +26,7 @@ TEST_CASE("each state admits or refuses each operation", "[engine][state]") {
   const Row table[] = {
       {Op::kStart,       "PCUCPPC"},
       {Op::kStop,        "UUPPPUU"},
-      {Op::kKill,        "CCPPCCC"},
+      {Op::kKill,        "CCPPPCC"},
       {Op::kPause,       "CCPCCCC"},
       {Op::kUnpause,     "CCCPCCC"},
       {Op::kExec,        "CCPCCCC"},
@@ -95,4 +95,17 @@ TEST_CASE("events move the lifecycle, impossible ones are refused", "[engine][st
   }
   CHECK(docker_status(State::kStarting) == "created");
   CHECK(docker_status(State::kPaused) == "paused");
+}
+
+TEST_CASE("the record's status: names round-trip, a legacy removing reads as running",
+          "[engine][state]") {
+  for (RunStatus s :
+       {RunStatus::kCreated, RunStatus::kRunning, RunStatus::kRestarting, RunStatus::kExited}) {
+    CHECK(parse_run_status(run_status_name(s)) == s);
+  }
+  CHECK(parse_run_status("removing") == RunStatus::kRunning);
+  for (const char* bad : {"", "paused", "dead", "Running", "starting"}) {
+    INFO(bad);
+    CHECK_FALSE(parse_run_status(bad).has_value());
+  }
 }

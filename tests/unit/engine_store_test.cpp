@@ -20,7 +20,7 @@ TEST_CASE("a container record round-trips with its schema version", "[engine][st
   c.config.image = "busybox";
   c.config.cmd = {"sh"};
   c.host_config.auto_remove = true;
-  c.status = "exited";
+  c.status = RunStatus::kExited;
   c.exit_code = 3;
   c.restart_count = 2;
   c.mounts.push_back(MountSpec{MountSpec::Type::kVolume, "data", "/data", true, false, ""});
@@ -29,7 +29,7 @@ TEST_CASE("a container record round-trips with its schema version", "[engine][st
   auto back = decode_record(doc, kId);
   REQUIRE(back);
   CHECK((*back)->name == "/web");
-  CHECK((*back)->status == "exited");
+  CHECK((*back)->status == RunStatus::kExited);
   CHECK((*back)->exit_code == 3);
   CHECK((*back)->restart_count == 2);
   REQUIRE((*back)->mounts.size() == 1);
@@ -44,7 +44,7 @@ TEST_CASE("records of the original format load; newer and broken ones are refuse
   json legacy = {{"Id", kId}, {"Name", "/old"}, {"State", {{"Status", "running"}, {"Pid", 12}}}};
   auto old = decode_record(legacy, kId);
   REQUIRE(old);
-  CHECK((*old)->status == "running");
+  CHECK((*old)->status == RunStatus::kRunning);
   CHECK(encode_record(**old)["SchemaVersion"] == kContainerSchema);  // upgraded at the next save
 
   json newer = legacy;
@@ -58,6 +58,7 @@ TEST_CASE("records of the original format load; newer and broken ones are refuse
                           json{{"Id", kId}, {"SchemaVersion", "1"}}, json{{"Id", kId}, {"SchemaVersion", -1}},
                           json{{"Id", kId}, {"State", {{"Pid", "twelve"}}}}, json{{"Id", kId}, {"Config", 5}},
                           json{{"Id", kId}, {"HostConfig", {{"Memory", "1g"}}}},
+                          json{{"Id", kId}, {"State", {{"Status", "sleeping"}}}},
                           json{{"Id", kId}, {"MountSpecs", {{{"type", "volume"}}}}}}) {
     INFO(bad.dump());
     auto r = decode_record(bad, kId);

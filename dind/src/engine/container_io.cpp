@@ -166,7 +166,7 @@ base::Status Containers::attach(const std::string& ref, const AttachOptions& o,
     return {};
   }
   EngineLock lock(*this);
-  if (c->status == "running" && !c->starting) {
+  if (c->status == RunStatus::kRunning && !c->starting) {
     lock.unlock();
     auto st = connect_attach(c, o, client);
     if (!st) {
@@ -217,7 +217,7 @@ base::Status Containers::logs(const std::string& ref, const LogOptions& o,
       bool running;
       {
         EngineLock lock(*s);
-        running = (c->status == "running" || c->starting) && s->by_id_.count(c->id) != 0;
+        running = (c->status == RunStatus::kRunning || c->starting) && s->by_id_.count(c->id) != 0;
       }
       auto r = read_log(path, offset, o, tty, std::nullopt);
       if (!r.frames.empty()) {

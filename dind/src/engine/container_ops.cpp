@@ -65,7 +65,7 @@ base::Result<std::vector<std::string>> Containers::update(const std::string& ref
   if (!settled) {
     return std::move(settled).error();
   }
-  if (c->status == "running") {
+  if (c->status == RunStatus::kRunning) {
     lock.unlock();
     const auto file = run_dir(c->id) / "update.json";
     DIND_TRY(base::write_file_atomic(file, runtime::oci_resources(settled->resources, host_).dump(), 0600));
@@ -98,7 +98,7 @@ base::Status Containers::freeze(const std::string& ref, bool pause) {
   DIND_TRY(runtime_command(c, {pause ? "pause" : "resume"},
                            (pause ? "Cannot pause container " : "Cannot unpause container ") + c.id));
   EngineLock lock(*this);
-  if (c.status == "running") {  // not if it exited meanwhile
+  if (c.status == RunStatus::kRunning) {  // not if it exited meanwhile
     c.paused = pause;
   }
   return save(c);
@@ -119,7 +119,7 @@ void Containers::thaw_later(const std::string& id) {
     std::lock_guard op(c.op_mu);
     {
       EngineLock lock(*self);
-      if (!c.paused || c.status != "running") {
+      if (!c.paused || c.status != RunStatus::kRunning) {
         return;
       }
     }
@@ -196,7 +196,7 @@ base::Status Containers::connect_network(const std::string& ref, const std::stri
                       "container cannot be disconnected from host network or connected to host "
                       "network");
   }
-  if (c->status == "running") {
+  if (c->status == RunStatus::kRunning) {
     if (c->endpoints.contains(net)) {
       return make_error(ErrorKind::kPermissionDenied, "endpoint with name " + c->name.substr(1) +
                                                           " already exists in network " + net);
@@ -215,7 +215,7 @@ base::Status Containers::connect_network(const std::string& ref, const std::stri
     if (!ep) {
       return std::move(ep).error();
     }
-    if (c->generation != generation || c->status != "running" || c->netns != req.netns) {
+    if (c->generation != generation || c->status != RunStatus::kRunning || c->netns != req.netns) {
       // It exited meanwhile: its release did not see this endpoint.
       lock.unlock();
       (void)networks_->detach(net, req.netns);
@@ -237,7 +237,7 @@ base::Status Containers::disconnect_network(const std::string& ref, const std::s
   DIND_ASSIGN_OR_RETURN(auto target, network_target_locked(ref, network));
   const auto [net, c] = target;
   const bool configured = c->networking.count(net) != 0;
-  const bool attached = c->status == "running" && c->endpoints.contains(net);
+  const bool attached = c->status == RunStatus::kRunning && c->endpoints.contains(net);
   if (!configured && !attached && c->network_mode != net) {
     return make_error(ErrorKind::kPermissionDenied,
                       "container " + c->id + " is not connected to network " + net);

@@ -30,7 +30,7 @@ struct Containers::Container {
   std::vector<MountSpec> mounts;  // volumes named (anonymous ones got names at create)
   std::vector<std::string> anon_volumes;
   // State.
-  std::string status = "created";
+  RunStatus status = RunStatus::kCreated;
   int pid = 0;
   int exit_code = 0;
   std::string error;
@@ -86,13 +86,13 @@ inline State state_of(const Containers::Container& c) {
   if (c.starting) {
     return State::kStarting;
   }
-  if (c.status == "running") {
+  if (c.status == RunStatus::kRunning) {
     return c.paused ? State::kPaused : State::kRunning;
   }
-  if (c.status == "restarting") {
+  if (c.status == RunStatus::kRestarting) {
     return State::kRestarting;
   }
-  return c.status == "created" ? State::kCreated : State::kExited;
+  return c.status == RunStatus::kCreated ? State::kCreated : State::kExited;
 }
 
 // The engine's lock. At its end (after unlocking) the records saved under it

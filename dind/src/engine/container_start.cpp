@@ -95,7 +95,7 @@ base::Status Containers::run_start(const std::shared_ptr<Container>& c, bool by_
       c->error = st.error().message;
       c->exit_code = 128;
       if (by_policy) {
-        c->status = "exited";
+        c->status = RunStatus::kExited;
         c->finished_at = base::rfc3339_nano(std::chrono::system_clock::now());
       }
       (void)save(*c);
@@ -138,7 +138,7 @@ bool Containers::maybe_restart_locked(const std::shared_ptr<Container>& c) {
   }
   c->restart_delay = step.delay;
   c->restart_count++;
-  c->status = "restarting";
+  c->status = RunStatus::kRestarting;
   (void)save(*c);
   DIND_LOG(kDebug) << "restarting " << short_id(c->id) << " in " << step.delay.count() << " ms";
   schedule_restart_locked(c, step.delay);
@@ -160,7 +160,7 @@ void Containers::restart_now(const std::shared_ptr<Container>& c, uint64_t timer
   {
     EngineLock lock(*this);
     wait_released_locked(lock, *c);
-    if (c->restart_timer != timer || c->status != "restarting" || c->removing || c->starting ||
+    if (c->restart_timer != timer || c->status != RunStatus::kRestarting || c->removing || c->starting ||
         by_id_.count(c->id) == 0) {
       return;  // cancelled, removed or started meanwhile
     }
@@ -171,7 +171,7 @@ void Containers::restart_now(const std::shared_ptr<Container>& c, uint64_t timer
 
 void Containers::cancel_restart_locked(Container& c) {
   c.restart_timer++;
-  c.status = "exited";
+  c.status = RunStatus::kExited;
   c.manually_stopped = true;
   (void)save(c);
 }
@@ -179,15 +179,15 @@ void Containers::cancel_restart_locked(Container& c) {
 void Containers::apply_restart_policies() {
   EngineLock lock(*this);
   for (auto& [id, c] : by_id_) {
-    if (c->status == "running" || c->starting || c->removing) {
+    if (c->status == RunStatus::kRunning || c->starting || c->removing) {
       continue;
     }
     auto policy = parse_restart_policy(c->host_config);
-    if (c->status == "restarting") {
+    if (c->status == RunStatus::kRestarting) {
       schedule_restart_locked(c, std::max(c->restart_delay, std::chrono::milliseconds(100)));
     } else if (policy && restart_on_daemon_start(*policy, c->manually_stopped) &&
                c->started_at != kZeroTime) {
-      c->status = "restarting";
+      c->status = RunStatus::kRestarting;
       schedule_restart_locked(c, std::chrono::milliseconds(0));
     }
   }
@@ -534,7 +534,7 @@ base::Status Containers::start_locked_out(const std::shared_ptr<Container>& c) {
   EngineLock lock(*this);
   c->init_pidfd = os.init_pidfd();
   c->generation++;
-  c->status = "running";
+  c->status = RunStatus::kRunning;
   c->started_steady = std::chrono::steady_clock::now();
   c->stop_requested = false;
   c->paused = false;

@@ -24,7 +24,34 @@ std::string_view docker_status(State s) {
   return "dead";
 }
 
-base::Result<Admission> admit(State s, Op op, const std::string& id) {
+std::string_view run_status_name(RunStatus s) {
+  switch (s) {
+    case RunStatus::kCreated:
+      return "created";
+    case RunStatus::kRunning:
+      return "running";
+    case RunStatus::kRestarting:
+      return "restarting";
+    case RunStatus::kExited:
+      return "exited";
+  }
+  return "exited";
+}
+
+std::optional<RunStatus> parse_run_status(std::string_view text) {
+  for (RunStatus s :
+       {RunStatus::kCreated, RunStatus::kRunning, RunStatus::kRestarting, RunStatus::kExited}) {
+    if (text == run_status_name(s)) {
+      return s;
+    }
+  }
+  if (text == "removing") {
+    return RunStatus::kRunning;
+  }
+  return std::nullopt;
+}
+
+base::Result<Admission> admit(State s, Op op, const std::string& id, const std::string& ref) {
   auto conflict = [](std::string m) { return make_error(ErrorKind::kConflict, std::move(m)); };
   const std::string not_running = "Container " + id + " is not running";
   const bool live = s == State::kRunning || s == State::kPaused;
@@ -46,8 +73,10 @@ base::Result<Admission> admit(State s, Op op, const std::string& id) {
     case Op::kStop:
       return live || s == State::kRestarting ? Admission::kProceed : Admission::kUnchanged;
     case Op::kKill:
-      if (!live) {
-        return conflict("Cannot kill container: " + id + ": " + not_running);
+      // A restarting container: the kill cancels the pending restart (as
+      // dockerd tells its monitor not to restart).
+      if (!live && s != State::kRestarting) {
+        return conflict("Cannot kill container: " + (ref.empty() ? id : ref) + ": " + not_running);
       }
       return Admission::kProceed;
     case Op::kPause:

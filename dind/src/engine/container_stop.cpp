@@ -74,7 +74,7 @@ Containers::RunLeftovers Containers::take_run_locked(Container& c) {
   // running container (not every time: runc would re-create it at the next
   // start in every hierarchy).
   r.last_running = std::none_of(by_id_.begin(), by_id_.end(), [&](const auto& kv) {
-    return kv.second.get() != &c && (kv.second->status == "running" || kv.second->starting);
+    return kv.second.get() != &c && (kv.second->status == RunStatus::kRunning || kv.second->starting);
   });
   c.releasing = true;
   return r;
@@ -131,7 +131,7 @@ void Containers::on_shim_exit(const std::shared_ptr<Container>& c, uint64_t gene
   ExitInfo info;
   {
     EngineLock lock(*this);
-    if (c->generation != generation || c->status != "running") {
+    if (c->generation != generation || c->status != RunStatus::kRunning) {
       return;
     }
     auto text = base::read_file(dir(c->id) / "exit.json", 4096);
@@ -146,7 +146,7 @@ void Containers::on_shim_exit(const std::shared_ptr<Container>& c, uint64_t gene
       c->error = "the container's shim exited without recording an exit status";
       c->finished_at = base::rfc3339_nano(std::chrono::system_clock::now());
     }
-    c->status = "exited";
+    c->status = RunStatus::kExited;
     c->paused = false;
     c->pid = 0;
     left = take_run_locked(*c);
@@ -202,20 +202,6 @@ base::Status Containers::signal(Container& c, int sig) {
   return {};
 }
 
-std::shared_ptr<Containers::Container> Containers::running_or_answer(
-    EngineLock& lock, const std::string& ref,
-    const std::function<void(base::Status)>& done,
-    const std::function<base::Error(const Container&)>& not_running) {
-  auto found = find_locked(ref);
-  if (found && (*found)->status == "running") {
-    return *found;
-  }
-  base::Error e = found ? not_running(**found) : std::move(found).error();
-  lock.unlock();
-  done(std::move(e));
-  return nullptr;
-}
-
 void Containers::stop(const std::string& ref, int timeout,
                       std::function<void(base::Result<Change>)> done) {
   EngineLock lock(*this);
@@ -226,15 +212,18 @@ void Containers::stop(const std::string& ref, int timeout,
     return;
   }
   auto c = *found;
-  if (c->status == "restarting") {
+  // The lifecycle table: a stopped (or starting) container is unchanged.
+  auto admitted = admit(state_of(*c), Op::kStop, c->id);
+  if (!admitted || *admitted == Admission::kUnchanged) {
+    lock.unlock();
+    done(admitted ? base::Result<Change>(Change::kUnchanged)
+                  : base::Result<Change>(std::move(admitted).error()));
+    return;
+  }
+  if (c->status == RunStatus::kRestarting) {
     cancel_restart_locked(*c);
     lock.unlock();
     done(Change::kChanged);
-    return;
-  }
-  if (c->status != "running") {
-    lock.unlock();
-    done(Change::kUnchanged);
     return;
   }
   // docker stop suspends the restart policy until the next start.
@@ -260,7 +249,7 @@ void Containers::stop_locked(const std::shared_ptr<Container>& c, int timeout) {
   auto kill_later = [weak = std::weak_ptr<Containers>(shared_from_this()), c, gen] {
     if (auto s = weak.lock()) {
       EngineLock l(*s);
-      if (c->generation == gen && c->status == "running") {
+      if (c->generation == gen && c->status == RunStatus::kRunning) {
         (void)s->signal(*c, SIGKILL);
       }
     }
@@ -279,9 +268,9 @@ void Containers::shutdown(int timeout_cap, std::function<void()> done) {
   std::vector<std::shared_ptr<Container>> running;
   EngineLock lock(*this);
   for (auto& [id, c] : by_id_) {
-    if (c->status == "restarting") {
+    if (c->status == RunStatus::kRestarting) {
       c->restart_timer++;  // resumes at the next daemon start
-    } else if (c->status == "running") {
+    } else if (c->status == RunStatus::kRunning) {
       running.push_back(c);
     }
   }
@@ -315,17 +304,22 @@ void Containers::kill(const std::string& ref, const std::string& signal_name,
     return;
   }
   EngineLock lock(*this);
-  if (auto found = find_locked(ref); found && (*found)->status == "restarting") {
-    cancel_restart_locked(**found);
+  auto found = find_locked(ref);
+  if (!found) {
     lock.unlock();
-    done({});
+    done(std::move(found).error());
     return;
   }
-  auto c = running_or_answer(lock, ref, done, [&ref](const Container& found) {
-    return make_error(ErrorKind::kConflict, "Cannot kill container: " + ref + ": Container " +
-                                                found.id + " is not running");
-  });
-  if (!c) {
+  auto c = *found;
+  if (auto admitted = admit(state_of(*c), Op::kKill, c->id, ref); !admitted) {
+    lock.unlock();
+    done(std::move(admitted).error());
+    return;
+  }
+  if (c->status == RunStatus::kRestarting) {
+    cancel_restart_locked(*c);
+    lock.unlock();
+    done({});
     return;
   }
   // As dockerd: a kill counts as a manual stop (unless-stopped stays down;

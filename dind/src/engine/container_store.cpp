@@ -27,7 +27,7 @@ json encode_record(const Containers::Container& c) {
           {"MountSpecs", mounts},
           {"AnonVolumes", c.anon_volumes},
           {"State",
-           {{"Status", c.status},
+           {{"Status", run_status_name(c.status)},
             {"Paused", c.paused},
             {"OOMKilled", c.oom_killed},
             {"Pid", c.pid},
@@ -83,7 +83,11 @@ base::Result<std::shared_ptr<Containers::Container>> decode_record(const json& d
     }
     c->anon_volumes = doc.value("AnonVolumes", std::vector<std::string>{});
     const json st = doc.value("State", json::object());
-    c->status = st.value("Status", "created");
+    const auto status = parse_run_status(st.value("Status", "created"));
+    if (!status) {
+      return make_error(ErrorKind::kDataLoss, "unknown State.Status " + st["Status"].dump());
+    }
+    c->status = *status;
     c->paused = st.value("Paused", false);
     c->oom_killed = st.value("OOMKilled", false);
     c->pid = st.value("Pid", 0);

@@ -78,7 +78,7 @@ json Containers::inspect_locked(const Container& c) const {
   if (!a.empty()) {
     a.erase(a.begin());
   }
-  const bool running = c.status == "running";
+  const bool running = c.status == RunStatus::kRunning;
   json networks = json::object();
   json ports = json::object();
   for (const auto& [n, e] : c.endpoints.items()) {
@@ -157,10 +157,10 @@ json Containers::inspect_locked(const Container& c) const {
       {"Path", path},
       {"Args", a},
       {"State",
-       {{"Status", c.paused && running ? "paused" : c.status},
+       {{"Status", c.paused && running ? "paused" : std::string(run_status_name(c.status))},
         {"Running", running},
         {"Paused", c.paused && running},
-        {"Restarting", c.status == "restarting"},
+        {"Restarting", c.status == RunStatus::kRestarting},
         {"OOMKilled", c.oom_killed},
         {"Dead", false},
         {"Pid", running ? c.pid : 0},
@@ -271,7 +271,7 @@ base::Result<json> Containers::list(const ListOptions& o) const {
   };
   const int64_t now = now_secs();
   for (const auto& c : all) {
-    const bool running = c->status == "running";
+    const bool running = c->status == RunStatus::kRunning;
     const bool status_filtered = o.filters.count("status") != 0 || o.filters.count("exited") != 0;
     if (!o.all && !running && !status_filtered) {
       continue;
@@ -283,12 +283,14 @@ base::Result<json> Containers::list(const ListOptions& o) const {
                 [&](const std::string& v) { return c->name.find(v) != std::string::npos; })) {
       continue;
     }
-    const std::string shown = c->paused && c->status == "running" ? "paused" : c->status;
+    const std::string shown = c->paused && c->status == RunStatus::kRunning
+                                  ? "paused"
+                                  : std::string(run_status_name(c->status));
     if (!any_of("status", [&](const std::string& v) { return v == shown; })) {
       continue;
     }
     if (!any_of("exited", [&](const std::string& v) {
-          return c->status == "exited" && std::to_string(c->exit_code) == v;
+          return c->status == RunStatus::kExited && std::to_string(c->exit_code) == v;
         })) {
       continue;
     }
@@ -337,10 +339,10 @@ base::Result<json> Containers::list(const ListOptions& o) const {
     if (running) {
       status = "Up " + human_duration(now - parse_time_secs(c->started_at)) +
                (c->paused ? " (Paused)" : "");
-    } else if (c->status == "restarting") {
+    } else if (c->status == RunStatus::kRestarting) {
       status = "Restarting (" + std::to_string(c->exit_code) + ") " +
                human_duration(now - parse_time_secs(c->finished_at)) + " ago";
-    } else if (c->status == "exited" || (c->status == "created" && c->finished_at != kZeroTime)) {
+    } else if (c->status == RunStatus::kExited || (c->status == RunStatus::kCreated && c->finished_at != kZeroTime)) {
       status = "Exited (" + std::to_string(c->exit_code) + ") " +
                human_duration(now - parse_time_secs(c->finished_at)) + " ago";
     } else {
@@ -422,7 +424,7 @@ json Containers::prune() {
   {
     EngineLock lock(*this);
     for (const auto& [id, c] : by_id_) {
-      if (c->status != "running" && !c->starting && !c->removing) {
+      if (c->status != RunStatus::kRunning && !c->starting && !c->removing) {
         victims.push_back(c);
       }
     }
@@ -511,7 +513,8 @@ size_t Containers::count(const std::string& status) const {
     return by_id_.size();
   }
   return static_cast<size_t>(std::count_if(
-      by_id_.begin(), by_id_.end(), [&](const auto& kv) { return kv.second->status == status; }));
+      by_id_.begin(), by_id_.end(),
+      [&](const auto& kv) { return run_status_name(kv.second->status) == status; }));
 }
 
 }  // namespace dind::engine

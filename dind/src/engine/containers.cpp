@@ -119,7 +119,7 @@ base::Result<std::shared_ptr<Containers>> Containers::open(
       continue;
     }
     auto c = std::move(*decoded);
-    if (c->status == "running" || c->status == "removing") {
+    if (c->status == RunStatus::kRunning) {  // a legacy "removing" reads as running
       // The shim may still run (re-adopt) or have finished meanwhile. The
       // handles are opened first and the processes verified after: a pid
       // checked before its pidfd is opened may already name another process.
@@ -131,7 +131,7 @@ base::Result<std::shared_ptr<Containers>> Containers::open(
       c->netns = (self->run_dir(c->id) / "netns").string();
       c->generation = 1;
       if (comm && comm->rfind("dind-shim", 0) == 0 && base::pidfd_alive(shim_fd->get())) {
-        c->status = "running";
+        c->status = RunStatus::kRunning;
         c->started_steady = std::chrono::steady_clock::now() -
                             std::chrono::seconds(std::max<int64_t>(
                                 0, now_secs() - parse_time_secs(c->started_at)));
@@ -197,7 +197,7 @@ void Containers::clean_strays_locked() {
     }
     const int pid = std::atoi(name.c_str());
     auto it = by_id_.find(id);
-    if (it != by_id_.end() && it->second->status == "running" && it->second->shim_pid == pid) {
+    if (it != by_id_.end() && it->second->status == RunStatus::kRunning && it->second->shim_pid == pid) {
       continue;
     }
     DIND_LOG(kWarn) << "stopping the stray container " << short_id(id) << " (shim " << pid << ")";
@@ -210,7 +210,7 @@ void Containers::clean_strays_locked() {
   // finished): their addresses, names and port rules go.
   std::set<std::string> held;
   for (const auto& [id, c] : by_id_) {
-    if (c->status == "running" && !c->netns.empty()) {
+    if (c->status == RunStatus::kRunning && !c->netns.empty()) {
       held.insert(c->netns);
     }
   }
@@ -222,7 +222,7 @@ void Containers::clean_strays_locked() {
   }
   // What a run left behind for containers that no longer run.
   for (auto& [id, c] : by_id_) {
-    if (c->status == "running" || !fs::exists(run_dir(id), ec)) {
+    if (c->status == RunStatus::kRunning || !fs::exists(run_dir(id), ec)) {
       continue;
     }
     const fs::path netns = run_dir(id) / "netns";
@@ -463,7 +463,7 @@ base::Status Containers::wait(const std::string& ref, WaitCondition cond,
     return std::move(found).error();
   }
   auto c = *found;
-  if (cond == WaitCondition::kNotRunning && c->status != "running" && !c->starting) {
+  if (cond == WaitCondition::kNotRunning && c->status != RunStatus::kRunning && !c->starting) {
     const ExitInfo info{c->exit_code, ""};
     lock.unlock();
     done(info);
@@ -482,24 +482,12 @@ base::Status Containers::remove(const std::string& ref, bool force, bool volumes
   {
     EngineLock lock(*this);
     DIND_ASSIGN_OR_RETURN(c, find_locked(ref));
-    if (c->removing) {
-      return make_error(ErrorKind::kConflict,
-                        "removal of container " + ref + " is already in progress");
-    }
-    if (c->status == "restarting") {
-      if (!force) {
-        return make_error(ErrorKind::kConflict,
-                          "You cannot remove a restarting container " + c->id +
-                              ". Stop the container before attempting removal or force remove");
-      }
+    // The lifecycle table refuses (409) what only a forced removal may do.
+    DIND_TRY(admit(state_of(*c), force ? Op::kForceRemove : Op::kRemove, c->id));
+    if (c->status == RunStatus::kRestarting) {
       cancel_restart_locked(*c);
     }
-    if (c->status == "running" || c->starting) {
-      if (!force) {
-        return make_error(ErrorKind::kConflict,
-                          "You cannot remove a running container " + c->id +
-                              ". Stop the container before attempting removal or force remove");
-      }
+    if (c->status == RunStatus::kRunning || c->starting) {
       c->stop_requested = true;  // no restart policy: it is going away
       auto promise = std::make_shared<std::promise<void>>();
       auto fut = promise->get_future();
@@ -616,7 +604,7 @@ base::Result<Containers::ExecTarget> Containers::exec_target(const std::string& 
 bool Containers::running(const std::string& id, uint64_t generation) const {
   EngineLock lock(*this);
   auto it = by_id_.find(id);
-  return it != by_id_.end() && it->second->status == "running" &&
+  return it != by_id_.end() && it->second->status == RunStatus::kRunning &&
          it->second->generation == generation;
 }
 

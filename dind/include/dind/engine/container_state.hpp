@@ -24,6 +24,15 @@ enum class State { kCreated, kStarting, kRunning, kPaused, kRestarting, kExited,
 // "created" in Docker's eyes but we keep what the record says).
 std::string_view docker_status(State s);
 
+// What a container's record keeps of the lifecycle (its State.Status on
+// disk); starting, paused and removing are marks of the operation under way
+// on top of it.
+enum class RunStatus { kCreated, kRunning, kRestarting, kExited };
+std::string_view run_status_name(RunStatus s);
+// The record's text; a legacy "removing" reads as running (the shim is
+// checked at load); nullopt for anything else.
+std::optional<RunStatus> parse_run_status(std::string_view text);
+
 enum class Op {
   kStart, kStop, kKill, kPause, kUnpause, kExec, kAttach, kResize, kTop, kUpdate, kRemove,
   kForceRemove, kRename,
@@ -34,8 +43,10 @@ enum class Admission {
   kProceed,    // go ahead
   kUnchanged,  // nothing to do: the API's 304 (start a running, stop a stopped one)
 };
-// kProceed/kUnchanged, or the Conflict dockerd answers (409) for `id`.
-base::Result<Admission> admit(State s, Op op, const std::string& id);
+// kProceed/kUnchanged, or the Conflict dockerd answers (409) for `id`;
+// `ref` is the name the client used where dockerd's message repeats it
+// (kill), `id` when empty.
+base::Result<Admission> admit(State s, Op op, const std::string& id, const std::string& ref = "");
 
 enum class Event {
   kStartBegun,      // a start (user's or policy's) took the container

@@ -238,12 +238,6 @@ class Containers : public std::enable_shared_from_this<Containers> {
   base::Status connect_attach(const std::shared_ptr<Container>& c, const AttachOptions& options,
                               const std::shared_ptr<base::RawStream>& client);
   base::Status signal(Container& c, int sig);
-  // For stop/kill: the running container, or null after answering `done`
-  // (with the lookup error or not_running's) with the lock released.
-  std::shared_ptr<Container> running_or_answer(
-      EngineLock& lock, const std::string& ref,
-      const std::function<void(base::Status)>& done,
-      const std::function<base::Error(const Container&)>& not_running);
   std::filesystem::path dir(const std::string& id) const;
   std::filesystem::path run_dir(const std::string& id) const;
   std::filesystem::path socket_path(const std::string& id) const;
