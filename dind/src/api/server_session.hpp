@@ -2,12 +2,11 @@
 // A connection (internal to api/): the Session class template, HTTP/1.1 over a
 // unix socket, plain TCP or TLS. Model: Beast's advanced_server_flex, minus
 // its plaintext auto-detection on the TLS port and its small body limits.
-// Its members are defined in server_session.cpp (reading a request, handing
-// it to its handler), server_upload.cpp (a body spooled to a file) and
-// server_response.cpp (the response, the write queue, the end of the
-// connection); each of these instantiates, for the three stream kinds, what
-// the others call. They are the only files that include Boost.Beast and Asio
-// SSL (compile time: keep it that way).
+// Its members are defined in server_session.cpp (reading a request, a body
+// spooled to a file, the response, the write queue, the end of the
+// connection), which instantiates them for the three stream kinds. It is the
+// only source file that includes Boost.Beast and Asio SSL (compile time: keep
+// it that way).
 
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/error.hpp>
@@ -98,7 +97,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   // Refuses a request that never reaches a handler; the connection closes.
   void fail(int status, std::string message);
 
-  // --- server_upload.cpp: a body spooled to a file ---
+  // --- a body spooled to a file ---
   // Streams the body into an unlinked file in the spool directory, a buffer
   // at a time, so an upload of any size costs constant memory.
   void start_spool();
@@ -118,7 +117,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   // its reader fail, and let its reply be dropped.
   void abandon_upload();
 
-  // --- server_response.cpp: the response and the end of the connection ---
+  // --- the response and the end of the connection ---
   void send(Response res);
   // While a body streams, a read tells us when the client goes away.
   void watch_for_disconnect();
