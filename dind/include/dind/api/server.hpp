@@ -2,7 +2,7 @@
 // The API server: listeners (unix socket, TCP with mutual TLS, TCP plain only
 // when the caller opted in), HTTP/1.1 with keep-alive, deadlines on every
 // step, per-route body limits, streamed responses and hijacked connections.
-// Boost.Beast lives only in server.cpp; this header is Beast-free.
+// Boost.Beast lives only in the server's connection files; this header is Beast-free.
 //
 // Threading: one io_context run by N threads; each connection runs on its own
 // strand; handlers are invoked on that strand and may reply from any thread.
@@ -76,7 +76,7 @@ class Server : public base::Scheduler {
   std::shared_ptr<RawStream> adopt(base::UniqueFd fd) override;
   void when_readable(std::shared_ptr<base::UniqueFd> fd, std::function<void()> fn) override;
 
-  struct Impl;  // opaque: defined in server.cpp
+  struct Impl;  // opaque: defined in src/api/server_internal.hpp
 
  private:
   std::unique_ptr<Impl> impl_;

@@ -2,7 +2,7 @@
 // Asynchronous byte streams shared by the API front and the engine: the sink
 // of a streamed response body and the raw, bidirectional stream of a hijacked
 // connection (attach, exec) or of a shim's socket. Implementations live with
-// the I/O loop (api/server.cpp); the engine only sees these interfaces.
+// the I/O loop (api/server_*.cpp); the engine only sees these interfaces.
 
 #include <functional>
 #include <string>

@@ -1,0 +1,776 @@
+// One connection (the Session class is in server_session.hpp): the request
+// side (the TLS handshake, the header and body under their deadlines and
+// limits, the hand-off to the route's handler), a request body spooled to an
+// unlinked file (raw reads for Content-Length, the chunk decoder, a handler
+// reading behind the writes), and the response side (whole responses,
+// streamed bodies through a BodyWriter, hijacked connections as a RawStream,
+// the write queue behind them, closing). One file: Beast is compiled in as
+// few translation units as possible.
+
+#include "server_session.hpp"
+
+#include <fcntl.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <iterator>
+#include <limits>
+
+#include "dind/api/errors.hpp"
+#include "dind/base/log.hpp"
+
+namespace dind::api {
+
+namespace {
+
+bool is_plaintext_on_tls(const boost::system::error_code& ec) {
+  return ec.category() == asio::error::get_ssl_category() &&
+         ERR_GET_REASON(static_cast<unsigned long>(ec.value())) == SSL_R_HTTP_REQUEST;
+}
+
+}  // namespace
+
+template <class Stream>
+void Session<Stream>::start() {
+  if constexpr (kIsTls<Stream>) {
+    lowest(stream_).expires_after(server_.limits.handshake_timeout);
+    stream_.async_handshake(ssl::stream_base::server,
+                            [self = this->shared_from_this()](boost::system::error_code ec) {
+                              self->on_handshake(ec);
+                            });
+  } else {
+    read_header();
+  }
+}
+
+template <class Stream>
+void Session<Stream>::shutdown() {
+  asio::post(stream_.get_executor(), [self = this->shared_from_this()] {
+    self->closing_ = true;
+    if ((self->state_ == State::kReading && self->buffer_.size() == 0) ||
+        self->state_ == State::kStreaming || self->state_ == State::kHijacked) {
+      self->close();
+    }
+  });
+}
+
+template <class Stream>
+void Session<Stream>::on_handshake(boost::system::error_code ec) {
+  if (!ec) {
+    read_header();
+    return;
+  }
+  if (is_plaintext_on_tls(ec)) {
+    // Go's TLS server answers the same way; the docker CLI shows this text.
+    static const std::string kReply =
+        "HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: "
+        "close\r\n\r\n"
+        "Client sent an HTTP request to an HTTPS server.\n";
+    DIND_LOG(kDebug) << "plaintext HTTP on the TLS port from " << peer_;
+    lowest(stream_).expires_after(std::chrono::seconds(5));
+    asio::async_write(
+        lowest(stream_), asio::buffer(kReply),
+        [self = this->shared_from_this()](boost::system::error_code, size_t) { self->close(); });
+    return;
+  }
+  DIND_LOG(kDebug) << "TLS handshake with " << peer_ << " failed: " << ec.message();
+  close();
+}
+
+template <class Stream>
+void Session<Stream>::read_header() {
+  if (closing_) {
+    close();
+    return;
+  }
+  state_ = State::kReading;
+  parser_.reset();
+  header_parser_.emplace();
+  header_parser_->header_limit(static_cast<uint32_t>(server_.limits.header_limit));
+  // Checked per route once the header is in (Beast checks Content-Length
+  // against this limit while parsing the header).
+  header_parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
+  lowest(stream_).expires_after(server_.limits.header_timeout);
+  http::async_read_header(
+      stream_, buffer_, *header_parser_,
+      [self = this->shared_from_this()](beast::error_code ec, size_t) { self->on_header(ec); });
+}
+
+template <class Stream>
+void Session<Stream>::on_header(beast::error_code ec) {
+  if (ec == http::error::end_of_stream || ec == asio::error::eof ||
+      ec == ssl::error::stream_truncated || ec == asio::error::operation_aborted ||
+      ec == asio::error::connection_reset) {
+    close();
+    return;
+  }
+  if (ec == beast::error::timeout) {
+    DIND_LOG(kDebug) << "closing " << peer_ << ": request header not received in time";
+    close();
+    return;
+  }
+  if (ec == http::error::header_limit) {
+    fail(431, "request header too large");
+    return;
+  }
+  if (ec) {
+    fail(400, "malformed HTTP request: " + ec.message());
+    return;
+  }
+  auto& h = header_parser_->get();
+  if (h.version() != 11 && h.version() != 10) {
+    fail(505, "unsupported HTTP version");
+    return;
+  }
+  req_ = Request{};
+  req_.method = std::string(h.method_string());
+  req_.target = std::string(h.target());
+  for (const auto& field : h) {
+    req_.headers[std::string(field.name_string())] = std::string(field.value());
+  }
+  keep_alive_ = h.keep_alive();
+  head_only_ = req_.method == "HEAD";
+  auto upgrade = req_.headers.find("Upgrade");
+  req_.wants_upgrade = h[http::field::connection].find("pgrade") != beast::string_view::npos &&
+                       upgrade != req_.headers.end() && beast::iequals(upgrade->second, "tcp");
+  if (req_.method.empty() || req_.target.empty()) {
+    fail(400, "malformed HTTP request");
+    return;
+  }
+  match_ = server_.router.match(req_);
+  const uint64_t declared = header_parser_->content_length().value_or(0);
+  const bool has_body = declared > 0 || header_parser_->chunked();
+  if (match_.handler == nullptr) {
+    if (has_body) {
+      keep_alive_ = false;  // the unread body would be taken for the next request
+    }
+    send(std::move(match_.error));
+    return;
+  }
+  if (declared > match_.options.max_body) {
+    fail(413, "request body larger than " + std::to_string(match_.options.max_body) + " bytes");
+    return;
+  }
+  if (auto expect = req_.headers.find("Expect"); expect != req_.headers.end()) {
+    if (!beast::iequals(expect->second, "100-continue")) {
+      keep_alive_ = false;
+      send(error_response(417, "unsupported Expect header"));
+      return;
+    }
+    if (has_body) {
+      static const std::string kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      asio::async_write(stream_, asio::buffer(kContinue),
+                        [self = this->shared_from_this()](boost::system::error_code e, size_t) {
+                          if (e) {
+                            self->close();
+                          } else {
+                            self->read_body();
+                          }
+                        });
+      return;
+    }
+  }
+  read_body();
+}
+
+template <class Stream>
+void Session<Stream>::read_body() {
+  if (header_parser_->is_done()) {
+    dispatch();
+    return;
+  }
+  if (match_.options.spool_body) {
+    start_spool();
+    return;
+  }
+  parser_.emplace(std::move(*header_parser_));
+  header_parser_.reset();
+  parser_->body_limit(match_.options.max_body);
+  lowest(stream_).expires_after(server_.limits.body_timeout);
+  http::async_read(
+      stream_, buffer_, *parser_, [self = this->shared_from_this()](beast::error_code ec, size_t) {
+        if (ec == http::error::body_limit) {
+          self->fail(413, "request body larger than " +
+                              std::to_string(self->match_.options.max_body) + " bytes");
+        } else if (ec == beast::error::timeout) {
+          self->close();
+        } else if (ec) {
+          self->fail(400, "malformed HTTP request body: " + ec.message());
+        } else {
+          self->dispatch();
+        }
+      });
+}
+
+template <class Stream>
+void Session<Stream>::dispatch() {
+  state_ = State::kHandling;
+  if (parser_) {
+    req_.body = std::move(parser_->get().body());
+  }
+  ++server_.handled;
+  DIND_LOG(kDebug) << "handler " << req_.method << " " << req_.target << " from " << peer_;
+  lowest(stream_).expires_never();
+  auto reply = [self = this->shared_from_this()](Response res) {
+    asio::post(self->stream_.get_executor(), [self, res = std::move(res)]() mutable {
+      if (!self->body_done_) {
+        self->early_reply_ = std::move(res);  // sent once the upload is in
+        return;
+      }
+      self->send(std::move(res));
+    });
+  };
+  try {
+    (*match_.handler)(std::move(req_), std::move(reply));
+  } catch (const std::exception& e) {
+    // Handlers report expected failures as values; this is a bug.
+    DIND_LOG(kError) << "handler threw: " << e.what();
+    send(error_response(500, std::string("internal error: ") + e.what()));
+  }
+}
+
+template <class Stream>
+void Session<Stream>::fail(int status, std::string message) {
+  DIND_LOG(kDebug) << "refusing request from " << peer_ << ": " << status << " " << message;
+  abandon_upload();
+  keep_alive_ = false;
+  head_only_ = false;
+  send(error_response(status, message));
+}
+
+void start_unix_session(Server::Impl& impl, unix_proto::socket socket) {
+  auto s = std::make_shared<Session<UnixStream>>(impl, UnixStream(std::move(socket)), "unix");
+  impl.track(s);
+  s->start();
+}
+
+void start_tcp_session(Server::Impl& impl, tcp::socket socket, std::string peer) {
+  auto s = std::make_shared<Session<TcpStream>>(impl, TcpStream(std::move(socket)), peer);
+  impl.track(s);
+  s->start();
+}
+
+void start_tls_session(Server::Impl& impl, tcp::socket socket, ssl::context& tls,
+                       std::string peer) {
+  auto s = std::make_shared<Session<TlsStream>>(impl, TlsStream(TcpStream(std::move(socket)), tls),
+                                                peer);
+  impl.track(s);
+  s->start();
+}
+
+}  // namespace dind::api
+
+// ---------------------------------------------------------------------------
+// The request body spooled to a file.
+
+namespace dind::api {
+
+template <class Stream>
+void Session<Stream>::start_spool() {
+  spool_fd_ = std::make_shared<base::UniqueFd>(
+      ::open(server_.limits.spool_dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
+  if (!spool_fd_->valid()) {
+    DIND_LOG(kError) << "cannot spool an upload in " << server_.limits.spool_dir << ": "
+                     << std::strerror(errno);
+    keep_alive_ = false;
+    send(error_response(500, "cannot store the upload: " + std::string(std::strerror(errno))));
+    return;
+  }
+  spool_started_ = std::chrono::steady_clock::now();
+  spool_buf_.resize(1024 * 1024);
+  spool_target_ = req_.target;
+  if (match_.options.stream_body) {
+    // The handler starts now, reading behind the writes.
+    progress_ = std::make_shared<BodyProgress>();
+    req_.body_file =
+        std::make_shared<base::UniqueFd>(::fcntl(spool_fd_->get(), F_DUPFD_CLOEXEC, 0));
+    req_.body_progress = progress_;
+    early_ = true;
+    body_done_ = false;
+    dispatch();
+  }
+  if (!header_parser_->chunked()) {
+    // Content-Length: copy the raw bytes with large reads; Beast's parser
+    // would read 64 KiB at a time with a completion hop for each.
+    spool_remaining_ = *header_parser_->content_length();
+    header_parser_.reset();
+    const size_t have = std::min<uint64_t>(buffer_.size(), spool_remaining_);
+    if (!spool_write(static_cast<const char*>(buffer_.data().data()), have)) {
+      return;
+    }
+    buffer_.consume(have);
+    spool_remaining_ -= have;
+    spool_raw_next();
+    return;
+  }
+  // Chunked: our own decoder over raw reads, for the same reason.
+  header_parser_.reset();
+  chunks_ = ChunkedDecoder{};
+  chunks_.set_limit(match_.options.max_body);
+  if (!spool_chunks(static_cast<const char*>(buffer_.data().data()), buffer_.size())) {
+    return;
+  }
+  spool_chunked_next();
+}
+
+template <class Stream>
+bool Session<Stream>::spool_write(const char* p, size_t left) {
+  if (!spool_write_quiet(p, left)) {
+    fail(500, "cannot store the upload: " + std::string(std::strerror(errno)));
+    return false;
+  }
+  return true;
+}
+
+template <class Stream>
+void Session<Stream>::spool_done() {
+  ::lseek(spool_fd_->get(), 0, SEEK_SET);
+  DIND_LOG(kDebug) << "spooled the upload of " << spool_target_ << " in "
+                   << std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::steady_clock::now() - spool_started_)
+                          .count()
+                   << " ms";
+  if (early_) {
+    early_ = false;
+    body_done_ = true;
+    spool_fd_.reset();
+    progress_->finish(true);
+    progress_.reset();
+    if (early_reply_) {
+      auto res = std::move(*early_reply_);
+      early_reply_.reset();
+      send(std::move(res));
+    }
+    return;
+  }
+  req_.body_file = std::move(spool_fd_);
+  dispatch();
+}
+
+template <class Stream>
+template <class OnBytes>
+void Session<Stream>::spool_read(size_t want, OnBytes on_bytes) {
+  lowest(stream_).expires_after(server_.limits.body_timeout);
+  stream_.async_read_some(
+      asio::buffer(spool_buf_.data(), want),
+      [self = this->shared_from_this(), on_bytes](boost::system::error_code ec, size_t n) {
+        if (ec == beast::error::timeout) {
+          self->close();
+        } else if (ec) {
+          self->fail(400, "malformed HTTP request body: " + ec.message());
+        } else {
+          on_bytes(self.get(), n);
+        }
+      });
+}
+
+template <class Stream>
+void Session<Stream>::spool_raw_next() {
+  if (spool_remaining_ == 0) {
+    spool_done();
+    return;
+  }
+  spool_read(static_cast<size_t>(std::min<uint64_t>(spool_buf_.size(), spool_remaining_)),
+             [](Session* s, size_t n) {
+               if (s->spool_write(s->spool_buf_.data(), n)) {
+                 s->spool_remaining_ -= n;
+                 s->spool_raw_next();
+               }
+             });
+}
+
+template <class Stream>
+bool Session<Stream>::spool_chunks(const char* data, size_t size) {
+  const size_t used =
+      chunks_.feed(data, size, [this](const char* p, size_t n) { return spool_write_quiet(p, n); });
+  if (chunks_.state() == ChunkedDecoder::State::kError) {
+    if (chunks_.over_limit()) {
+      fail(413, "request body larger than " + std::to_string(match_.options.max_body) + " bytes");
+    } else {
+      fail(400, "malformed HTTP request body: " + chunks_.error());
+    }
+    return false;
+  }
+  if (data == static_cast<const char*>(buffer_.data().data())) {
+    buffer_.consume(used);
+  } else if (used < size) {
+    // Bytes of a pipelined next request: keep them.
+    auto dst = buffer_.prepare(size - used);
+    std::memcpy(dst.data(), data + used, size - used);
+    buffer_.commit(size - used);
+  }
+  return true;
+}
+
+template <class Stream>
+bool Session<Stream>::spool_write_quiet(const char* p, size_t left) {
+  while (left > 0) {
+    ssize_t n = ::write(spool_fd_->get(), p, left);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      return false;
+    }
+    p += n;
+    left -= static_cast<size_t>(n);
+    if (progress_) {
+      progress_->advance(static_cast<uint64_t>(n));
+    }
+  }
+  return true;
+}
+
+template <class Stream>
+void Session<Stream>::spool_chunked_next() {
+  if (chunks_.done()) {
+    spool_done();
+    return;
+  }
+  spool_read(spool_buf_.size(), [](Session* s, size_t n) {
+    if (s->spool_chunks(s->spool_buf_.data(), n)) {
+      s->spool_chunked_next();
+    }
+  });
+}
+
+template <class Stream>
+void Session<Stream>::abandon_upload() {
+  if (progress_) {
+    progress_->finish(false);
+    progress_.reset();
+  }
+  early_ = false;
+  body_done_ = true;
+  early_reply_.reset();
+}
+
+// What the other Session files call, for the three stream kinds.
+template void Session<UnixStream>::start_spool();
+template void Session<UnixStream>::abandon_upload();
+template void Session<TcpStream>::start_spool();
+template void Session<TcpStream>::abandon_upload();
+template void Session<TlsStream>::start_spool();
+template void Session<TlsStream>::abandon_upload();
+
+}  // namespace dind::api
+
+// ---------------------------------------------------------------------------
+// The response side.
+
+namespace dind::api {
+
+namespace {
+
+std::string format_head(int status, const Headers& headers) {
+  std::string head =
+      "HTTP/1.1 " + std::to_string(status) + " " + std::string(reason_phrase(status)) + "\r\n";
+  for (const auto& [k, v] : headers) {
+    head += k;
+    head += ": ";
+    head += v;
+    head += "\r\n";
+  }
+  return head;
+}
+
+}  // namespace
+
+template <class Stream>
+void Session<Stream>::enqueue(std::string data, std::function<void(bool)> done, bool then_shutdown,
+                              bool then_end) {
+  asio::post(stream_.get_executor(), [self = this->shared_from_this(), data = std::move(data),
+                                      done = std::move(done), then_shutdown, then_end]() mutable {
+    self->queue_.push_back(Pending{std::move(data), std::move(done), then_shutdown, then_end});
+    if (!self->writing_) {
+      self->write_next();
+    }
+  });
+}
+
+template <class Stream>
+void Session<Stream>::raw_read(std::function<void(std::string_view, bool)> cb) {
+  asio::post(stream_.get_executor(),
+             [self = this->shared_from_this(), cb = std::move(cb)]() mutable {
+               if (self->closed_) {
+                 cb({}, false);
+                 return;
+               }
+               if (self->buffer_.size() > 0) {  // bytes that arrived with the request
+                 std::string data = beast::buffers_to_string(self->buffer_.data());
+                 self->buffer_.consume(self->buffer_.size());
+                 cb(data, true);
+                 return;
+               }
+               self->stream_.async_read_some(
+                   self->buffer_.prepare(16 * 1024),
+                   [self, cb = std::move(cb)](boost::system::error_code ec, size_t n) mutable {
+                     if (ec == asio::error::eof || ec == ssl::error::stream_truncated) {
+                       cb({}, true);
+                       return;
+                     }
+                     if (ec) {
+                       cb({}, false);
+                       return;
+                     }
+                     self->buffer_.commit(n);
+                     std::string data = beast::buffers_to_string(self->buffer_.data());
+                     self->buffer_.consume(n);
+                     cb(data, true);
+                   });
+             });
+}
+
+template <class Stream>
+void Session<Stream>::raw_close() {
+  asio::post(stream_.get_executor(), [self = this->shared_from_this()] { self->close(); });
+}
+
+template <class Stream>
+void Session<Stream>::set_close_callback(std::function<void()> cb) {
+  asio::post(stream_.get_executor(),
+             [self = this->shared_from_this(), cb = std::move(cb)]() mutable {
+               if (self->closed_) {
+                 cb();
+               } else {
+                 self->on_close_ = std::move(cb);
+               }
+             });
+}
+
+template <class Stream>
+void Session<Stream>::send(Response res) {
+  if (closed_) {
+    return;
+  }
+  Headers headers = server_.common_headers;
+  for (auto& [k, v] : res.headers) {
+    headers[k] = v;
+  }
+  if (closing_) {
+    keep_alive_ = false;
+  }
+  if (res.hijack) {
+    if (req_.wants_upgrade) {
+      res.status = 101;
+      headers["Connection"] = "Upgrade";
+      headers["Upgrade"] = "tcp";
+    } else {
+      headers.erase("Content-Length");
+    }
+    state_ = State::kHijacked;
+    auto raw = make_raw_stream();
+    auto hijack = std::move(res.hijack);
+    enqueue(format_head(res.status, headers) + "\r\n", {});
+    hijack(std::move(raw));
+    return;
+  }
+  if (res.stream) {
+    headers["Transfer-Encoding"] = "chunked";
+    if (!keep_alive_) {
+      headers["Connection"] = "close";
+    }
+    state_ = State::kStreaming;
+    auto writer = make_body_writer();
+    auto producer = std::move(res.stream);
+    enqueue(format_head(res.status, headers) + "\r\n", {});
+    watch_for_disconnect();
+    producer(std::move(writer));
+    return;
+  }
+  const bool bodyless = res.status == 204 || res.status == 304 || res.status < 200;
+  if (!bodyless && !headers.count("Content-Length")) {
+    headers["Content-Length"] = std::to_string(res.body.size());
+  }
+  if (!keep_alive_) {
+    headers["Connection"] = "close";
+  }
+  std::string out = format_head(res.status, headers) + "\r\n";
+  if (!head_only_ && !bodyless) {
+    out += res.body;
+  }
+  state_ = State::kWriting;
+  write_buf_ = std::move(out);
+  lowest(stream_).expires_after(server_.limits.write_timeout);
+  asio::async_write(stream_, asio::buffer(write_buf_),
+                    [self = this->shared_from_this()](boost::system::error_code ec, size_t) {
+                      if (ec || !self->keep_alive_) {
+                        self->close();
+                      } else {
+                        self->read_header();
+                      }
+                    });
+}
+
+template <class Stream>
+void Session<Stream>::watch_for_disconnect() {
+  stream_.async_read_some(asio::buffer(probe_),
+                          [self = this->shared_from_this()](boost::system::error_code ec, size_t) {
+                            if (ec && self->state_ == State::kStreaming) {
+                              self->close();
+                            }
+                            // Bytes from the client during a stream are ignored.
+                            if (!ec && self->state_ == State::kStreaming) {
+                              self->watch_for_disconnect();
+                            }
+                          });
+}
+
+template <class Stream>
+void Session<Stream>::write_next() {
+  if (queue_.empty() || closed_) {
+    writing_ = false;
+    if (closed_) {
+      std::deque<Pending> failed = std::move(queue_);
+      queue_.clear();
+      for (auto& p : failed) {
+        if (p.done) {
+          p.done(false);
+        }
+      }
+    }
+    return;
+  }
+  writing_ = true;
+  lowest(stream_).expires_after(server_.limits.write_timeout);
+  asio::async_write(stream_, asio::buffer(queue_.front().data),
+                    [self = this->shared_from_this()](boost::system::error_code ec, size_t) {
+                      lowest(self->stream_).expires_never();
+                      Pending p = std::move(self->queue_.front());
+                      self->queue_.pop_front();
+                      if (p.done) {
+                        p.done(!ec);
+                      }
+                      if (ec) {
+                        self->close();
+                        return;
+                      }
+                      if (p.then_shutdown) {
+                        self->shutdown_send();
+                      }
+                      if (p.then_end) {
+                        // A streamed body ends its connection: the
+                        // disconnect probe still owns the read side.
+                        self->close();
+                        return;
+                      }
+                      self->write_next();
+                    });
+}
+
+template <class Stream>
+void Session<Stream>::shutdown_send() {
+  if constexpr (kIsTls<Stream>) {
+    close();  // TLS has no half-close a client would understand
+  } else {
+    boost::system::error_code ec;
+    lowest(stream_).socket().shutdown(asio::socket_base::shutdown_send, ec);
+  }
+}
+
+template <class Stream>
+void Session<Stream>::close() {
+  if (closed_) {
+    return;
+  }
+  abandon_upload();
+  closed_ = true;
+  state_ = State::kClosed;
+  close_stream(stream_);
+  if (on_close_) {
+    auto cb = std::move(on_close_);
+    cb();
+  }
+  // The front element may be in an async_write right now: its completion
+  // handler owns it (and its buffer). Fail the others.
+  auto first = queue_.begin();
+  if (writing_ && first != queue_.end()) {
+    ++first;
+  }
+  std::deque<Pending> failed(std::make_move_iterator(first), std::make_move_iterator(queue_.end()));
+  queue_.erase(first, queue_.end());
+  for (auto& p : failed) {
+    if (p.done) {
+      p.done(false);
+    }
+  }
+}
+
+template <class Stream>
+class RawStreamImpl : public RawStream {
+ public:
+  explicit RawStreamImpl(std::shared_ptr<Session<Stream>> s) : s_(std::move(s)) {}
+  void read(std::function<void(std::string_view, bool)> cb) override {
+    s_->raw_read(std::move(cb));
+  }
+  void write(std::string data, std::function<void(bool)> done) override {
+    s_->enqueue(std::move(data), std::move(done));
+  }
+  void shutdown_write() override { s_->enqueue({}, {}, /*then_shutdown=*/true); }
+  void close() override { s_->raw_close(); }
+
+ private:
+  std::shared_ptr<Session<Stream>> s_;
+};
+
+template <class Stream>
+class BodyWriterImpl : public BodyWriter {
+ public:
+  explicit BodyWriterImpl(std::shared_ptr<Session<Stream>> s) : s_(std::move(s)) {}
+  void write(std::string chunk, std::function<void(bool)> done) override {
+    if (chunk.empty()) {  // an empty chunk would end the body
+      if (done) {
+        done(true);
+      }
+      return;
+    }
+    char size[20];
+    int n = std::snprintf(size, sizeof(size), "%zx\r\n", chunk.size());
+    std::string framed(size, static_cast<size_t>(n));
+    framed += chunk;
+    framed += "\r\n";
+    s_->enqueue(std::move(framed), std::move(done));
+  }
+  void finish() override { s_->enqueue("0\r\n\r\n", {}, false, /*then_end=*/true); }
+  void on_close(std::function<void()> cb) override { s_->set_close_callback(std::move(cb)); }
+
+ private:
+  std::shared_ptr<Session<Stream>> s_;
+};
+
+template <class Stream>
+std::shared_ptr<RawStream> Session<Stream>::make_raw_stream() {
+  return std::make_shared<RawStreamImpl<Stream>>(this->shared_from_this());
+}
+template <class Stream>
+std::shared_ptr<BodyWriter> Session<Stream>::make_body_writer() {
+  return std::make_shared<BodyWriterImpl<Stream>>(this->shared_from_this());
+}
+
+// What the other Session files call, for the three stream kinds.
+template void Session<UnixStream>::send(Response);
+template void Session<UnixStream>::close();
+template void Session<TcpStream>::send(Response);
+template void Session<TcpStream>::close();
+template void Session<TlsStream>::send(Response);
+template void Session<TlsStream>::close();
+
+}  // namespace dind::api
+
+namespace dind::api {
+
+// Every member defined above and in the class, for the three stream kinds
+// (after the last definition: an explicit instantiation covers only the
+// members defined before it).
+template class Session<UnixStream>;
+template class Session<TcpStream>;
+template class Session<TlsStream>;
+
+}  // namespace dind::api
