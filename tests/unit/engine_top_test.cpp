@@ -29,15 +29,15 @@ TEST_CASE("ps output is cut to the container's processes", "[engine][top]") {
       "root         101     100  0 10:01 ?        00:00:00 sh -c echo  two  spaces\n";
   auto top = parse_ps(out, {100, 101});
   REQUIRE(top);
-  CHECK((*top)["Titles"] == nlohmann::json({"UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"}));
-  REQUIRE((*top)["Processes"].size() == 2);
-  CHECK((*top)["Processes"][0][7] == "sleep 100");
-  CHECK((*top)["Processes"][1][7] == "sh -c echo  two  spaces");
+  CHECK(top->titles == std::vector<std::string>{"UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"});
+  REQUIRE(top->processes.size() == 2);
+  CHECK(top->processes[0][7] == "sleep 100");
+  CHECK(top->processes[1][7] == "sh -c echo  two  spaces");
   auto none = parse_ps("USER COMMAND\nroot init\n", {1});
   REQUIRE_FALSE(none);
   CHECK(none.error().message == "Couldn't find PID field in ps output");
   // Short or malformed rows are skipped, not misread.
   auto odd = parse_ps("PID CMD\n\nabc x\n7\n", {7});
   REQUIRE(odd);
-  CHECK((*odd)["Processes"] == nlohmann::json::array({{"7", ""}}));
+  CHECK(odd->processes == std::vector<std::vector<std::string>>{{"7", ""}});
 }

@@ -317,7 +317,8 @@ void add_container_routes(Router& router, ContainerContext ctx) {
     workers->post(
         [c, id = req.params["id"], args = req.query_value("ps_args").value_or(""), reply] {
           auto t = c->top(id, args);
-          reply(t ? Response::json(200, dump(*t)) : error_response(t.error()));
+          reply(t ? Response::json(200, dump({{"Titles", t->titles}, {"Processes", t->processes}}))
+                  : error_response(t.error()));
         });
   });
 
@@ -363,7 +364,15 @@ void add_container_routes(Router& router, ContainerContext ctx) {
   router.add("GET", "/containers/{id}/changes", [c, workers](Request req, Reply reply) {
     workers->post([c, id = req.params["id"], reply] {
       auto ch = c->changes(id);
-      reply(ch ? Response::json(200, dump(*ch)) : error_response(ch.error()));
+      if (!ch) {
+        reply(error_response(ch.error()));
+        return;
+      }
+      json out = json::array();
+      for (const auto& change : *ch) {
+        out.push_back({{"Path", change.path}, {"Kind", static_cast<int>(change.kind)}});
+      }
+      reply(Response::json(200, dump(out)));
     });
   });
 
@@ -378,7 +387,12 @@ void add_container_routes(Router& router, ContainerContext ctx) {
       reply(error_response(f.error()));
       return;
     }
-    workers->post([c, reply] { reply(Response::json(200, dump(c->prune()))); });
+    workers->post([c, reply] {
+      const engine::PruneReport report = c->prune();
+      reply(Response::json(
+          200, dump({{"ContainersDeleted", report.deleted.empty() ? json(nullptr) : json(report.deleted)},
+                     {"SpaceReclaimed", report.space_reclaimed}})));
+    });
   });
 
   // Networks: enough of the API to create user networks for names and aliases.

@@ -25,6 +25,7 @@
 #include <set>
 #include <sstream>
 #include <thread>
+#include <tuple>
 
 #include "dind/base/fs.hpp"
 #include "dind/base/log.hpp"
@@ -391,7 +392,7 @@ base::Result<json> Containers::list(const ListOptions& o) const {
   return out;
 }
 
-base::Result<json> Containers::top(const std::string& ref, const std::string& ps_args) const {
+base::Result<TopResult> Containers::top(const std::string& ref, const std::string& ps_args) const {
   int pid = 0;
   std::string id;
   {
@@ -419,7 +420,7 @@ base::Result<json> Containers::top(const std::string& ref, const std::string& ps
   return parse_ps(ps->output, pids);
 }
 
-json Containers::prune() {
+PruneReport Containers::prune() {
   std::vector<std::shared_ptr<Container>> victims;
   {
     EngineLock lock(*this);
@@ -429,16 +430,16 @@ json Containers::prune() {
       }
     }
   }
-  json deleted = json::array();
+  PruneReport report;
   for (const auto& c : victims) {
     if (remove_now(c, false)) {
-      deleted.push_back(c->id);
+      report.deleted.push_back(c->id);
     }
   }
-  return {{"ContainersDeleted", deleted.empty() ? json(nullptr) : deleted}, {"SpaceReclaimed", 0}};
+  return report;
 }
 
-base::Result<json> Containers::changes(const std::string& ref) const {
+base::Result<std::vector<FileChange>> Containers::changes(const std::string& ref) const {
   std::string id;
   std::optional<std::string> top;
   {
@@ -471,8 +472,8 @@ base::Result<json> Containers::changes(const std::string& ref) const {
       return l.valid() && fd.valid();
     });
   };
-  // Kind: 0 changed, 1 added, 2 deleted (an overlay whiteout: a 0/0 char device).
-  std::vector<std::pair<std::string, int>> out;
+  // Deleted: an overlay whiteout (a 0/0 char device).
+  std::vector<FileChange> out;
   const fs::path upper = layers_->root() / "mounts" / id / "diff";
   std::error_code ec;
   for (fs::recursive_directory_iterator it(upper, fs::directory_options::none, ec), end;
@@ -484,17 +485,15 @@ base::Result<json> Containers::changes(const std::string& ref) const {
       continue;
     }
     if (S_ISCHR(st.st_mode) && st.st_rdev == 0) {
-      out.emplace_back("/" + rel, 2);
+      out.push_back({"/" + rel, FileChange::kDeleted});
     } else {
-      out.emplace_back("/" + rel, in_lower(rel) ? 0 : 1);
+      out.push_back({"/" + rel, in_lower(rel) ? FileChange::kModified : FileChange::kAdded});
     }
   }
-  std::sort(out.begin(), out.end());
-  json arr = json::array();
-  for (const auto& [path, kind] : out) {
-    arr.push_back({{"Path", path}, {"Kind", kind}});
-  }
-  return arr;
+  std::sort(out.begin(), out.end(), [](const FileChange& a, const FileChange& b) {
+    return std::tie(a.path, a.kind) < std::tie(b.path, b.kind);
+  });
+  return out;
 }
 
 std::optional<std::string> Containers::using_image(const std::string& image_id) const {

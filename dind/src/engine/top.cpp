@@ -56,7 +56,7 @@ base::Result<std::vector<std::string>> ps_argv(const std::string& ps_args) {
   return argv;
 }
 
-base::Result<json> parse_ps(const std::string& output, const std::set<int>& pids) {
+base::Result<TopResult> parse_ps(const std::string& output, const std::set<int>& pids) {
   std::istringstream in(output);
   std::string header;
   std::getline(in, header);
@@ -65,7 +65,8 @@ base::Result<json> parse_ps(const std::string& output, const std::set<int>& pids
   if (pid_col >= titles.size()) {
     return make_error(ErrorKind::kInternal, "Couldn't find PID field in ps output");
   }
-  json processes = json::array();
+  TopResult result;
+  result.titles = titles;
   std::string line;
   while (std::getline(in, line)) {
     std::vector<std::string> row;
@@ -86,10 +87,10 @@ base::Result<json> parse_ps(const std::string& output, const std::set<int>& pids
       continue;
     }
     if (pids.count(std::stoi(row[pid_col])) != 0) {
-      processes.push_back(row);
+      result.processes.push_back(std::move(row));
     }
   }
-  return json{{"Titles", titles}, {"Processes", processes}};
+  return result;
 }
 
 std::set<int> process_tree(int init) {

@@ -7,9 +7,8 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "dind/base/result.hpp"
+#include "dind/engine/containers.hpp"
 
 namespace dind::engine {
 
@@ -18,9 +17,9 @@ namespace dind::engine {
 // `pid=...` is refused as dockerd refuses it.
 base::Result<std::vector<std::string>> ps_argv(const std::string& ps_args);
 
-// {"Titles": [...], "Processes": [[...], ...]} of the rows whose PID column
-// is in `pids`; the last column keeps its spaces (the command line).
-base::Result<nlohmann::json> parse_ps(const std::string& output, const std::set<int>& pids);
+// The titles and the rows whose PID column is in `pids`; the last column
+// keeps its spaces (the command line).
+base::Result<TopResult> parse_ps(const std::string& output, const std::set<int>& pids);
 
 // The container's processes: `init` and its descendants, read from /proc.
 // Blocking (a directory walk).

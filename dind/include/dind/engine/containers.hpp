@@ -49,6 +49,24 @@ struct ContainerPaths {
 // state asked for (the API answers 304 Not Modified).
 enum class Change { kChanged, kUnchanged };
 
+// docker top: ps's column titles and the container's rows.
+struct TopResult {
+  std::vector<std::string> titles;
+  std::vector<std::vector<std::string>> processes;
+};
+
+// docker diff: a path of the container's upper directory against its image.
+struct FileChange {
+  enum Kind { kModified = 0, kAdded = 1, kDeleted = 2 };  // Docker's numbers
+  std::string path;
+  Kind kind = kModified;
+};
+
+struct PruneReport {
+  std::vector<std::string> deleted;
+  uint64_t space_reclaimed = 0;
+};
+
 struct ExitInfo {
   int code = 0;
   std::string error;  // non-empty: the start failed
@@ -156,11 +174,11 @@ class Containers : public std::enable_shared_from_this<Containers> {
     std::map<std::string, std::vector<std::string>> filters;
   };
   base::Result<nlohmann::json> list(const ListOptions& options) const;
-  base::Result<nlohmann::json> top(const std::string& ref, const std::string& ps_args) const;
+  base::Result<TopResult> top(const std::string& ref, const std::string& ps_args) const;
   // docker diff: the container's upper directory against its image's layers.
-  base::Result<nlohmann::json> changes(const std::string& ref) const;
-  // Removes stopped containers; returns {"ContainersDeleted": [...], "SpaceReclaimed": n}.
-  nlohmann::json prune();
+  base::Result<std::vector<FileChange>> changes(const std::string& ref) const;
+  // Removes stopped containers.
+  PruneReport prune();
 
   // IDs of the containers that mount the named volume (Volumes::Users).
   std::vector<std::string> volume_users(const std::string& name) const;
