@@ -6,6 +6,7 @@
 #include <array>
 #include <charconv>
 #include <set>
+#include <type_traits>
 
 namespace dind::engine {
 using base::ErrorKind;

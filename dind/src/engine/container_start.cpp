@@ -444,26 +444,25 @@ base::Status Containers::start_locked_out(const std::shared_ptr<Container>& c) {
   req.hostname = c->config.hostname.empty() ? short_id(id) : c->config.hostname;
   if (c->network_mode != "none" && c->network_mode != "host") {
     req.netns_path = (rdir / "netns").string();
+    // Each endpoint's settings under its network's name (a request may name
+    // a network by ID), looked up once.
     std::vector<std::string> nets = {c->network_mode};
-    const model::EndpointsConfig& eps = c->networking;
-    for (const auto& [n, cfg] : eps) {
-      (void)cfg;
-      auto info = networks_->find(n);
-      if (info && std::find(nets.begin(), nets.end(), info->name) == nets.end()) {
+    std::map<std::string, model::EndpointConfig> settings;
+    for (const auto& [ref, cfg] : c->networking) {
+      auto info = networks_->find(ref);
+      if (!info) {
+        continue;
+      }
+      settings[info->name] = cfg;
+      if (std::find(nets.begin(), nets.end(), info->name) == nets.end()) {
         nets.push_back(info->name);
       }
     }
     for (const auto& n : nets) {
       NetworkJoin join{n, {}};
       if (n != "bridge") {
-        model::EndpointConfig config;
-        for (const auto& [k, v] : eps) {
-          auto info = networks_->find(k);
-          if (info && info->name == n) {
-            config = v;
-          }
-        }
-        join.names = dns_names(*c, config);
+        const auto it = settings.find(n);
+        join.names = dns_names(*c, it != settings.end() ? it->second : model::EndpointConfig{});
       }
       req.networks.push_back(std::move(join));
     }

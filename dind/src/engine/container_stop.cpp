@@ -202,16 +202,31 @@ base::Status Containers::signal(Container& c, int sig) {
   return {};
 }
 
+namespace {
+
+// The container a lookup found, or null after answering `done` with the
+// lookup's error once the lock is released.
+template <typename Done>
+std::shared_ptr<Containers::Container> found_or_answer(
+    Containers::EngineLock& lock, base::Result<std::shared_ptr<Containers::Container>> found,
+    const Done& done) {
+  if (found) {
+    return *found;
+  }
+  lock.unlock();
+  done(std::move(found).error());
+  return nullptr;
+}
+
+}  // namespace
+
 void Containers::stop(const std::string& ref, int timeout,
                       std::function<void(base::Result<Change>)> done) {
   EngineLock lock(*this);
-  auto found = find_locked(ref);
-  if (!found) {
-    lock.unlock();
-    done(std::move(found).error());
+  auto c = found_or_answer(lock, find_locked(ref), done);
+  if (!c) {
     return;
   }
-  auto c = *found;
   // The lifecycle table: a stopped (or starting) container is unchanged.
   auto admitted = admit(state_of(*c), Op::kStop, c->id);
   if (!admitted || *admitted == Admission::kUnchanged) {
@@ -304,13 +319,10 @@ void Containers::kill(const std::string& ref, const std::string& signal_name,
     return;
   }
   EngineLock lock(*this);
-  auto found = find_locked(ref);
-  if (!found) {
-    lock.unlock();
-    done(std::move(found).error());
+  auto c = found_or_answer(lock, find_locked(ref), done);
+  if (!c) {
     return;
   }
-  auto c = *found;
   if (auto admitted = admit(state_of(*c), Op::kKill, c->id, ref); !admitted) {
     lock.unlock();
     done(std::move(admitted).error());

@@ -12,15 +12,13 @@
 #include <vector>
 
 #include "dind/base/result.hpp"
+#include "dind/model/container.hpp"
 
 namespace dind::model::detail {
 
 using base::ErrorKind;
 using base::make_error;
 using json = nlohmann::json;
-using Strings = std::vector<std::string>;
-using OptStrings = std::optional<Strings>;
-using StringMap = std::map<std::string, std::string>;
 
 // Go's name for a JSON value's kind in its unmarshal errors.
 inline std::string go_kind(const json& v) {

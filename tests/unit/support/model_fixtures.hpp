@@ -10,11 +10,17 @@
 
 namespace dind::testing {
 
-inline model::Config config_of(const nlohmann::json& j) {
-  auto c = model::decode_config(j);
+// The value `decode` makes of `j`; the test fails when it refuses it.
+template <typename Decode>
+auto decoded_or_fail(const nlohmann::json& j, Decode decode) {
+  auto r = decode(j);
   INFO(j.dump());
-  REQUIRE(c.ok());
-  return *c;
+  REQUIRE(r.ok());
+  return std::move(*r);
+}
+
+inline model::Config config_of(const nlohmann::json& j) {
+  return decoded_or_fail(j, model::decode_config);
 }
 
 inline model::Config config_of(const char* text) {
@@ -22,10 +28,7 @@ inline model::Config config_of(const char* text) {
 }
 
 inline model::HostConfig host_config_of(const nlohmann::json& j) {
-  auto h = model::decode_host_config(j);
-  INFO(j.dump());
-  REQUIRE(h.ok());
-  return *h;
+  return decoded_or_fail(j, model::decode_host_config);
 }
 
 inline model::HostConfig host_config_of(const char* text) {
