@@ -302,6 +302,30 @@ print(len(c.containers.list(all=True)))
     assert p.stdout.split("\n") == ["sdk says hi", "0", "one", "two", "0", ""]
 
 
+def test_followed_logs_survive_the_containers_removal(tmp_path):
+    """A client that follows the logs, waits, removes the container and only
+    then reads the stream (the python SDK's run() does) still gets every line:
+    the daemon reads the log through a file it holds open. A daemon that reads
+    followed logs every 2 s makes the removal come before the read."""
+    with netns_daemon("dind-logpoll-", env={"DIND_TEST_LOG_POLL_MS": "2000"}) as d:
+        image = import_busybox(d, tmp_path / "busybox.tar")
+        env = {k: v for k, v in os.environ.items() if k not in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")}
+        script = f"""
+import docker
+api = docker.APIClient(base_url="unix://{d.socket}")
+c = api.create_container("{image}", ["sh", "-c", "sleep 0.3; echo first; echo last"])
+api.start(c)
+stream = api.logs(c, stream=True, follow=True)
+api.wait(c)
+api.remove_container(c)
+print(b"".join(stream).decode().split())
+"""
+        p = subprocess.run(["/usr/bin/python3", "-c", script], capture_output=True, text=True, env=env,
+                           timeout=60)
+        assert p.returncode == 0, p.stderr
+        assert p.stdout.strip() == "['first', 'last']"
+
+
 def test_start_attach_and_attach_log_replay(daemon, image):
     docker(daemon, "create", "--name", "att", image, "sh", "-c", "echo one; echo oops >&2; sleep 0.3; echo two")
     p = docker(daemon, "start", "-a", "att")

@@ -219,6 +219,11 @@ int run_daemon(DaemonConfig config) {
   if (const char* rt = std::getenv("DIND_RUNTIME"); rt != nullptr && *rt != '\0') {
     cpaths.runtime = rt;
   }
+  // A test knob: how often a followed log is read (a long interval lets a
+  // test remove the container between a write and its read).
+  if (const char* ms = std::getenv("DIND_TEST_LOG_POLL_MS"); ms != nullptr && std::atoi(ms) > 0) {
+    cpaths.log_poll = std::chrono::milliseconds(std::atoi(ms));
+  }
   {
     std::error_code ec;
     const fs::path self = fs::read_symlink("/proc/self/exe", ec);

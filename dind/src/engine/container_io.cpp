@@ -87,17 +87,17 @@ struct LogRead {
   uint64_t offset = 0;
 };
 
-// Reads complete lines of the log from `offset`, filtered, as frames (or raw
-// text for a TTY container).
-LogRead read_log(const fs::path& path, uint64_t offset, const Containers::LogOptions& o, bool tty,
+// Reads complete lines of the open log from `offset`, filtered, as frames
+// (or raw text for a TTY container).
+LogRead read_log(std::istream& in, uint64_t offset, const Containers::LogOptions& o, bool tty,
                  std::optional<size_t> tail) {
   LogRead out;
   out.offset = offset;
-  std::ifstream in(path, std::ios::binary);
+  in.clear();  // a previous read ended at the end of the file
+  in.seekg(static_cast<std::streamoff>(offset));
   if (!in) {
     return out;
   }
-  in.seekg(static_cast<std::streamoff>(offset));
   std::vector<runtime::LogEntry> entries;
   std::string line;
   while (std::getline(in, line)) {
@@ -134,6 +134,12 @@ LogRead read_log(const fs::path& path, uint64_t offset, const Containers::LogOpt
     }
   }
   return out;
+}
+
+LogRead read_log(const fs::path& path, uint64_t offset, const Containers::LogOptions& o, bool tty,
+                 std::optional<size_t> tail) {
+  std::ifstream in(path, std::ios::binary);
+  return in ? read_log(in, offset, o, tty, tail) : LogRead{{}, offset};
 }
 
 }  // namespace
@@ -195,7 +201,11 @@ base::Status Containers::logs(const std::string& ref, const LogOptions& o,
   }
   const fs::path path = dir(c->id) / (c->id + "-json.log");
   const bool tty = c->config.tty;
-  auto first = read_log(path, 0, o, tty, o.tail);
+  // Followed, the log is read through one open file: a client may remove the
+  // container before it reads what the container wrote last (the python
+  // SDK's run() does), and the open file keeps those lines readable.
+  auto file = std::make_shared<std::ifstream>(path, std::ios::binary);
+  auto first = file->is_open() ? read_log(*file, 0, o, tty, o.tail) : LogRead{};
   if (!o.follow) {
     write(std::move(first.frames), {});
     finish();
@@ -207,7 +217,7 @@ base::Status Containers::logs(const std::string& ref, const LogOptions& o,
   auto self = shared_from_this();
   struct Tick {
     static void run(std::shared_ptr<Containers> s, std::shared_ptr<Container> c, fs::path path,
-                    LogOptions o, bool tty, uint64_t offset,
+                    std::shared_ptr<std::ifstream> file, LogOptions o, bool tty, uint64_t offset,
                     std::shared_ptr<std::atomic<bool>> closed,
                     std::function<void(std::string, std::function<void(bool)>)> write,
                     std::function<void()> finish) {
@@ -219,7 +229,11 @@ base::Status Containers::logs(const std::string& ref, const LogOptions& o,
         EngineLock lock(*s);
         running = (c->status == RunStatus::kRunning || c->starting) && s->by_id_.count(c->id) != 0;
       }
-      auto r = read_log(path, offset, o, tty, std::nullopt);
+      if (!file->is_open()) {  // not written yet when the client came
+        file->open(path, std::ios::binary);
+      }
+      auto r = file->is_open() ? read_log(*file, offset, o, tty, std::nullopt)
+                               : LogRead{{}, offset};
       if (!r.frames.empty()) {
         write(std::move(r.frames), {});
       }
@@ -227,14 +241,14 @@ base::Status Containers::logs(const std::string& ref, const LogOptions& o,
         finish();
         return;
       }
-      s->scheduler_->after(std::chrono::milliseconds(50),
-                           [=] { run(s, c, path, o, tty, r.offset, closed, write, finish); });
+      s->scheduler_->after(s->paths_.log_poll,
+                           [=] { run(s, c, path, file, o, tty, r.offset, closed, write, finish); });
     }
   };
   if (!first.frames.empty()) {
     write(std::move(first.frames), {});
   }
-  Tick::run(self, c, path, o, tty, first.offset, closed, write, finish);
+  Tick::run(self, c, path, file, o, tty, first.offset, closed, write, finish);
   return {};
 }
 

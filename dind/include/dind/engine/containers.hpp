@@ -43,6 +43,7 @@ struct ContainerPaths {
   std::vector<std::string> shim_argv0 = {"dind-shim"};  // {"dind", "shim"} for the latter
   std::string cgroup_parent = "dind";
   std::string init_exe;  // a static init for --init (the static dind-shim); "" when none
+  std::chrono::milliseconds log_poll{50};  // how often a followed log is read
 };
 
 // What a state change did: kUnchanged when the container already was in the
