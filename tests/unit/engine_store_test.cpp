@@ -24,6 +24,13 @@ TEST_CASE("a container record round-trips with its schema version", "[engine][st
   c.exit_code = 3;
   c.restart_count = 2;
   c.mounts.push_back(MountSpec{MountSpec::Type::kVolume, "data", "/data", true, false, ""});
+  EndpointView e;
+  e.network_id = "n1";
+  e.ip_address = "10.0.0.2";
+  e.prefix_len = 24;
+  e.aliases = dind::model::Strings{"api"};
+  e.ports = {{"udp", "127.0.0.1", 5353, 53}};
+  c.endpoints["mynet"] = e;
   const json doc = encode_record(c);
   CHECK(doc["SchemaVersion"] == kContainerSchema);
   auto back = decode_record(doc, kId);
@@ -37,6 +44,7 @@ TEST_CASE("a container record round-trips with its schema version", "[engine][st
   CHECK((*back)->mounts[0].read_only);
   CHECK((*back)->config == c.config);
   CHECK((*back)->host_config == c.host_config);
+  CHECK((*back)->endpoints == c.endpoints);
   CHECK(encode_record(**back) == doc);
 }
 

@@ -4,7 +4,9 @@
 #include <nlohmann/json.hpp>
 #include <utility>
 
+#include "dind/api/container_views.hpp"
 #include "dind/api/errors.hpp"
+#include "dind/base/time.hpp"
 #include "dind/api/route_util.hpp"
 #include "dind/model/container_json.hpp"
 #include "dind/model/network_json.hpp"
@@ -132,10 +134,10 @@ void add_container_routes(Router& router, ContainerContext ctx) {
     o.stderr = req.query_bool("stderr").value_or(false);
     o.logs = req.query_bool("logs").value_or(false);
     o.stream = req.query_bool("stream").value_or(false);
-    const bool tty = (*info)["Config"].value("Tty", false);
+    const bool tty = info->config.tty;
     Response r = Response::empty(200);
     r.headers["Content-Type"] = stream_content_type(req, tty);
-    r.hijack = [c, id = (*info)["Id"].get<std::string>(), o](std::shared_ptr<RawStream> stream) {
+    r.hijack = [c, id = info->id, o](std::shared_ptr<RawStream> stream) {
       if (auto st = c->attach(id, o, stream); !st) {
         stream->write(st.error().message + "\n");
         stream->shutdown_write();
@@ -219,8 +221,8 @@ void add_container_routes(Router& router, ContainerContext ctx) {
       return;
     }
     Response r;
-    r.headers["Content-Type"] = stream_content_type(req, (*info)["Config"].value("Tty", false));
-    r.stream = [c, id = (*info)["Id"].get<std::string>(), o](std::shared_ptr<BodyWriter> w) {
+    r.headers["Content-Type"] = stream_content_type(req, info->config.tty);
+    r.stream = [c, id = info->id, o](std::shared_ptr<BodyWriter> w) {
       auto st = c->logs(
           id, o,
           [w](std::string data, std::function<void(bool)> done) {
@@ -302,14 +304,23 @@ void add_container_routes(Router& router, ContainerContext ctx) {
     o.filters = *f;
     queries->post([c, o = std::move(o), reply] {
       auto list = c->list(o);
-      reply(list ? Response::json(200, dump(*list)) : error_response(list.error()));
+      if (!list) {
+        reply(error_response(list.error()));
+        return;
+      }
+      const int64_t now = base::now_secs();
+      json out = json::array();
+      for (const auto& v : *list) {
+        out.push_back(summary_json(v, now));
+      }
+      reply(Response::json(200, dump(out)));
     });
   });
 
   router.add("GET", "/containers/{id}/json", [c, queries](Request req, Reply reply) {
     queries->post([c, id = req.params["id"], size = req.query_bool("size").value_or(false), reply] {
       auto info = c->inspect(id, size);
-      reply(info ? Response::json(200, dump(*info)) : error_response(info.error()));
+      reply(info ? Response::json(200, dump(inspect_json(*info))) : error_response(info.error()));
     });
   });
 

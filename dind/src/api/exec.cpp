@@ -25,6 +25,33 @@ std::optional<json> object_body(const Request& req) {
   return j;
 }
 
+// `GET /exec/{id}/json` as dockerd answers it.
+json exec_json(const engine::ExecView& v) {
+  const auto& c = v.config;
+  json pc = {{"tty", c.tty},
+             {"entrypoint", c.cmd.empty() ? std::string() : c.cmd.front()},
+             {"arguments", c.cmd.empty() ? model::Strings{}
+                                         : model::Strings(c.cmd.begin() + 1, c.cmd.end())},
+             {"privileged", c.privileged}};
+  if (!c.user.empty()) {
+    pc["user"] = c.user;
+  }
+  if (!c.working_dir.empty()) {
+    pc["workDir"] = c.working_dir;
+  }
+  return {{"ID", v.id},
+          {"Running", v.running},
+          {"ExitCode", v.exit_code ? json(*v.exit_code) : json(nullptr)},
+          {"ProcessConfig", pc},
+          {"OpenStdin", c.attach_stdin},
+          {"OpenStderr", c.attach_stderr},
+          {"OpenStdout", c.attach_stdout},
+          {"CanRemove", false},
+          {"ContainerID", v.container_id},
+          {"DetachKeys", c.detach_keys},
+          {"Pid", v.pid}};
+}
+
 }  // namespace
 
 void add_exec_routes(Router& router, std::shared_ptr<Execs> execs, base::WorkerPool* workers) {
@@ -103,7 +130,7 @@ void add_exec_routes(Router& router, std::shared_ptr<Execs> execs, base::WorkerP
 
   router.add("GET", "/exec/{id}/json", [execs](Request req, Reply reply) {
     auto info = execs->inspect(req.params["id"]);
-    reply(info ? Response::json(200, dump(*info)) : error_response(info.error()));
+    reply(info ? Response::json(200, dump(exec_json(*info))) : error_response(info.error()));
   });
 }
 

@@ -132,26 +132,26 @@ void Containers::thaw_later(const std::string& id) {
   });
 }
 
-json endpoint_json(const Networks& networks, const std::string& n,
-                   const netsetup::EndpointState& ep, const std::vector<std::string>& names) {
+EndpointView endpoint_view(const Networks& networks, const std::string& n,
+                           const netsetup::EndpointState& ep, const std::vector<std::string>& names) {
   auto info = networks.find(n);
-  json e = {{"NetworkID", info ? info->id : ""},
-            {"EndpointID", base::random_hex(64)},
-            {"IPAddress", ep.ip.to_string()},
-            {"IPPrefixLen", info ? info->state.subnet.len : 0},
-            {"Gateway", info ? info->state.gateway.to_string() : ""},
-            {"DNSNames", n == "bridge" ? json(nullptr) : json(names)},
-            {"Aliases", n == "bridge" || names.size() < 2
-                            ? json(nullptr)
-                            : json(std::vector<std::string>(names.begin() + 2, names.end()))}};
-  json ports = json::array();
-  for (const auto& p : ep.ports) {
-    ports.push_back({{"proto", p.proto == netsetup::Proto::kTcp ? "tcp" : "udp"},
-                     {"host_ip", p.host_ip ? p.host_ip->to_string() : "0.0.0.0"},
-                     {"host_port", p.host_port},
-                     {"container_port", p.container_port}});
+  EndpointView e;
+  e.network_id = info ? info->id : "";
+  e.endpoint_id = base::random_hex(64);
+  e.ip_address = ep.ip.to_string();
+  e.prefix_len = info ? info->state.subnet.len : 0;
+  e.gateway = info ? info->state.gateway.to_string() : "";
+  if (n != "bridge") {
+    e.dns_names = names;
+    if (names.size() >= 2) {
+      e.aliases = model::Strings(names.begin() + 2, names.end());
+    }
   }
-  e["Ports"] = ports;
+  for (const auto& p : ep.ports) {
+    e.ports.push_back({p.proto == netsetup::Proto::kTcp ? "tcp" : "udp",
+                       p.host_ip ? p.host_ip->to_string() : "0.0.0.0", p.host_port,
+                       p.container_port});
+  }
   return e;
 }
 
@@ -197,7 +197,7 @@ base::Status Containers::connect_network(const std::string& ref, const std::stri
                       "network");
   }
   if (c->status == RunStatus::kRunning) {
-    if (c->endpoints.contains(net)) {
+    if (c->endpoints.count(net) != 0) {
       return make_error(ErrorKind::kPermissionDenied, "endpoint with name " + c->name.substr(1) +
                                                           " already exists in network " + net);
     }
@@ -221,7 +221,7 @@ base::Status Containers::connect_network(const std::string& ref, const std::stri
       (void)networks_->detach(net, req.netns);
       return make_error(ErrorKind::kConflict, "Container " + c->id + " is not running");
     }
-    c->endpoints[net] = endpoint_json(*networks_, net, *ep, req.names);
+    c->endpoints[net] = endpoint_view(*networks_, net, *ep, req.names);
   }
   c->networking[net] = endpoint_config;
   return save(*c);
@@ -237,7 +237,7 @@ base::Status Containers::disconnect_network(const std::string& ref, const std::s
   DIND_ASSIGN_OR_RETURN(auto target, network_target_locked(ref, network));
   const auto [net, c] = target;
   const bool configured = c->networking.count(net) != 0;
-  const bool attached = c->status == RunStatus::kRunning && c->endpoints.contains(net);
+  const bool attached = c->status == RunStatus::kRunning && c->endpoints.count(net) != 0;
   if (!configured && !attached && c->network_mode != net) {
     return make_error(ErrorKind::kPermissionDenied,
                       "container " + c->id + " is not connected to network " + net);
@@ -245,7 +245,7 @@ base::Status Containers::disconnect_network(const std::string& ref, const std::s
   if (attached) {
     // Off the inspect output first, then the netlink work without the lock.
     const std::string netns = c->netns;
-    json was = c->endpoints[net];
+    EndpointView was = c->endpoints[net];
     c->endpoints.erase(net);
     lock.unlock();
     auto detached = networks_->detach(net, netns);

@@ -14,12 +14,11 @@
 
 #include "dind/base/fs.hpp"
 #include "dind/engine/container_state.hpp"
+#include "dind/engine/container_view.hpp"
 #include "dind/engine/containers.hpp"
 #include "dind/model/container.hpp"
 
 namespace dind::engine {
-
-constexpr const char* kZeroTime = "0001-01-01T00:00:00Z";
 
 struct Containers::Container {
   std::string id, name, image_id, image_name, created;
@@ -41,7 +40,7 @@ struct Containers::Container {
   bool paused = false;            // frozen (docker pause)
   bool oom_killed = false;        // the last run ended by the OOM killer
   int shim_pid = 0;
-  nlohmann::json endpoints = nlohmann::json::object();  // network name -> endpoint facts (inspect)
+  std::map<std::string, EndpointView> endpoints;  // network name -> the endpoint (inspect)
   // Runtime (not persisted).
   // Serialises the runtime operations on this container (pause, unpause,
   // update) without the engine's lock: taken before mu_, never while
@@ -68,9 +67,8 @@ struct Containers::Container {
 // What inspect shows of a container's endpoint on `network` (names: the DNS
 // names, the container's name and short ID first, then its aliases; none on
 // the default bridge).
-nlohmann::json endpoint_json(const Networks& networks, const std::string& network,
-                             const netsetup::EndpointState& ep,
-                             const std::vector<std::string>& names);
+EndpointView endpoint_view(const Networks& networks, const std::string& network,
+                           const netsetup::EndpointState& ep, const std::vector<std::string>& names);
 
 // The DNS names of a container on a user network: its name, short ID, then
 // the aliases of `endpoint_config` ({"Aliases": [...]}) not already there.

@@ -518,7 +518,7 @@ base::Status Containers::start_locked_out(const std::shared_ptr<Container>& c) {
     return std::move(run).error();
   }
   DIND_LOG(kDebug) << "started " << short_id(id) << " (ms:" << watch.laps() << ")";
-  json endpoints = json::object();
+  std::map<std::string, EndpointView> endpoints;
   for (const auto& joined : run->endpoints) {
     const std::string& n = joined.first;
     std::vector<std::string> names;
@@ -527,7 +527,7 @@ base::Status Containers::start_locked_out(const std::shared_ptr<Container>& c) {
         names = j.names;
       }
     }
-    endpoints[n] = endpoint_json(*networks_, n, joined.second, names);
+    endpoints[n] = endpoint_view(*networks_, n, joined.second, names);
   }
   const int pidfd = base::pidfd_open(run->shim_pid);
   EngineLock lock(*this);
@@ -545,7 +545,7 @@ base::Status Containers::start_locked_out(const std::shared_ptr<Container>& c) {
   c->started_at = base::rfc3339_nano(std::chrono::system_clock::now());
   c->mounted = true;
   c->netns = req.netns_path;
-  c->endpoints = endpoints;
+  c->endpoints = std::move(endpoints);
   c->sync = os.release_sync();
   (void)save(*c);
   if (pidfd >= 0) {

@@ -60,12 +60,12 @@ Containers::RunLeftovers Containers::take_run_locked(Container& c) {
   r.id = c.id;
   r.netns = std::exchange(c.netns, "");
   if (!r.netns.empty()) {
-    for (const auto& [n, e] : c.endpoints.items()) {
+    for (const auto& [n, e] : c.endpoints) {
       (void)e;
       r.networks.push_back(n);
     }
   }
-  c.endpoints = json::object();
+  c.endpoints.clear();
   r.mounted = std::exchange(c.mounted, false);
   r.sync = std::move(c.sync);
   r.shim_pidfd = std::move(c.shim_pidfd);

@@ -9,6 +9,58 @@ using base::ErrorKind;
 using base::make_error;
 using json = nlohmann::json;
 
+namespace {
+
+json opt_list(const model::OptStrings& v) {
+  return v ? json(*v) : json(nullptr);
+}
+
+model::OptStrings opt_list_from(const json& v) {
+  return v.is_array() ? std::optional(v.get<model::Strings>()) : std::nullopt;
+}
+
+// The record's "Endpoints": network name -> the endpoint's facts.
+json encode_endpoints(const std::map<std::string, EndpointView>& endpoints) {
+  json out = json::object();
+  for (const auto& [name, e] : endpoints) {
+    json ports = json::array();
+    for (const auto& p : e.ports) {
+      ports.push_back({{"proto", p.proto},
+                       {"host_ip", p.host_ip},
+                       {"host_port", p.host_port},
+                       {"container_port", p.container_port}});
+    }
+    out[name] = {{"NetworkID", e.network_id},   {"EndpointID", e.endpoint_id},
+                 {"IPAddress", e.ip_address},   {"IPPrefixLen", e.prefix_len},
+                 {"Gateway", e.gateway},        {"DNSNames", opt_list(e.dns_names)},
+                 {"Aliases", opt_list(e.aliases)}, {"Ports", ports}};
+  }
+  return out;
+}
+
+// Throws json::exception for a field of the wrong type (decode_record's catch).
+std::map<std::string, EndpointView> decode_endpoints(const json& doc) {
+  std::map<std::string, EndpointView> out;
+  for (const auto& [name, e] : doc.items()) {
+    EndpointView v;
+    v.network_id = e.value("NetworkID", "");
+    v.endpoint_id = e.value("EndpointID", "");
+    v.ip_address = e.value("IPAddress", "");
+    v.prefix_len = e.value("IPPrefixLen", 0);
+    v.gateway = e.value("Gateway", "");
+    v.dns_names = opt_list_from(e.value("DNSNames", json()));
+    v.aliases = opt_list_from(e.value("Aliases", json()));
+    for (const auto& p : e.value("Ports", json::array())) {
+      v.ports.push_back({p.value("proto", "tcp"), p.value("host_ip", "0.0.0.0"),
+                         p.value("host_port", uint16_t{0}), p.value("container_port", uint16_t{0})});
+    }
+    out[name] = std::move(v);
+  }
+  return out;
+}
+
+}  // namespace
+
 json encode_record(const Containers::Container& c) {
   json mounts = json::array();
   for (const auto& m : c.mounts) {
@@ -38,7 +90,7 @@ json encode_record(const Containers::Container& c) {
           {"RestartCount", c.restart_count},
           {"HasBeenManuallyStopped", c.manually_stopped},
           {"ShimPid", c.shim_pid},
-          {"Endpoints", c.endpoints}};
+          {"Endpoints", encode_endpoints(c.endpoints)}};
 }
 
 base::Result<std::shared_ptr<Containers::Container>> decode_record(const json& doc, const std::string& dir_name) {
@@ -98,10 +150,11 @@ base::Result<std::shared_ptr<Containers::Container>> decode_record(const json& d
     c->restart_count = doc.value("RestartCount", 0);
     c->manually_stopped = doc.value("HasBeenManuallyStopped", false);
     c->shim_pid = doc.value("ShimPid", 0);
-    c->endpoints = doc.value("Endpoints", json::object());
-    if (!c->endpoints.is_object()) {
+    const json endpoints = doc.value("Endpoints", json::object());
+    if (!endpoints.is_object()) {
       return make_error(ErrorKind::kDataLoss, "Endpoints is not an object");
     }
+    c->endpoints = decode_endpoints(endpoints);
     return c;
   } catch (const json::exception& e) {  // a field of the wrong type
     return make_error(ErrorKind::kDataLoss, std::string("a field has the wrong type: ") + e.what());

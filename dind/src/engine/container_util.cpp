@@ -117,59 +117,9 @@ std::string hosts_file(const std::string& hostname, const std::vector<std::strin
   return out;
 }
 
-// Docker's units.HumanDuration.
-std::string human_duration(int64_t secs) {
-  if (secs < 1) {
-    return "Less than a second";
-  }
-  if (secs == 1) {
-    return "1 second";
-  }
-  if (secs < 60) {
-    return std::to_string(secs) + " seconds";
-  }
-  const int64_t mins = secs / 60;
-  if (mins == 1) {
-    return "About a minute";
-  }
-  if (mins < 60) {
-    return std::to_string(mins) + " minutes";
-  }
-  const int64_t hours = secs / 3600;
-  if (hours == 1) {
-    return "About an hour";
-  }
-  if (hours < 48) {
-    return std::to_string(hours) + " hours";
-  }
-  if (hours < 24 * 7 * 2) {
-    return std::to_string(hours / 24) + " days";
-  }
-  if (hours < 24 * 30 * 2) {
-    return std::to_string(hours / 24 / 7) + " weeks";
-  }
-  if (hours < 24 * 365 * 2) {
-    return std::to_string(hours / 24 / 30) + " months";
-  }
-  return std::to_string(hours / 24 / 365) + " years";
-}
-
-int64_t parse_time_secs(const std::string& t) {
-  std::tm tm{};
-  if (t.size() < 19 || strptime(t.c_str(), "%Y-%m-%dT%H:%M:%S", &tm) == nullptr) {
-    return 0;
-  }
-  return static_cast<int64_t>(timegm(&tm));
-}
-
 int stop_timeout(const model::Config& config) {
   return config.stop_timeout ? static_cast<int>(*config.stop_timeout) : 10;
 }
 
-int64_t now_secs() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 }  // namespace dind::engine

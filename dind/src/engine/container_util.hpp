@@ -22,11 +22,7 @@ base::Status write_in_place(const std::filesystem::path& path, const std::string
 // The container's /etc/hosts.
 std::string hosts_file(const std::string& hostname, const std::vector<std::string>& ips,
                        const std::vector<std::string>& extra);
-// Docker's units.HumanDuration.
-std::string human_duration(int64_t secs);
-int64_t parse_time_secs(const std::string& t);
 // The seconds a stop waits before SIGKILL: Config.StopTimeout, else 10.
 int stop_timeout(const model::Config& config);
-int64_t now_secs();
 
 }  // namespace dind::engine

@@ -72,170 +72,76 @@ std::pair<int64_t, int64_t> Containers::sizes(const std::string& id, const std::
   return {rw, rw + (image ? static_cast<int64_t>(image->size) : 0)};
 }
 
-json Containers::inspect_locked(const Container& c) const {
-  auto args = runtime::process_args(c.config);
-  std::vector<std::string> a = args ? *args : std::vector<std::string>{};
-  const std::string path = a.empty() ? "" : a[0];
-  if (!a.empty()) {
-    a.erase(a.begin());
+ContainerView Containers::view_locked(const Container& c) const {
+  ContainerView v;
+  v.id = c.id;
+  v.name = c.name;
+  v.created = c.created;
+  v.image_id = c.image_id;
+  v.image_name = c.image_name;
+  if (auto args = runtime::process_args(c.config); args && !args->empty()) {
+    v.path = args->front();
+    v.args.assign(args->begin() + 1, args->end());
   }
-  const bool running = c.status == RunStatus::kRunning;
-  json networks = json::object();
-  json ports = json::object();
-  for (const auto& [n, e] : c.endpoints.items()) {
-    networks[n] = {{"IPAMConfig", nullptr},
-                   {"Links", nullptr},
-                   {"Aliases", e.value("Aliases", json())},
-                   {"MacAddress", ""},
-                   {"DriverOpts", nullptr},
-                   {"NetworkID", e.value("NetworkID", "")},
-                   {"EndpointID", e.value("EndpointID", "")},
-                   {"Gateway", e.value("Gateway", "")},
-                   {"IPAddress", e.value("IPAddress", "")},
-                   {"IPPrefixLen", e.value("IPPrefixLen", 0)},
-                   {"IPv6Gateway", ""},
-                   {"GlobalIPv6Address", ""},
-                   {"GlobalIPv6PrefixLen", 0},
-                   {"DNSNames", e.value("DNSNames", json())}};
-    for (const auto& p : e.value("Ports", json::array())) {
-      const std::string key =
-          std::to_string(p.value("container_port", 0)) + "/" + p.value("proto", "tcp");
-      if (!ports.contains(key) || ports[key].is_null()) {
-        ports[key] = json::array();
-      }
-      ports[key].push_back({{"HostIp", p.value("host_ip", "0.0.0.0")},
-                            {"HostPort", std::to_string(p.value("host_port", 0))}});
-    }
-  }
-  if (running && c.endpoints.empty() && c.network_mode != "none" && c.network_mode != "host") {
-    // not attached (yet)
-  }
+  v.status = c.status;
+  v.paused = c.paused;
+  v.oom_killed = c.oom_killed;
+  v.pid = c.pid;
+  v.exit_code = c.exit_code;
+  v.restart_count = c.restart_count;
+  v.error = c.error;
+  v.started_at = c.started_at;
+  v.finished_at = c.finished_at;
+  v.container_dir = dir(c.id).string();
+  v.layer_dir = (layers_->root() / "mounts" / c.id).string();
+  v.sandbox_key = c.netns;
+  v.network_mode = c.network_mode;
+  v.config = c.config;
+  v.host_config = c.host_config;
+  v.networks = c.endpoints;
   if (c.network_mode == "none" || c.network_mode == "host") {
-    networks[c.network_mode] = {
-        {"IPAMConfig", nullptr},    {"Links", nullptr},      {"Aliases", nullptr},
-        {"MacAddress", ""},         {"DriverOpts", nullptr}, {"NetworkID", ""},
-        {"EndpointID", ""},         {"Gateway", ""},         {"IPAddress", ""},
-        {"IPPrefixLen", 0},         {"IPv6Gateway", ""},     {"GlobalIPv6Address", ""},
-        {"GlobalIPv6PrefixLen", 0}, {"DNSNames", nullptr}};
+    v.networks[c.network_mode] = EndpointView{};
   }
-  {
-    for (const auto& k : c.config.exposed_ports) {
-      if (!ports.contains(k)) {
-        ports[k] = nullptr;
-      }
-    }
-  }
-  json mounts = json::array();
   for (const auto& m : c.mounts) {
-    json mj;
+    MountView mv;
+    mv.destination = m.destination;
     if (m.type == MountSpec::Type::kVolume) {
-      mj = {{"Type", "volume"},
-            {"Name", m.source},
-            {"Source", (paths_.data_root / "volumes" / m.source / "_data").string()},
-            {"Destination", m.destination},
-            {"Driver", "local"},
-            {"Mode", m.read_only ? "ro" : "z"},
-            {"RW", !m.read_only},
-            {"Propagation", ""}};
+      mv.type = "volume";
+      mv.name = m.source;
+      mv.source = (paths_.data_root / "volumes" / m.source / "_data").string();
+      mv.driver = "local";
+      mv.mode = m.read_only ? "ro" : "z";
+      mv.rw = !m.read_only;
     } else if (m.type == MountSpec::Type::kBind) {
-      mj = {{"Type", "bind"},
-            {"Source", m.source},
-            {"Destination", m.destination},
-            {"Mode", m.read_only ? "ro" : ""},
-            {"RW", !m.read_only},
-            {"Propagation", "rprivate"}};
+      mv.type = "bind";
+      mv.source = m.source;
+      mv.mode = m.read_only ? "ro" : "";
+      mv.rw = !m.read_only;
+      mv.propagation = "rprivate";
     } else {
-      mj = {{"Type", "tmpfs"}, {"Source", ""}, {"Destination", m.destination},
-            {"Mode", ""},      {"RW", true},   {"Propagation", ""}};
+      mv.type = "tmpfs";
     }
-    mounts.push_back(mj);
+    v.mounts.push_back(std::move(mv));
   }
-  const fs::path layer = layers_->root() / "mounts" / c.id;
-  json primary = c.endpoints.contains("bridge") ? c.endpoints["bridge"] : json::object();
-  json doc = {
-      {"Id", c.id},
-      {"Created", c.created},
-      {"Path", path},
-      {"Args", a},
-      {"State",
-       {{"Status", c.paused && running ? "paused" : std::string(run_status_name(c.status))},
-        {"Running", running},
-        {"Paused", c.paused && running},
-        {"Restarting", c.status == RunStatus::kRestarting},
-        {"OOMKilled", c.oom_killed},
-        {"Dead", false},
-        {"Pid", running ? c.pid : 0},
-        {"ExitCode", c.exit_code},
-        {"Error", c.error},
-        {"StartedAt", c.started_at},
-        {"FinishedAt", c.finished_at}}},
-      {"Image", c.image_id},
-      {"ResolvConfPath", (dir(c.id) / "resolv.conf").string()},
-      {"HostnamePath", (dir(c.id) / "hostname").string()},
-      {"HostsPath", (dir(c.id) / "hosts").string()},
-      {"LogPath", (dir(c.id) / (c.id + "-json.log")).string()},
-      {"Name", c.name},
-      {"RestartCount", c.restart_count},
-      {"Driver", "overlay2"},
-      {"Platform", "linux"},
-      {"MountLabel", ""},
-      {"ProcessLabel", ""},
-      {"AppArmorProfile", ""},
-      {"ExecIDs", nullptr},
-      {"HostConfig", model::encode_host_config(c.host_config)},
-      {"GraphDriver",
-       {{"Data",
-         {{"MergedDir", (layer / "merged").string()},
-          {"UpperDir", (layer / "diff").string()},
-          {"WorkDir", (layer / "work").string()}}},
-        {"Name", "overlay2"}}},
-      {"Mounts", mounts},
-      {"Config", model::encode_config(c.config)},
-      {"NetworkSettings",
-       {{"Bridge", ""},
-        {"SandboxID", c.netns.empty() ? "" : base::sha256_digest(c.id).substr(7)},
-        {"SandboxKey", c.netns},
-        {"Ports", ports},
-        {"HairpinMode", false},
-        {"LinkLocalIPv6Address", ""},
-        {"LinkLocalIPv6PrefixLen", 0},
-        {"SecondaryIPAddresses", nullptr},
-        {"SecondaryIPv6Addresses", nullptr},
-        {"EndpointID", primary.value("EndpointID", "")},
-        {"Gateway", primary.value("Gateway", "")},
-        {"GlobalIPv6Address", ""},
-        {"GlobalIPv6PrefixLen", 0},
-        {"IPAddress", primary.value("IPAddress", "")},
-        {"IPPrefixLen", primary.value("IPPrefixLen", 0)},
-        {"IPv6Gateway", ""},
-        {"MacAddress", ""},
-        {"Networks", networks}}},
-  };
-  return doc;
+  return v;
 }
 
-base::Result<json> Containers::inspect(const std::string& ref, bool size) const {
-  json doc;
-  std::string id, image_id;
+base::Result<ContainerView> Containers::inspect(const std::string& ref, bool size) const {
+  ContainerView view;
   {
     EngineLock lock(*this);
-    auto found = find_locked(ref);
-    if (!found) {
-      return std::move(found).error();
-    }
-    doc = inspect_locked(**found);
-    id = (*found)->id;
-    image_id = (*found)->image_id;
+    DIND_ASSIGN_OR_RETURN(const auto c, find_locked(ref));
+    view = view_locked(*c);
   }
   if (size) {  // a directory walk: never under the lock
-    const auto [rw, rootfs] = sizes(id, image_id);
-    doc["SizeRw"] = rw;
-    doc["SizeRootFs"] = rootfs;
+    const auto [rw, rootfs] = sizes(view.id, view.image_id);
+    view.size_rw = rw;
+    view.size_root_fs = rootfs;
   }
-  return doc;
+  return view;
 }
 
-base::Result<json> Containers::list(const ListOptions& o) const {
+base::Result<std::vector<ContainerView>> Containers::list(const ListOptions& o) const {
   static const std::set<std::string> kFilters = {
       "id",     "name",   "label", "status", "ancestor", "exited", "network",
       "volume", "before", "since", "health", "publish",  "expose", "is-task"};
@@ -253,8 +159,7 @@ base::Result<json> Containers::list(const ListOptions& o) const {
       return make_error(ErrorKind::kInvalidArgument, "invalid filter 'status=" + s + "'");
     }
   }
-  std::vector<std::pair<size_t, std::pair<std::string, std::string>>> sized;  // index, id, image
-  json out = json::array();
+  std::vector<ContainerView> out;
   {
   EngineLock lock(*this);
   std::vector<std::shared_ptr<Container>> all;
@@ -270,7 +175,6 @@ base::Result<json> Containers::list(const ListOptions& o) const {
     }
     return std::any_of(it->second.begin(), it->second.end(), pred);
   };
-  const int64_t now = now_secs();
   for (const auto& c : all) {
     const bool running = c->status == RunStatus::kRunning;
     const bool status_filtered = o.filters.count("status") != 0 || o.filters.count("exited") != 0;
@@ -318,7 +222,7 @@ base::Result<json> Containers::list(const ListOptions& o) const {
             return true;
           }
           auto info = networks_->find(v);
-          return info && (c->network_mode == info->name || c->endpoints.contains(info->name));
+          return info && (c->network_mode == info->name || c->endpoints.count(info->name) != 0);
         })) {
       continue;
     }
@@ -329,65 +233,18 @@ base::Result<json> Containers::list(const ListOptions& o) const {
         })) {
       continue;
     }
-    auto args = runtime::process_args(c->config);
-    std::string command;
-    if (args) {
-      for (const auto& a : *args) {
-        command += (command.empty() ? "" : " ") + a;
-      }
-    }
-    std::string status;
-    if (running) {
-      status = "Up " + human_duration(now - parse_time_secs(c->started_at)) +
-               (c->paused ? " (Paused)" : "");
-    } else if (c->status == RunStatus::kRestarting) {
-      status = "Restarting (" + std::to_string(c->exit_code) + ") " +
-               human_duration(now - parse_time_secs(c->finished_at)) + " ago";
-    } else if (c->status == RunStatus::kExited || (c->status == RunStatus::kCreated && c->finished_at != kZeroTime)) {
-      status = "Exited (" + std::to_string(c->exit_code) + ") " +
-               human_duration(now - parse_time_secs(c->finished_at)) + " ago";
-    } else {
-      status = "Created";
-    }
-    json ports = json::array();
-    for (const auto& [n, e] : c->endpoints.items()) {
-      (void)n;
-      for (const auto& p : e.value("Ports", json::array())) {
-        ports.push_back({{"IP", p.value("host_ip", "0.0.0.0")},
-                         {"PrivatePort", p.value("container_port", 0)},
-                         {"PublicPort", p.value("host_port", 0)},
-                         {"Type", p.value("proto", "tcp")}});
-      }
-    }
-    json full = inspect_locked(*c);
-    json item = {{"Id", c->id},
-                 {"Names", {c->name}},
-                 {"Image", c->image_name},
-                 {"ImageID", c->image_id},
-                 {"Command", command},
-                 {"Created", parse_time_secs(c->created)},
-                 {"Ports", ports},
-                 {"Labels", labels},
-                 {"State", shown},
-                 {"Status", status},
-                 {"HostConfig", {{"NetworkMode", c->host_config.network_mode.empty()
-                                                     ? std::string("default")
-                                                     : c->host_config.network_mode}}},
-                 {"NetworkSettings", {{"Networks", full["NetworkSettings"]["Networks"]}}},
-                 {"Mounts", full["Mounts"]}};
-    if (o.size) {
-      sized.emplace_back(out.size(), std::make_pair(c->id, c->image_id));
-    }
-    out.push_back(std::move(item));
+    out.push_back(view_locked(*c));
     if (o.limit > 0 && static_cast<int>(out.size()) >= o.limit) {
       break;
     }
   }
   }
-  for (const auto& [index, ids] : sized) {  // directory walks: never under the lock
-    const auto [rw, rootfs] = sizes(ids.first, ids.second);
-    out[index]["SizeRw"] = rw;
-    out[index]["SizeRootFs"] = rootfs;
+  if (o.size) {
+    for (auto& v : out) {  // directory walks: never under the lock
+      const auto [rw, rootfs] = sizes(v.id, v.image_id);
+      v.size_rw = rw;
+      v.size_root_fs = rootfs;
+    }
   }
   return out;
 }

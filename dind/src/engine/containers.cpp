@@ -134,7 +134,7 @@ base::Result<std::shared_ptr<Containers>> Containers::open(
         c->status = RunStatus::kRunning;
         c->started_steady = std::chrono::steady_clock::now() -
                             std::chrono::seconds(std::max<int64_t>(
-                                0, now_secs() - parse_time_secs(c->started_at)));
+                                0, base::now_secs() - base::parse_time_secs(c->started_at)));
         c->shim_pidfd = std::move(shim_fd);
         if (init_ours && base::pidfd_alive(init_fd->get())) {
           c->init_pidfd = std::move(init_fd);

@@ -247,31 +247,27 @@ base::Status Execs::start(const std::string& id, const StartOptions& o,
   return {};
 }
 
-base::Result<json> Execs::inspect(const std::string& id) const {
+base::Result<ExecView> Execs::inspect(const std::string& id) const {
   DIND_ASSIGN_OR_RETURN(auto e, find(id));
   std::lock_guard lock(mu_);
   refresh_locked(*e);
-  json pc = {{"tty", e->tty},
-             {"entrypoint", e->args.front()},
-             {"arguments", std::vector<std::string>(e->args.begin() + 1, e->args.end())},
-             {"privileged", e->privileged}};
-  if (!e->user.empty()) {
-    pc["user"] = e->user;
-  }
-  if (!e->working_dir.empty()) {
-    pc["workDir"] = e->working_dir;
-  }
-  return json{{"ID", e->id},
-              {"Running", e->running},
-              {"ExitCode", e->exit_code ? json(*e->exit_code) : json(nullptr)},
-              {"ProcessConfig", pc},
-              {"OpenStdin", e->attach_stdin},
-              {"OpenStderr", e->attach_stderr},
-              {"OpenStdout", e->attach_stdout},
-              {"CanRemove", false},
-              {"ContainerID", e->container_id},
-              {"DetachKeys", e->detach_keys},
-              {"Pid", e->pid}};
+  ExecView v;
+  v.id = e->id;
+  v.container_id = e->container_id;
+  v.running = e->running;
+  v.exit_code = e->exit_code;
+  v.pid = e->pid;
+  v.config.cmd = e->args;
+  v.config.env = e->env;
+  v.config.user = e->user;
+  v.config.working_dir = e->working_dir;
+  v.config.detach_keys = e->detach_keys;
+  v.config.tty = e->tty;
+  v.config.privileged = e->privileged;
+  v.config.attach_stdin = e->attach_stdin;
+  v.config.attach_stdout = e->attach_stdout;
+  v.config.attach_stderr = e->attach_stderr;
+  return v;
 }
 
 base::Status Execs::resize(const std::string& id, int rows, int cols) {

@@ -14,6 +14,9 @@
 
 namespace dind::engine {
 
+// Go's zero time: StartedAt/FinishedAt of a container that never ran/ended.
+constexpr const char* kZeroTime = "0001-01-01T00:00:00Z";
+
 // A published port of one endpoint.
 struct PublishedPort {
   std::string proto = "tcp";

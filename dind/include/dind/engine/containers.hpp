@@ -27,6 +27,7 @@
 #include "dind/base/result.hpp"
 #include "dind/base/worker_pool.hpp"
 #include "dind/engine/container_config.hpp"
+#include "dind/engine/container_view.hpp"
 #include "dind/engine/networks.hpp"
 #include "dind/engine/volumes.hpp"
 #include "dind/image/image_store.hpp"
@@ -167,14 +168,16 @@ class Containers : public std::enable_shared_from_this<Containers> {
   bool running(const std::string& id, uint64_t generation) const;
   const runtime::HostFacts& host_facts() const { return host_; }
 
-  base::Result<nlohmann::json> inspect(const std::string& ref, bool size) const;
+  // What inspect shows (the sizes only when asked: a directory walk).
+  base::Result<ContainerView> inspect(const std::string& ref, bool size) const;
   struct ListOptions {
     bool all = false;
     int limit = -1;
     bool size = false;
     std::map<std::string, std::vector<std::string>> filters;
   };
-  base::Result<nlohmann::json> list(const ListOptions& options) const;
+  // docker ps: the containers the filters keep, newest first.
+  base::Result<std::vector<ContainerView>> list(const ListOptions& options) const;
   base::Result<TopResult> top(const std::string& ref, const std::string& ps_args) const;
   // docker diff: the container's upper directory against its image's layers.
   base::Result<std::vector<FileChange>> changes(const std::string& ref) const;
@@ -251,7 +254,7 @@ class Containers : public std::enable_shared_from_this<Containers> {
   // Waits (releasing the lock meanwhile) until no release of c is under way.
   void wait_released_locked(EngineLock& lock, const Container& c);
   base::Status remove_now(const std::shared_ptr<Container>& c, bool volumes);
-  nlohmann::json inspect_locked(const Container& c) const;
+  ContainerView view_locked(const Container& c) const;
   // SizeRw, SizeRootFs: a directory walk, called without the lock.
   std::pair<int64_t, int64_t> sizes(const std::string& id, const std::string& image_id) const;
   base::Status connect_attach(const std::shared_ptr<Container>& c, const AttachOptions& options,

@@ -11,7 +11,6 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 
@@ -22,6 +21,15 @@
 #include "dind/model/container.hpp"
 
 namespace dind::engine {
+
+// What `docker exec inspect` shows of an exec.
+struct ExecView {
+  std::string id, container_id;
+  bool running = false;
+  std::optional<int> exit_code;  // once it ended
+  int pid = 0;
+  model::ExecConfig config;  // as created (the start may have set the TTY)
+};
 
 class Execs : public std::enable_shared_from_this<Execs> {
  public:
@@ -45,7 +53,7 @@ class Execs : public std::enable_shared_from_this<Execs> {
   bool exists(const std::string& id) const;
   // Whether the exec has a TTY (the stream's content type).
   bool tty(const std::string& id) const;
-  base::Result<nlohmann::json> inspect(const std::string& id) const;
+  base::Result<ExecView> inspect(const std::string& id) const;
   // Before the start the size is kept for it (the CLI's first resize races
   // the start).
   base::Status resize(const std::string& id, int rows, int cols);

@@ -2,6 +2,7 @@
 // RFC 3339 timestamps as the Docker API spells them.
 
 #include <chrono>
+#include <cstdint>
 #include <string>
 
 namespace dind::base {
@@ -10,5 +11,10 @@ namespace dind::base {
 std::string rfc3339_nano(std::chrono::system_clock::time_point t);
 // "2026-11-29T01:32:06Z"
 std::string rfc3339(std::chrono::system_clock::time_point t);
+// Seconds since the epoch of an RFC 3339 time (0 when it does not parse).
+int64_t parse_time_secs(const std::string& t);
+int64_t now_secs();
+// Docker's units.HumanDuration ("Less than a second", "3 minutes", ...).
+std::string human_duration(int64_t secs);
 
 }  // namespace dind::base

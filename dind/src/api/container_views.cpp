@@ -1,0 +1,200 @@
+#include "dind/api/container_views.hpp"
+
+#include "dind/base/sha256.hpp"
+#include "dind/base/time.hpp"
+#include "dind/model/container_json.hpp"
+
+namespace dind::api {
+using json = nlohmann::json;
+using engine::ContainerView;
+using engine::kZeroTime;
+using engine::RunStatus;
+
+namespace {
+
+json opt_list(const model::OptStrings& v) {
+  return v ? json(*v) : json(nullptr);
+}
+
+json endpoint_json(const engine::EndpointView& e) {
+  return {{"IPAMConfig", nullptr},       {"Links", nullptr},
+          {"Aliases", opt_list(e.aliases)}, {"MacAddress", ""},
+          {"DriverOpts", nullptr},       {"NetworkID", e.network_id},
+          {"EndpointID", e.endpoint_id}, {"Gateway", e.gateway},
+          {"IPAddress", e.ip_address},   {"IPPrefixLen", e.prefix_len},
+          {"IPv6Gateway", ""},           {"GlobalIPv6Address", ""},
+          {"GlobalIPv6PrefixLen", 0},    {"DNSNames", opt_list(e.dns_names)}};
+}
+
+json networks_json(const ContainerView& v) {
+  json out = json::object();
+  for (const auto& [name, e] : v.networks) {
+    out[name] = endpoint_json(e);
+  }
+  return out;
+}
+
+// NetworkSettings.Ports: each exposed or published port, its bindings or null.
+json ports_json(const ContainerView& v) {
+  json ports = json::object();
+  for (const auto& [name, e] : v.networks) {
+    (void)name;
+    for (const auto& p : e.ports) {
+      json& list = ports[std::to_string(p.container_port) + "/" + p.proto];
+      if (list.is_null()) {
+        list = json::array();
+      }
+      list.push_back({{"HostIp", p.host_ip}, {"HostPort", std::to_string(p.host_port)}});
+    }
+  }
+  for (const auto& k : v.config.exposed_ports) {
+    if (!ports.contains(k)) {
+      ports[k] = nullptr;
+    }
+  }
+  return ports;
+}
+
+json mounts_json(const ContainerView& v) {
+  json out = json::array();
+  for (const auto& m : v.mounts) {
+    json j = {{"Type", m.type},   {"Source", m.source},         {"Destination", m.destination},
+              {"Mode", m.mode},   {"RW", m.rw},                 {"Propagation", m.propagation}};
+    if (m.type == "volume") {
+      j["Name"] = m.name;
+      j["Driver"] = m.driver;
+    }
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
+void add_sizes(const ContainerView& v, json& doc) {
+  if (v.size_rw) {
+    doc["SizeRw"] = *v.size_rw;
+  }
+  if (v.size_root_fs) {
+    doc["SizeRootFs"] = *v.size_root_fs;
+  }
+}
+
+}  // namespace
+
+json inspect_json(const ContainerView& v) {
+  const bool running = v.running();
+  const auto bridge = v.networks.find("bridge");
+  const engine::EndpointView primary =
+      bridge != v.networks.end() ? bridge->second : engine::EndpointView{};
+  const std::string dir = v.container_dir + "/";
+  json doc = {
+      {"Id", v.id},
+      {"Created", v.created},
+      {"Path", v.path},
+      {"Args", v.args},
+      {"State",
+       {{"Status", v.docker_state()},
+        {"Running", running},
+        {"Paused", v.paused && running},
+        {"Restarting", v.status == RunStatus::kRestarting},
+        {"OOMKilled", v.oom_killed},
+        {"Dead", false},
+        {"Pid", running ? v.pid : 0},
+        {"ExitCode", v.exit_code},
+        {"Error", v.error},
+        {"StartedAt", v.started_at},
+        {"FinishedAt", v.finished_at}}},
+      {"Image", v.image_id},
+      {"ResolvConfPath", dir + "resolv.conf"},
+      {"HostnamePath", dir + "hostname"},
+      {"HostsPath", dir + "hosts"},
+      {"LogPath", dir + v.id + "-json.log"},
+      {"Name", v.name},
+      {"RestartCount", v.restart_count},
+      {"Driver", "overlay2"},
+      {"Platform", "linux"},
+      {"MountLabel", ""},
+      {"ProcessLabel", ""},
+      {"AppArmorProfile", ""},
+      {"ExecIDs", nullptr},
+      {"HostConfig", model::encode_host_config(v.host_config)},
+      {"GraphDriver",
+       {{"Data",
+         {{"MergedDir", v.layer_dir + "/merged"},
+          {"UpperDir", v.layer_dir + "/diff"},
+          {"WorkDir", v.layer_dir + "/work"}}},
+        {"Name", "overlay2"}}},
+      {"Mounts", mounts_json(v)},
+      {"Config", model::encode_config(v.config)},
+      {"NetworkSettings",
+       {{"Bridge", ""},
+        {"SandboxID", v.sandbox_key.empty() ? "" : base::sha256_digest(v.id).substr(7)},
+        {"SandboxKey", v.sandbox_key},
+        {"Ports", ports_json(v)},
+        {"HairpinMode", false},
+        {"LinkLocalIPv6Address", ""},
+        {"LinkLocalIPv6PrefixLen", 0},
+        {"SecondaryIPAddresses", nullptr},
+        {"SecondaryIPv6Addresses", nullptr},
+        {"EndpointID", primary.endpoint_id},
+        {"Gateway", primary.gateway},
+        {"GlobalIPv6Address", ""},
+        {"GlobalIPv6PrefixLen", 0},
+        {"IPAddress", primary.ip_address},
+        {"IPPrefixLen", primary.prefix_len},
+        {"IPv6Gateway", ""},
+        {"MacAddress", ""},
+        {"Networks", networks_json(v)}}},
+  };
+  add_sizes(v, doc);
+  return doc;
+}
+
+json summary_json(const ContainerView& v, int64_t now) {
+  std::string command = v.path;
+  for (const auto& a : v.args) {
+    command += " " + a;
+  }
+  std::string status;
+  if (v.running()) {
+    status = "Up " + base::human_duration(now - base::parse_time_secs(v.started_at)) +
+             (v.paused ? " (Paused)" : "");
+  } else if (v.status == RunStatus::kRestarting) {
+    status = "Restarting (" + std::to_string(v.exit_code) + ") " +
+             base::human_duration(now - base::parse_time_secs(v.finished_at)) + " ago";
+  } else if (v.status == RunStatus::kExited ||
+             (v.status == RunStatus::kCreated && v.finished_at != kZeroTime)) {
+    status = "Exited (" + std::to_string(v.exit_code) + ") " +
+             base::human_duration(now - base::parse_time_secs(v.finished_at)) + " ago";
+  } else {
+    status = "Created";
+  }
+  json ports = json::array();
+  for (const auto& [name, e] : v.networks) {
+    (void)name;
+    for (const auto& p : e.ports) {
+      ports.push_back({{"IP", p.host_ip},
+                       {"PrivatePort", p.container_port},
+                       {"PublicPort", p.host_port},
+                       {"Type", p.proto}});
+    }
+  }
+  json doc = {{"Id", v.id},
+              {"Names", {v.name}},
+              {"Image", v.image_name},
+              {"ImageID", v.image_id},
+              {"Command", command},
+              {"Created", base::parse_time_secs(v.created)},
+              {"Ports", ports},
+              {"Labels", v.config.labels},
+              {"State", v.docker_state()},
+              {"Status", status},
+              {"HostConfig",
+               {{"NetworkMode",
+                 v.host_config.network_mode.empty() ? "default" : v.host_config.network_mode}}},
+              {"NetworkSettings", {{"Networks", networks_json(v)}}},
+              {"Mounts", mounts_json(v)}};
+  add_sizes(v, doc);
+  return doc;
+}
+
+}  // namespace dind::api
