@@ -12,18 +12,14 @@ using engine::RunStatus;
 
 namespace {
 
-json opt_list(const model::OptStrings& v) {
-  return v ? json(*v) : json(nullptr);
-}
-
 json endpoint_json(const engine::EndpointView& e) {
   return {{"IPAMConfig", nullptr},       {"Links", nullptr},
-          {"Aliases", opt_list(e.aliases)}, {"MacAddress", ""},
+          {"Aliases", model::encode_list(e.aliases)}, {"MacAddress", ""},
           {"DriverOpts", nullptr},       {"NetworkID", e.network_id},
           {"EndpointID", e.endpoint_id}, {"Gateway", e.gateway},
           {"IPAddress", e.ip_address},   {"IPPrefixLen", e.prefix_len},
           {"IPv6Gateway", ""},           {"GlobalIPv6Address", ""},
-          {"GlobalIPv6PrefixLen", 0},    {"DNSNames", opt_list(e.dns_names)}};
+          {"GlobalIPv6PrefixLen", 0},    {"DNSNames", model::encode_list(e.dns_names)}};
 }
 
 json networks_json(const ContainerView& v) {

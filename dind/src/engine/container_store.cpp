@@ -11,10 +11,6 @@ using json = nlohmann::json;
 
 namespace {
 
-json opt_list(const model::OptStrings& v) {
-  return v ? json(*v) : json(nullptr);
-}
-
 model::OptStrings opt_list_from(const json& v) {
   return v.is_array() ? std::optional(v.get<model::Strings>()) : std::nullopt;
 }
@@ -32,8 +28,8 @@ json encode_endpoints(const std::map<std::string, EndpointView>& endpoints) {
     }
     out[name] = {{"NetworkID", e.network_id},   {"EndpointID", e.endpoint_id},
                  {"IPAddress", e.ip_address},   {"IPPrefixLen", e.prefix_len},
-                 {"Gateway", e.gateway},        {"DNSNames", opt_list(e.dns_names)},
-                 {"Aliases", opt_list(e.aliases)}, {"Ports", ports}};
+                 {"Gateway", e.gateway},        {"DNSNames", model::encode_list(e.dns_names)},
+                 {"Aliases", model::encode_list(e.aliases)}, {"Ports", ports}};
   }
   return out;
 }

@@ -13,10 +13,6 @@ using detail::Reader;
 
 namespace {
 
-json opt_list(const OptStrings& v) {
-  return v ? json(*v) : json(nullptr);
-}
-
 json key_set(const std::set<std::string>& keys) {
   json out = json::object();
   for (const auto& k : keys) {
@@ -323,7 +319,7 @@ void encode_resources(const Resources& s, json& out) {
                        {"CgroupPermissions", d.cgroup_permissions}});
   }
   out["Devices"] = devices;
-  out["DeviceCgroupRules"] = opt_list(s.device_cgroup_rules);
+  out["DeviceCgroupRules"] = encode_list(s.device_cgroup_rules);
   if (s.device_requests) {
     json requests = json::array();
     for (const auto& d : *s.device_requests) {
@@ -364,6 +360,10 @@ base::Status require_object(const json& j, const char* what) {
 }
 
 }  // namespace
+
+json encode_list(const OptStrings& v) {
+  return v ? json(*v) : json(nullptr);
+}
 
 base::Result<Config> decode_config(const json& j) {
   DIND_TRY(require_object(j, "container.Config"));
@@ -407,13 +407,13 @@ json encode_config(const Config& c) {
               {"Tty", c.tty},
               {"OpenStdin", c.open_stdin},
               {"StdinOnce", c.stdin_once},
-              {"Env", opt_list(c.env)},
-              {"Cmd", opt_list(c.cmd)},
+              {"Env", encode_list(c.env)},
+              {"Cmd", encode_list(c.cmd)},
               {"Image", c.image},
               {"Volumes", c.volumes.empty() ? json(nullptr) : key_set(c.volumes)},
               {"WorkingDir", c.working_dir},
-              {"Entrypoint", opt_list(c.entrypoint)},
-              {"OnBuild", opt_list(c.on_build)},
+              {"Entrypoint", encode_list(c.entrypoint)},
+              {"OnBuild", encode_list(c.on_build)},
               {"Labels", string_map(c.labels)}};
   // omitempty members.
   if (!c.exposed_ports.empty()) {
@@ -494,7 +494,7 @@ base::Result<HostConfig> decode_host_config(const json& j) {
 }
 
 json encode_host_config(const HostConfig& h) {
-  json out = {{"Binds", opt_list(h.binds)},
+  json out = {{"Binds", encode_list(h.binds)},
               {"ContainerIDFile", h.container_id_file},
               {"LogConfig", {{"Type", h.log_config.type}, {"Config", string_map(h.log_config.config)}}},
               {"NetworkMode", h.network_mode},
@@ -504,32 +504,32 @@ json encode_host_config(const HostConfig& h) {
                 {"MaximumRetryCount", h.restart_policy.maximum_retry_count}}},
               {"AutoRemove", h.auto_remove},
               {"VolumeDriver", h.volume_driver},
-              {"VolumesFrom", opt_list(h.volumes_from)},
+              {"VolumesFrom", encode_list(h.volumes_from)},
               {"ConsoleSize", h.console_size},
-              {"CapAdd", opt_list(h.cap_add)},
-              {"CapDrop", opt_list(h.cap_drop)},
+              {"CapAdd", encode_list(h.cap_add)},
+              {"CapDrop", encode_list(h.cap_drop)},
               {"CgroupnsMode", h.cgroupns_mode},
               {"Dns", h.dns},
               {"DnsOptions", h.dns_options},
               {"DnsSearch", h.dns_search},
-              {"ExtraHosts", opt_list(h.extra_hosts)},
-              {"GroupAdd", opt_list(h.group_add)},
+              {"ExtraHosts", encode_list(h.extra_hosts)},
+              {"GroupAdd", encode_list(h.group_add)},
               {"IpcMode", h.ipc_mode},
               {"Cgroup", h.cgroup},
-              {"Links", opt_list(h.links)},
+              {"Links", encode_list(h.links)},
               {"OomScoreAdj", h.oom_score_adj},
               {"PidMode", h.pid_mode},
               {"Privileged", h.privileged},
               {"PublishAllPorts", h.publish_all_ports},
               {"ReadonlyRootfs", h.readonly_rootfs},
-              {"SecurityOpt", opt_list(h.security_opt)},
+              {"SecurityOpt", encode_list(h.security_opt)},
               {"UTSMode", h.uts_mode},
               {"UsernsMode", h.userns_mode},
               {"ShmSize", h.shm_size},
               {"Runtime", h.runtime},
               {"Isolation", h.isolation},
-              {"MaskedPaths", opt_list(h.masked_paths)},
-              {"ReadonlyPaths", opt_list(h.readonly_paths)}};
+              {"MaskedPaths", encode_list(h.masked_paths)},
+              {"ReadonlyPaths", encode_list(h.readonly_paths)}};
   encode_resources(h.resources, out);
   // omitempty members.
   if (!h.storage_opt.empty()) {
@@ -590,8 +590,8 @@ json encode_endpoint_config(const EndpointConfig& e) {
     }
   }
   return {{"IPAMConfig", ipam},
-          {"Links", opt_list(e.links)},
-          {"Aliases", opt_list(e.aliases)},
+          {"Links", encode_list(e.links)},
+          {"Aliases", encode_list(e.aliases)},
           {"MacAddress", e.mac_address},
           {"DriverOpts", e.driver_opts.empty() ? json(nullptr) : string_map(e.driver_opts)}};
 }

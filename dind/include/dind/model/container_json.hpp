@@ -15,6 +15,9 @@
 
 namespace dind::model {
 
+// A list Go may hold as nil: null for nullopt.
+nlohmann::json encode_list(const OptStrings& v);
+
 base::Result<Config> decode_config(const nlohmann::json& j);
 nlohmann::json encode_config(const Config& c);
 
