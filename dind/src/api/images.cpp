@@ -323,7 +323,11 @@ void add_image_routes(Router& router, ImageContext ctx) {
       "POST", "/images/create",
       [ctx](Request req, Reply reply) {
         if (req.query_value("fromImage")) {
-          reply(error_response(501, "pulling images from a registry is not implemented yet"));
+          if (!ctx.pull) {
+            reply(error_response(501, "this daemon has no registry client"));
+            return;
+          }
+          ctx.pull(req, std::move(reply));
           return;
         }
         auto src = req.query_value("fromSrc");

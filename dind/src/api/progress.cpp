@@ -31,7 +31,10 @@ std::string progress_bar(uint64_t current, uint64_t total) {
   out.append(filled, '=');
   out += '>';
   out.append(kWidth - filled, ' ');
-  out += "]  " + human_size(current) + "/" + human_size(total);
+  // Go's "%8v/%v" after "] ".
+  const std::string cur = human_size(current);
+  out += "] " + std::string(cur.size() < 8 ? 8 - cur.size() : 0, ' ') + cur + "/" +
+         human_size(total);
   return out;
 }
 

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "dind/api/containers.hpp"
+#include "dind/api/distribution.hpp"
 #include "dind/api/exec.hpp"
 #include "dind/api/images.hpp"
 #include "dind/api/server.hpp"
@@ -251,7 +252,34 @@ int run_daemon(DaemonConfig config) {
     return c ? c->volume_users(name) : std::vector<std::string>{};
   });
   ctx->container_count = [c = *containers](const std::string& status) { return c->count(status); };
+  registry::RegistryOptions ropts;
+  ropts.mirrors = config.registry_mirrors;
+  ropts.insecure = config.insecure_registries;
+  ropts.certs_dir = config.registry_certs_dir;
+  ropts.max_downloads = config.max_concurrent_downloads;
+  ropts.max_uploads = config.max_concurrent_uploads;
+  // A test knob: how long a registry may stay silent (a stalled blob).
+  if (const char* ms = std::getenv("DIND_TEST_REGISTRY_IDLE_MS"); ms && std::atoi(ms) > 0) {
+    ropts.timeouts.idle = std::chrono::milliseconds(std::atoi(ms));
+  }
+  if (auto st = registry::validate_options(ropts); !st) {
+    DIND_LOG(kError) << st.error().message;
+    remove_pidfile();
+    return 1;
+  }
+  auto mutations = std::make_shared<std::mutex>();
+  registry::Service registry_service(
+      ropts, std::string("docker/") + kEngineVersion + " os/linux", *images->get(), *layers,
+      *content, mutations);
+  // Pull and push orchestration: each waits on its transfers.
+  base::WorkerPool transfer_workers(8);
+  api::DistributionContext dist_ctx{&registry_service, &transfer_workers};
+  api::add_distribution_routes(router, dist_ctx);
   api::ImageContext image_ctx{images->get(), &*layers, &*content, &workers};
+  image_ctx.mutations = mutations;
+  image_ctx.pull = [dist_ctx](const api::Request& req, api::Reply reply) {
+    api::pull_handler(dist_ctx, req, std::move(reply));
+  };
   image_ctx.in_use = [c = *containers](const std::string& image_id) {
     return c->using_image(image_id);
   };

@@ -142,6 +142,9 @@ const FlagDef kFlags[] = {
     {"live-restore", nullptr, "live-restore", FlagType::kBool},
     {"default-address-pool", nullptr, "default-address-pools", FlagType::kStringList},
     {"shutdown-timeout", nullptr, "shutdown-timeout", FlagType::kInt},
+    {"max-concurrent-downloads", nullptr, "max-concurrent-downloads", FlagType::kInt},
+    {"max-concurrent-uploads", nullptr, "max-concurrent-uploads", FlagType::kInt},
+    {"registry-certs-dir", nullptr, "registry-certs-dir", FlagType::kString},
 };
 
 const FlagDef* find_flag(std::string_view name, bool is_short) {
@@ -190,6 +193,13 @@ Status apply(const FlagDef& f, const std::string& value, DaemonConfig& c) {
     }
     if (name == "shutdown-timeout") {
       c.shutdown_timeout = v;
+    } else if (name == "max-concurrent-downloads" || name == "max-concurrent-uploads") {
+      if (v < 1 || v > 64) {
+        return make_error(ErrorKind::kInvalidArgument,
+                          "invalid value \"" + value + "\" for --" + name + " (1 to 64)");
+      }
+      (name == "max-concurrent-downloads" ? c.max_concurrent_downloads
+                                          : c.max_concurrent_uploads) = v;
     } else {
       c.mtu = v;
     }
@@ -227,6 +237,8 @@ Status apply(const FlagDef& f, const std::string& value, DaemonConfig& c) {
     c.bridge = value;
   else if (name == "cgroup-parent")
     c.cgroup_parent = value;
+  else if (name == "registry-certs-dir")
+    c.registry_certs_dir = value;
   return {};
 }
 
@@ -398,7 +410,11 @@ Options (dockerd's spellings; also accepted as daemon.json keys):
   -l, --log-level LEVEL      debug, info, warn, error
   -D, --debug
       --mtu N, --bip CIDR, -b/--bridge NAME (default bridge interface, dind0),
-      --cgroup-parent NAME (default dind), --registry-mirror URL, --insecure-registry HOST (used by later features)
+      --cgroup-parent NAME (default dind), --registry-mirror URL (repeatable; Docker Hub pulls try it first),
+      --insecure-registry HOST|CIDR (HTTPS without verification, then plain HTTP)
+      --registry-certs-dir PATH  per-registry trust, <PATH>/<host:port>/{ca.crt,*.cert,*.key}
+                             (default /etc/docker/certs.d)
+      --max-concurrent-downloads N (default 3), --max-concurrent-uploads N (default 5)
       --live-restore=false   SIGTERM stops the containers first (default: they keep running)
       --default-address-pool base=CIDR,size=N   pools for new networks (repeatable)
       --shutdown-timeout N   seconds each container gets to stop then (default 15)

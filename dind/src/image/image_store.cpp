@@ -283,11 +283,38 @@ Result<ImageStore::Removal> ImageStore::remove(
     auto by_ref = parse_reference(name);
     const bool named = by_ref && refs_.count(by_ref->to_string()) && !looks_like_id_prefix(name);
     if (named && refs.size() > 1) {
-      // Other references keep the image: only this tag goes.
-      refs_.erase(by_ref->to_string());
-      out.untagged.push_back(by_ref->familiar());
-      DIND_TRY(save_locked());
-      return out;
+      // dockerd: removing the last tag of a repository also drops that
+      // repository's digest references (name@sha256:...); any other
+      // reference keeps the image, and only the references go.
+      std::vector<std::string> gone{by_ref->to_string()};
+      if (!by_ref->digest) {
+        bool tag_left = false;
+        std::vector<std::string> digests;
+        for (const auto& r : refs) {
+          auto p = parse_reference(r, false);
+          if (!p || r == gone[0] || p->name() != by_ref->name()) {
+            continue;
+          }
+          if (p->digest) {
+            digests.push_back(r);
+          } else {
+            tag_left = true;
+          }
+        }
+        if (!tag_left) {
+          gone.insert(gone.end(), digests.begin(), digests.end());
+        }
+      }
+      if (gone.size() < refs.size()) {
+        for (const auto& r : gone) {
+          refs_.erase(r);
+          if (auto p = parse_reference(r, false)) {
+            out.untagged.push_back(p->familiar());
+          }
+        }
+        DIND_TRY(save_locked());
+        return out;
+      }
     }
     // From here on the image itself is deleted; check everything first.
     if (auto user = in_use ? in_use(id) : std::nullopt) {

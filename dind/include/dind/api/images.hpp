@@ -3,6 +3,7 @@
 // history, tag, remove. Blocking work (unpacking, hashing) runs on the worker
 // pool; handlers reply from there.
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -24,6 +25,8 @@ struct ImageContext {
   std::shared_ptr<std::mutex> mutations = std::make_shared<std::mutex>();
   // The container using an image, if any (rmi answers 409; prune skips it).
   image::ImageStore::InUse in_use;
+  // POST /images/create?fromImage=: the registry's pull (distribution.hpp).
+  std::function<void(const Request&, Reply)> pull;
 };
 
 void add_image_routes(Router& router, ImageContext ctx);

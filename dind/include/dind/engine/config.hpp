@@ -49,6 +49,9 @@ struct DaemonConfig {
   std::string cgroup_parent = "dind";  // containers' cgroups: /<parent>/<id>
   std::vector<std::string> registry_mirrors;
   std::vector<std::string> insecure_registries;
+  std::string registry_certs_dir = "/etc/docker/certs.d";
+  int max_concurrent_downloads = 3;
+  int max_concurrent_uploads = 5;
   std::vector<std::string> address_pools;  // "base=CIDR,size=N" (dockerd's default-address-pools)
   // true: containers outlive the daemon (SIGTERM leaves them running);
   // false: SIGTERM stops them first, within shutdown_timeout seconds.

@@ -1,6 +1,7 @@
 #pragma once
 // Small text helpers shared by the libraries.
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -18,5 +19,12 @@ bool valid_dns_name(std::string_view name, bool allow_wildcard = false);
 
 // n random lowercase hex characters (temp names; not for secrets).
 std::string random_hex(size_t n);
+
+// Base64 (RFC 4648 section 4, with padding).
+std::string base64_encode(std::string_view data);
+// Decodes standard or URL-safe base64 ('-' and '_' for '+' and '/'), padded
+// or not, as the X-Registry-Auth header arrives from the various clients;
+// nullopt for anything else.
+std::optional<std::string> base64_decode(std::string_view text);
 
 }  // namespace dind::base

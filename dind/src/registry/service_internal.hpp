@@ -1,0 +1,39 @@
+#pragma once
+// Internal to registry/: a shared layer download (Service::Job).
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "dind/image/layer_store.hpp"
+#include "dind/registry/repository.hpp"
+#include "dind/registry/service.hpp"
+
+namespace dind::registry {
+
+// One layer's download, keyed by chain ID and shared by every pull that
+// needs it. The download thread moves it from kQueued to kStaged (unpacked
+// aside, verified) or kFailed; a pull holding the image mutation lock moves
+// it to kAdopted. The last owner discards a staged layer nobody adopted.
+struct Service::Job {
+  enum class State { kQueued, kDownloading, kVerifying, kStaged, kAdopted, kFailed };
+  ~Job();
+  std::string chain_id;
+  std::string parent;  // chain ID, "" for a base layer
+  std::string diff_id;
+  Descriptor layer;
+  std::shared_ptr<Repository> repo;
+  image::LayerStore* layers = nullptr;
+  uint64_t total = 0;
+  std::atomic<uint64_t> current{0};
+
+  std::mutex mu;
+  std::condition_variable cv;
+  State state = State::kQueued;
+  std::optional<image::LayerStore::Staged> staged;
+  std::optional<base::Error> error;
+};
+
+}  // namespace dind::registry

@@ -1,0 +1,213 @@
+"""Pull, push and login against a real registry (Debian's docker-registry,
+the distribution registry 2.8) on the loopback of the daemon's network
+namespace: TLS with a CA from our certgen installed through certs.d, htpasswd
+basic auth; images seeded with skopeo from OCI layouts the tests write."""
+import concurrent.futures
+import json
+import os
+import pathlib
+import subprocess
+import tempfile
+
+import pytest
+
+from ctrtest import CLIS
+from dindtest import Daemon
+from regtest import Layout, Registry, busybox_layer, tar_bytes
+
+USER, PASSWORD = "alice", "s3cret-pw"
+
+
+def cli(d, *args, config=None, cli_path=None, check=True, timeout=120):
+    env = {"PATH": os.environ["PATH"], "DOCKER_HOST": f"unix://{d.socket}",
+           "DOCKER_CONFIG": str(config or d.cli_config)}
+    p = subprocess.run([cli_path or CLIS[0], *args], capture_output=True, text=True,
+                       timeout=timeout, env=env)
+    if check and p.returncode != 0:
+        raise AssertionError(f"{args}: rc={p.returncode}\n{p.stdout}\n{p.stderr}")
+    return p
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    root = tmp_path_factory.mktemp("reg")
+    certs_d = root / "certs.d"
+    certs_d.mkdir()
+    with tempfile.TemporaryDirectory(prefix="dind-registry-", ignore_cleanup_errors=True) as droot:
+        d = Daemon(droot, tls=False, netns=True,
+                   extra_args=["--registry-certs-dir", str(certs_d)]).start()
+        d.cli_config = root / "cli"
+        d.cli_config.mkdir()
+        reg = Registry(root / "registry", d.netns, tls=True, users={USER: PASSWORD})
+        plain = Registry(root / "plain", d.netns, tls=False)
+        try:
+            reg.start()
+            plain.start()
+            reg.certs_d(certs_d)
+            layout = Layout(root / "layout")
+            base = busybox_layer()
+            app = tar_bytes({"app": None, "app/hello.txt": b"hello from the app layer\n"})
+            big = tar_bytes({"data": None, "data/blob.bin": os.urandom(3 << 20)})
+            digest, _ = layout.image([base, app, big], tag="app")
+            amd, _ = layout.image([base, tar_bytes({"arch": b"amd64\n"})], arch="amd64")
+            arm, _ = layout.image([base, tar_bytes({"arch": b"arm64\n"})], arch="arm64")
+            layout.multi("multi", [layout.index[1], layout.index[2]])
+            layout.image([base, tar_bytes({"z": b"zstd layer\n"})], compress="zstd", tag="zstd")
+            creds = f"{USER}:{PASSWORD}"
+            reg.skopeo_copy(f"oci:{layout.path}:app", "team/app:1", creds=creds)
+            reg.skopeo_copy(f"oci:{layout.path}:multi", "team/multi:1", creds=creds, all_images=True)
+            reg.skopeo_copy(f"oci:{layout.path}:zstd", "team/zstd:1", creds=creds)
+            plain.skopeo_copy(f"oci:{layout.path}:app", "open/app:1")
+            yield {"daemon": d, "reg": reg, "plain": plain, "app_digest": digest,
+                   "amd": amd, "arm": arm, "root": root}
+        finally:
+            left = cli(d, "ps", "-aq", check=False).stdout.split()
+            if left:
+                cli(d, "rm", "-f", *left, check=False)
+            reg.stop()
+            plain.stop()
+            assert d.destroy() == 0
+
+
+def login(env, config=None):
+    d, reg = env["daemon"], env["reg"]
+    p = subprocess.run([CLIS[0], "login", "-u", USER, "--password-stdin", reg.host], input=PASSWORD,
+                       capture_output=True, text=True, timeout=60,
+                       env={"PATH": os.environ["PATH"], "DOCKER_HOST": f"unix://{d.socket}",
+                            "DOCKER_CONFIG": str(config or d.cli_config)})
+    assert p.returncode == 0, p.stderr + d.log_text()[-3000:]
+    assert "Login Succeeded" in p.stdout
+
+
+def rmi(d, *names):
+    cli(d, "rmi", "-f", *names, check=False)
+
+
+def test_login_pull_run_and_up_to_date(env):
+    d, reg = env["daemon"], env["reg"]
+    login(env)
+    ref = f"{reg.host}/team/app:1"
+    p = cli(d, "pull", ref)
+    out = p.stdout
+    assert "1: Pulling from team/app" in out
+    assert "Pull complete" in out
+    assert f"Digest: {env['app_digest']}" in out
+    assert f"Status: Downloaded newer image for {ref}" in out
+    run = cli(d, "run", "--rm", ref, "cat", "/app/hello.txt")
+    assert run.stdout == "hello from the app layer\n"
+    info = json.loads(cli(d, "image", "inspect", ref).stdout)[0]
+    assert info["RepoDigests"] == [f"{reg.host}/team/app@{env['app_digest']}"]
+    assert info["RepoTags"] == [ref]
+    again = cli(d, "pull", ref).stdout
+    assert f"Status: Image is up to date for {ref}" in again
+    assert "Pull complete" not in again
+    rmi(d, ref)
+
+
+def test_pull_by_digest(env):
+    d, reg = env["daemon"], env["reg"]
+    login(env)
+    ref = f"{reg.host}/team/app@{env['app_digest']}"
+    out = cli(d, "pull", ref).stdout
+    assert f"{ref}: Pulling from team/app" in out
+    assert "Downloaded newer image" in out or "Image is up to date" in out
+    info = json.loads(cli(d, "image", "inspect", ref).stdout)[0]
+    assert f"{reg.host}/team/app@{env['app_digest']}" in info["RepoDigests"]
+    rmi(d, ref)
+
+
+def test_unknown_tag_and_repository(env):
+    d, reg = env["daemon"], env["reg"]
+    login(env)
+    p = cli(d, "pull", f"{reg.host}/team/app:nope", check=False)
+    assert p.returncode != 0
+    assert f"manifest for {reg.host}/team/app:nope not found: manifest unknown" in p.stderr
+    p = cli(d, "pull", f"{reg.host}/team/nosuchrepo:1", check=False)
+    assert p.returncode != 0
+    assert "not found" in p.stderr or "unknown" in p.stderr, p.stderr
+
+
+def test_pull_without_credentials_is_refused(env, tmp_path):
+    d, reg = env["daemon"], env["reg"]
+    p = cli(d, "pull", f"{reg.host}/team/app:1", config=tmp_path, check=False)
+    assert p.returncode != 0
+    assert "no basic auth credentials" in p.stderr, p.stderr
+
+
+def test_login_with_a_wrong_password_fails(env, tmp_path):
+    d, reg = env["daemon"], env["reg"]
+    p = subprocess.run([CLIS[0], "login", "-u", USER, "--password-stdin", reg.host], input="wrong",
+                       capture_output=True, text=True, timeout=60,
+                       env={"PATH": os.environ["PATH"], "DOCKER_HOST": f"unix://{d.socket}",
+                            "DOCKER_CONFIG": str(tmp_path)})
+    assert p.returncode != 0
+    assert "401 Unauthorized" in p.stderr, p.stderr
+    assert "wrong" not in p.stderr and "wrong" not in d.log_text()
+
+
+def test_manifest_list_picks_the_platform(env):
+    d, reg = env["daemon"], env["reg"]
+    login(env)
+    ref = f"{reg.host}/team/multi:1"
+    cli(d, "pull", ref)
+    assert cli(d, "run", "--rm", ref, "cat", "/arch").stdout == "amd64\n"
+    info = json.loads(cli(d, "image", "inspect", ref).stdout)[0]
+    assert info["Architecture"] == "amd64"
+    rmi(d, ref)
+    cli(d, "pull", "--platform", "linux/arm64", ref)
+    info = json.loads(cli(d, "image", "inspect", ref).stdout)[0]
+    assert info["Architecture"] == "arm64"
+    rmi(d, ref)
+    p = cli(d, "pull", "--platform", "linux/s390x", ref, check=False)
+    assert p.returncode != 0
+    assert "no matching manifest for linux/s390x in the manifest list entries" in p.stderr
+
+
+def test_zstd_layers(env):
+    d, reg = env["daemon"], env["reg"]
+    login(env)
+    ref = f"{reg.host}/team/zstd:1"
+    cli(d, "pull", ref)
+    assert cli(d, "run", "--rm", ref, "cat", "/z").stdout == "zstd layer\n"
+    rmi(d, ref)
+
+
+def test_plain_http_on_loopback_and_run_pulls_a_missing_image(env):
+    d, plain = env["daemon"], env["plain"]
+    ref = f"{plain.host}/open/app:1"
+    rmi(d, ref)
+    p = cli(d, "run", "--rm", ref, "cat", "/app/hello.txt")
+    assert p.stdout == "hello from the app layer\n"
+    assert f"Unable to find image '{ref}' locally" in p.stderr
+    assert "Pull complete" in p.stderr or "Already exists" in p.stderr
+    rmi(d, ref)
+
+
+@pytest.mark.parametrize("cli_path", CLIS)
+def test_both_clis_pull_and_the_20_10_cli_shows_progress(env, cli_path):
+    d, plain = env["daemon"], env["plain"]
+    ref = f"{plain.host}/open/app:1"
+    rmi(d, ref)
+    out = cli(d, "pull", ref, cli_path=cli_path).stdout
+    assert "Pull complete" in out and "Digest: sha256:" in out
+    rmi(d, ref)
+
+
+def test_concurrent_pulls_share_downloads(env):
+    d, plain = env["daemon"], env["plain"]
+    ref = f"{plain.host}/open/app:1"
+    rmi(d, ref)
+    before = len([r for r in plain.requests() if r[0] == "GET" and "/blobs/" in r[1]])
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: cli(d, "pull", ref), range(4)))
+    for r in results:
+        assert "Digest: sha256:" in r.stdout
+    gets = [r for r in plain.requests() if r[0] == "GET" and "/blobs/" in r[1]][before:]
+    layer_gets = [g for g in gets if g[1].split("/")[-1]]
+    # 3 layers + 1 config per pull at most for the config; layers once each.
+    blobs = {}
+    for _, uri in layer_gets:
+        blobs[uri] = blobs.get(uri, 0) + 1
+    assert sum(1 for n in blobs.values() if n == 1) >= 3, blobs
+    assert cli(d, "run", "--rm", ref, "cat", "/app/hello.txt").stdout == "hello from the app layer\n"
+    rmi(d, ref)
