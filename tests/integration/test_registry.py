@@ -211,3 +211,111 @@ def test_concurrent_pulls_share_downloads(env):
     assert sum(1 for n in blobs.values() if n == 1) >= 3, blobs
     assert cli(d, "run", "--rm", ref, "cat", "/app/hello.txt").stdout == "hello from the app layer\n"
     rmi(d, ref)
+
+
+def digest_line(out, tag):
+    for line in out.splitlines():
+        if line.startswith(f"{tag}: digest: sha256:"):
+            return line.split()[2]
+    raise AssertionError(f"no digest line in:\n{out}")
+
+
+@pytest.fixture(scope="module")
+def local_image(env, tmp_path_factory):
+    from ctrtest import import_busybox
+    d = env["daemon"]
+    path = tmp_path_factory.mktemp("bb") / "busybox.tar"
+    import_busybox(d, path, tag="local/busybox:1")
+    return "local/busybox:1"
+
+
+def test_push_pull_back_identical_and_repush(env, local_image):
+    d, reg = env["daemon"], env["reg"]
+    login(env)
+    ref = f"{reg.host}/team/pushed:1"
+    cli(d, "tag", local_image, ref)
+    out = cli(d, "push", ref).stdout
+    assert f"The push refers to repository [{reg.host}/team/pushed]" in out
+    assert "Pushed" in out
+    digest = digest_line(out, "1")
+    # The registry serves exactly that manifest.
+    status, body = reg.api("GET", "/v2/team/pushed/manifests/1", creds=f"{USER}:{PASSWORD}",
+                           headers=["Accept: application/vnd.docker.distribution.manifest.v2+json"])
+    assert status == 200
+    import hashlib
+    assert "sha256:" + hashlib.sha256(body).hexdigest() == digest
+    # Again: nothing is uploaded, and the manifest digest is the same.
+    again = cli(d, "push", ref).stdout
+    assert "Layer already exists" in again and "Pushed" not in again
+    assert digest_line(again, "1") == digest
+    # Pulled back into an empty store: the same image.
+    image_id = json.loads(cli(d, "image", "inspect", ref).stdout)[0]["Id"]
+    rmi(d, ref, local_image)
+    out = cli(d, "pull", ref).stdout
+    assert f"Digest: {digest}" in out
+    assert json.loads(cli(d, "image", "inspect", ref).stdout)[0]["Id"] == image_id
+    assert cli(d, "run", "--rm", ref, "echo", "pushed and pulled").stdout == "pushed and pulled\n"
+    cli(d, "tag", ref, local_image)
+
+
+def test_push_mounts_layers_from_another_repository(env, local_image):
+    d, reg = env["daemon"], env["reg"]
+    login(env)
+    first, second = f"{reg.host}/team/mount-a:1", f"{reg.host}/team/mount-b:1"
+    cli(d, "tag", local_image, first)
+    cli(d, "push", first)
+    cli(d, "tag", local_image, second)
+    out = cli(d, "push", second).stdout
+    assert "Mounted from team/mount-a" in out, out
+    rmi(d, first, second)
+
+
+def test_push_without_login_and_of_a_missing_image(env, local_image, tmp_path):
+    d, reg = env["daemon"], env["reg"]
+    ref = f"{reg.host}/team/denied:1"
+    cli(d, "tag", local_image, ref)
+    p = cli(d, "push", ref, config=tmp_path, check=False)
+    assert p.returncode != 0
+    assert "no basic auth credentials" in p.stderr or "unauthorized" in p.stderr, p.stderr
+    rmi(d, ref)
+    p = cli(d, "push", f"{reg.host}/team/nothing:1", check=False)
+    assert p.returncode != 0
+    assert "An image does not exist locally with the tag" in p.stderr
+
+
+def test_python_sdk_pulls_and_pushes(env, local_image):
+    d, plain = env["daemon"], env["plain"]
+    code = f"""
+import docker
+c = docker.DockerClient(base_url="unix://{d.socket}")
+img = c.images.pull("{plain.host}/open/app", tag="1")
+print("pulled", img.id)
+c.images.get("{local_image}").tag("{plain.host}/open/sdk", tag="2")
+last = None
+for line in c.images.push("{plain.host}/open/sdk", tag="2", stream=True, decode=True):
+    if "error" in line:
+        raise SystemExit(line["error"])
+    last = line
+print("pushed", last["aux"]["Digest"])
+"""
+    env_vars = {k: v for k, v in os.environ.items() if k not in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")}
+    p = subprocess.run(["/usr/bin/python3", "-c", code], capture_output=True, text=True, timeout=120,
+                       env=env_vars)
+    assert p.returncode == 0, p.stderr
+    assert "pulled sha256:" in p.stdout and "pushed sha256:" in p.stdout
+    rmi(d, f"{plain.host}/open/app:1", f"{plain.host}/open/sdk:2")
+
+
+def test_distribution_inspect(env):
+    d, reg = env["daemon"], env["reg"]
+    login(env)
+    from ctrtest import api
+    # Without credentials the registry's refusal comes back in its words.
+    status, body = api(d, "GET", f"/distribution/{reg.host}/team/multi:1/json")
+    assert status == 500 and b"no basic auth credentials" in body
+    plain = env["plain"]
+    status, body = api(d, "GET", f"/distribution/{plain.host}/open/app:1/json")
+    assert status == 200, body
+    doc = json.loads(body)
+    assert doc["Descriptor"]["digest"].startswith("sha256:")
+    assert doc["Platforms"] == [{"architecture": "amd64", "os": "linux"}]

@@ -198,6 +198,68 @@ void add_distribution_routes(Router& router, DistributionContext ctx) {
       reply(Response::json(200, body.dump() + "\n"));
     });
   });
+  router.add("POST", "/images/{name*}/push", [ctx](Request req, Reply reply) {
+    std::string text = req.params["name"];
+    const std::string tag = req.query_value("tag").value_or("");
+    if (!tag.empty()) {
+      text += ":" + tag;
+    }
+    auto ref = image::parse_reference(text);
+    if (!ref) {
+      reply(error_response(ref.error()));
+      return;
+    }
+    if (ref->digest) {
+      reply(error_response(400, "cannot push a digest reference"));
+      return;
+    }
+    registry::PushRequest pr{*ref, request_auth(req)};
+    auto stream = std::make_shared<ProgressStream>(std::move(reply));
+    ctx.threads->post([ctx, pr, stream] {
+      auto sink = [stream](const registry::Progress& p) {
+        return stream->emit(progress_line(p));
+      };
+      auto result = ctx.registry->push(pr, sink);
+      if (!result) {
+        DIND_LOG(kInfo) << "push " << pr.ref.to_string() << ": " << result.error().message;
+        stream->fail(result.error());
+        return;
+      }
+      stream->emit(progress_line({"", result->tag + ": digest: " + result->digest +
+                                          " size: " + std::to_string(result->size),
+                                  false, 0, 0}));
+      ordered_json aux;
+      aux["progressDetail"] = ordered_json::object();
+      aux["aux"] = {{"Tag", result->tag}, {"Digest", result->digest}, {"Size", result->size}};
+      stream->emit(aux.dump());
+      stream->finish();
+    });
+  });
+  router.add("GET", "/distribution/{name*}/json", [ctx](Request req, Reply reply) {
+    auto ref = image::parse_reference(req.params["name"]);
+    if (!ref) {
+      reply(error_response(ref.error()));
+      return;
+    }
+    ctx.threads->post([ctx, ref = *ref, auth = request_auth(req), reply] {
+      auto d = ctx.registry->inspect(ref, auth);
+      if (!d) {
+        reply(registry_error_response(d.error()));
+        return;
+      }
+      ordered_json body;
+      body["Descriptor"] = {{"mediaType", d->media_type}, {"digest", d->digest}, {"size", d->size}};
+      body["Platforms"] = ordered_json::array();
+      for (const auto& p : d->platforms) {
+        ordered_json pj = {{"architecture", p.architecture}, {"os", p.os}};
+        if (!p.variant.empty()) {
+          pj["variant"] = p.variant;
+        }
+        body["Platforms"].push_back(pj);
+      }
+      reply(Response::json(200, body.dump() + "\n"));
+    });
+  });
   router.add("GET", "/images/search", [](Request, Reply reply) {
     reply(error_response(501, "searching a registry is not supported by this daemon: use the "
                               "registry's web interface or its catalog API"));

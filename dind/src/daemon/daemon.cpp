@@ -269,7 +269,8 @@ int run_daemon(DaemonConfig config) {
   }
   auto mutations = std::make_shared<std::mutex>();
   registry::Service registry_service(
-      ropts, std::string("docker/") + kEngineVersion + " os/linux", *images->get(), *layers,
+      ropts, std::string("docker/") + kEngineVersion + " os/linux", image_root / "distribution",
+      *images->get(), *layers,
       *content, mutations);
   // Pull and push orchestration: each waits on its transfers.
   base::WorkerPool transfer_workers(8);

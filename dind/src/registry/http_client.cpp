@@ -232,9 +232,11 @@ class Connection : public HttpResponse {
     return {};
   }
 
+  // A body of `bytes` may take longer than the idle timeout to send: allow
+  // for 1 MiB/s on top of it.
   template <class Msg>
-  Result<void> write(Msg& msg) {
-    lowest().expires_after(timeouts_.idle);
+  Result<void> write(Msg& msg, uint64_t bytes = 0) {
+    lowest().expires_after(timeouts_.idle + std::chrono::seconds(bytes >> 20));
     return run("send the request to " + url_, [&](auto&& done) {
       if (tls_) {
         http::async_write(*tls_, msg, done);
@@ -427,7 +429,7 @@ Result<std::unique_ptr<HttpResponse>> HttpClient::send(const HttpRequest& reques
                         "cannot open " + request.body_file->string() + ": " + ec.message());
     }
     msg.prepare_payload();
-    DIND_TRY(conn->write(msg));
+    DIND_TRY(conn->write(msg, msg.body().size()));
   } else {
     http::request<http::string_body> msg;
     fill(msg);

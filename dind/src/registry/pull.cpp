@@ -431,6 +431,11 @@ Result<PullResult> Service::pull(const PullRequest& req, const ProgressSink& pro
     }
     DIND_TRY(images_.tag(digest_ref, image_id));
   }
+  // Remember which blobs these layers are, for pushes to this registry.
+  for (size_t i = 0; i < manifest->layers.size(); ++i) {
+    const auto& l = manifest->layers[i];
+    (void)blob_sources_.add((*diff_ids)[i], {l.digest, l.media_type, l.size, ref.name()});
+  }
   for (auto& s : slots) {
     if (s.job && !progress({s.id, "Pull complete", true, 0, 0})) {
       return make_error(ErrorKind::kUnavailable, "the client went away");

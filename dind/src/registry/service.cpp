@@ -12,9 +12,9 @@ using base::ErrorKind;
 using base::make_error;
 using base::Result;
 
-Service::Service(RegistryOptions options, std::string user_agent, image::ImageStore& images,
-                 image::LayerStore& layers, image::ContentStore& content,
-                 std::shared_ptr<std::mutex> mutations)
+Service::Service(RegistryOptions options, std::string user_agent, std::filesystem::path state_dir,
+                 image::ImageStore& images, image::LayerStore& layers,
+                 image::ContentStore& content, std::shared_ptr<std::mutex> mutations)
     : options_(std::move(options)),
       http_(std::move(user_agent), options_.timeouts),
       auth_(http_),
@@ -22,7 +22,13 @@ Service::Service(RegistryOptions options, std::string user_agent, image::ImageSt
       layers_(layers),
       content_(content),
       mutations_(std::move(mutations)),
-      downloads_(static_cast<size_t>(std::max(1, options_.max_downloads))) {}
+      blob_sources_(state_dir / "blobs"),
+      tmp_dir_(state_dir / "tmp"),
+      downloads_(static_cast<size_t>(std::max(1, options_.max_downloads))) {
+  // Compressed layers of pushes a crash interrupted.
+  std::error_code ec;
+  std::filesystem::remove_all(tmp_dir_, ec);
+}
 
 Service::~Service() = default;
 
