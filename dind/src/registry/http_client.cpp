@@ -343,9 +343,7 @@ class Connection : public HttpResponse {
       return {};
     }
     if (ec == beast::error::timeout) {
-      return make_error(ErrorKind::kUnavailable,
-                        what + ": timed out after " +
-                            std::to_string(timeouts_.idle.count() / 1000) + " s");
+      return make_error(ErrorKind::kUnavailable, what + ": timed out");
     }
     std::string msg = ec.message();
     if (ec.category() == asio::error::get_ssl_category()) {

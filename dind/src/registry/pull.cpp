@@ -46,6 +46,7 @@ std::shared_ptr<Service::Job> Service::start_download(const std::string& chain_i
     if (auto job = it->second.lock(); job) {
       std::lock_guard jl(job->mu);
       if (job->state != Job::State::kFailed) {
+        job->waiters.fetch_add(1);
         return job;
       }
     }
@@ -58,6 +59,7 @@ std::shared_ptr<Service::Job> Service::start_download(const std::string& chain_i
   job->repo = std::move(repo);
   job->layers = &layers_;
   job->total = static_cast<uint64_t>(layer.size);
+  job->waiters.store(1);
   jobs_[chain_id] = job;
   for (auto it = jobs_.begin(); it != jobs_.end();) {
     it = it->second.expired() ? jobs_.erase(it) : std::next(it);
@@ -82,6 +84,10 @@ void Service::download(Job& job) {
   const uint64_t size = static_cast<uint64_t>(job.layer.size);
   auto pull_bytes = [&](void* buf, size_t len) -> ssize_t {
     for (;;) {
+      if (job.waiters.load() == 0) {
+        failure = make_error(ErrorKind::kUnavailable, "cancelled: no pull needs this layer now");
+        return -1;
+      }
       if (!body) {
         auto opened = job.repo->open_blob(job.layer.digest, offset);
         if (!opened) {
@@ -143,6 +149,20 @@ void Service::download(Job& job) {
     jobs_.erase(job.chain_id);
   };
   if (!staged) {
+    if (!failure) {
+      // The unpacker refused the bytes: if they are not the blob the
+      // manifest names, say that (as dockerd, which checks before it
+      // unpacks), not how they failed to unpack.
+      char rest[16384];
+      ssize_t n;
+      while ((n = pull_bytes(rest, sizeof rest)) > 0) {
+      }
+      if (n == 0 && hash.digest() != job.layer.digest) {
+        fail(make_error(ErrorKind::kDataLoss,
+                        "filesystem layer verification failed for digest " + job.layer.digest));
+        return;
+      }
+    }
     fail(failure ? *failure : staged.error());
     return;
   }
@@ -320,8 +340,21 @@ Result<PullResult> Service::pull(const PullRequest& req, const ProgressSink& pro
     Job::State shown = Job::State::kQueued;
     uint64_t shown_bytes = 0;
     std::chrono::steady_clock::time_point shown_at;
+    bool retried = false;
   };
   std::vector<Slot> slots(chains.size());
+  // Leaving (done, failed or the client gone) releases the downloads: one
+  // nobody waits for any more stops.
+  struct Release {
+    std::vector<Slot>& slots;
+    ~Release() {
+      for (auto& s : slots) {
+        if (s.job) {
+          s.job->waiters.fetch_sub(1);
+        }
+      }
+    }
+  } release{slots};
   for (size_t i = 0; i < chains.size(); ++i) {
     slots[i].id = short_id(manifest->layers[i].digest);
     if (layers_.has(chains[i])) {
@@ -351,6 +384,17 @@ Result<PullResult> Service::pull(const PullRequest& req, const ProgressSink& pro
         err = s.job->error;
       }
       if (st == Job::State::kFailed) {
+        if (s.job->repo != repo && !s.retried && err->kind == ErrorKind::kUnavailable) {
+          // Another pull's download (from its registry) failed: fetch it
+          // from ours.
+          s.retried = true;
+          const size_t i = static_cast<size_t>(&s - slots.data());
+          s.job->waiters.fetch_sub(1);
+          s.job = start_download(chains[i], i == 0 ? "" : chains[i - 1], repo,
+                                 manifest->layers[i], (*diff_ids)[i]);
+          all_ready = false;
+          continue;
+        }
         return *err;
       }
       std::vector<Progress> out;

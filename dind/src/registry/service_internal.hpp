@@ -28,6 +28,8 @@ struct Service::Job {
   image::LayerStore* layers = nullptr;
   uint64_t total = 0;
   std::atomic<uint64_t> current{0};
+  // Pulls waiting for this download; at 0 it stops (cancelled).
+  std::atomic<int> waiters{0};
 
   std::mutex mu;
   std::condition_variable cv;
