@@ -319,3 +319,81 @@ def test_distribution_inspect(env):
     doc = json.loads(body)
     assert doc["Descriptor"]["digest"].startswith("sha256:")
     assert doc["Platforms"] == [{"architecture": "amd64", "os": "linux"}]
+
+
+@pytest.fixture(scope="module")
+def token_registry(env):
+    """A registry with bearer-token auth: our token server signs RS256 JWTs
+    with a key whose certificate the registry trusts."""
+    import sys
+    import time
+    from dindtest import free_port
+    d, root = env["daemon"], env["root"] / "token"
+    root.mkdir()
+    key, crt = root / "key.pem", root / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
+                    "-out", str(crt), "-days", "1", "-subj", "/CN=token-issuer"], check=True,
+                   capture_output=True)
+    port = free_port()
+    log = root / "tokens.log"
+    server = subprocess.Popen(["nsenter", f"--net=/run/netns/{d.netns}", sys.executable,
+                               str(pathlib.Path(__file__).resolve().parent.parent / "support/tokenserver.py"),
+                               str(port), str(key), str(crt), "test-issuer", "test-registry",
+                               f"{USER}:{PASSWORD}", str(log)])
+    reg = Registry(root / "registry", d.netns, tls=True,
+                   token=(f"http://127.0.0.1:{port}/token", "test-registry", "test-issuer", crt))
+    try:
+        deadline = time.monotonic() + 10
+        while subprocess.run(["nsenter", f"--net=/run/netns/{d.netns}", "curl", "-s", "-o", "/dev/null",
+                              f"http://127.0.0.1:{port}/token"]).returncode != 0:
+            assert time.monotonic() < deadline, "token server not up"
+            time.sleep(0.05)
+        reg.start()
+        reg.certs_d(env["root"] / "certs.d")
+        yield reg, log
+    finally:
+        reg.stop()
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def token_requests(log):
+    return [json.loads(l) for l in log.read_text().splitlines()] if log.exists() else []
+
+
+def test_bearer_tokens_login_identity_token_push_and_pull(env, token_registry, local_image, tmp_path):
+    d = env["daemon"]
+    reg, log = token_registry
+    p = subprocess.run([CLIS[0], "login", "-u", USER, "--password-stdin", reg.host], input=PASSWORD,
+                       capture_output=True, text=True, timeout=60,
+                       env={"PATH": os.environ["PATH"], "DOCKER_HOST": f"unix://{d.socket}",
+                            "DOCKER_CONFIG": str(tmp_path)})
+    assert p.returncode == 0, p.stderr
+    # The token server's refresh token came back as the identity token, which
+    # the CLI stores instead of the password.
+    stored = json.loads((tmp_path / "config.json").read_text())["auths"][reg.host]
+    assert stored.get("identitytoken"), stored
+    assert any(r["method"] == "GET" and r["offline"] == "true" for r in token_requests(log))
+    ref = f"{reg.host}/team/tokened:1"
+    cli(d, "tag", local_image, ref)
+    out = cli(d, "push", ref, config=tmp_path).stdout
+    assert "Pushed" in out or "Layer already exists" in out
+    grants = [r for r in token_requests(log) if r["method"] == "POST"]
+    assert grants and grants[-1]["grant"] == "refresh_token"
+    assert "repository:team/tokened:pull,push" in grants[-1]["scopes"]
+    rmi(d, ref)
+    cli(d, "pull", ref, config=tmp_path)
+    # A second pull reuses the cached token: no new token request.
+    n = len(token_requests(log))
+    cli(d, "pull", ref, config=tmp_path)
+    assert len(token_requests(log)) == n
+    assert cli(d, "run", "--rm", ref, "echo", "tokened").stdout == "tokened\n"
+    rmi(d, ref)
+
+
+def test_bearer_token_refused_without_credentials(env, token_registry, tmp_path):
+    d = env["daemon"]
+    reg, _ = token_registry
+    p = cli(d, "pull", f"{reg.host}/team/tokened:1", config=tmp_path, check=False)
+    assert p.returncode != 0
+    assert "unauthorized" in p.stderr or "denied" in p.stderr, p.stderr
