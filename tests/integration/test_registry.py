@@ -397,3 +397,32 @@ def test_bearer_token_refused_without_credentials(env, token_registry, tmp_path)
     p = cli(d, "pull", f"{reg.host}/team/tokened:1", config=tmp_path, check=False)
     assert p.returncode != 0
     assert "unauthorized" in p.stderr or "denied" in p.stderr, p.stderr
+
+
+def test_a_pulled_image_saves_loads_and_pushes_its_blobs_unchanged(env, tmp_path):
+    d, reg, plain = env["daemon"], env["reg"], env["plain"]
+    login(env)
+    src = f"{reg.host}/team/app:1"
+    cli(d, "pull", src)
+    # docker save of a pulled image: the tars come from the kept blobs.
+    archive = tmp_path / "app.tar"
+    cli(d, "save", "-o", str(archive), src)
+    image_id = json.loads(cli(d, "image", "inspect", src).stdout)[0]["Id"]
+    rmi(d, src)
+    cli(d, "load", "-i", str(archive))
+    assert json.loads(cli(d, "image", "inspect", src).stdout)[0]["Id"] == image_id
+    assert cli(d, "run", "--rm", src, "cat", "/app/hello.txt").stdout == "hello from the app layer\n"
+    rmi(d, src)
+    # Pushed to another registry: the very blobs of the source, no
+    # recompression.
+    cli(d, "pull", src)
+    dest = f"{plain.host}/copied/app:1"
+    cli(d, "tag", src, dest)
+    cli(d, "push", dest)
+    _, source_manifest = reg.api("GET", "/v2/team/app/manifests/1", creds=f"{USER}:{PASSWORD}",
+                                 headers=["Accept: application/vnd.oci.image.manifest.v1+json"])
+    _, pushed_manifest = plain.api("GET", "/v2/copied/app/manifests/1",
+                                   headers=["Accept: application/vnd.docker.distribution.manifest.v2+json"])
+    layers = lambda m: [l["digest"] for l in json.loads(m)["layers"]]
+    assert layers(pushed_manifest) == layers(source_manifest)
+    rmi(d, src, dest)

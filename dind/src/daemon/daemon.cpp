@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "dind/api/containers.hpp"
+#include "dind/image/blob_sources.hpp"
 #include "dind/api/distribution.hpp"
 #include "dind/api/exec.hpp"
 #include "dind/api/images.hpp"
@@ -157,6 +158,10 @@ int run_daemon(DaemonConfig config) {
     remove_pidfile();
     return 1;
   }
+  // Which compressed blobs the layers are (registries, and the copies pulls
+  // keep): the image store keeps the kept ones while their layers live.
+  image::BlobSources blob_sources(image_root / "distribution" / "blobs");
+  (*images)->set_blob_sources(&blob_sources);
   ctx->image_count = [store = images->get()] { return store->list().size(); };
 
   api::Router router;
@@ -268,10 +273,10 @@ int run_daemon(DaemonConfig config) {
     return 1;
   }
   auto mutations = std::make_shared<std::mutex>();
+
   registry::Service registry_service(
       ropts, std::string("docker/") + kEngineVersion + " os/linux", image_root / "distribution",
-      *images->get(), *layers,
-      *content, mutations);
+      *images->get(), *layers, *content, blob_sources, mutations);
   // Pull and push orchestration: each waits on its transfers.
   base::WorkerPool transfer_workers(8);
   api::DistributionContext dist_ctx{&registry_service, &transfer_workers};

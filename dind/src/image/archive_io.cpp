@@ -153,9 +153,8 @@ Status save_images(const std::vector<SaveItem>& items, const ImageStore& images,
     json layers = json::array();
     json layer_paths = json::array();
     for (const auto& diff : summary->diff_ids) {
-      if (!content.has(diff)) {
-        return make_error(ErrorKind::kDataLoss,
-                          "the layer tar of " + diff + " is missing from the store");
+      if (auto st = ensure_layer_tar(diff, content, images.blob_sources()); !st) {
+        return make_error(ErrorKind::kDataLoss, st.error().message);
       }
       if (written.insert(diff).second) {
         DIND_TRY(w.file_from(blob_path(diff), content.path(diff)));

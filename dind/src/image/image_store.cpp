@@ -370,6 +370,11 @@ Result<ImageStore::Removal> ImageStore::remove(
       if (auto cfg = content_->read(image_id)) {
         if (auto diffs = diff_ids_of(json::parse(*cfg, nullptr, false))) {
           blobs.insert(diffs->begin(), diffs->end());
+          for (const auto& d : *diffs) {
+            if (auto kept = blob_sources_ ? blob_sources_->local(d) : std::nullopt) {
+              blobs.insert(kept->digest);
+            }
+          }
         }
       }
     }

@@ -411,6 +411,31 @@ LayerReader fd_reader(int fd) {
   };
 }
 
+base::Status decompress_stream(const LayerReader& reader, const LayerTee& sink) {
+  Archive raw(archive_read_new());
+  archive_read_support_filter_all(raw.get());
+  archive_read_support_format_raw(raw.get());
+  ArchiveSource rs{&reader, "the blob"};
+  if (open_archive_source(raw.get(), rs) != ARCHIVE_OK) {
+    return make_error(ErrorKind::kInvalidArgument, "blob: " + err_text(raw.get(), "unreadable"));
+  }
+  archive_entry* re = nullptr;
+  if (archive_read_next_header(raw.get(), &re) != ARCHIVE_OK) {
+    return make_error(ErrorKind::kInvalidArgument, "blob: empty or unreadable stream");
+  }
+  std::vector<char> buf(256 * 1024);
+  for (;;) {
+    const la_ssize_t n = archive_read_data(raw.get(), buf.data(), buf.size());
+    if (n < 0) {
+      return make_error(ErrorKind::kInvalidArgument, "blob: " + err_text(raw.get(), "bad data"));
+    }
+    if (n == 0) {
+      return {};
+    }
+    DIND_TRY(sink(std::string_view(buf.data(), static_cast<size_t>(n))));
+  }
+}
+
 Result<UnpackResult> unpack_layer(int fd, const fs::path& dir, const LayerTee& tee) {
   return unpack_layer(fd_reader(fd), dir, tee);
 }

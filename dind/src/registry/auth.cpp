@@ -130,7 +130,9 @@ std::vector<Challenge> parse_challenges(const std::vector<std::string>& values) 
             }
             val += s[i++];
           }
-          ++i;  // closing quote
+          if (i < s.size()) {
+            ++i;  // closing quote; an unterminated string ends with the value
+          }
         } else {
           val = token();
         }
@@ -191,6 +193,9 @@ std::string registry_error_text(std::string_view body) {
       }
     }
     const std::string msg = string_member(e, "message");
+    if (code.empty() && msg.empty()) {
+      continue;
+    }
     if (!out.empty()) {
       out += "; ";
     }

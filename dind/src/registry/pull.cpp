@@ -82,6 +82,9 @@ void Service::download(Job& job) {
   std::optional<base::Error> failure;
   int resumes = 0;
   const uint64_t size = static_cast<uint64_t>(job.layer.size);
+  auto kept = content_.writer(job.layer.digest,
+                              size > 0 ? std::optional<uint64_t>(size) : std::nullopt,
+                              /*durable=*/false);
   auto pull_bytes = [&](void* buf, size_t len) -> ssize_t {
     for (;;) {
       if (job.waiters.load() == 0) {
@@ -131,13 +134,20 @@ void Service::download(Job& job) {
         return -1;
       }
       hash.update(std::string_view(static_cast<const char*>(buf), *n));
+      if (kept) {
+        if (auto st = kept->write(std::string_view(static_cast<const char*>(buf), *n)); !st) {
+          failure = st.error();
+          return -1;
+        }
+      }
       offset += *n;
       job.current.store(offset, std::memory_order_relaxed);
       return static_cast<ssize_t>(*n);
     }
   };
   const image::LayerReader reader = pull_bytes;
-  auto staged = layers_.stage(reader, &content_);
+  // Only the compressed blob is kept: save and push get the tar from it.
+  auto staged = layers_.stage(reader, nullptr);
   auto fail = [&](base::Error e) {
     {
       std::lock_guard lock(job.mu);
@@ -201,6 +211,9 @@ void Service::download(Job& job) {
   {
     std::lock_guard lock(job.mu);
     job.staged = *staged;
+    if (kept) {
+      job.kept.emplace(std::move(*kept));
+    }
     job.state = Job::State::kStaged;
   }
   job.cv.notify_all();
@@ -223,6 +236,18 @@ base::Status Service::adopt(Job& job) {
     return std::move(info).error();
   }
   job.state = Job::State::kAdopted;
+  if (job.kept) {
+    // Under the image mutation lock, like the adoption: no blob gc between
+    // the blob landing and the image that keeps it.
+    if (auto landed = job.kept->commit(); landed) {
+      (void)blob_sources_.add(job.diff_id, {job.layer.digest, job.layer.media_type,
+                                            job.layer.size, ""});
+    } else {
+      DIND_LOG(kWarn) << "pull: keeping the blob of " << job.chain_id << ": "
+                      << landed.error().message;
+    }
+    job.kept.reset();
+  }
   return {};
 }
 

@@ -97,7 +97,7 @@ Result<PushResult> Service::push(const PushRequest& req, const ProgressSink& pro
   }
   DIND_TRY(repo.connect());
   const auto& diffs = summary->diff_ids;
-  std::vector<BlobSource> pushed(diffs.size());
+  std::vector<image::BlobSource> pushed(diffs.size());
   std::vector<std::optional<base::Error>> errors(diffs.size());
   // Top-most first, as dockerd lists them.
   for (size_t k = diffs.size(); k-- > 0;) {
@@ -137,7 +137,29 @@ Result<PushResult> Service::push(const PushRequest& req, const ProgressSink& pro
         return {};
       }
     }
-    // 2. Compress the layer's tar.
+    // 2. The blob a pull kept, uploaded as it is (the same digest as at its
+    // source, nothing to compress).
+    if (auto kept = blob_sources_.local(diff);
+        kept && gzip_type(kept->media_type) && content_.has(kept->digest)) {
+      auto exists = repo.blob_exists(kept->digest);
+      if (!exists) {
+        return std::move(exists).error();
+      }
+      const auto total = static_cast<uint64_t>(kept->size);
+      if (*exists) {
+        progress({id12, "Layer already exists", true, 0, 0});
+      } else {
+        progress({id12, "Pushing", true, 0, total});
+        DIND_TRY(repo.upload_blob(kept->digest, content_.path(kept->digest), total));
+        progress({id12, "Pushing", true, total, total});
+        progress({id12, "Pushed", true, 0, 0});
+      }
+      pushed[i] = {kept->digest, kDockerLayerGzip, kept->size, here};
+      (void)blob_sources_.add(diff, pushed[i]);
+      return {};
+    }
+    // 3. Compress the layer's tar.
+    DIND_TRY(image::ensure_layer_tar(diff, content_, &blob_sources_));
     const auto tar_path = content_.path(diff);
     base::UniqueFd in(::open(tar_path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!in.valid()) {
@@ -187,7 +209,7 @@ Result<PushResult> Service::push(const PushRequest& req, const ProgressSink& pro
     const unsigned threads = std::max(1u, std::thread::hardware_concurrency());
     DIND_TRY(gzip_parallel(source, sink, threads));
     out.digest = hash.digest();
-    // 3. Upload unless the registry has these very bytes.
+    // 4. Upload unless the registry has these very bytes.
     auto exists = repo.blob_exists(out.digest);
     if (!exists) {
       return std::move(exists).error();

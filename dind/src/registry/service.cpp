@@ -14,7 +14,8 @@ using base::Result;
 
 Service::Service(RegistryOptions options, std::string user_agent, std::filesystem::path state_dir,
                  image::ImageStore& images, image::LayerStore& layers,
-                 image::ContentStore& content, std::shared_ptr<std::mutex> mutations)
+                 image::ContentStore& content, image::BlobSources& blob_sources,
+                 std::shared_ptr<std::mutex> mutations)
     : options_(std::move(options)),
       http_(std::move(user_agent), options_.timeouts),
       auth_(http_),
@@ -22,7 +23,7 @@ Service::Service(RegistryOptions options, std::string user_agent, std::filesyste
       layers_(layers),
       content_(content),
       mutations_(std::move(mutations)),
-      blob_sources_(state_dir / "blobs"),
+      blob_sources_(blob_sources),
       tmp_dir_(state_dir / "tmp"),
       downloads_(static_cast<size_t>(std::max(1, options_.max_downloads))) {
   // Compressed layers of pushes a crash interrupted.

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "dind/image/content_store.hpp"
 #include "dind/image/layer_store.hpp"
 #include "dind/registry/repository.hpp"
 #include "dind/registry/service.hpp"
@@ -35,6 +36,8 @@ struct Service::Job {
   std::condition_variable cv;
   State state = State::kQueued;
   std::optional<image::LayerStore::Staged> staged;
+  // The blob as served, kept (committed at adoption) for save and push.
+  std::optional<image::ContentStore::Writer> kept;
   std::optional<base::Error> error;
 };
 

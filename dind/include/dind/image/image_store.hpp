@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "dind/image/blob_sources.hpp"
 #include "dind/image/content_store.hpp"
 #include "dind/image/layer_store.hpp"
 #include "dind/image/reference.hpp"
@@ -59,6 +60,9 @@ class ImageStore {
   base::Result<Removal> remove(std::string_view name, bool force, const InUse& in_use);
   // Layers referenced by any image (for layer gc).
   std::set<std::string> referenced_layers() const;
+  // The kept compressed blobs of live layers survive the blob gc of remove.
+  void set_blob_sources(const BlobSources* sources) { blob_sources_ = sources; }
+  const BlobSources* blob_sources() const { return blob_sources_; }
 
  private:
   base::Status save_locked() const;
@@ -68,6 +72,7 @@ class ImageStore {
   std::filesystem::path root_;
   ContentStore* content_ = nullptr;
   LayerStore* layers_ = nullptr;
+  const BlobSources* blob_sources_ = nullptr;
   mutable std::mutex mu_;
   std::map<std::string, int64_t> images_;     // id -> time added
   std::map<std::string, std::string> refs_;   // full reference -> id

@@ -52,6 +52,10 @@ int open_archive_source(struct archive* a, ArchiveSource& source);
 // bytes, whose digest is the diff ID); an error stops the unpacking.
 using LayerTee = std::function<base::Status(std::string_view)>;
 
+// Decompresses a (gzip, zstd, ... or plain) stream into `sink` with
+// libarchive's filters.
+base::Status decompress_stream(const LayerReader& reader, const LayerTee& sink);
+
 // Reads the layer from `fd` (any readable stream) into `dir`, which must
 // exist. On failure `dir` may hold a partial tree: the caller unpacks into a
 // fresh directory and removes it on error.

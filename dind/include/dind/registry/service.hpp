@@ -22,7 +22,7 @@
 #include "dind/base/worker_pool.hpp"
 #include "dind/image/image_store.hpp"
 #include "dind/registry/auth.hpp"
-#include "dind/registry/blob_sources.hpp"
+#include "dind/image/blob_sources.hpp"
 #include "dind/registry/hosts.hpp"
 #include "dind/registry/http_client.hpp"
 #include "dind/registry/manifest.hpp"
@@ -74,11 +74,10 @@ struct LoginResult {
 
 class Service {
  public:
-  // state_dir: where blob sources and push temp files live (under the
-  // image root).
+  // state_dir: where push temp files live (under the image root).
   Service(RegistryOptions options, std::string user_agent, std::filesystem::path state_dir,
           image::ImageStore& images, image::LayerStore& layers, image::ContentStore& content,
-          std::shared_ptr<std::mutex> mutations);
+          image::BlobSources& blob_sources, std::shared_ptr<std::mutex> mutations);
   ~Service();
 
   base::Result<PullResult> pull(const PullRequest& req, const ProgressSink& progress);
@@ -112,7 +111,7 @@ class Service {
   image::LayerStore& layers_;
   image::ContentStore& content_;
   std::shared_ptr<std::mutex> mutations_;
-  BlobSources blob_sources_;
+  image::BlobSources& blob_sources_;
   std::filesystem::path tmp_dir_;
   std::mutex jobs_mu_;
   std::map<std::string, std::weak_ptr<Job>> jobs_;  // by chain ID

@@ -1,11 +1,15 @@
-#include "dind/registry/blob_sources.hpp"
+#include "dind/image/blob_sources.hpp"
 
 #include <nlohmann/json.hpp>
 
+#include <fcntl.h>
+
 #include "dind/base/fs.hpp"
+#include "dind/image/content_store.hpp"
+#include "dind/image/layer_unpack.hpp"
 #include "dind/image/reference.hpp"
 
-namespace dind::registry {
+namespace dind::image {
 using nlohmann::json;
 
 std::filesystem::path BlobSources::file(const std::string& diff_id) const {
@@ -14,7 +18,7 @@ std::filesystem::path BlobSources::file(const std::string& diff_id) const {
 
 std::vector<BlobSource> BlobSources::get(const std::string& diff_id) const {
   std::vector<BlobSource> out;
-  if (!image::valid_digest(diff_id)) {
+  if (!valid_digest(diff_id)) {
     return out;
   }
   std::lock_guard lock(mu_);
@@ -35,15 +39,24 @@ std::vector<BlobSource> BlobSources::get(const std::string& diff_id) const {
     s.media_type = e.value("mediaType", "");
     s.size = e.value("size", int64_t{0});
     s.repository = e.value("repository", "");
-    if (image::valid_digest(s.digest) && !s.repository.empty()) {
+    if (valid_digest(s.digest)) {
       out.push_back(std::move(s));
     }
   }
   return out;
 }
 
+std::optional<BlobSource> BlobSources::local(const std::string& diff_id) const {
+  for (auto& s : get(diff_id)) {
+    if (s.repository.empty()) {
+      return s;
+    }
+  }
+  return std::nullopt;
+}
+
 base::Status BlobSources::add(const std::string& diff_id, const BlobSource& source) {
-  if (!image::valid_digest(diff_id)) {
+  if (!valid_digest(diff_id)) {
     return {};
   }
   auto current = get(diff_id);
@@ -70,4 +83,31 @@ base::Status BlobSources::add(const std::string& diff_id, const BlobSource& sour
   return base::write_file_atomic(file(diff_id), arr.dump() + "\n", 0600);
 }
 
-}  // namespace dind::registry
+base::Status ensure_layer_tar(const std::string& diff_id, const ContentStore& content,
+                              const BlobSources* sources) {
+  if (content.has(diff_id)) {
+    return {};
+  }
+  auto kept = sources ? sources->local(diff_id) : std::nullopt;
+  if (!kept || !content.has(kept->digest)) {
+    return base::make_error(base::ErrorKind::kNotFound,
+                            "the layer tar of " + diff_id + " is missing from the store");
+  }
+  base::UniqueFd fd(::open(content.path(kept->digest).c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) {
+    return base::sys_error(errno, "open blob " + kept->digest);
+  }
+  auto w = content.writer(diff_id, std::nullopt, /*durable=*/false);
+  if (!w) {
+    return std::move(w).error();
+  }
+  DIND_TRY(decompress_stream(fd_reader(fd.get()),
+                             [&](std::string_view chunk) { return w->write(chunk); }));
+  auto landed = w->commit();
+  if (!landed) {
+    return std::move(landed).error().with_context("the layer " + diff_id);
+  }
+  return {};
+}
+
+}  // namespace dind::image
