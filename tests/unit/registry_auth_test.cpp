@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <random>
 
 #include "dind/base/text.hpp"
 #include "dind/registry/auth.hpp"
@@ -166,6 +167,30 @@ TEST_CASE("parse_challenges skips malformed parts without crashing", "[registry]
   REQUIRE(cs.size() == 1);
   CHECK(param(cs[0], "realm") == "https://a/token,service=s");
   CHECK(cs[0].params.size() == 1);
+}
+
+TEST_CASE("parse_challenges survives random input", "[registry][auth]") {
+  // A cheap stand-in for a fuzzer: the characters the grammar cares about.
+  std::mt19937 rng(7235);
+  const std::string alphabet = "Bb rRealm=\"\\,\t x";
+  for (int n = 0; n < 20000; ++n) {
+    std::string s(rng() % 40, ' ');
+    for (auto& c : s) {
+      c = alphabet[rng() % alphabet.size()];
+    }
+    INFO(s);
+    std::vector<Challenge> cs;
+    REQUIRE_NOTHROW(cs = parse_challenges({s, s}));
+    CHECK(cs.size() % 2 == 0);
+    for (const auto& c : cs) {
+      CHECK_FALSE(c.scheme.empty());
+      CHECK(c.scheme == dind::base::ascii_lower(c.scheme));
+      for (const auto& [k, v] : c.params) {
+        CHECK_FALSE(k.empty());
+        CHECK(k == dind::base::ascii_lower(k));
+      }
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 #include <fstream>
+#include <random>
 
 #include "dind/base/fs.hpp"
 #include "dind/registry/hosts.hpp"
@@ -194,6 +195,38 @@ TEST_CASE("resolve_url follows every kind of Location", "[registry][hosts]") {
     auto u = resolve_url(*base, b);
     REQUIRE_FALSE(u.ok());
     CHECK(u.error().kind == ErrorKind::kInvalidArgument);
+  }
+}
+
+TEST_CASE("parse_url, resolve_url and is_insecure survive random input", "[registry][hosts]") {
+  std::mt19937 rng(3986);
+  const std::string alphabet = "https:/[]@?#:.a1059-";
+  const auto base = parse_url("https://reg.example:5000/v2/x?y");
+  REQUIRE(base.ok());
+  RegistryOptions o;
+  o.insecure = {"10.0.0.0/8", "fd00::/8", "a:1"};
+  for (int n = 0; n < 20000; ++n) {
+    std::string s(rng() % 30, ' ');
+    for (auto& c : s) {
+      c = alphabet[rng() % alphabet.size()];
+    }
+    if (rng() % 2) {
+      s = (rng() % 2 ? "https://" : "http://") + s;
+    }
+    INFO(s);
+    REQUIRE_NOTHROW(is_insecure(s, o));
+    REQUIRE_NOTHROW(resolve_url(*base, s));
+    auto u = parse_url(s);
+    if (!u.ok()) {
+      continue;
+    }
+    CHECK_FALSE(u->host.empty());
+    CHECK(u->host.find('@') == std::string::npos);
+    CHECK_FALSE(u->target.empty());
+    CHECK(u->target[0] == '/');
+    const int port = std::stoi(u->port);
+    CHECK(port >= 1);
+    CHECK(port <= 65535);
   }
 }
 
