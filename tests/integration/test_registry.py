@@ -184,13 +184,19 @@ def test_plain_http_on_loopback_and_run_pulls_a_missing_image(env):
 
 
 @pytest.mark.parametrize("cli_path", CLIS)
-def test_both_clis_pull_and_the_20_10_cli_shows_progress(env, cli_path):
+def test_both_clis_pull_and_push_with_progress(env, cli_path):
     d, plain = env["daemon"], env["plain"]
     ref = f"{plain.host}/open/app:1"
     rmi(d, ref)
     out = cli(d, "pull", ref, cli_path=cli_path).stdout
     assert "Pull complete" in out and "Digest: sha256:" in out
-    rmi(d, ref)
+    dest = f"{plain.host}/cli/{os.path.basename(cli_path)}-{abs(hash(cli_path)) % 1000}:1"
+    cli(d, "tag", ref, dest)
+    out = cli(d, "push", dest, cli_path=cli_path).stdout
+    assert f"The push refers to repository [{dest[:-2]}]" in out
+    assert "Pushed" in out or "Layer already exists" in out or "Mounted from" in out
+    assert digest_line(out, "1").startswith("sha256:")
+    rmi(d, ref, dest)
 
 
 def test_concurrent_pulls_share_downloads(env):

@@ -7,6 +7,8 @@
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <poll.h>
+#include <sys/socket.h>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
@@ -16,6 +18,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <charconv>
+#include <cstring>
 #include <limits>
 #include <map>
 #include <mutex>
@@ -284,7 +287,19 @@ class Connection : public HttpResponse {
   }
 
   Result<size_t> read(char* buf, size_t len) override {
-    if (parser_.is_done() || len == 0) {
+    if (len == 0) {
+      return size_t{0};
+    }
+    if (!raw_remaining_ && !tls_ && !parser_.is_done() && !parser_.chunked() &&
+        parser_.content_length()) {
+      // A plain body of known length (a blob): read the socket directly,
+      // one recv per call instead of an asynchronous operation and a timer.
+      raw_remaining_ = *parser_.content_length();
+    }
+    if (raw_remaining_) {
+      return read_raw(buf, len);
+    }
+    if (parser_.is_done()) {
       return size_t{0};
     }
     auto& body = parser_.get().body();
@@ -302,10 +317,7 @@ class Connection : public HttpResponse {
     const size_t got = len - body.size;
     if (result && result != http::error::need_buffer) {
       if (result == beast::error::timeout) {
-        return make_error(ErrorKind::kUnavailable,
-                          "reading " + url_ + ": no data for " +
-                              std::to_string(timeouts_.idle.count() / 1000.0).substr(0, 4) +
-                              " s (the registry stalled)");
+        return make_error(ErrorKind::kUnavailable, stalled());
       }
       if (got > 0) {
         return got;  // hand over what arrived; the next read reports the error
@@ -319,6 +331,57 @@ class Connection : public HttpResponse {
   }
 
  private:
+  std::string stalled() const {
+    return "reading " + url_ + ": no data for " +
+           std::to_string(timeouts_.idle.count() / 1000.0).substr(0, 4) +
+           " s (the registry stalled)";
+  }
+
+  Result<size_t> read_raw(char* buf, size_t len) {
+    uint64_t& left = *raw_remaining_;
+    if (left == 0) {
+      return size_t{0};
+    }
+    len = static_cast<size_t>(std::min<uint64_t>(len, left));
+    // Body bytes that came with the head first.
+    if (buffer_.size() > 0) {
+      const size_t n = std::min(len, buffer_.size());
+      std::memcpy(buf, buffer_.data().data(), n);
+      buffer_.consume(n);
+      left -= n;
+      return n;
+    }
+    const int fd = tcp_.socket().native_handle();
+    for (;;) {
+      const ssize_t n = ::recv(fd, buf, len, MSG_DONTWAIT);
+      if (n > 0) {
+        left -= static_cast<uint64_t>(n);
+        return static_cast<size_t>(n);
+      }
+      if (n == 0) {
+        return make_error(ErrorKind::kUnavailable,
+                          "reading " + url_ + ": the connection ended " + std::to_string(left) +
+                              " bytes early");
+      }
+      if (errno == EINTR) {
+        continue;
+      }
+      if (errno != EAGAIN && errno != EWOULDBLOCK) {
+        return make_error(ErrorKind::kUnavailable,
+                          "reading " + url_ + ": " + std::strerror(errno));
+      }
+      pollfd p{fd, POLLIN, 0};
+      const int r = ::poll(&p, 1, static_cast<int>(timeouts_.idle.count()));
+      if (r == 0) {
+        return make_error(ErrorKind::kUnavailable, stalled());
+      }
+      if (r < 0 && errno != EINTR) {
+        return make_error(ErrorKind::kUnavailable,
+                          "reading " + url_ + ": " + std::strerror(errno));
+      }
+    }
+  }
+
   beast::tcp_stream& lowest() { return tls_ ? beast::get_lowest_layer(*tls_) : tcp_; }
 
   template <class Start>
@@ -366,6 +429,7 @@ class Connection : public HttpResponse {
   beast::flat_buffer buffer_;
   http::response_parser<http::buffer_body> parser_;
   std::string url_;
+  std::optional<uint64_t> raw_remaining_;
 };
 
 }  // namespace
