@@ -171,11 +171,12 @@ void pull_handler(const DistributionContext& ctx, const Request& req, Reply repl
       return;
     }
     stream->emit(progress_line({"", "Digest: " + result->digest, false, 0, 0}));
-    stream->emit(progress_line({"", std::string("Status: ") +
-                                        (result->up_to_date ? "Image is up to date for "
-                                                            : "Downloaded newer image for ") +
-                                        pr.ref.familiar(),
-                                false, 0, 0}));
+    stream->emit(progress_line(
+        {"",
+         std::string("Status: ") +
+             (result->up_to_date ? "Image is up to date for " : "Downloaded newer image for ") +
+             pr.ref.familiar(),
+         false, 0, 0}));
     stream->finish();
   });
 }
@@ -216,18 +217,17 @@ void add_distribution_routes(Router& router, DistributionContext ctx) {
     registry::PushRequest pr{*ref, request_auth(req)};
     auto stream = std::make_shared<ProgressStream>(std::move(reply));
     ctx.threads->post([ctx, pr, stream] {
-      auto sink = [stream](const registry::Progress& p) {
-        return stream->emit(progress_line(p));
-      };
+      auto sink = [stream](const registry::Progress& p) { return stream->emit(progress_line(p)); };
       auto result = ctx.registry->push(pr, sink);
       if (!result) {
         DIND_LOG(kInfo) << "push " << pr.ref.to_string() << ": " << result.error().message;
         stream->fail(result.error());
         return;
       }
-      stream->emit(progress_line({"", result->tag + ": digest: " + result->digest +
-                                          " size: " + std::to_string(result->size),
-                                  false, 0, 0}));
+      stream->emit(progress_line(
+          {"",
+           result->tag + ": digest: " + result->digest + " size: " + std::to_string(result->size),
+           false, 0, 0}));
       ordered_json aux;
       aux["progressDetail"] = ordered_json::object();
       aux["aux"] = {{"Tag", result->tag}, {"Digest", result->digest}, {"Size", result->size}};
@@ -261,8 +261,9 @@ void add_distribution_routes(Router& router, DistributionContext ctx) {
     });
   });
   router.add("GET", "/images/search", [](Request, Reply reply) {
-    reply(error_response(501, "searching a registry is not supported by this daemon: use the "
-                              "registry's web interface or its catalog API"));
+    reply(error_response(501,
+                         "searching a registry is not supported by this daemon: use the "
+                         "registry's web interface or its catalog API"));
   });
 }
 

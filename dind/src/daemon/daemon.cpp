@@ -263,6 +263,7 @@ int run_daemon(DaemonConfig config) {
   ropts.certs_dir = config.registry_certs_dir;
   ropts.max_downloads = config.max_concurrent_downloads;
   ropts.max_uploads = config.max_concurrent_uploads;
+  ropts.gzip_level = config.push_gzip_level;
   // A test knob: how long a registry may stay silent (a stalled blob).
   if (const char* ms = std::getenv("DIND_TEST_REGISTRY_IDLE_MS"); ms && std::atoi(ms) > 0) {
     ropts.timeouts.idle = std::chrono::milliseconds(std::atoi(ms));
@@ -275,8 +276,7 @@ int run_daemon(DaemonConfig config) {
   auto mutations = std::make_shared<std::mutex>();
 
   registry::Service registry_service(
-      ropts, std::string("docker/") + kEngineVersion + " os/linux", image_root / "distribution",
-      *images->get(), *layers, *content, blob_sources, mutations);
+      ropts, std::string("docker/") + kEngineVersion + " os/linux", *images->get(), *layers, *content, blob_sources, mutations);
   // Pull and push orchestration: each waits on its transfers.
   base::WorkerPool transfer_workers(8);
   api::DistributionContext dist_ctx{&registry_service, &transfer_workers};

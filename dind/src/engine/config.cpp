@@ -145,6 +145,7 @@ const FlagDef kFlags[] = {
     {"max-concurrent-downloads", nullptr, "max-concurrent-downloads", FlagType::kInt},
     {"max-concurrent-uploads", nullptr, "max-concurrent-uploads", FlagType::kInt},
     {"registry-certs-dir", nullptr, "registry-certs-dir", FlagType::kString},
+    {"push-gzip-level", nullptr, "push-gzip-level", FlagType::kInt},
 };
 
 const FlagDef* find_flag(std::string_view name, bool is_short) {
@@ -193,6 +194,12 @@ Status apply(const FlagDef& f, const std::string& value, DaemonConfig& c) {
     }
     if (name == "shutdown-timeout") {
       c.shutdown_timeout = v;
+    } else if (name == "push-gzip-level") {
+      if (v < 1 || v > 9) {
+        return make_error(ErrorKind::kInvalidArgument,
+                          "invalid value \"" + value + "\" for --push-gzip-level (1 to 9)");
+      }
+      c.push_gzip_level = v;
     } else if (name == "max-concurrent-downloads" || name == "max-concurrent-uploads") {
       if (v < 1 || v > 64) {
         return make_error(ErrorKind::kInvalidArgument,
@@ -415,6 +422,8 @@ Options (dockerd's spellings; also accepted as daemon.json keys):
       --registry-certs-dir PATH  per-registry trust, <PATH>/<host:port>/{ca.crt,*.cert,*.key}
                              (default /etc/docker/certs.d)
       --max-concurrent-downloads N (default 3), --max-concurrent-uploads N (default 5)
+      --push-gzip-level N    zlib level of layers compressed for a push (1-9, default 1:
+                             fastest; 6 gives blobs about 10% smaller at a third of the speed)
       --live-restore=false   SIGTERM stops the containers first (default: they keep running)
       --default-address-pool base=CIDR,size=N   pools for new networks (repeatable)
       --shutdown-timeout N   seconds each container gets to stop then (default 15)

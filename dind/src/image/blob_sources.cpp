@@ -1,8 +1,8 @@
 #include "dind/image/blob_sources.hpp"
 
-#include <nlohmann/json.hpp>
-
 #include <fcntl.h>
+
+#include <nlohmann/json.hpp>
 
 #include "dind/base/fs.hpp"
 #include "dind/image/content_store.hpp"
@@ -44,6 +44,18 @@ std::vector<BlobSource> BlobSources::get(const std::string& diff_id) const {
     }
   }
   return out;
+}
+
+void BlobSources::gc(const std::set<std::string>& live_diff_ids) {
+  std::lock_guard lock(mu_);
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir_, ec)) {
+    const auto name = e.path().filename().string();
+    if (name.size() == 64 + 5 && name.substr(64) == ".json" &&
+        !live_diff_ids.count("sha256:" + name.substr(0, 64))) {
+      std::filesystem::remove(e.path(), ec);
+    }
+  }
 }
 
 std::optional<BlobSource> BlobSources::local(const std::string& diff_id) const {

@@ -363,6 +363,7 @@ Result<ImageStore::Removal> ImageStore::remove(
   (void)layers_->gc(referenced_layers());
   // Configs and kept layer tars of what no image references any more.
   std::set<std::string> blobs;
+  std::set<std::string> live_diffs;
   {
     std::lock_guard lock(mu_);
     for (const auto& [image_id, added] : images_) {
@@ -370,6 +371,7 @@ Result<ImageStore::Removal> ImageStore::remove(
       if (auto cfg = content_->read(image_id)) {
         if (auto diffs = diff_ids_of(json::parse(*cfg, nullptr, false))) {
           blobs.insert(diffs->begin(), diffs->end());
+          live_diffs.insert(diffs->begin(), diffs->end());
           for (const auto& d : *diffs) {
             if (auto kept = blob_sources_ ? blob_sources_->local(d) : std::nullopt) {
               blobs.insert(kept->digest);
@@ -380,6 +382,9 @@ Result<ImageStore::Removal> ImageStore::remove(
     }
   }
   (void)content_->gc(blobs);
+  if (blob_sources_) {
+    blob_sources_->gc(live_diffs);
+  }
   return out;
 }
 

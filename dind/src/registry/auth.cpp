@@ -38,22 +38,6 @@ AuthConfig auth_from_json(const json& j) {
   return a;
 }
 
-// RFC 3986 unreserved characters pass; the rest is %XX.
-std::string query_escape(std::string_view s) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
-}
-
 }  // namespace
 
 AuthConfig decode_registry_auth(std::string_view header) {
@@ -168,8 +152,8 @@ Result<Token> parse_token_response(std::string_view body,
   }
   t.refresh_token = string_member(j, "refresh_token");
   int64_t expires_in = 60;
-  if (auto it = j.find("expires_in"); it != j.end() && it->is_number_integer() &&
-                                      it->get<int64_t>() > 0) {
+  if (auto it = j.find("expires_in");
+      it != j.end() && it->is_number_integer() && it->get<int64_t>() > 0) {
     expires_in = std::min<int64_t>(it->get<int64_t>(), 24 * 3600);
   }
   t.expires = now + std::chrono::seconds(expires_in);
@@ -228,15 +212,15 @@ Result<Token> Authenticator::fetch_token(const Challenge& bearer,
     // OAuth2 refresh-token grant, as dockerd does with an identity token.
     req.method = "POST";
     req.headers.emplace_back("Content-Type", "application/x-www-form-urlencoded");
-    req.body = "grant_type=refresh_token&refresh_token=" + query_escape(auth.identity_token) +
-               "&service=" + query_escape(service) + "&client_id=docker";
+    req.body = "grant_type=refresh_token&refresh_token=" + url_escape(auth.identity_token) +
+               "&service=" + url_escape(service) + "&client_id=docker";
     for (const auto& s : scopes) {
-      req.body += "&scope=" + query_escape(s);
+      req.body += "&scope=" + url_escape(s);
     }
   } else {
     std::string q;
     auto add = [&](std::string_view k, std::string_view v) {
-      q += (q.empty() ? "" : "&") + std::string(k) + "=" + query_escape(v);
+      q += (q.empty() ? "" : "&") + std::string(k) + "=" + url_escape(v);
     };
     if (!service.empty()) {
       add("service", service);
@@ -246,8 +230,8 @@ Result<Token> Authenticator::fetch_token(const Challenge& bearer,
     }
     if (!auth.username.empty()) {
       add("account", auth.username);
-      req.headers.emplace_back(
-          "Authorization", "Basic " + base::base64_encode(auth.username + ":" + auth.password));
+      req.headers.emplace_back("Authorization",
+                               "Basic " + base::base64_encode(auth.username + ":" + auth.password));
     }
     if (offline) {
       add("offline_token", "true");
@@ -272,8 +256,8 @@ Result<Token> Authenticator::fetch_token(const Challenge& bearer,
                       why.empty() ? "unauthorized: incorrect username or password" : why);
   }
   if (status != 200) {
-    return make_error(ErrorKind::kUnavailable,
-                      "the token server " + realm->origin() + " answered " + std::to_string(status));
+    return make_error(ErrorKind::kUnavailable, "the token server " + realm->origin() +
+                                                   " answered " + std::to_string(status));
   }
   return parse_token_response(*body, std::chrono::steady_clock::now());
 }
@@ -306,8 +290,8 @@ Result<std::string> Authenticator::authorize(const std::vector<Challenge>& chall
     const auto now = std::chrono::steady_clock::now();
     if (!offline) {
       std::lock_guard lock(mu_);
-      if (auto it = cache_.find(key); it != cache_.end() &&
-                                      it->second.expires - std::chrono::seconds(5) > now) {
+      if (auto it = cache_.find(key);
+          it != cache_.end() && it->second.expires - std::chrono::seconds(5) > now) {
         return "Bearer " + it->second.token;
       }
     }

@@ -54,8 +54,8 @@ base::Status gzip_parallel(const ByteSource& source, const ByteSink& sink, unsig
 
   std::mutex mu;
   std::condition_variable cv;
-  std::deque<std::shared_ptr<Block>> queue;   // blocks in input order
-  std::deque<std::shared_ptr<Block>> todo;    // blocks waiting for a worker
+  std::deque<std::shared_ptr<Block>> queue;  // blocks in input order
+  std::deque<std::shared_ptr<Block>> todo;   // blocks waiting for a worker
   bool stop = false;
   std::vector<std::thread> workers;
   for (unsigned i = 0; i < threads; ++i) {

@@ -92,8 +92,8 @@ base::Status validate_options(const RegistryOptions& options) {
     Cidr c;
     if (i.find('/') != std::string::npos) {
       if (!parse_cidr(i, c)) {
-        return make_error(ErrorKind::kInvalidArgument, "insecure registry " + i +
-                                                           " is not a valid CIDR or host");
+        return make_error(ErrorKind::kInvalidArgument,
+                          "insecure registry " + i + " is not a valid CIDR or host");
       }
       continue;
     }

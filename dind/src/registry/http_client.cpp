@@ -110,6 +110,22 @@ Result<Url> parse_url(std::string_view text) {
   return u;
 }
 
+std::string url_escape(std::string_view s, bool keep_slash) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' ||
+        (keep_slash && c == '/')) {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
 Result<Url> resolve_url(const Url& base, std::string_view location) {
   if (location.substr(0, 7) == "http://" || location.substr(0, 8) == "https://") {
     return parse_url(location);
@@ -359,16 +375,14 @@ class Connection : public HttpResponse {
         return static_cast<size_t>(n);
       }
       if (n == 0) {
-        return make_error(ErrorKind::kUnavailable,
-                          "reading " + url_ + ": the connection ended " + std::to_string(left) +
-                              " bytes early");
+        return make_error(ErrorKind::kUnavailable, "reading " + url_ + ": the connection ended " +
+                                                       std::to_string(left) + " bytes early");
       }
       if (errno == EINTR) {
         continue;
       }
       if (errno != EAGAIN && errno != EWOULDBLOCK) {
-        return make_error(ErrorKind::kUnavailable,
-                          "reading " + url_ + ": " + std::strerror(errno));
+        return make_error(ErrorKind::kUnavailable, "reading " + url_ + ": " + std::strerror(errno));
       }
       pollfd p{fd, POLLIN, 0};
       const int r = ::poll(&p, 1, static_cast<int>(timeouts_.idle.count()));
@@ -376,8 +390,7 @@ class Connection : public HttpResponse {
         return make_error(ErrorKind::kUnavailable, stalled());
       }
       if (r < 0 && errno != EINTR) {
-        return make_error(ErrorKind::kUnavailable,
-                          "reading " + url_ + ": " + std::strerror(errno));
+        return make_error(ErrorKind::kUnavailable, "reading " + url_ + ": " + std::strerror(errno));
       }
     }
   }

@@ -81,9 +81,9 @@ Result<Descriptor> descriptor(const json& j, const char* what) {
   d.media_type = string_member(j, "mediaType");
   d.digest = string_member(j, "digest");
   if (!image::valid_digest(d.digest)) {
-    return make_error(ErrorKind::kInvalidArgument,
-                      std::string("invalid manifest: ") + what + " has an invalid digest \"" +
-                          d.digest.substr(0, 80) + "\"");
+    return make_error(ErrorKind::kInvalidArgument, std::string("invalid manifest: ") + what +
+                                                       " has an invalid digest \"" +
+                                                       d.digest.substr(0, 80) + "\"");
   }
   auto size = j.find("size");
   if (size == j.end() || !size->is_number_integer() || size->get<int64_t>() < 0) {
@@ -111,8 +111,8 @@ Result<Descriptor> descriptor(const json& j, const char* what) {
 bool layer_type_ok(const std::string& t) {
   for (const char* k :
        {"application/vnd.docker.image.rootfs.diff.tar.gzip",
-        "application/vnd.docker.image.rootfs.diff.tar",
-        "application/vnd.oci.image.layer.v1.tar", "application/vnd.oci.image.layer.v1.tar+gzip",
+        "application/vnd.docker.image.rootfs.diff.tar", "application/vnd.oci.image.layer.v1.tar",
+        "application/vnd.oci.image.layer.v1.tar+gzip",
         "application/vnd.oci.image.layer.v1.tar+zstd",
         "application/vnd.oci.image.layer.nondistributable.v1.tar",
         "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
@@ -189,9 +189,8 @@ Platform host_platform() {
 
 Result<Manifest> parse_manifest(std::string_view bytes, std::string_view content_type) {
   if (bytes.size() > kMaxManifestBytes) {
-    return make_error(ErrorKind::kInvalidArgument,
-                      "the manifest is larger than 4 MiB (" + std::to_string(bytes.size()) +
-                          " bytes)");
+    return make_error(ErrorKind::kInvalidArgument, "the manifest is larger than 4 MiB (" +
+                                                       std::to_string(bytes.size()) + " bytes)");
   }
   auto j = json::parse(bytes, nullptr, false);
   if (j.is_discarded() || !j.is_object()) {
@@ -270,8 +269,7 @@ Result<Descriptor> select_platform(const Manifest& index, const Platform& want) 
   int best_score = -1;
   const Platform host = host_platform();
   for (const auto& d : index.manifests) {
-    if (!d.platform || d.platform->os != want.os ||
-        d.platform->architecture != want.architecture) {
+    if (!d.platform || d.platform->os != want.os || d.platform->architecture != want.architecture) {
       continue;
     }
     if (d.media_type == kDockerManifestList || d.media_type == kOciIndex) {

@@ -24,10 +24,6 @@ namespace {
 constexpr auto kProgressEvery = std::chrono::milliseconds(100);
 constexpr int kResumeAttempts = 5;
 
-std::string short_id(const std::string& digest) {
-  return digest.substr(digest.find(':') + 1, 12);
-}
-
 }  // namespace
 
 Service::Job::~Job() {
@@ -82,9 +78,9 @@ void Service::download(Job& job) {
   std::optional<base::Error> failure;
   int resumes = 0;
   const uint64_t size = static_cast<uint64_t>(job.layer.size);
-  auto kept = content_.writer(job.layer.digest,
-                              size > 0 ? std::optional<uint64_t>(size) : std::nullopt,
-                              /*durable=*/false);
+  auto kept =
+      content_.writer(job.layer.digest, size > 0 ? std::optional<uint64_t>(size) : std::nullopt,
+                      /*durable=*/false);
   auto pull_bytes = [&](void* buf, size_t len) -> ssize_t {
     for (;;) {
       if (job.waiters.load() == 0) {
@@ -129,8 +125,8 @@ void Service::download(Job& job) {
         return 0;
       }
       if (size > 0 && offset + *n > size) {
-        failure = make_error(ErrorKind::kDataLoss, "the blob " + job.layer.digest +
-                                                       " is longer than its manifest says");
+        failure = make_error(ErrorKind::kDataLoss,
+                             "the blob " + job.layer.digest + " is longer than its manifest says");
         return -1;
       }
       hash.update(std::string_view(static_cast<const char*>(buf), *n));
@@ -197,8 +193,8 @@ void Service::download(Job& job) {
   }
   if (hash.digest() != job.layer.digest) {
     layers_.discard(*staged);
-    fail(make_error(ErrorKind::kDataLoss, "filesystem layer verification failed for digest " +
-                                              job.layer.digest));
+    fail(make_error(ErrorKind::kDataLoss,
+                    "filesystem layer verification failed for digest " + job.layer.digest));
     return;
   }
   if (staged->diff_id != job.diff_id) {
@@ -227,8 +223,8 @@ base::Status Service::adopt(Job& job) {
   if (job.state != Job::State::kStaged || !job.staged) {
     return make_error(ErrorKind::kInternal, "layer " + job.chain_id + " is not ready");
   }
-  auto info = layers_.adopt(*job.staged,
-                            job.parent.empty() ? std::nullopt : std::optional(job.parent));
+  auto info =
+      layers_.adopt(*job.staged, job.parent.empty() ? std::nullopt : std::optional(job.parent));
   job.staged.reset();
   if (!info) {
     job.state = Job::State::kFailed;
@@ -240,8 +236,8 @@ base::Status Service::adopt(Job& job) {
     // Under the image mutation lock, like the adoption: no blob gc between
     // the blob landing and the image that keeps it.
     if (auto landed = job.kept->commit(); landed) {
-      (void)blob_sources_.add(job.diff_id, {job.layer.digest, job.layer.media_type,
-                                            job.layer.size, ""});
+      (void)blob_sources_.add(job.diff_id,
+                              {job.layer.digest, job.layer.media_type, job.layer.size, ""});
     } else {
       DIND_LOG(kWarn) << "pull: keeping the blob of " << job.chain_id << ": "
                       << landed.error().message;
@@ -298,8 +294,8 @@ Result<PullResult> Service::pull(const PullRequest& req, const ProgressSink& pro
     }
     return e;
   }
-  if (!progress({ref.digest ? ref.familiar() : reference, "Pulling from " + ref.path, false, 0,
-                 0})) {
+  if (!progress(
+          {ref.digest ? ref.familiar() : reference, "Pulling from " + ref.path, false, 0, 0})) {
     return make_error(ErrorKind::kUnavailable, "the client went away");
   }
   image::Reference digest_ref = ref;
@@ -360,7 +356,7 @@ Result<PullResult> Service::pull(const PullRequest& req, const ProgressSink& pro
   }
   const auto chains = image::chain_ids(*diff_ids);
   struct Slot {
-    std::string id;  // short blob digest
+    std::string id;            // short blob digest
     std::shared_ptr<Job> job;  // null: the layer is present
     Job::State shown = Job::State::kQueued;
     uint64_t shown_bytes = 0;
@@ -388,9 +384,17 @@ Result<PullResult> Service::pull(const PullRequest& req, const ProgressSink& pro
       }
       continue;
     }
-    slots[i].job = start_download(chains[i], i == 0 ? "" : chains[i - 1], repo,
-                                  manifest->layers[i], (*diff_ids)[i]);
+    slots[i].job = start_download(chains[i], i == 0 ? "" : chains[i - 1], repo, manifest->layers[i],
+                                  (*diff_ids)[i]);
     if (!progress({slots[i].id, "Pulling fs layer", true, 0, 0})) {
+      return make_error(ErrorKind::kUnavailable, "the client went away");
+    }
+  }
+  // Those beyond the concurrent downloads wait, as dockerd says.
+  int started = 0;
+  for (auto& s : slots) {
+    if (s.job && ++started > options_.max_downloads &&
+        !progress({s.id, "Waiting", true, 0, 0})) {
       return make_error(ErrorKind::kUnavailable, "the client went away");
     }
   }
@@ -415,8 +419,8 @@ Result<PullResult> Service::pull(const PullRequest& req, const ProgressSink& pro
           s.retried = true;
           const size_t i = static_cast<size_t>(&s - slots.data());
           s.job->waiters.fetch_sub(1);
-          s.job = start_download(chains[i], i == 0 ? "" : chains[i - 1], repo,
-                                 manifest->layers[i], (*diff_ids)[i]);
+          s.job = start_download(chains[i], i == 0 ? "" : chains[i - 1], repo, manifest->layers[i],
+                                 (*diff_ids)[i]);
           all_ready = false;
           continue;
         }
@@ -478,8 +482,8 @@ Result<PullResult> Service::pull(const PullRequest& req, const ProgressSink& pro
       if (slots[i].job) {
         DIND_TRY(adopt(*slots[i].job));
       } else if (!layers_.has(chains[i])) {
-        return make_error(ErrorKind::kConflict, "layer " + chains[i] +
-                                                    " was removed while pulling; pull again");
+        return make_error(ErrorKind::kConflict,
+                          "layer " + chains[i] + " was removed while pulling; pull again");
       }
     }
     auto id = images_.add(*config);
@@ -487,8 +491,8 @@ Result<PullResult> Service::pull(const PullRequest& req, const ProgressSink& pro
       return std::move(id).error();
     }
     if (*id != image_id) {
-      return make_error(ErrorKind::kDataLoss, "the image config stored as " + *id +
-                                                  " instead of " + image_id);
+      return make_error(ErrorKind::kDataLoss,
+                        "the image config stored as " + *id + " instead of " + image_id);
     }
     if (ref.tag && !ref.digest) {
       auto before = images_.resolve(ref.to_string());

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -19,6 +20,7 @@
 #include "dind/registry/gzip.hpp"
 #include "dind/registry/repository.hpp"
 #include "dind/registry/service.hpp"
+#include "service_internal.hpp"
 
 namespace dind::registry {
 using base::ErrorKind;
@@ -26,10 +28,6 @@ using base::make_error;
 using base::Result;
 
 namespace {
-
-std::string short_id(const std::string& digest) {
-  return digest.substr(digest.find(':') + 1, 12);
-}
 
 // "host/path" -> path, when host is `host`.
 std::optional<std::string> path_on(const std::string& repository, const std::string& host) {
@@ -39,30 +37,59 @@ std::optional<std::string> path_on(const std::string& repository, const std::str
   return repository.substr(host.size() + 1);
 }
 
-base::Status write_all(int fd, std::string_view data) {
-  while (!data.empty()) {
-    const ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      return base::sys_error(errno, "writing the compressed layer");
-    }
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return {};
-}
-
 bool gzip_type(const std::string& media_type) {
   return media_type == kDockerLayerGzip ||
          media_type == "application/vnd.oci.image.layer.v1.tar+gzip";
 }
 
-struct Compressed {
-  std::filesystem::path file;
-  std::string digest;
-  uint64_t size = 0;
-};
+// The layer's tar through the parallel gzip into the content store (a blob
+// kept as the layer's local copy, so the next push anywhere sends it as is).
+Result<image::BlobSource> compress_layer(const std::string& diff, int level,
+                                         image::ContentStore& content, image::BlobSources& sources,
+                                         const std::function<void(uint64_t, uint64_t)>& progress) {
+  DIND_TRY(image::ensure_layer_tar(diff, content, &sources));
+  base::UniqueFd in(::open(content.path(diff).c_str(), O_RDONLY | O_CLOEXEC));
+  if (!in.valid()) {
+    return make_error(ErrorKind::kDataLoss,
+                      "the layer tar of " + diff + " is missing from the store");
+  }
+  struct stat st {};
+  ::fstat(in.get(), &st);
+  const uint64_t total = static_cast<uint64_t>(st.st_size);
+  auto out = content.writer({}, {}, /*durable=*/false);
+  if (!out) {
+    return std::move(out).error();
+  }
+  uint64_t read_bytes = 0;
+  auto last = std::chrono::steady_clock::now();
+  progress(0, total);
+  auto source = [&](char* buf, size_t len) -> ssize_t {
+    ssize_t n;
+    do {
+      n = ::read(in.get(), buf, len);
+    } while (n < 0 && errno == EINTR);
+    if (n > 0) {
+      read_bytes += static_cast<uint64_t>(n);
+      if (const auto now = std::chrono::steady_clock::now();
+          now - last > std::chrono::milliseconds(200)) {
+        last = now;
+        progress(read_bytes, total);
+      }
+    }
+    return n;
+  };
+  const unsigned threads = std::max(1u, std::thread::hardware_concurrency());
+  DIND_TRY(gzip_parallel(
+      source, [&](std::string_view chunk) { return out->write(chunk); }, threads, level));
+  const uint64_t size = out->size();
+  auto digest = out->commit();
+  if (!digest) {
+    return std::move(digest).error();
+  }
+  image::BlobSource made{*digest, kDockerLayerGzip, static_cast<int64_t>(size), ""};
+  (void)sources.add(diff, made);
+  return made;
+}
 
 }  // namespace
 
@@ -137,91 +164,36 @@ Result<PushResult> Service::push(const PushRequest& req, const ProgressSink& pro
         return {};
       }
     }
-    // 2. The blob a pull kept, uploaded as it is (the same digest as at its
-    // source, nothing to compress).
-    if (auto kept = blob_sources_.local(diff);
-        kept && gzip_type(kept->media_type) && content_.has(kept->digest)) {
-      auto exists = repo.blob_exists(kept->digest);
-      if (!exists) {
-        return std::move(exists).error();
+    // 2. The layer's gzip blob in the content store: the one a pull kept
+    // (the source's bytes and digest), or one made now from the tar and kept
+    // for the next push elsewhere.
+    auto kept = blob_sources_.local(diff);
+    if (!kept || !gzip_type(kept->media_type) || !content_.has(kept->digest)) {
+      auto made = compress_layer(diff, options_.gzip_level, content_, blob_sources_,
+                                 [&](uint64_t done, uint64_t total) {
+                                   // Compression is half the work, the upload the other.
+                                   progress({id12, "Pushing", true, done / 2, total});
+                                 });
+      if (!made) {
+        return std::move(made).error();
       }
-      const auto total = static_cast<uint64_t>(kept->size);
-      if (*exists) {
-        progress({id12, "Layer already exists", true, 0, 0});
-      } else {
-        progress({id12, "Pushing", true, 0, total});
-        DIND_TRY(repo.upload_blob(kept->digest, content_.path(kept->digest), total));
-        progress({id12, "Pushing", true, total, total});
-        progress({id12, "Pushed", true, 0, 0});
-      }
-      pushed[i] = {kept->digest, kDockerLayerGzip, kept->size, here};
-      (void)blob_sources_.add(diff, pushed[i]);
-      return {};
+      kept = *made;
     }
-    // 3. Compress the layer's tar.
-    DIND_TRY(image::ensure_layer_tar(diff, content_, &blob_sources_));
-    const auto tar_path = content_.path(diff);
-    base::UniqueFd in(::open(tar_path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!in.valid()) {
-      return make_error(ErrorKind::kDataLoss,
-                        "the layer tar of " + diff + " is missing from the store");
-    }
-    struct stat st {};
-    ::fstat(in.get(), &st);
-    const uint64_t total = static_cast<uint64_t>(st.st_size);
-    std::error_code ec;
-    std::filesystem::create_directories(tmp_dir_, ec);
-    Compressed out;
-    out.file = tmp_dir_ / ("push-" + base::random_hex(16) + ".gz");
-    base::UniqueFd fd(::open(out.file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
-    if (!fd.valid()) {
-      return make_error(ErrorKind::kInternal, "cannot create " + out.file.string());
-    }
-    struct Unlink {
-      std::filesystem::path p;
-      ~Unlink() { ::unlink(p.c_str()); }
-    } unlink_later{out.file};
-    base::Sha256 hash;
-    uint64_t read_bytes = 0;
-    auto last = std::chrono::steady_clock::now();
-    progress({id12, "Pushing", true, 0, total});
-    auto source = [&](char* buf, size_t len) -> ssize_t {
-      ssize_t n;
-      do {
-        n = ::read(in.get(), buf, len);
-      } while (n < 0 && errno == EINTR);
-      if (n > 0) {
-        read_bytes += static_cast<uint64_t>(n);
-        const auto now = std::chrono::steady_clock::now();
-        if (now - last > std::chrono::milliseconds(200)) {
-          last = now;
-          // Compression is half the work; the upload the other half.
-          progress({id12, "Pushing", true, read_bytes / 2, total});
-        }
-      }
-      return n;
-    };
-    auto sink = [&](std::string_view chunk) -> base::Status {
-      hash.update(chunk);
-      out.size += chunk.size();
-      return write_all(fd.get(), chunk);
-    };
-    const unsigned threads = std::max(1u, std::thread::hardware_concurrency());
-    DIND_TRY(gzip_parallel(source, sink, threads));
-    out.digest = hash.digest();
-    // 4. Upload unless the registry has these very bytes.
-    auto exists = repo.blob_exists(out.digest);
+    // 3. Uploaded unless the registry has these very bytes.
+    auto exists = repo.blob_exists(kept->digest);
     if (!exists) {
       return std::move(exists).error();
     }
+    const auto total = static_cast<uint64_t>(kept->size);
     if (*exists) {
       progress({id12, "Layer already exists", true, 0, 0});
     } else {
-      DIND_TRY(repo.upload_blob(out.digest, out.file, out.size));
+      progress({id12, "Pushing", true, total / 2, total});
+      DIND_TRY(repo.upload_blob(kept->digest, content_.path(kept->digest), total));
       progress({id12, "Pushing", true, total, total});
       progress({id12, "Pushed", true, 0, 0});
     }
-    pushed[i] = {out.digest, kDockerLayerGzip, static_cast<int64_t>(out.size), here};
+    pushed[i] = {kept->digest, kDockerLayerGzip, kept->size, here};
     (void)blob_sources_.add(diff, pushed[i]);
     return {};
   };
@@ -258,20 +230,13 @@ Result<PushResult> Service::push(const PushRequest& req, const ProgressSink& pro
     return std::move(has_config).error();
   }
   if (!*has_config) {
-    std::error_code ec;
-    std::filesystem::create_directories(tmp_dir_, ec);
-    const auto file = tmp_dir_ / ("config-" + base::random_hex(16) + ".json");
-    DIND_TRY(base::write_file_atomic(file, config, 0600));
-    auto st = repo.upload_blob(config_digest, file, config.size());
-    ::unlink(file.c_str());
-    DIND_TRY(st);
+    DIND_TRY(repo.upload_blob(config_digest, content_.path(config_digest), config.size()));
   }
   nlohmann::ordered_json manifest;
   manifest["schemaVersion"] = 2;
   manifest["mediaType"] = kDockerManifest;
-  manifest["config"] = {{"mediaType", kDockerConfig},
-                        {"size", config.size()},
-                        {"digest", config_digest}};
+  manifest["config"] = {
+      {"mediaType", kDockerConfig}, {"size", config.size()}, {"digest", config_digest}};
   manifest["layers"] = nlohmann::ordered_json::array();
   for (const auto& p : pushed) {
     manifest["layers"].push_back(
@@ -292,8 +257,7 @@ Result<PushResult> Service::push(const PushRequest& req, const ProgressSink& pro
     digest_ref.tag.reset();
     digest_ref.digest = result.digest;
     if (auto st = images_.tag(digest_ref, *id); !st) {
-      DIND_LOG(kWarn) << "push: recording " << digest_ref.to_string() << ": "
-                      << st.error().message;
+      DIND_LOG(kWarn) << "push: recording " << digest_ref.to_string() << ": " << st.error().message;
     }
   }
   return result;

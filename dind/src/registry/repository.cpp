@@ -1,6 +1,6 @@
-#include "dind/base/log.hpp"
 #include "dind/registry/repository.hpp"
 
+#include "dind/base/log.hpp"
 #include "dind/base/sha256.hpp"
 #include "dind/image/reference.hpp"
 #include "dind/registry/manifest.hpp"
@@ -20,7 +20,9 @@ Repository::Repository(HttpClient& http, Authenticator& auth, std::vector<Endpoi
       credentials_(std::move(credentials)),
       push_(push) {}
 
-std::string Repository::v2(const std::string& rest) const { return "/v2/" + path_ + "/" + rest; }
+std::string Repository::v2(const std::string& rest) const {
+  return "/v2/" + path_ + "/" + rest;
+}
 
 base::Error Repository::error_from(HttpResponse& resp, const std::string& what) {
   const int status = resp.status();
@@ -31,7 +33,8 @@ base::Error Repository::error_from(HttpResponse& resp, const std::string& what) 
                       text.empty() ? "unauthorized: authentication required" : text);
   }
   if (status == 403) {
-    return make_error(ErrorKind::kPermissionDenied, text.empty() ? "denied: requested access to the resource is denied" : text);
+    return make_error(ErrorKind::kPermissionDenied,
+                      text.empty() ? "denied: requested access to the resource is denied" : text);
   }
   if (status == 404) {
     return make_error(ErrorKind::kNotFound, text.empty() ? what + ": not found" : text);
@@ -62,8 +65,8 @@ base::Status Repository::connect() {
         continue;
       }
       return first->kind == ErrorKind::kUnavailable
-                 ? make_error(ErrorKind::kUnavailable, "Get \"" + e.base.origin() + "/v2/\": " +
-                                                           resp.error().message)
+                 ? make_error(ErrorKind::kUnavailable,
+                              "Get \"" + e.base.origin() + "/v2/\": " + resp.error().message)
                  : resp.error();
     }
     const int status = (*resp)->status();
@@ -83,9 +86,9 @@ base::Status Repository::connect() {
       if (!authz) {
         if (authz.error().kind == ErrorKind::kPermissionDenied &&
             authz.error().message == "no basic auth credentials") {
-          return make_error(ErrorKind::kPermissionDenied,
-                            "Head \"" + endpoint_.base.origin() + v2("manifests/") +
-                                "\": no basic auth credentials");
+          return make_error(ErrorKind::kPermissionDenied, "Head \"" + endpoint_.base.origin() +
+                                                              v2("manifests/") +
+                                                              "\": no basic auth credentials");
         }
         return std::move(authz).error();
       }
@@ -122,8 +125,8 @@ Result<std::unique_ptr<HttpResponse>> Repository::send(HttpRequest req, bool fol
       auth_.forget(authorization_);
       challenges_ = ch;
       std::vector<std::string> scopes{repository_scope(path_, push_)};
-      if (auto it = ch[0].params.find("scope"); it != ch[0].params.end() &&
-                                                it->second != scopes[0]) {
+      if (auto it = ch[0].params.find("scope");
+          it != ch[0].params.end() && it->second != scopes[0]) {
         scopes.push_back(it->second);
       }
       auto authz = auth_.authorize(challenges_, scopes, credentials_, endpoint_.trust);
@@ -134,8 +137,8 @@ Result<std::unique_ptr<HttpResponse>> Repository::send(HttpRequest req, bool fol
       continue;
     }
     const int status = (*resp)->status();
-    if (!follow_redirects || (status != 301 && status != 302 && status != 303 &&
-                              status != 307 && status != 308)) {
+    if (!follow_redirects ||
+        (status != 301 && status != 302 && status != 303 && status != 307 && status != 308)) {
       return resp;
     }
     // Blob storage elsewhere (S3, a CDN): follow, without our credentials
@@ -159,8 +162,7 @@ Result<std::unique_ptr<HttpResponse>> Repository::send(HttpRequest req, bool fol
           !authorization_.empty()) {
         hop.headers.emplace_back("Authorization", authorization_);
       }
-      const TlsTrust trust =
-          next->host == endpoint_.base.host ? endpoint_.trust : TlsTrust{};
+      const TlsTrust trust = next->host == endpoint_.base.host ? endpoint_.trust : TlsTrust{};
       resp = http_.send(hop, trust);
       if (!resp) {
         return resp;
@@ -208,14 +210,13 @@ Result<FetchedManifest> Repository::manifest(const std::string& reference) {
   m.digest = base::sha256_digest(m.bytes);
   if (by_digest && m.digest != reference) {
     return make_error(ErrorKind::kDataLoss, "the manifest served for " + shown +
-                                                " has the digest " + m.digest +
-                                                ": refused");
+                                                " has the digest " + m.digest + ": refused");
   }
   return m;
 }
 
 Result<std::unique_ptr<HttpResponse>> Repository::open_blob(const std::string& digest,
-                                                             uint64_t offset) {
+                                                            uint64_t offset) {
   HttpRequest req;
   req.url.target = v2("blobs/" + digest);
   if (offset > 0) {
@@ -272,29 +273,11 @@ Result<bool> Repository::blob_exists(const std::string& digest) {
   return error_from(**resp, "blob " + digest);
 }
 
-namespace {
-
-std::string query_escape(std::string_view s) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || c == '/') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
-}
-
-}  // namespace
-
 Result<bool> Repository::mount_blob(const std::string& digest, const std::string& from_path) {
   HttpRequest req;
   req.method = "POST";
-  req.url.target = v2("blobs/uploads/?mount=" + digest + "&from=" + query_escape(from_path));
+  req.url.target =
+      v2("blobs/uploads/?mount=" + digest + "&from=" + url_escape(from_path, /*keep_slash=*/true));
   auto resp = send(req);
   if (!resp) {
     return std::move(resp).error();
@@ -343,7 +326,7 @@ base::Status Repository::upload_blob(const std::string& digest, const std::files
   put.method = "PUT";
   put.url = *url;
   put.url.target += (put.url.target.find('?') == std::string::npos ? "?" : "&");
-  put.url.target += "digest=" + query_escape(digest);
+  put.url.target += "digest=" + url_escape(digest);
   put.headers.emplace_back("Content-Type", "application/octet-stream");
   put.body_file = file;
   (void)size;

@@ -2,8 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "dind/base/text.hpp"
 #include "dind/base/log.hpp"
+#include "dind/base/text.hpp"
 #include "dind/registry/repository.hpp"
 #include "service_internal.hpp"
 
@@ -12,10 +12,9 @@ using base::ErrorKind;
 using base::make_error;
 using base::Result;
 
-Service::Service(RegistryOptions options, std::string user_agent, std::filesystem::path state_dir,
-                 image::ImageStore& images, image::LayerStore& layers,
-                 image::ContentStore& content, image::BlobSources& blob_sources,
-                 std::shared_ptr<std::mutex> mutations)
+Service::Service(RegistryOptions options, std::string user_agent, image::ImageStore& images,
+                 image::LayerStore& layers, image::ContentStore& content,
+                 image::BlobSources& blob_sources, std::shared_ptr<std::mutex> mutations)
     : options_(std::move(options)),
       http_(std::move(user_agent), options_.timeouts),
       auth_(http_),
@@ -24,12 +23,7 @@ Service::Service(RegistryOptions options, std::string user_agent, std::filesyste
       content_(content),
       mutations_(std::move(mutations)),
       blob_sources_(blob_sources),
-      tmp_dir_(state_dir / "tmp"),
-      downloads_(static_cast<size_t>(std::max(1, options_.max_downloads))) {
-  // Compressed layers of pushes a crash interrupted.
-  std::error_code ec;
-  std::filesystem::remove_all(tmp_dir_, ec);
-}
+      downloads_(static_cast<size_t>(std::max(1, options_.max_downloads))) {}
 
 Service::~Service() = default;
 
@@ -64,8 +58,8 @@ Result<LoginResult> Service::login(const AuthConfig& auth) {
       if (e.fallback && i + 1 < endpoints.size()) {
         continue;
       }
-      return make_error(ErrorKind::kUnavailable, "Get \"" + e.base.origin() + "/v2/\": " +
-                                                     resp.error().message);
+      return make_error(ErrorKind::kUnavailable,
+                        "Get \"" + e.base.origin() + "/v2/\": " + resp.error().message);
     }
     if ((*resp)->status() == 200) {
       return LoginResult{};  // no authentication asked for
@@ -75,8 +69,8 @@ Result<LoginResult> Service::login(const AuthConfig& auth) {
         continue;
       }
       return make_error(ErrorKind::kUnavailable,
-                        "login attempt to " + e.base.origin() + "/v2/ failed with status: " +
-                            std::to_string((*resp)->status()));
+                        "login attempt to " + e.base.origin() +
+                            "/v2/ failed with status: " + std::to_string((*resp)->status()));
     }
     auto challenges = parse_challenges((*resp)->headers("WWW-Authenticate"));
     bool bearer = false;

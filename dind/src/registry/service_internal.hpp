@@ -14,6 +14,11 @@
 
 namespace dind::registry {
 
+// The 12 hex digits progress lines name a layer by.
+inline std::string short_id(const std::string& digest) {
+  return digest.substr(digest.find(':') + 1, 12);
+}
+
 // One layer's download, keyed by chain ID and shared by every pull that
 // needs it. The download thread moves it from kQueued to kStaged (unpacked
 // aside, verified) or kFailed; a pull holding the image mutation lock moves

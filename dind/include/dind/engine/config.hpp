@@ -52,6 +52,7 @@ struct DaemonConfig {
   std::string registry_certs_dir = "/etc/docker/certs.d";
   int max_concurrent_downloads = 3;
   int max_concurrent_uploads = 5;
+  int push_gzip_level = 1;
   std::vector<std::string> address_pools;  // "base=CIDR,size=N" (dockerd's default-address-pools)
   // true: containers outlive the daemon (SIGTERM leaves them running);
   // false: SIGTERM stops them first, within shutdown_timeout seconds.

@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,8 @@ class BlobSources {
   std::vector<BlobSource> get(const std::string& diff_id) const;
   // Keeps the newest 16 per diff ID.
   base::Status add(const std::string& diff_id, const BlobSource& source);
+  // Forgets the layers not in `live_diff_ids` (after an image removal).
+  void gc(const std::set<std::string>& live_diff_ids);
   // The compressed blob of this layer kept in the content store, if any.
   std::optional<BlobSource> local(const std::string& diff_id) const;
 

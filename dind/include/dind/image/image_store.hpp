@@ -61,7 +61,7 @@ class ImageStore {
   // Layers referenced by any image (for layer gc).
   std::set<std::string> referenced_layers() const;
   // The kept compressed blobs of live layers survive the blob gc of remove.
-  void set_blob_sources(const BlobSources* sources) { blob_sources_ = sources; }
+  void set_blob_sources(BlobSources* sources) { blob_sources_ = sources; }
   const BlobSources* blob_sources() const { return blob_sources_; }
 
  private:
@@ -72,7 +72,7 @@ class ImageStore {
   std::filesystem::path root_;
   ContentStore* content_ = nullptr;
   LayerStore* layers_ = nullptr;
-  const BlobSources* blob_sources_ = nullptr;
+  BlobSources* blob_sources_ = nullptr;
   mutable std::mutex mu_;
   std::map<std::string, int64_t> images_;     // id -> time added
   std::map<std::string, std::string> refs_;   // full reference -> id

@@ -25,8 +25,7 @@ struct AuthConfig {
   std::string registry_token;  // a bearer token to use as is
   std::string server_address;
   bool empty() const {
-    return username.empty() && password.empty() && identity_token.empty() &&
-           registry_token.empty();
+    return username.empty() && password.empty() && identity_token.empty() && registry_token.empty();
   }
 };
 
@@ -71,8 +70,7 @@ class Authenticator {
   base::Result<std::string> authorize(const std::vector<Challenge>& challenges,
                                       const std::vector<std::string>& scopes,
                                       const AuthConfig& auth, const TlsTrust& trust,
-                                      bool offline = false,
-                                      std::string* refresh_out = nullptr);
+                                      bool offline = false, std::string* refresh_out = nullptr);
   // Forgets a cached token the registry refused.
   void forget(const std::string& authorization);
 

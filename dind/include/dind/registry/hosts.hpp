@@ -22,6 +22,8 @@ struct RegistryOptions {
   std::filesystem::path certs_dir = "/etc/docker/certs.d";
   int max_downloads = 3;
   int max_uploads = 5;
+  // zlib level for layers a push compresses (1: fastest).
+  int gzip_level = 1;
   Timeouts timeouts;
 };
 

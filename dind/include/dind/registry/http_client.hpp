@@ -24,8 +24,8 @@ namespace dind::registry {
 
 struct Url {
   bool tls = true;
-  std::string host;  // without brackets
-  std::string port;  // "443" / "80" when the URL names none
+  std::string host;          // without brackets
+  std::string port;          // "443" / "80" when the URL names none
   std::string target = "/";  // path and query
   // "https://host:port" (the port only when not the scheme's default).
   std::string origin() const;
@@ -34,6 +34,10 @@ struct Url {
 };
 // http(s)://host[:port][/target]; kInvalidArgument otherwise.
 base::Result<Url> parse_url(std::string_view text);
+// Percent-encoding for query values: RFC 3986 unreserved characters (and
+// '/' with keep_slash) pass, everything else is %XX.
+std::string url_escape(std::string_view s, bool keep_slash = false);
+
 // A Location header resolved against the URL it came from (absolute URLs,
 // absolute paths, "?query" only).
 base::Result<Url> resolve_url(const Url& base, std::string_view location);

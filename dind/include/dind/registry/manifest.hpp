@@ -14,7 +14,8 @@
 
 namespace dind::registry {
 
-inline constexpr const char* kDockerManifest = "application/vnd.docker.distribution.manifest.v2+json";
+inline constexpr const char* kDockerManifest =
+    "application/vnd.docker.distribution.manifest.v2+json";
 inline constexpr const char* kDockerManifestList =
     "application/vnd.docker.distribution.manifest.list.v2+json";
 inline constexpr const char* kOciManifest = "application/vnd.oci.image.manifest.v1+json";
@@ -54,8 +55,8 @@ struct Manifest {
   enum class Kind { kImage, kIndex };
   Kind kind = Kind::kImage;
   std::string media_type;
-  Descriptor config;               // kImage
-  std::vector<Descriptor> layers;  // kImage
+  Descriptor config;                  // kImage
+  std::vector<Descriptor> layers;     // kImage
   std::vector<Descriptor> manifests;  // kIndex
 };
 
@@ -72,7 +73,6 @@ base::Result<Descriptor> select_platform(const Manifest& index, const Platform& 
 
 // Checks an image config against its manifest: a JSON object whose
 // rootfs.diff_ids has one entry per layer. Returns the diff IDs.
-base::Result<std::vector<std::string>> config_diff_ids(std::string_view config,
-                                                       size_t layer_count);
+base::Result<std::vector<std::string>> config_diff_ids(std::string_view config, size_t layer_count);
 
 }  // namespace dind::registry

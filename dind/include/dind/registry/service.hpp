@@ -20,9 +20,9 @@
 
 #include "dind/base/result.hpp"
 #include "dind/base/worker_pool.hpp"
+#include "dind/image/blob_sources.hpp"
 #include "dind/image/image_store.hpp"
 #include "dind/registry/auth.hpp"
-#include "dind/image/blob_sources.hpp"
 #include "dind/registry/hosts.hpp"
 #include "dind/registry/http_client.hpp"
 #include "dind/registry/manifest.hpp"
@@ -74,10 +74,9 @@ struct LoginResult {
 
 class Service {
  public:
-  // state_dir: where push temp files live (under the image root).
-  Service(RegistryOptions options, std::string user_agent, std::filesystem::path state_dir,
-          image::ImageStore& images, image::LayerStore& layers, image::ContentStore& content,
-          image::BlobSources& blob_sources, std::shared_ptr<std::mutex> mutations);
+  Service(RegistryOptions options, std::string user_agent, image::ImageStore& images,
+          image::LayerStore& layers, image::ContentStore& content, image::BlobSources& blob_sources,
+          std::shared_ptr<std::mutex> mutations);
   ~Service();
 
   base::Result<PullResult> pull(const PullRequest& req, const ProgressSink& progress);
@@ -99,8 +98,8 @@ class Service {
  private:
   struct Job;
   std::shared_ptr<Job> start_download(const std::string& chain_id, const std::string& parent,
-                                      std::shared_ptr<Repository> repo,
-                                      const Descriptor& layer, const std::string& diff_id);
+                                      std::shared_ptr<Repository> repo, const Descriptor& layer,
+                                      const std::string& diff_id);
   base::Status adopt(Job& job);
   void download(Job& job);
 
@@ -112,7 +111,6 @@ class Service {
   image::ContentStore& content_;
   std::shared_ptr<std::mutex> mutations_;
   image::BlobSources& blob_sources_;
-  std::filesystem::path tmp_dir_;
   std::mutex jobs_mu_;
   std::map<std::string, std::weak_ptr<Job>> jobs_;  // by chain ID
   base::WorkerPool downloads_;
