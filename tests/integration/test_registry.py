@@ -13,19 +13,9 @@ import pytest
 
 from ctrtest import CLIS
 from dindtest import Daemon
-from regtest import Layout, Registry, busybox_layer, tar_bytes
+from regtest import Layout, Registry, busybox_layer, cli, docker_login, tar_bytes
 
 USER, PASSWORD = "alice", "s3cret-pw"
-
-
-def cli(d, *args, config=None, cli_path=None, check=True, timeout=120):
-    env = {"PATH": os.environ["PATH"], "DOCKER_HOST": f"unix://{d.socket}",
-           "DOCKER_CONFIG": str(config or d.cli_config)}
-    p = subprocess.run([cli_path or CLIS[0], *args], capture_output=True, text=True,
-                       timeout=timeout, env=env)
-    if check and p.returncode != 0:
-        raise AssertionError(f"{args}: rc={p.returncode}\n{p.stdout}\n{p.stderr}")
-    return p
 
 
 @pytest.fixture(scope="module")
@@ -71,10 +61,7 @@ def env(tmp_path_factory):
 
 def login(env, config=None):
     d, reg = env["daemon"], env["reg"]
-    p = subprocess.run([CLIS[0], "login", "-u", USER, "--password-stdin", reg.host], input=PASSWORD,
-                       capture_output=True, text=True, timeout=60,
-                       env={"PATH": os.environ["PATH"], "DOCKER_HOST": f"unix://{d.socket}",
-                            "DOCKER_CONFIG": str(config or d.cli_config)})
+    p = docker_login(d, reg.host, USER, PASSWORD, config=config, check=False)
     assert p.returncode == 0, p.stderr + d.log_text()[-3000:]
     assert "Login Succeeded" in p.stdout
 
@@ -136,10 +123,7 @@ def test_pull_without_credentials_is_refused(env, tmp_path):
 
 def test_login_with_a_wrong_password_fails(env, tmp_path):
     d, reg = env["daemon"], env["reg"]
-    p = subprocess.run([CLIS[0], "login", "-u", USER, "--password-stdin", reg.host], input="wrong",
-                       capture_output=True, text=True, timeout=60,
-                       env={"PATH": os.environ["PATH"], "DOCKER_HOST": f"unix://{d.socket}",
-                            "DOCKER_CONFIG": str(tmp_path)})
+    p = docker_login(d, reg.host, USER, "wrong", config=tmp_path, check=False)
     assert p.returncode != 0
     assert "401 Unauthorized" in p.stderr, p.stderr
     assert "wrong" not in p.stderr and "wrong" not in d.log_text()
@@ -370,11 +354,7 @@ def token_requests(log):
 def test_bearer_tokens_login_identity_token_push_and_pull(env, token_registry, local_image, tmp_path):
     d = env["daemon"]
     reg, log = token_registry
-    p = subprocess.run([CLIS[0], "login", "-u", USER, "--password-stdin", reg.host], input=PASSWORD,
-                       capture_output=True, text=True, timeout=60,
-                       env={"PATH": os.environ["PATH"], "DOCKER_HOST": f"unix://{d.socket}",
-                            "DOCKER_CONFIG": str(tmp_path)})
-    assert p.returncode == 0, p.stderr
+    docker_login(d, reg.host, USER, PASSWORD, config=tmp_path)
     # The token server's refresh token came back as the identity token, which
     # the CLI stores instead of the password.
     stored = json.loads((tmp_path / "config.json").read_text())["auths"][reg.host]

@@ -17,20 +17,11 @@ import pytest
 
 from ctrtest import CLIS
 from dindtest import Daemon, free_port
-from regtest import Layout, Registry, busybox_layer, tar_bytes
+from regtest import Layout, Registry, busybox_layer, cli, docker_login, tar_bytes
 
 HERE = pathlib.Path(__file__).resolve().parent
 PROXY = HERE.parent / "support" / "regproxy.py"
 USER, PASSWORD = "bob", "pw-bob-123"
-
-
-def cli(d, *args, config=None, check=True, timeout=120):
-    env = {"PATH": os.environ["PATH"], "DOCKER_HOST": f"unix://{d.socket}",
-           "DOCKER_CONFIG": str(config or d.cli_config)}
-    p = subprocess.run([CLIS[0], *args], capture_output=True, text=True, timeout=timeout, env=env)
-    if check and p.returncode != 0:
-        raise AssertionError(f"{args}: rc={p.returncode}\n{p.stdout}\n{p.stderr}")
-    return p
 
 
 class Proxy:
@@ -147,11 +138,7 @@ def test_blobs_redirected_to_another_host_are_followed_without_credentials(env):
     with Proxy(d.netns, plain.port, "pass", root=env["root"]) as storage, \
          Proxy(d.netns, locked.port, "redirect", f"http://localhost:{storage.port}|/v2/open/app",
                root=env["root"]) as front:
-        p = subprocess.run([CLIS[0], "login", "-u", USER, "--password-stdin", front.host], input=PASSWORD,
-                           capture_output=True, text=True, timeout=60,
-                           env={"PATH": os.environ["PATH"], "DOCKER_HOST": f"unix://{d.socket}",
-                                "DOCKER_CONFIG": str(d.cli_config)})
-        assert p.returncode == 0, p.stderr
+        docker_login(d, front.host, USER, PASSWORD)
         ref = f"{front.host}/team/app:1"
         cli(d, "pull", ref)
         blob_gets = [s for s in storage.seen() if "/blobs/" in s["line"]]

@@ -18,6 +18,25 @@ import time
 from dindtest import certgen, free_port
 
 
+def cli(d, *args, config=None, cli_path=None, check=True, timeout=120, stdin=None):
+    """The docker CLI against daemon d with its own config directory
+    (d.cli_config unless `config`), so logins stay per test."""
+    from ctrtest import CLIS
+    env = {"PATH": os.environ["PATH"], "DOCKER_HOST": f"unix://{d.socket}",
+           "DOCKER_CONFIG": str(config or d.cli_config)}
+    p = subprocess.run([cli_path or CLIS[0], *args], capture_output=True, text=True,
+                       timeout=timeout, env=env, input=stdin)
+    if check and p.returncode != 0:
+        raise AssertionError(f"{args}: rc={p.returncode}\n{p.stdout}\n{p.stderr}")
+    return p
+
+
+def docker_login(d, host, user, password, config=None, check=True):
+    """docker login with the password on stdin."""
+    return cli(d, "login", "-u", user, "--password-stdin", host, config=config, check=check,
+               stdin=password)
+
+
 def sha256(data):
     return "sha256:" + hashlib.sha256(data).hexdigest()
 

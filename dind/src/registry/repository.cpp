@@ -45,40 +45,49 @@ base::Error Repository::error_from(HttpResponse& resp, const std::string& what) 
   return make_error(status >= 500 ? ErrorKind::kUnavailable : ErrorKind::kInvalidArgument, text);
 }
 
+Result<Ping> ping_registry(HttpClient& http, const std::vector<Endpoint>& endpoints) {
+  std::optional<base::Error> first;
+  for (size_t i = 0; i < endpoints.size(); ++i) {
+    const auto& e = endpoints[i];
+    const bool more = i + 1 < endpoints.size();
+    HttpRequest req;
+    req.url = e.base;
+    req.url.target = "/v2/";
+    auto resp = http.send(req, e.trust);
+    if (!resp) {
+      DIND_LOG(kDebug) << "registry: " << e.base.origin() << ": " << resp.error().message;
+      if (!first) {
+        first = resp.error();
+      }
+      if (e.fallback && more) {
+        continue;
+      }
+      return make_error(ErrorKind::kUnavailable,
+                        "Get \"" + e.base.origin() + "/v2/\": " + resp.error().message);
+    }
+    Ping p{e, (*resp)->status(), {}};
+    if (p.status == 401) {
+      p.challenges = parse_challenges((*resp)->headers("WWW-Authenticate"));
+    } else if (p.status != 200 && more && (e.fallback || p.status >= 500)) {
+      // A mirror that is down, a plain-HTTP server answering TLS bytes.
+      continue;
+    }
+    return p;
+  }
+  return first ? *first : make_error(ErrorKind::kUnavailable, "no registry endpoint to try");
+}
+
 base::Status Repository::connect() {
   if (connected_) {
     return {};
   }
-  std::optional<base::Error> first;
-  for (size_t i = 0; i < endpoints_.size(); ++i) {
-    const auto& e = endpoints_[i];
-    HttpRequest ping;
-    ping.url = e.base;
-    ping.url.target = "/v2/";
-    auto resp = http_.send(ping, e.trust);
-    if (!resp) {
-      if (!first) {
-        first = resp.error();
-      }
-      DIND_LOG(kDebug) << "registry: " << e.base.origin() << ": " << resp.error().message;
-      if (e.fallback && i + 1 < endpoints_.size()) {
-        continue;
-      }
-      return first->kind == ErrorKind::kUnavailable
-                 ? make_error(ErrorKind::kUnavailable,
-                              "Get \"" + e.base.origin() + "/v2/\": " + resp.error().message)
-                 : resp.error();
+  {
+    auto ping = ping_registry(http_, endpoints_);
+    if (!ping) {
+      return std::move(ping).error();
     }
-    const int status = (*resp)->status();
-    if (status == 401) {
-      challenges_ = parse_challenges((*resp)->headers("WWW-Authenticate"));
-    } else if (status != 200 && e.fallback && i + 1 < endpoints_.size()) {
-      // A mirror that is down or a plain-HTTP server answering TLS bytes.
-      continue;
-    } else if (status >= 500 && i + 1 < endpoints_.size()) {
-      continue;
-    }
-    endpoint_ = e;
+    endpoint_ = ping->endpoint;
+    challenges_ = ping->challenges;
     connected_ = true;
     if (!challenges_.empty()) {
       std::vector<std::string> scopes{repository_scope(path_, push_)};
@@ -96,7 +105,6 @@ base::Status Repository::connect() {
     }
     return {};
   }
-  return first ? *first : make_error(ErrorKind::kUnavailable, "no endpoint for " + display_);
 }
 
 Result<std::unique_ptr<HttpResponse>> Repository::send(HttpRequest req, bool follow_redirects) {

@@ -2,7 +2,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include "dind/base/log.hpp"
 #include "dind/base/text.hpp"
 #include "dind/registry/repository.hpp"
 #include "service_internal.hpp"
@@ -44,63 +43,47 @@ Result<LoginResult> Service::login(const AuthConfig& auth) {
       server == "docker.io") {
     server = kDockerHubDomain;
   }
-  const auto endpoints = endpoints_for(server, options_, /*pull=*/false);
-  std::optional<base::Error> last;
-  for (size_t i = 0; i < endpoints.size(); ++i) {
-    const auto& e = endpoints[i];
-    HttpRequest ping;
-    ping.url = e.base;
-    ping.url.target = "/v2/";
-    auto resp = http_.send(ping, e.trust);
-    if (!resp) {
-      last = resp.error();
-      DIND_LOG(kDebug) << "registry: " << e.base.origin() << ": " << resp.error().message;
-      if (e.fallback && i + 1 < endpoints.size()) {
-        continue;
-      }
-      return make_error(ErrorKind::kUnavailable,
-                        "Get \"" + e.base.origin() + "/v2/\": " + resp.error().message);
-    }
-    if ((*resp)->status() == 200) {
-      return LoginResult{};  // no authentication asked for
-    }
-    if ((*resp)->status() != 401) {
-      if (e.fallback && i + 1 < endpoints.size()) {
-        continue;
-      }
-      return make_error(ErrorKind::kUnavailable,
-                        "login attempt to " + e.base.origin() +
-                            "/v2/ failed with status: " + std::to_string((*resp)->status()));
-    }
-    auto challenges = parse_challenges((*resp)->headers("WWW-Authenticate"));
-    bool bearer = false;
-    for (const auto& c : challenges) {
-      bearer = bearer || c.scheme == "bearer";
-    }
-    if (!bearer) {
-      // Basic: try the credentials on /v2/ itself.
-      HttpRequest again = ping;
-      again.headers.emplace_back(
-          "Authorization", "Basic " + base::base64_encode(auth.username + ":" + auth.password));
-      auto checked = http_.send(again, e.trust);
-      if (!checked) {
-        return std::move(checked).error();
-      }
-      if ((*checked)->status() == 200) {
-        return LoginResult{};
-      }
-      return make_error(ErrorKind::kPermissionDenied,
-                        "login attempt to " + e.base.origin() + "/v2/ failed with status: " +
-                            std::to_string((*checked)->status()) + " Unauthorized");
-    }
-    std::string refresh;
-    auto authz = auth_.authorize(challenges, {}, auth, e.trust, /*offline=*/true, &refresh);
-    if (!authz) {
-      return std::move(authz).error();
-    }
-    return LoginResult{refresh};
+  auto ping = ping_registry(http_, endpoints_for(server, options_, /*pull=*/false));
+  if (!ping) {
+    return std::move(ping).error();
   }
-  return last ? *last : make_error(ErrorKind::kUnavailable, "no endpoint for " + server);
+  const std::string v2 = ping->endpoint.base.origin() + "/v2/";
+  if (ping->status == 200) {
+    return LoginResult{};  // the registry asks for no authentication
+  }
+  if (ping->status != 401) {
+    return make_error(ErrorKind::kUnavailable, "login attempt to " + v2 + " failed with status: " +
+                                                   std::to_string(ping->status));
+  }
+  bool bearer = false;
+  for (const auto& c : ping->challenges) {
+    bearer = bearer || c.scheme == "bearer";
+  }
+  if (!bearer) {
+    // Basic: try the credentials on /v2/ itself.
+    HttpRequest again;
+    again.url = ping->endpoint.base;
+    again.url.target = "/v2/";
+    again.headers.emplace_back("Authorization",
+                               "Basic " + base::base64_encode(auth.username + ":" + auth.password));
+    auto checked = http_.send(again, ping->endpoint.trust);
+    if (!checked) {
+      return std::move(checked).error();
+    }
+    if ((*checked)->status() == 200) {
+      return LoginResult{};
+    }
+    return make_error(ErrorKind::kPermissionDenied,
+                      "login attempt to " + v2 + " failed with status: " +
+                          std::to_string((*checked)->status()) + " Unauthorized");
+  }
+  std::string refresh;
+  auto authz =
+      auth_.authorize(ping->challenges, {}, auth, ping->endpoint.trust, /*offline=*/true, &refresh);
+  if (!authz) {
+    return std::move(authz).error();
+  }
+  return LoginResult{refresh};
 }
 
 Result<Service::Distribution> Service::inspect(const image::Reference& ref,

@@ -25,6 +25,16 @@ struct FetchedManifest {
   std::string digest;  // sha256 of bytes
 };
 
+// The first of `endpoints` whose /v2/ answers (an endpoint that cannot be
+// reached, or answers neither 200 nor 401, hands over to the next when
+// there is one), with its status and, for a 401, its challenges.
+struct Ping {
+  Endpoint endpoint;
+  int status = 0;
+  std::vector<Challenge> challenges;
+};
+base::Result<Ping> ping_registry(HttpClient& http, const std::vector<Endpoint>& endpoints);
+
 class Repository {
  public:
   // `path` is the repository path ("library/busybox"); `display` the name
