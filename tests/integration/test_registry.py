@@ -412,3 +412,27 @@ def test_a_pulled_image_saves_loads_and_pushes_its_blobs_unchanged(env, tmp_path
     layers = lambda m: [l["digest"] for l in json.loads(m)["layers"]]
     assert layers(pushed_manifest) == layers(source_manifest)
     rmi(d, src, dest)
+
+
+def test_certs_d_trust_for_a_registry_that_is_not_insecure(env, tmp_path):
+    """A registry on a routable address (not loopback, not listed insecure):
+    verified TLS only, trusted through certs.d."""
+    d = env["daemon"]
+    addr = "10.213.77.1"
+    # An address of the namespace's own (on its lo): local traffic, but not
+    # a loopback address, so nothing marks the registry insecure.
+    d.in_netns("ip", "addr", "add", f"{addr}/32", "dev", "lo", check=True)
+    try:
+        reg = Registry(tmp_path / "routable", d.netns, tls=True, addr=addr)
+        with reg:
+            reg.skopeo_copy(f"oci:{env['root'] / 'layout'}:app", "team/app:1")
+            ref = f"{reg.host}/team/app:1"
+            p = cli(d, "pull", ref, check=False)
+            assert p.returncode != 0
+            assert "x509" in p.stderr, p.stderr
+            reg.certs_d(env["root"] / "certs.d")
+            cli(d, "pull", ref)
+            assert cli(d, "run", "--rm", ref, "cat", "/app/hello.txt").stdout == "hello from the app layer\n"
+            rmi(d, ref)
+    finally:
+        d.in_netns("ip", "addr", "del", f"{addr}/32", "dev", "lo")

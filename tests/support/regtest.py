@@ -46,13 +46,14 @@ class Registry:
     tls: serve HTTPS with a certgen bundle; users: {name: password} for
     htpasswd auth; token: (realm_url, service, issuer, rootcert path)."""
 
-    def __init__(self, root, netns, tls=True, users=None, token=None, port=None):
+    def __init__(self, root, netns, tls=True, users=None, token=None, port=None, addr="127.0.0.1"):
         self.root = pathlib.Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.netns = netns
         self.tls = tls
         self.port = port or free_port()
-        self.host = f"127.0.0.1:{self.port}"
+        self.addr = addr
+        self.host = f"{addr}:{self.port}"
         self.users = users or {}
         self.token = token
         self.proc = None
@@ -73,7 +74,7 @@ class Registry:
                            "delete": {"enabled": True}},
                "http": {"addr": self.host, "secret": "test-secret"}}
         if self.tls:
-            certgen(self.root / "certs", "-q", "--san", "IP:127.0.0.1")
+            certgen(self.root / "certs", "-q", "--san", f"IP:127.0.0.1,IP:{self.addr}")
             cfg["http"]["tls"] = {"certificate": str(self.root / "certs/server/cert.pem"),
                                   "key": str(self.root / "certs/server/key.pem")}
         if self.users:
