@@ -436,3 +436,19 @@ def test_certs_d_trust_for_a_registry_that_is_not_insecure(env, tmp_path):
             rmi(d, ref)
     finally:
         d.in_netns("ip", "addr", "del", f"{addr}/32", "dev", "lo")
+
+
+def test_run_pull_policies(env):
+    d, plain = env["daemon"], env["plain"]
+    ref = f"{plain.host}/open/app:1"
+    rmi(d, ref)
+    p = cli(d, "run", "--rm", "--pull", "never", ref, "true", check=False)
+    assert p.returncode != 0
+    assert f"No such image: {ref}" in p.stderr, p.stderr
+    p = cli(d, "run", "--rm", "--pull", "always", ref, "cat", "/app/hello.txt")
+    assert p.stdout == "hello from the app layer\n"
+    assert "Downloaded newer image" in p.stderr or "Pull complete" in p.stderr, p.stderr
+    # Present now: "always" asks again and is told it is up to date.
+    p = cli(d, "run", "--rm", "--pull", "always", ref, "true")
+    assert "Image is up to date" in p.stderr, p.stderr
+    rmi(d, ref)
