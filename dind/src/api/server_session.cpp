@@ -574,9 +574,11 @@ void Session<Stream>::send(Response res) {
   }
   if (res.stream) {
     headers["Transfer-Encoding"] = "chunked";
-    if (!keep_alive_) {
-      headers["Connection"] = "close";
-    }
+    // A streamed body ends its connection (the disconnect probe owns the
+    // read side meanwhile): say so, or a client would send its next request
+    // on it (docker run's create after its pull) and meet a reset.
+    headers["Connection"] = "close";
+    keep_alive_ = false;
     state_ = State::kStreaming;
     auto writer = make_body_writer();
     auto producer = std::move(res.stream);
