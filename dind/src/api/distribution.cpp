@@ -36,6 +36,12 @@ std::string error_line(const std::string& message) {
   return doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+// dockerd answers a registry's refusal with 500 and the registry's words.
+Response registry_error_response(const base::Error& e) {
+  return e.kind == ErrorKind::kPermissionDenied ? error_response(500, e.message)
+                                                : error_response(e);
+}
+
 // The bridge between a blocking pull/push and the streamed answer: the head
 // goes out with the first line (so an early failure can still be an HTTP
 // error), lines written before the writer arrives are kept, and a client
@@ -75,8 +81,7 @@ class ProgressStream : public std::enable_shared_from_this<ProgressStream> {
       started_ = true;
       finished_ = true;
       lock.unlock();
-      reply_(e.kind == ErrorKind::kPermissionDenied ? error_response(500, e.message)
-                                                    : error_response(e));
+      reply_(registry_error_response(e));
       return;
     }
     lock.unlock();
@@ -120,12 +125,6 @@ class ProgressStream : public std::enable_shared_from_this<ProgressStream> {
   bool finished_ = false;
   bool closed_ = false;
 };
-
-// dockerd answers a registry's refusal with 500 and the registry's words.
-Response registry_error_response(const base::Error& e) {
-  return e.kind == ErrorKind::kPermissionDenied ? error_response(500, e.message)
-                                                : error_response(e);
-}
 
 registry::AuthConfig request_auth(const Request& req) {
   auto it = req.headers.find("X-Registry-Auth");

@@ -411,18 +411,30 @@ LayerReader fd_reader(int fd) {
   };
 }
 
+namespace {
+
+// Opens `source` (which must outlive the reads) as libarchive's one "raw"
+// entry: the stream after whatever compression filter it has. `what`
+// prefixes the errors ("layer", "blob").
+base::Status open_raw(archive* a, ArchiveSource& source, const std::string& what) {
+  archive_read_support_filter_all(a);
+  archive_read_support_format_raw(a);
+  if (open_archive_source(a, source) != ARCHIVE_OK) {
+    return make_error(ErrorKind::kInvalidArgument, what + ": " + err_text(a, "unreadable"));
+  }
+  archive_entry* entry = nullptr;
+  if (archive_read_next_header(a, &entry) != ARCHIVE_OK) {
+    return make_error(ErrorKind::kInvalidArgument, what + ": empty or unreadable stream");
+  }
+  return {};
+}
+
+}  // namespace
+
 base::Status decompress_stream(const LayerReader& reader, const LayerTee& sink) {
   Archive raw(archive_read_new());
-  archive_read_support_filter_all(raw.get());
-  archive_read_support_format_raw(raw.get());
   ArchiveSource rs{&reader, "the blob"};
-  if (open_archive_source(raw.get(), rs) != ARCHIVE_OK) {
-    return make_error(ErrorKind::kInvalidArgument, "blob: " + err_text(raw.get(), "unreadable"));
-  }
-  archive_entry* re = nullptr;
-  if (archive_read_next_header(raw.get(), &re) != ARCHIVE_OK) {
-    return make_error(ErrorKind::kInvalidArgument, "blob: empty or unreadable stream");
-  }
+  DIND_TRY(open_raw(raw.get(), rs, "blob"));
   std::vector<char> buf(256 * 1024);
   for (;;) {
     const la_ssize_t n = archive_read_data(raw.get(), buf.data(), buf.size());
@@ -447,16 +459,8 @@ Result<UnpackResult> unpack_layer(const LayerReader& reader, const fs::path& dir
     return base::sys_error(errno, "open layer directory " + dir.string());
   }
   Archive raw(archive_read_new());
-  archive_read_support_filter_all(raw.get());
-  archive_read_support_format_raw(raw.get());
   ArchiveSource rs{&reader, "the layer"};
-  if (open_archive_source(raw.get(), rs) != ARCHIVE_OK) {
-    return make_error(ErrorKind::kInvalidArgument, "layer: " + err_text(raw.get(), "unreadable"));
-  }
-  archive_entry* re = nullptr;
-  if (archive_read_next_header(raw.get(), &re) != ARCHIVE_OK) {
-    return make_error(ErrorKind::kInvalidArgument, "layer: empty or unreadable stream");
-  }
+  DIND_TRY(open_raw(raw.get(), rs, "layer"));
   Stream stream;
   stream.raw = raw.get();
   stream.tee = &tee;
