@@ -29,102 +29,11 @@ std::string progress_line(const registry::Progress& p) {
 
 namespace {
 
-std::string error_line(const std::string& message) {
-  ordered_json doc;
-  doc["errorDetail"] = {{"message", message}};
-  doc["error"] = message;
-  return doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
 // dockerd answers a registry's refusal with 500 and the registry's words.
 Response registry_error_response(const base::Error& e) {
   return e.kind == ErrorKind::kPermissionDenied ? error_response(500, e.message)
                                                 : error_response(e);
 }
-
-// The bridge between a blocking pull/push and the streamed answer: the head
-// goes out with the first line (so an early failure can still be an HTTP
-// error), lines written before the writer arrives are kept, and a client
-// that leaves makes emit() answer false.
-class ProgressStream : public std::enable_shared_from_this<ProgressStream> {
- public:
-  explicit ProgressStream(Reply reply) : reply_(std::move(reply)) {}
-
-  bool emit(const std::string& line) {
-    std::unique_lock lock(mu_);
-    if (closed_) {
-      return false;
-    }
-    if (!started_) {
-      started_ = true;
-      pending_ += line + "\n";
-      lock.unlock();
-      Response r;
-      r.headers["Content-Type"] = "application/json";
-      auto self = shared_from_this();
-      r.stream = [self](std::shared_ptr<BodyWriter> w) { self->attach(std::move(w)); };
-      reply_(std::move(r));
-      return true;
-    }
-    if (!writer_) {
-      pending_ += line + "\n";
-      return true;
-    }
-    writer_->write(line + "\n");
-    return true;
-  }
-
-  // Ends the answer: an HTTP error when nothing was sent yet.
-  void fail(const base::Error& e) {
-    std::unique_lock lock(mu_);
-    if (!started_) {
-      started_ = true;
-      finished_ = true;
-      lock.unlock();
-      reply_(registry_error_response(e));
-      return;
-    }
-    lock.unlock();
-    emit(error_line(e.message));
-    finish();
-  }
-
-  void finish() {
-    std::lock_guard lock(mu_);
-    finished_ = true;
-    if (writer_) {
-      writer_->finish();
-    }
-  }
-
- private:
-  void attach(std::shared_ptr<BodyWriter> w) {
-    std::lock_guard lock(mu_);
-    writer_ = w;
-    auto weak = weak_from_this();
-    w->on_close([weak] {
-      if (auto self = weak.lock()) {
-        std::lock_guard l(self->mu_);
-        self->closed_ = true;
-      }
-    });
-    if (!pending_.empty()) {
-      w->write(std::move(pending_));
-      pending_.clear();
-    }
-    if (finished_) {
-      w->finish();
-    }
-  }
-
-  std::mutex mu_;
-  Reply reply_;
-  std::shared_ptr<BodyWriter> writer_;
-  std::string pending_;
-  bool started_ = false;
-  bool finished_ = false;
-  bool closed_ = false;
-};
 
 registry::AuthConfig request_auth(const Request& req) {
   auto it = req.headers.find("X-Registry-Auth");
@@ -160,7 +69,7 @@ void pull_handler(const DistributionContext& ctx, const Request& req, Reply repl
     }
     pr.platform = *p;
   }
-  auto stream = std::make_shared<ProgressStream>(std::move(reply));
+  auto stream = std::make_shared<ProgressStream>(std::move(reply), registry_error_response);
   ctx.threads->post([ctx, pr, stream] {
     auto sink = [stream](const registry::Progress& p) { return stream->emit(progress_line(p)); };
     auto result = ctx.registry->pull(pr, sink);
@@ -214,7 +123,7 @@ void add_distribution_routes(Router& router, DistributionContext ctx) {
       return;
     }
     registry::PushRequest pr{*ref, request_auth(req)};
-    auto stream = std::make_shared<ProgressStream>(std::move(reply));
+    auto stream = std::make_shared<ProgressStream>(std::move(reply), registry_error_response);
     ctx.threads->post([ctx, pr, stream] {
       auto sink = [stream](const registry::Progress& p) { return stream->emit(progress_line(p)); };
       auto result = ctx.registry->push(pr, sink);

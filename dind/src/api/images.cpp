@@ -187,7 +187,7 @@ json summary_json(const image::ImageSummary& s, ApiVersion v) {
                     ? cfg["config"]["Labels"]
                     : json(nullptr);
   json j = {{"Containers", -1},        {"Created", s.created}, {"Id", s.id},
-            {"Labels", labels},        {"ParentId", ""},       {"RepoDigests", s.repo_digests},
+            {"Labels", labels},        {"ParentId", s.parent},       {"RepoDigests", s.repo_digests},
             {"RepoTags", s.repo_tags}, {"SharedSize", -1},     {"Size", s.size}};
   if (v < ApiVersion{1, 44}) {
     j["VirtualSize"] = s.size;  // removed in API 1.44
@@ -525,8 +525,11 @@ void add_image_routes(Router& router, ImageContext ctx) {
                  (eq == std::string::npos || labels[k] == f.substr(eq + 1));
         }
       }
-      // Without all=1, untagged images are still listed (no intermediate
-      // images exist yet: nothing is built here).
+      // Without all=1, intermediate images (untagged, other images built
+      // on them) are hidden, as dockerd hides them.
+      if (!req.query_bool("all").value_or(false) && s.repo_tags.empty() && s.has_children) {
+        keep = false;
+      }
       if (keep) {
         out.push_back(summary_json(shown, req.version));
       }
@@ -551,7 +554,7 @@ void add_image_routes(Router& router, ImageContext ctx) {
     json j = {{"Id", s->id},
               {"RepoTags", s->repo_tags},
               {"RepoDigests", s->repo_digests},
-              {"Parent", ""},
+              {"Parent", s->parent},
               {"Comment", cfg.value("comment", "")},
               {"Created", created},
               {"DockerVersion", cfg.value("docker_version", "")},

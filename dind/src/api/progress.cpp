@@ -48,4 +48,15 @@ std::string progress_message(const std::string& status, const std::string& id, u
   return doc.dump();
 }
 
+std::string error_line(const std::string& message, int code) {
+  nlohmann::ordered_json doc;
+  doc["errorDetail"] = nlohmann::ordered_json::object();
+  if (code != 0) {
+    doc["errorDetail"]["code"] = code;
+  }
+  doc["errorDetail"]["message"] = message;
+  doc["error"] = message;
+  return doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 }  // namespace dind::api

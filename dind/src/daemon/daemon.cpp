@@ -14,6 +14,7 @@
 
 #include "dind/api/containers.hpp"
 #include "dind/image/blob_sources.hpp"
+#include "dind/api/build.hpp"
 #include "dind/api/distribution.hpp"
 #include "dind/api/exec.hpp"
 #include "dind/api/images.hpp"
@@ -290,6 +291,37 @@ int run_daemon(DaemonConfig config) {
     return c->using_image(image_id);
   };
   api::add_image_routes(router, image_ctx);
+  // The builder: its RUN steps are containers of the engine, its missing
+  // base images pulled like docker pull.
+  build::BuilderDeps bdeps;
+  bdeps.images = images->get();
+  bdeps.layers = &*layers;
+  bdeps.content = &*content;
+  bdeps.containers = containers->get();
+  bdeps.mutations = mutations;
+  bdeps.scratch = fs::path(config.data_root) / "tmp";
+  bdeps.pull = [&registry_service](const std::string& name, const build::BuildOutput& out)
+      -> base::Result<std::string> {
+    auto ref = image::parse_reference(name);
+    if (!ref) {
+      return std::move(ref).error();
+    }
+    if (!ref->tag && !ref->digest) {
+      ref->tag = "latest";
+    }
+    auto pulled = registry_service.pull(registry::PullRequest{*ref, {}, std::nullopt},
+                                        [&out](const registry::Progress& p) {
+                                          return out(api::progress_line(p));
+                                        });
+    if (!pulled) {
+      return std::move(pulled).error();
+    }
+    return pulled->image_id;
+  };
+  build::Builder builder(bdeps);
+  base::WorkerPool build_workers(4);
+  api::add_build_routes(router, api::BuildContext{&builder, &build_workers,
+                                                  fs::path(config.data_root) / "tmp"});
   api::add_container_routes(
       router, api::ContainerContext{*containers, networks->get(), &container_workers, &query_workers});
   api::add_volume_routes(router, api::VolumeContext{&volumes, &container_workers});

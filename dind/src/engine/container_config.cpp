@@ -72,7 +72,11 @@ model::Config merge_config(model::Config req, const model::Config& img, const st
     if (empty(req.cmd)) {
       req.cmd = img.cmd;
     }
-    req.entrypoint = img.entrypoint;
+    // dockerd: only a missing entrypoint takes the image's; an empty list
+    // means none (the builder's RUN steps ask for that).
+    if (!req.entrypoint) {
+      req.entrypoint = img.entrypoint;
+    }
   }
   if (req.working_dir.empty()) {
     req.working_dir = img.working_dir;

@@ -1,5 +1,6 @@
 #include "dind/image/image_store.hpp"
 
+#include <algorithm>
 #include <ctime>
 #include <nlohmann/json.hpp>
 
@@ -99,6 +100,10 @@ Result<std::unique_ptr<ImageStore>> ImageStore::open(const fs::path& root, Conte
     for (auto& [id, t] : tag_times.items()) {
       s->tag_times_[id] = t.get<int64_t>();
     }
+    const json parents = doc.value("parents", json::object());  // absent before the builder
+    for (auto& [id, p] : parents.items()) {
+      s->parents_[id] = p.get<std::string>();
+    }
   } catch (const json::exception&) {
     return make_error(ErrorKind::kDataLoss, (root / "repositories.json").string() + " is corrupt");
   }
@@ -107,11 +112,13 @@ Result<std::unique_ptr<ImageStore>> ImageStore::open(const fs::path& root, Conte
 
 Status ImageStore::save_locked() const {
   json doc = {
-      {"version", kSchemaVersion}, {"images", images_}, {"refs", refs_}, {"tag_times", tag_times_}};
+      {"version", kSchemaVersion}, {"images", images_},       {"refs", refs_},
+      {"tag_times", tag_times_},   {"parents", parents_}};
   return base::write_file_atomic(root_ / "repositories.json", doc.dump() + "\n", 0600);
 }
 
-Result<std::string> ImageStore::add(const std::string& config_json) {
+Result<std::string> ImageStore::add(const std::string& config_json,
+                                    const std::optional<std::string>& parent) {
   auto cfg = json::parse(config_json, nullptr, false);
   if (cfg.is_discarded()) {
     return make_error(ErrorKind::kInvalidArgument, "invalid image config: not JSON");
@@ -130,11 +137,37 @@ Result<std::string> ImageStore::add(const std::string& config_json) {
     return std::move(id).error();
   }
   std::lock_guard lock(mu_);
-  if (!images_.count(*id)) {
-    images_[*id] = now_unix();
+  // parent "": built on scratch (recorded, so that the builder's cache
+  // finds it among the children of nothing).
+  if (parent && !parent->empty() && !images_.count(*parent)) {
+    return make_error(ErrorKind::kNotFound, "No such image: " + *parent);
+  }
+  const bool reparent = parent && !parents_.count(*id) && *parent != *id;
+  if (!images_.count(*id) || reparent) {
+    images_.emplace(*id, now_unix());
+    if (reparent) {
+      parents_[*id] = *parent;
+    }
     DIND_TRY(save_locked());
   }
   return id;
+}
+
+std::string ImageStore::parent(const std::string& id) const {
+  std::lock_guard lock(mu_);
+  auto it = parents_.find(id);
+  return it == parents_.end() ? std::string() : it->second;
+}
+
+std::vector<std::string> ImageStore::children(const std::string& id) const {
+  std::lock_guard lock(mu_);
+  std::vector<std::string> out;
+  for (const auto& [child, p] : parents_) {
+    if (p == id) {
+      out.push_back(child);
+    }
+  }
+  return out;
 }
 
 Status ImageStore::tag(const Reference& ref, const std::string& id) {
@@ -202,6 +235,11 @@ Result<ImageSummary> ImageStore::summary_locked(const std::string& id) const {
   s.config = *cfg_text;
   s.created = parse_rfc3339(cfg.value("created", ""));
   s.tagged = tag_times_.count(id) ? tag_times_.at(id) : 0;
+  if (auto p = parents_.find(id); p != parents_.end()) {
+    s.parent = p->second;
+  }
+  s.has_children = std::any_of(parents_.begin(), parents_.end(),
+                               [&](const auto& kv) { return kv.second == id; });
   auto diffs = diff_ids_of(cfg);
   if (diffs) {
     s.diff_ids = *diffs;
@@ -263,6 +301,20 @@ std::set<std::string> ImageStore::referenced_layers() const {
   return out;
 }
 
+bool ImageStore::prunable_holds_locked(const std::string& id, const InUse& in_use) const {
+  for (const auto& [ref, target] : refs_) {
+    if (target == id) {
+      return true;
+    }
+  }
+  for (const auto& [child, p] : parents_) {
+    if (p == id) {
+      return true;
+    }
+  }
+  return in_use && in_use(id).has_value();
+}
+
 Result<ImageStore::Removal> ImageStore::remove(
     std::string_view name, bool force, const InUse& in_use) {
   Removal out;
@@ -316,6 +368,21 @@ Result<ImageStore::Removal> ImageStore::remove(
         return out;
       }
     }
+    const bool has_children = std::any_of(parents_.begin(), parents_.end(),
+                                           [&](const auto& kv) { return kv.second == id; });
+    if (has_children && named) {
+      // dockerd: the last tag of an image other images were built on goes;
+      // the image stays (an intermediate image now).
+      refs_.erase(by_ref->to_string());
+      out.untagged.push_back(by_ref->familiar());
+      DIND_TRY(save_locked());
+      return out;
+    }
+    if (has_children) {
+      return make_error(ErrorKind::kConflict, "conflict: unable to delete " + short_id(id) +
+                                                  " (cannot be forced) - image has dependent "
+                                                  "child images");
+    }
     // From here on the image itself is deleted; check everything first.
     if (auto user = in_use ? in_use(id) : std::nullopt) {
       if (named && force) {
@@ -357,8 +424,21 @@ Result<ImageStore::Removal> ImageStore::remove(
     }
     images_.erase(id);
     tag_times_.erase(id);
-    DIND_TRY(save_locked());
     out.deleted.push_back(id);
+    // The parents the image was built on, while nothing else holds them.
+    auto up = parents_.find(id);
+    std::string next = up == parents_.end() ? std::string() : up->second;
+    parents_.erase(id);
+    while (!next.empty() && images_.count(next) && !prunable_holds_locked(next, in_use)) {
+      images_.erase(next);
+      tag_times_.erase(next);
+      out.deleted.push_back(next);
+      auto p = parents_.find(next);
+      const std::string after = p == parents_.end() ? std::string() : p->second;
+      parents_.erase(next);
+      next = after;
+    }
+    DIND_TRY(save_locked());
   }
   (void)layers_->gc(referenced_layers());
   // Configs and kept layer tars of what no image references any more.

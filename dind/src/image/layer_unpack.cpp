@@ -236,7 +236,8 @@ struct DirTime {
   timespec mtime;
 };
 
-Status unpack_entry(archive* a, archive_entry* e, int root, std::vector<DirTime>& dir_times) {
+Status unpack_entry(archive* a, archive_entry* e, int root, std::vector<DirTime>& dir_times,
+                    const UnpackOptions& options) {
   const char* raw_name = archive_entry_pathname(e);
   if (raw_name == nullptr) {
     return make_error(ErrorKind::kInvalidArgument, "layer entry without a path");
@@ -250,21 +251,24 @@ Status unpack_entry(archive* a, archive_entry* e, int root, std::vector<DirTime>
     return {};  // "./": the layer root itself
   }
   const std::string name = comps->back();
+  if (options.skip && options.skip(join(*comps, comps->size()), archive_entry_filetype(e) == AE_IFDIR)) {
+    return {};
+  }
   auto parent = ensure_parent(root, *comps, comps->size() - 1);
   if (!parent) {
     return std::move(parent).error().with_context("layer entry \"" + path + "\"");
   }
   const int pfd = parent->get();
 
-  // Whiteouts.
-  if (name == ".wh..wh..opq") {
+  // Whiteouts (in layers; a build context or an ADDed tar has plain files).
+  if (options.whiteouts && name == ".wh..wh..opq") {
     UniqueFd dir(base::open_in_root(root, join(*comps, comps->size() - 1), O_RDONLY | O_DIRECTORY));
     if (!dir.valid() || ::fsetxattr(dir.get(), "trusted.overlay.opaque", "y", 1, 0) != 0) {
       return base::sys_error(errno, "mark " + path + " opaque");
     }
     return {};
   }
-  if (name.rfind(".wh.", 0) == 0) {
+  if (options.whiteouts && name.rfind(".wh.", 0) == 0) {
     const std::string hidden = name.substr(4);
     if (hidden.empty() || hidden == "." || hidden == "..") {
       return bad_entry(path, "malformed whiteout");
@@ -454,6 +458,11 @@ Result<UnpackResult> unpack_layer(int fd, const fs::path& dir, const LayerTee& t
 
 Result<UnpackResult> unpack_layer(const LayerReader& reader, const fs::path& dir,
                                   const LayerTee& tee) {
+  return unpack_tree(reader, dir, UnpackOptions{}, tee);
+}
+
+Result<UnpackResult> unpack_tree(const LayerReader& reader, const fs::path& dir,
+                                 const UnpackOptions& options, const LayerTee& tee) {
   UniqueFd root(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!root.valid()) {
     return base::sys_error(errno, "open layer directory " + dir.string());
@@ -483,7 +492,7 @@ Result<UnpackResult> unpack_layer(const LayerReader& reader, const fs::path& dir
           ErrorKind::kInvalidArgument,
           "layer: " + (stream.failed ? stream.error : err_text(tar.get(), "bad tar")));
     }
-    DIND_TRY(unpack_entry(tar.get(), e, root.get(), dir_times));
+    DIND_TRY(unpack_entry(tar.get(), e, root.get(), dir_times, options));
     ++result.entries;
   }
   // The diff ID covers the whole uncompressed stream, padding after the

@@ -37,8 +37,11 @@ struct Instruction {
   std::string original;  // as written, continuations joined, trimmed
                          // ("RUN echo a &&   echo b"); heredoc bodies omitted
   // Leading `--name=value` flags in order (`--chown=1:1` -> {"chown","1:1"};
-  // a bare `--flag` has value "true"). Only instructions that take flags
-  // (FROM, RUN, COPY, ADD, HEALTHCHECK) have them; others keep `--x` as args.
+  // a bare or `=true`/`=false` bool flag has value "true"/"false"; a list
+  // flag such as `--mount` may repeat). As in Docker, leading `--x` words are
+  // flags for every instruction: FROM, RUN, COPY, ADD and HEALTHCHECK accept
+  // their own, the others refuse any ("unknown flag: --x"), except that ARG,
+  // STOPSIGNAL and HEALTHCHECK NONE keep them unchecked, as Docker ignores them.
   std::vector<std::pair<std::string, std::string>> flags;
   // The arguments, not yet expanded:
   //  - JSON form (RUN/CMD/ENTRYPOINT/SHELL/COPY/ADD/VOLUME with a JSON
@@ -56,7 +59,8 @@ struct Instruction {
   //  - HEALTHCHECK: "NONE", or "CMD" followed by the command (one string for
   //    the shell form, the strings for JSON form with json = true);
   //  - ONBUILD: one string, the trigger instruction as written
-  //    ("RUN echo hi"); the builder parses it again when it fires;
+  //    ("RUN echo hi"; heredoc bodies and delimiters follow on lines of
+  //    their own); the builder parses it again when it fires;
   //  - SHELL: JSON form only.
   std::vector<std::string> args;
   bool json = false;

@@ -7,6 +7,7 @@
 // The last matching pattern wins, and a path is also excluded when one of its
 // parent directories matches (unless a later exception re-includes it). Pure.
 
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -15,8 +16,20 @@
 
 namespace dind::build {
 
+namespace detail {
+struct CompiledPattern;  // dockerignore.cpp
+}
+
 class IgnoreMatcher {
  public:
+  struct Pattern {
+    std::string text;               // cleaned, without the leading '!'
+    bool exclusion = false;         // a `!` line
+    std::vector<std::string> dirs;  // text split on '/'
+    // How it matches (patternmatcher's exact/prefix/suffix/regexp forms).
+    std::shared_ptr<const detail::CompiledPattern> compiled;
+  };
+
   // An empty matcher ignores nothing. Errors (kInvalidArgument, naming the
   // pattern): a malformed pattern ("[a-"), an exception with nothing ("!").
   static base::Result<IgnoreMatcher> parse(std::string_view dockerignore);
@@ -28,12 +41,8 @@ class IgnoreMatcher {
   // something below it (so a walk must still descend into it).
   bool has_exceptions() const { return has_exceptions_; }
   bool empty() const { return patterns_.empty(); }
-
-  struct Pattern {
-    std::string text;  // cleaned, without the leading '!'
-    bool exclusion = false;  // a `!` line
-    std::vector<std::string> dirs;  // text split on '/'
-  };
+  // The patterns in file order (comments and blank lines gone, cleaned).
+  const std::vector<Pattern>& patterns() const { return patterns_; }
 
  private:
   std::vector<Pattern> patterns_;

@@ -6,11 +6,16 @@
 //   ${VAR:-word} ${VAR-word}     word when VAR is unset or empty (:-) / unset (-)
 //   ${VAR:+word} ${VAR+word}     word when VAR is set and non-empty (:+) / set (+)
 //   ${VAR:?msg}  ${VAR?msg}      an error "VAR: msg" when unset or empty / unset
+//   ${VAR#pat} ${VAR##pat}       VAR without its shortest / longest prefix matching
+//   ${VAR%pat} ${VAR%%pat}       ... suffix (pat: `*`, `?`, `\` escapes)
+//   ${VAR/pat/r} ${VAR//pat/r}   the first / every match of pat replaced by r
 //   'single'                     literal, quotes removed
-//   "double"                     expands inside, quotes removed
+//   "double"                     expands inside, quotes removed; `\` escapes
+//                                only `"`, `$` and itself there
 //   \x (the escape char)         x literally (`\$` is a dollar)
 // `word` is itself expanded. Unknown ${...} forms are errors ("missing '}'",
-// "unsupported modifier (x) in substitution").
+// "unsupported modifier (x) in substitution"). Errors are kInvalidArgument
+// with Docker's whole message: `failed to process "<word>": VAR: msg`.
 
 #include <functional>
 #include <optional>

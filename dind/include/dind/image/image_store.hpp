@@ -31,6 +31,8 @@ struct ImageSummary {
   std::string config;                     // the raw config JSON
   std::vector<std::string> diff_ids;
   std::optional<std::string> top_layer;  // chain ID
+  std::string parent;                    // the image it was built on, "" when none
+  bool has_children = false;             // other images were built on it
 };
 
 class ImageStore {
@@ -39,7 +41,13 @@ class ImageStore {
                                                         ContentStore& content, LayerStore& layers);
 
   // Stores a config whose layers are all registered; returns the image ID.
-  base::Result<std::string> add(const std::string& config_json);
+  // `parent`: the image it was built on (a build step's or commit's base),
+  // kept as metadata as dockerd does (the builder's cache looks up children).
+  base::Result<std::string> add(const std::string& config_json,
+                                const std::optional<std::string>& parent = {});
+  // The recorded parent ("" when none) and the children of an image.
+  std::string parent(const std::string& id) const;
+  std::vector<std::string> children(const std::string& id) const;
   // Points a tag (or digest) reference at an image, replacing an older one.
   base::Status tag(const Reference& ref, const std::string& id);
   // Resolves a reference, a full ID or an unambiguous ID prefix. kNotFound
@@ -54,7 +62,10 @@ class ImageStore {
   };
   // docker rmi: by reference, untag it and delete the image when no other
   // reference remains; by ID, delete if it has at most one repository's tags
-  // (or force). `in_use` says whether a container uses an image (409).
+  // (or force). `in_use` says whether a container uses an image (409). An
+  // image with children is only untagged (by ID: 409, as dockerd); a deleted
+  // image's parents that are left untagged and childless go too (the
+  // builder's intermediate images).
   // in_use: the ID of a container using the image, if any.
   using InUse = std::function<std::optional<std::string>(const std::string& image_id)>;
   base::Result<Removal> remove(std::string_view name, bool force, const InUse& in_use);
@@ -68,6 +79,9 @@ class ImageStore {
   base::Status save_locked() const;
   base::Result<ImageSummary> summary_locked(const std::string& id) const;
   base::Result<std::string> resolve_locked(std::string_view name) const;
+  // Whether something keeps a parent of a deleted image: a reference, a
+  // child, a container.
+  bool prunable_holds_locked(const std::string& id, const InUse& in_use) const;
 
   std::filesystem::path root_;
   ContentStore* content_ = nullptr;
@@ -77,6 +91,7 @@ class ImageStore {
   std::map<std::string, int64_t> images_;     // id -> time added
   std::map<std::string, std::string> refs_;   // full reference -> id
   std::map<std::string, int64_t> tag_times_;  // id -> last tag time
+  std::map<std::string, std::string> parents_;  // id -> parent id (built images)
 };
 
 }  // namespace dind::image

@@ -64,4 +64,15 @@ base::Result<UnpackResult> unpack_layer(int fd, const std::filesystem::path& dir
 base::Result<UnpackResult> unpack_layer(const LayerReader& reader, const std::filesystem::path& dir,
                                         const LayerTee& tee = {});
 
+// The same unpacking for trees that are not layers (a build context, a tar
+// that ADD extracts): `whiteouts` false keeps ".wh." names as plain files;
+// `skip` (a relative path without "./", whether it is a directory) leaves
+// entries out, e.g. what .dockerignore excludes.
+struct UnpackOptions {
+  bool whiteouts = true;
+  std::function<bool(const std::string& path, bool dir)> skip;
+};
+base::Result<UnpackResult> unpack_tree(const LayerReader& reader, const std::filesystem::path& dir,
+                                       const UnpackOptions& options, const LayerTee& tee = {});
+
 }  // namespace dind::image

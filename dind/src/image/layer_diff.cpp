@@ -1,0 +1,290 @@
+#include "dind/image/layer_diff.hpp"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "dind/base/fs.hpp"
+
+namespace dind::image {
+namespace fs = std::filesystem;
+using base::ErrorKind;
+using base::make_error;
+using base::Result;
+using base::Status;
+using base::UniqueFd;
+
+namespace {
+
+struct WriteDeleter {
+  void operator()(archive* a) const { archive_write_free(a); }
+};
+struct EntryDeleter {
+  void operator()(archive_entry* e) const { archive_entry_free(e); }
+};
+using Entry = std::unique_ptr<archive_entry, EntryDeleter>;
+
+struct SinkState {
+  const DiffSink* sink;
+  Status status;
+};
+
+la_ssize_t write_cb(archive* a, void* client, const void* buf, size_t n) {
+  auto* st = static_cast<SinkState*>(client);
+  st->status = (*st->sink)(std::string_view(static_cast<const char*>(buf), n));
+  if (!st->status) {
+    archive_set_error(a, EIO, "%s", st->status.error().message.c_str());
+    return -1;
+  }
+  return static_cast<la_ssize_t>(n);
+}
+
+// The sorted names of a directory (without "." and "..").
+Result<std::vector<std::string>> list_dir(int dirfd) {
+  int dup = ::fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
+  if (dup < 0) {
+    return base::sys_error(errno, "dup");
+  }
+  DIR* d = ::fdopendir(dup);
+  if (d == nullptr) {
+    ::close(dup);
+    return base::sys_error(errno, "opendir");
+  }
+  std::vector<std::string> names;
+  while (dirent* de = ::readdir(d)) {
+    std::string n = de->d_name;
+    if (n != "." && n != "..") {
+      names.push_back(std::move(n));
+    }
+  }
+  ::closedir(d);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+class DiffWriter {
+ public:
+  explicit DiffWriter(const DiffSink& sink) : a_(archive_write_new()), state_{&sink, {}} {
+    archive_write_set_format_pax_restricted(a_.get());
+    archive_write_set_bytes_per_block(a_.get(), 10240);
+    archive_write_set_bytes_in_last_block(a_.get(), 1);  // end after the two zero blocks
+    archive_write_open(a_.get(), &state_, nullptr, write_cb, nullptr);
+  }
+
+  Status walk(int dirfd, const std::string& prefix) {
+    auto names = list_dir(dirfd);
+    if (!names) {
+      return std::move(names).error().with_context(prefix.empty() ? "/" : prefix);
+    }
+    for (const auto& name : *names) {
+      DIND_TRY(entry(dirfd, prefix, name));
+    }
+    return {};
+  }
+
+  Status close() {
+    if (archive_write_close(a_.get()) != ARCHIVE_OK) {
+      return failure("finish the layer tar");
+    }
+    return {};
+  }
+
+ private:
+  Status failure(const std::string& what) {
+    if (!state_.status) {
+      return state_.status;
+    }
+    const char* msg = archive_error_string(a_.get());
+    return make_error(ErrorKind::kInternal, what + ": " + (msg ? msg : "libarchive error"));
+  }
+
+  Status entry(int dirfd, const std::string& prefix, const std::string& name) {
+    const std::string path = prefix + name;
+    struct stat st {};
+    if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      return base::sys_error(errno, "stat " + path);
+    }
+    if (S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0)) {
+      return marker(prefix + ".wh." + name, st);  // an overlay whiteout
+    }
+    if (S_ISSOCK(st.st_mode)) {
+      return {};  // sockets do not travel in layers (tar skips them too)
+    }
+    Entry e(archive_entry_new());
+    archive_entry_set_pathname(e.get(), S_ISDIR(st.st_mode) ? (path + "/").c_str() : path.c_str());
+    archive_entry_copy_stat(e.get(), &st);
+    UniqueFd fd;
+    if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) {
+      fd = UniqueFd(::openat(dirfd, name.c_str(),
+                             (S_ISDIR(st.st_mode) ? O_DIRECTORY : 0) | O_RDONLY | O_NOFOLLOW |
+                                 O_CLOEXEC));
+      if (!fd.valid()) {
+        return base::sys_error(errno, "open " + path);
+      }
+      DIND_TRY(copy_xattrs(fd.get(), e.get(), path));
+    }
+    if (S_ISLNK(st.st_mode)) {
+      std::string target(static_cast<size_t>(st.st_size) + 1, '\0');
+      const ssize_t n = ::readlinkat(dirfd, name.c_str(), target.data(), target.size());
+      if (n < 0) {
+        return base::sys_error(errno, "readlink " + path);
+      }
+      target.resize(static_cast<size_t>(n));
+      archive_entry_set_symlink(e.get(), target.c_str());
+    }
+    if (S_ISREG(st.st_mode) && st.st_nlink > 1) {
+      auto [it, first] = links_.emplace(std::make_pair(st.st_dev, st.st_ino), path);
+      if (!first) {
+        archive_entry_set_hardlink(e.get(), it->second.c_str());
+        archive_entry_set_size(e.get(), 0);
+        return header(e.get(), path);
+      }
+    }
+    if (!S_ISREG(st.st_mode)) {
+      archive_entry_set_size(e.get(), 0);
+    }
+    DIND_TRY(header(e.get(), path));
+    if (S_ISREG(st.st_mode)) {
+      DIND_TRY(data(fd.get(), path));
+    }
+    if (S_ISDIR(st.st_mode)) {
+      char v = 0;
+      if (::fgetxattr(fd.get(), "trusted.overlay.opaque", &v, 1) == 1 && v == 'y') {
+        DIND_TRY(marker(path + "/.wh..wh..opq", st));
+      }
+      return walk(fd.get(), path + "/");
+    }
+    return {};
+  }
+
+  Status marker(const std::string& path, const struct stat& st) {
+    Entry e(archive_entry_new());
+    archive_entry_set_pathname(e.get(), path.c_str());
+    archive_entry_set_filetype(e.get(), AE_IFREG);
+    archive_entry_set_perm(e.get(), 0);
+    archive_entry_set_size(e.get(), 0);
+    archive_entry_set_mtime(e.get(), st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+    return header(e.get(), path);
+  }
+
+  Status header(archive_entry* e, const std::string& path) {
+    if (archive_write_header(a_.get(), e) != ARCHIVE_OK) {
+      return failure("write the tar header of " + path);
+    }
+    return {};
+  }
+
+  Status data(int fd, const std::string& path) {
+    std::vector<char> buf(256 * 1024);
+    for (;;) {
+      const ssize_t n = ::read(fd, buf.data(), buf.size());
+      if (n < 0 && errno == EINTR) {
+        continue;
+      }
+      if (n < 0) {
+        return base::sys_error(errno, "read " + path);
+      }
+      if (n == 0) {
+        return {};
+      }
+      if (archive_write_data(a_.get(), buf.data(), static_cast<size_t>(n)) < 0) {
+        return failure("write " + path + " into the layer tar");
+      }
+    }
+  }
+
+  // Every xattr but overlayfs' own bookkeeping.
+  static Status copy_xattrs(int fd, archive_entry* e, const std::string& path) {
+    std::string names(4096, '\0');
+    ssize_t n = ::flistxattr(fd, names.data(), names.size());
+    if (n < 0 && errno == ERANGE) {
+      names.resize(static_cast<size_t>(::flistxattr(fd, nullptr, 0)) + 1);
+      n = ::flistxattr(fd, names.data(), names.size());
+    }
+    if (n < 0) {
+      return errno == ENOTSUP ? Status{} : base::sys_error(errno, "list xattrs of " + path);
+    }
+    for (size_t i = 0; i < static_cast<size_t>(n);) {
+      const std::string key = names.c_str() + i;
+      i += key.size() + 1;
+      if (key.rfind("trusted.overlay.", 0) == 0) {
+        continue;
+      }
+      std::string value(65536, '\0');
+      const ssize_t len = ::fgetxattr(fd, key.c_str(), value.data(), value.size());
+      if (len >= 0) {
+        archive_entry_xattr_add_entry(e, key.c_str(), value.data(), static_cast<size_t>(len));
+      }
+    }
+    return {};
+  }
+
+  std::unique_ptr<archive, WriteDeleter> a_;
+  SinkState state_;
+  std::map<std::pair<dev_t, ino_t>, std::string> links_;  // first path of each linked inode
+};
+
+}  // namespace
+
+Status write_diff_tar(const fs::path& upper, const DiffSink& sink) {
+  UniqueFd root(::open(upper.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!root.valid()) {
+    return base::sys_error(errno, "open " + upper.string());
+  }
+  DiffWriter w(sink);
+  DIND_TRY(w.walk(root.get(), ""));
+  return w.close();
+}
+
+bool diff_is_empty(const fs::path& upper) {
+  std::error_code ec;
+  return fs::is_empty(upper, ec) || ec;
+}
+
+Result<LayerInfo> commit_diff(LayerStore& layers, const fs::path& upper,
+                              const std::optional<std::string>& parent, ContentStore* keep_tar) {
+  int p[2];
+  if (::pipe2(p, O_CLOEXEC) != 0) {
+    return base::sys_error(errno, "pipe");
+  }
+  UniqueFd in(p[0]);
+  auto out = std::make_shared<UniqueFd>(p[1]);
+  Status written;
+  std::thread writer([&written, out, upper] {
+    written = write_diff_tar(upper, [&](std::string_view chunk) -> Status {
+      while (!chunk.empty()) {
+        const ssize_t n = ::write(out->get(), chunk.data(), chunk.size());
+        if (n < 0 && errno == EINTR) {
+          continue;
+        }
+        if (n < 0) {
+          return base::sys_error(errno, "write the layer tar");
+        }
+        chunk.remove_prefix(static_cast<size_t>(n));
+      }
+      return {};
+    });
+    out->reset();  // EOF for the reader
+  });
+  auto info = layers.register_layer(in.get(), parent, std::nullopt, keep_tar);
+  in.reset();  // a writer still going meets EPIPE and stops
+  writer.join();
+  if (!written) {
+    return std::move(written).error().with_context("commit");
+  }
+  return info;
+}
+
+}  // namespace dind::image
