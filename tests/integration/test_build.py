@@ -350,3 +350,80 @@ except docker.errors.BuildError as e:
     assert docker(daemon, "run", "--rm", "built/compose:1").stdout == "composed\n"
     docker(daemon, "rmi", "built/sdk:1", "built/compose:1")
     no_containers_left(daemon)
+
+
+REFERENCE_DOCKERFILE = """\
+ARG BASE=busybox:test
+FROM $BASE AS builder
+ARG GREETING=hi
+ENV STAGE=builder
+WORKDIR /src
+RUN echo "$GREETING from builder" > out.txt
+FROM ${BASE}
+ARG BASE
+MAINTAINER someone@example.com
+ENV APP_HOME=/app PATH=/usr/bin:/bin
+LABEL org.example.name="the app" version=1
+WORKDIR $APP_HOME
+COPY --from=builder /src/out.txt ./
+COPY --chown=app:app greeting.txt owned.txt
+ADD greeting.txt /added/
+SHELL ["/bin/sh", "-e", "-c"]
+RUN echo shell > /app/shell.txt
+USER app
+EXPOSE 8080/tcp 9090
+VOLUME ["/data"]
+STOPSIGNAL SIGUSR1
+HEALTHCHECK --interval=5s --timeout=2s --retries=4 CMD test -f /app/out.txt
+ONBUILD RUN echo triggered > /tmp/onbuild
+ENTRYPOINT ["cat"]
+CMD ["/app/out.txt"]
+"""
+
+
+def normalized_image(docker_fn, name):
+    """What both engines must agree on: the history (the COPY/ADD content
+    hashes aside, which dockerd computes with its tarsum), the number of
+    layers, and the config."""
+    import re
+    info = json.loads(docker_fn("image", "inspect", name))[0]
+    history = json.loads("[" + ",".join(docker_fn("history", "--no-trunc", "--format", "{{json .}}", name)
+                                        .splitlines()) + "]")
+    # (Sizes are not compared: dockerd counts a layer's file bytes, we the tar's.)
+    steps = [re.sub(r"(file|dir|multi):[0-9a-f]{64}", r"\1:HASH", h["CreatedBy"]) for h in history]
+    cfg = {k: v for k, v in info["Config"].items() if k not in ("Image", "Hostname")}
+    ccmd = info.get("ContainerConfig", {}).get("Cmd")
+    ccmd = [re.sub(r"(file|dir|multi):[0-9a-f]{64}", r"\1:HASH", c) for c in ccmd or []]
+    return {"steps": steps, "config": cfg, "container_cmd": ccmd, "author": info["Author"],
+            "layers": len(info["RootFS"]["Layers"])}
+
+
+@pytest.mark.skipif(not os.path.exists("/usr/sbin/dockerd"), reason="Debian's dockerd is not installed")
+def test_same_image_as_dockerd_classic_builder(daemon, tmp_path):
+    """The reference: Debian's dockerd 20.10 builds the same Dockerfile from
+    the same base in the same run; history, layers and config must match."""
+    import sys
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "bench" / "lib"))
+    from dockerd import Dockerd
+    ctx = write(tmp_path / "ctx", {"Dockerfile": REFERENCE_DOCKERFILE, "greeting.txt": "owned\n"})
+    ours = lambda *a: docker(daemon, *a, cli="/usr/bin/docker").stdout  # noqa: E731  (API 1.41: ContainerConfig)
+    build(daemon, ctx, "--network", "none", "-t", "ref/app:1", "--build-arg", "GREETING=hello", cli="/usr/bin/docker")
+    mine = normalized_image(ours, "ref/app:1")
+    with Dockerd() as d:
+        env = {"PATH": os.environ["PATH"], "DOCKER_HOST": f"unix://{d.socket}", "DOCKER_BUILDKIT": "0",
+               "DOCKER_CONFIG": str(tmp_path)}
+
+        def theirs(*a):
+            p = subprocess.run(["/usr/bin/docker", *a], env=env, capture_output=True, text=True, timeout=180)
+            assert p.returncode == 0, p.stdout + p.stderr
+            return p.stdout
+        bb = tmp_path / "bb.tar"
+        docker(daemon, "save", "-o", str(bb), BASE)
+        theirs("load", "-i", str(bb))
+        theirs("build", "--network", "none", "-t", "ref/app:1", "--build-arg", "GREETING=hello", str(ctx))
+        reference = normalized_image(theirs, "ref/app:1")
+    assert mine["steps"] == reference["steps"]
+    assert mine["config"] == reference["config"]
+    assert mine["container_cmd"] == reference["container_cmd"]
+    assert (mine["author"], mine["layers"]) == (reference["author"], reference["layers"])
+    docker(daemon, "rmi", "ref/app:1")

@@ -73,7 +73,7 @@ TEST_CASE("metadata instructions change the config and give dockerd's comments",
   CHECK(apply(ins("workdir", {"/srv"}), s) == "WORKDIR /srv");
   CHECK(apply(ins("workdir", {"sub"}), s) == "WORKDIR /srv/sub");
   CHECK(apply(ins("stopsignal", {"SIGINT"}), s) == "STOPSIGNAL SIGINT");
-  CHECK(apply(ins("shell", {"/bin/bash", "-c"}, true), s) == "SHELL [\"/bin/bash\" \"-c\"]");
+  CHECK(apply(ins("shell", {"/bin/bash", "-c"}, true), s) == "SHELL [/bin/bash -c]");
   CHECK(apply(ins("cmd", {"run it"}), s) == "CMD [\"/bin/bash\" \"-c\" \"run it\"]");
   CHECK(apply(ins("onbuild", {"RUN echo hi"}), s) == "ONBUILD RUN echo hi");
   CHECK(apply(ins("healthcheck", {"CMD", "true"}, false, {{"interval", "5s"}, {"retries", "3"}}), s) ==

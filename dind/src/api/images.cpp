@@ -571,8 +571,9 @@ void add_image_routes(Router& router, ImageContext ctx) {
                                           : "0001-01-01T00:00:00Z"}}}};
     if (req.version < ApiVersion{1, 44}) {
       j["VirtualSize"] = s->size;
-      j["Container"] = "";
-      j["ContainerConfig"] = json::object();
+      // Removed in 1.44; a built image has them (its step's container).
+      j["Container"] = cfg.value("container", "");
+      j["ContainerConfig"] = cfg.value("container_config", json::object());
     }
     reply(Response::json(200, dump(j)));
   });

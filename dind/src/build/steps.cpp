@@ -132,10 +132,11 @@ Result<std::string> apply_arg(const Instruction& ins, StageState& s, char escape
         return std::move(v).error();
       }
       def = *v;
-    } else if (auto g = s.args.global.find(name); g != s.args.global.end()) {
-      def = g->second;  // a global ARG redeclared: its value
     }
     std::optional<std::string> value = def;
+    if (auto g = s.args.global.find(name); !def && g != s.args.global.end()) {
+      value = g->second;  // a global ARG redeclared: its value (not in the comment)
+    }
     if (auto given = s.args.given.find(name); given != s.args.given.end() && given->second) {
       value = given->second;
     }
@@ -381,7 +382,11 @@ Result<std::string> apply_metadata(const Instruction& ins, StageState& s, char e
       return bad(ins, "SHELL requires the arguments to be in JSON form");
     }
     s.config.shell = ins.args;
-    return "SHELL " + go_quote_list(ins.args);
+    std::string list;  // dockerd formats it with %v: [/bin/sh -c]
+    for (const auto& a : ins.args) {
+      list += (list.empty() ? "" : " ") + a;
+    }
+    return "SHELL [" + list + "]";
   }
   if (cmd == "onbuild") {
     if (ins.args.empty()) {
