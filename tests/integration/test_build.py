@@ -427,3 +427,34 @@ def test_same_image_as_dockerd_classic_builder(daemon, tmp_path):
     assert mine["container_cmd"] == reference["container_cmd"]
     assert (mine["author"], mine["layers"]) == (reference["author"], reference["layers"])
     docker(daemon, "rmi", "ref/app:1")
+
+
+def test_cache_from_a_loaded_image(daemon, tmp_path):
+    """CI's pattern: the previous image comes back without its intermediate
+    images (docker load, or a pull), and --cache-from reuses its steps."""
+    ctx = write(tmp_path / "ctx", {
+        "Dockerfile": "FROM busybox:test\nENV MODE=cached\nCOPY a.txt /a.txt\nRUN cat /a.txt > /b.txt\n"
+                      "WORKDIR /w\nCMD [\"cat\", \"/b.txt\"]\n",
+        "a.txt": "from cache\n"})
+    build(daemon, ctx, "-t", "built/cachefrom:1")
+    archive = tmp_path / "img.tar"
+    docker(daemon, "save", "-o", str(archive), "built/cachefrom:1")
+    docker(daemon, "rmi", "built/cachefrom:1")
+    docker(daemon, "load", "-i", str(archive))
+    plain = build(daemon, ctx, "-t", "built/cachefrom:plain")
+    assert "Using cache" not in plain.stdout
+    docker(daemon, "rmi", "built/cachefrom:plain")
+    cached = build(daemon, ctx, "--cache-from", "built/cachefrom:1", "-t", "built/cachefrom:2")
+    assert cached.stdout.count(" ---> Using cache") == 5, cached.stdout
+    assert "Running in" not in cached.stdout
+    assert docker(daemon, "run", "--rm", "built/cachefrom:2").stdout == "from cache\n"
+    mine, source = inspect(daemon, "built/cachefrom:2"), inspect(daemon, "built/cachefrom:1")
+    assert mine["RootFS"]["Layers"] == source["RootFS"]["Layers"]
+    assert mine["Config"]["Cmd"] == ["cat", "/b.txt"] and mine["Config"]["WorkingDir"] == "/w"
+    # A changed file: the cache holds until its COPY.
+    (ctx / "a.txt").write_text("changed\n")
+    partly = build(daemon, ctx, "--cache-from", "built/cachefrom:1", "-t", "built/cachefrom:3")
+    assert partly.stdout.count(" ---> Using cache") == 1, partly.stdout
+    assert docker(daemon, "run", "--rm", "built/cachefrom:3").stdout == "changed\n"
+    docker(daemon, "rmi", "built/cachefrom:1", "built/cachefrom:2", "built/cachefrom:3")
+    no_containers_left(daemon)

@@ -90,6 +90,10 @@ class Build {
   std::string maintainer_;
   int step_ = 0, steps_ = 0;
   std::map<std::string, std::string> stage_images_;  // name or index -> image ID
+  std::vector<std::string> cache_sources_;  // --cache-from images' configs
+  // --cache-from: an image for the step restored from a source image whose
+  // history continues the current image's with this step.
+  std::optional<std::string> restore_from_sources(const StageState& s, const model::Config& probe);
   std::string last_image_;
 };
 

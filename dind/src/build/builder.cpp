@@ -250,6 +250,15 @@ Result<BuildResult> Build::run() {
     stages->back().end += 1;
   }
   global_args_.given = options_.build_args;
+  for (const auto& ref : options_.cache_from) {
+    auto id = deps_.images->resolve(ref);
+    auto summary = id ? deps_.images->get(*id) : Result<image::ImageSummary>(id.error());
+    if (!summary) {
+      say("[Warning] --cache-from " + ref + ": " + summary.error().message + "\n");
+      continue;
+    }
+    cache_sources_.push_back(summary->config);
+  }
   size_t first_from = stages->front().from;
   steps_ = static_cast<int>(first_from);
   for (size_t k = 0; k < stages->size(); ++k) {

@@ -62,7 +62,72 @@ std::optional<std::string> Build::probe_cache(const StageState& s, const model::
       best_created = created;
     }
   }
+  if (!best && !cache_sources_.empty()) {
+    best = restore_from_sources(s, probe);
+  }
   return best;
+}
+
+std::optional<std::string> Build::restore_from_sources(const StageState& s,
+                                                       const model::Config& probe) {
+  const json parent = s.base_config.empty() ? scratch_config() : json::parse(s.base_config, nullptr, false);
+  const json parent_history = parent.value("history", json::array());
+  const json parent_diffs = parent.value("rootfs", json::object()).value("diff_ids", json::array());
+  std::string created_by;
+  for (const auto& part : probe.cmd.value_or(model::Strings{})) {
+    created_by += (created_by.empty() ? "" : " ") + part;
+  }
+  const size_t h = parent_history.size();
+  for (const auto& text : cache_sources_) {
+    const json target = json::parse(text, nullptr, false);
+    if (!target.is_object()) {
+      continue;
+    }
+    const json history = target.value("history", json::array());
+    const json diffs = target.value("rootfs", json::object()).value("diff_ids", json::array());
+    // dockerd's rule: the source's history continues the parent's exactly,
+    // its layers start with the parent's, and its next entry is this step.
+    if (history.size() <= h || parent_diffs.size() > diffs.size()) {
+      continue;
+    }
+    bool prefix = true;
+    for (size_t i = 0; i < h && prefix; ++i) {
+      prefix = history[i] == parent_history[i];
+    }
+    for (size_t i = 0; i < parent_diffs.size() && prefix; ++i) {
+      prefix = diffs[i] == parent_diffs[i];
+    }
+    if (!prefix || history[h].value("created_by", "") != created_by) {
+      continue;
+    }
+    // The step's layer: the source's layer of that history entry.
+    json cfg = parent;
+    cfg["history"] = parent_history;
+    cfg["history"].push_back(history[h]);
+    if (!history[h].value("empty_layer", false)) {
+      size_t layer = 0;
+      for (size_t i = 0; i < h; ++i) {
+        layer += history[i].value("empty_layer", false) ? 0 : 1;
+      }
+      if (layer >= diffs.size()) {
+        continue;
+      }
+      cfg["rootfs"]["diff_ids"] = parent_diffs;
+      cfg["rootfs"]["diff_ids"].push_back(diffs[layer]);
+    }
+    model::Config run = s.config;
+    run.image = s.image_id;
+    cfg.erase("container");
+    cfg["config"] = model::encode_config(run);
+    cfg["container_config"] = model::encode_config(probe);
+    cfg["created"] = history[h].value("created", cfg.value("created", ""));
+    std::lock_guard lock(*deps_.mutations);
+    auto id = deps_.images->add(cfg.dump(), s.image_id);
+    if (id) {
+      return *id;
+    }
+  }
+  return std::nullopt;
 }
 
 Status Build::use_cached(StageState& s, const std::string& id) {
