@@ -458,3 +458,28 @@ def test_cache_from_a_loaded_image(daemon, tmp_path):
     assert docker(daemon, "run", "--rm", "built/cachefrom:3").stdout == "changed\n"
     docker(daemon, "rmi", "built/cachefrom:1", "built/cachefrom:2", "built/cachefrom:3")
     no_containers_left(daemon)
+
+
+def test_builder_prune_drops_only_what_nothing_holds(daemon, tmp_path):
+    docker(daemon, "builder", "prune", "-f")  # what other tests left
+    ctx = write(tmp_path / "ctx", {"Dockerfile": "FROM busybox:test\nCOPY a.txt /a\nRUN echo step > /s\n",
+                                   "a.txt": "kept\n"})
+    build(daemon, ctx, "-t", "built/prune:kept")
+    failing = write(tmp_path / "failing", {"Dockerfile": "FROM busybox:test\nCOPY a.txt /a\nENV LEFT=over\nRUN exit 1\n",
+                                           "a.txt": "orphan\n"})
+    assert build(daemon, failing, check=False).returncode == 1
+    orphans = [i for i in docker(daemon, "images", "-aq", "--no-trunc").stdout.split()
+               if docker(daemon, "image", "inspect", "--format", "{{.Parent}}", i).stdout.strip()
+               and not json.loads(docker(daemon, "image", "inspect", i).stdout)[0]["RepoTags"]]
+    p = docker(daemon, "builder", "prune", "-f")
+    assert "Total reclaimed space:" in p.stdout, p.stdout
+    left = docker(daemon, "images", "-aq", "--no-trunc").stdout.split()
+    # The failed build's two steps are gone; the tagged image and its steps stay.
+    gone = [o for o in orphans if o not in left]
+    assert len(gone) == 2, (orphans, left, p.stdout)
+    assert all(g[7:19] in p.stdout for g in gone)
+    again = build(daemon, ctx, "-t", "built/prune:kept")
+    assert again.stdout.count(" ---> Using cache") == 2
+    code, body = api(daemon, "POST", "/build/prune")
+    assert code == 200 and json.loads(body) == {"CachesDeleted": None, "SpaceReclaimed": 0}
+    docker(daemon, "rmi", "built/prune:kept")

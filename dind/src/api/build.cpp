@@ -307,6 +307,25 @@ void add_build_routes(Router& router, BuildContext ctx) {
         });
       },
       upload);
+  // The build cache here is the builder's images: prune drops those nothing
+  // holds (images still under a tag keep their steps cached).
+  router.add("POST", "/build/prune", [ctx](Request, Reply reply) {
+    ctx.threads->post([ctx, reply] {
+      uint64_t reclaimed = 0;
+      Result<image::ImageStore::Removal> removed = image::ImageStore::Removal{};
+      {
+        std::lock_guard lock(*ctx.mutations);
+        removed = ctx.images->prune_built(ctx.in_use, reclaimed);
+      }
+      if (!removed) {
+        reply(error_response(removed.error()));
+        return;
+      }
+      json body = {{"CachesDeleted", removed->deleted.empty() ? json(nullptr) : json(removed->deleted)},
+                   {"SpaceReclaimed", reclaimed}};
+      reply(Response::json(200, body.dump() + "\n"));
+    });
+  });
   router.add("POST", "/session", [](Request, Reply reply) {
     reply(error_response(400, kNoBuildKit));
   });

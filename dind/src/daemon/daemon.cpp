@@ -321,7 +321,8 @@ int run_daemon(DaemonConfig config) {
   build::Builder builder(bdeps);
   base::WorkerPool build_workers(4);
   api::add_build_routes(router, api::BuildContext{&builder, &build_workers,
-                                                  fs::path(config.data_root) / "tmp"});
+                                                  fs::path(config.data_root) / "tmp", images->get(),
+                                                  mutations, image_ctx.in_use});
   api::add_container_routes(
       router, api::ContainerContext{*containers, networks->get(), &container_workers, &query_workers});
   api::add_volume_routes(router, api::VolumeContext{&volumes, &container_workers});

@@ -440,6 +440,49 @@ Result<ImageStore::Removal> ImageStore::remove(
     }
     DIND_TRY(save_locked());
   }
+  collect_garbage();
+  return out;
+}
+
+Result<ImageStore::Removal> ImageStore::prune_built(const InUse& in_use, uint64_t& reclaimed) {
+  Removal out;
+  std::set<std::string> before = referenced_layers();
+  {
+    std::lock_guard lock(mu_);
+    for (bool again = true; again;) {
+      again = false;
+      for (auto it = parents_.begin(); it != parents_.end(); ++it) {
+        const std::string id = it->first;
+        if (!images_.count(id) || prunable_holds_locked(id, in_use)) {
+          continue;
+        }
+        images_.erase(id);
+        tag_times_.erase(id);
+        parents_.erase(it);
+        out.deleted.push_back(id);
+        again = true;  // its parent may be free now
+        break;
+      }
+    }
+    if (out.deleted.empty()) {
+      return out;
+    }
+    DIND_TRY(save_locked());
+  }
+  const std::set<std::string> after = referenced_layers();
+  reclaimed = 0;
+  for (const auto& chain : before) {
+    if (!after.count(chain)) {
+      if (auto info = layers_->get(chain)) {
+        reclaimed += info->size;
+      }
+    }
+  }
+  collect_garbage();
+  return out;
+}
+
+void ImageStore::collect_garbage() {
   (void)layers_->gc(referenced_layers());
   // Configs and kept layer tars of what no image references any more.
   std::set<std::string> blobs;
@@ -465,7 +508,6 @@ Result<ImageStore::Removal> ImageStore::remove(
   if (blob_sources_) {
     blob_sources_->gc(live_diffs);
   }
-  return out;
 }
 
 }  // namespace dind::image

@@ -8,6 +8,7 @@
 #include "dind/api/router.hpp"
 #include "dind/base/worker_pool.hpp"
 #include "dind/build/builder.hpp"
+#include "dind/image/image_store.hpp"
 
 namespace dind::api {
 
@@ -15,6 +16,9 @@ struct BuildContext {
   build::Builder* builder = nullptr;
   base::WorkerPool* threads = nullptr;    // builds block for their whole length
   std::filesystem::path scratch;          // contexts are extracted below it
+  image::ImageStore* images = nullptr;    // POST /build/prune
+  std::shared_ptr<std::mutex> mutations;  // held while images are deleted
+  image::ImageStore::InUse in_use;
 };
 
 void add_build_routes(Router& router, BuildContext ctx);

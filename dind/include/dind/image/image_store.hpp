@@ -69,6 +69,11 @@ class ImageStore {
   // in_use: the ID of a container using the image, if any.
   using InUse = std::function<std::optional<std::string>(const std::string& image_id)>;
   base::Result<Removal> remove(std::string_view name, bool force, const InUse& in_use);
+  // docker builder prune: images the builder made (they have a recorded
+  // parent) that nothing holds any more (no reference, no child, no
+  // container): a failed build's last step, a build whose tag moved on.
+  // `reclaimed`: the bytes of the layers that went with them.
+  base::Result<Removal> prune_built(const InUse& in_use, uint64_t& reclaimed);
   // Layers referenced by any image (for layer gc).
   std::set<std::string> referenced_layers() const;
   // The kept compressed blobs of live layers survive the blob gc of remove.
@@ -82,6 +87,8 @@ class ImageStore {
   // Whether something keeps a parent of a deleted image: a reference, a
   // child, a container.
   bool prunable_holds_locked(const std::string& id, const InUse& in_use) const;
+  // Layers, configs and kept blobs no image references any more.
+  void collect_garbage();
 
   std::filesystem::path root_;
   ContentStore* content_ = nullptr;
