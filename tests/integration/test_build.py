@@ -276,10 +276,10 @@ COPY *.md /docs/
 
 
 @pytest.mark.parametrize("dockerfile,message", [
-    ("FROM busybox:test\nFOO bar\n", "Dockerfile parse error line 2: unknown instruction: FOO"),
+    ("FROM busybox:test\nFOO bar\n", "dockerfile parse error line 2: unknown instruction: FOO"),
     ("RUN echo no from\n", "no build stage in current context"),
     ("FROM busybox:test\nCOPY missing.txt /\n", "file not found in build context or excluded by .dockerignore"),
-    ("FROM busybox:test\nCOPY ../outside /\n", "Forbidden path outside the build context"),
+    ("FROM busybox:test\nCOPY ../outside /\n", "COPY failed: forbidden path outside the build context: ../outside ()"),
     ("FROM busybox:test\nCOPY escape/passwd /x\n", "file not found in build context"),
     ("FROM busybox:test\nCOPY --chown=nosuchuser a.txt /\n", "unable to convert uid/gid chown string"),
     ("FROM busybox:test\nCOPY a.txt b.txt /dest\n", "the destination must be a directory and end with a /"),

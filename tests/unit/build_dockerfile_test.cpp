@@ -62,7 +62,7 @@ void check_rows(const std::vector<Row>& rows) {
 }
 
 std::string err(int line, const std::string& reason) {
-  return "Dockerfile parse error line " + std::to_string(line) + ": " + reason;
+  return "dockerfile parse error line " + std::to_string(line) + ": " + reason;
 }
 
 }  // namespace
@@ -358,7 +358,7 @@ TEST_CASE("Dockerfile lines longer than Docker's scanner allows", "[build][docke
   auto r = parse_dockerfile("FROM a\nRUN " + std::string(70000, 'x') + "\n");
   REQUIRE_FALSE(r.ok());
   CHECK(r.error().message ==
-        "Dockerfile parse error line 2: dockerfile line greater than max allowed size of 65535");
+        "dockerfile parse error line 2: dockerfile line greater than max allowed size of 65535");
 }
 
 TEST_CASE("Instruction::flag finds a flag's value", "[build][dockerfile]") {
@@ -391,7 +391,7 @@ TEST_CASE("ONBUILD triggers parse again with parse_instruction", "[build][docker
   auto bad = parse_instruction("WORKDIR", '\\', 7);
   REQUIRE_FALSE(bad.ok());
   CHECK(bad.error().message ==
-        "Dockerfile parse error line 7: WORKDIR requires exactly one argument");
+        "dockerfile parse error line 7: WORKDIR requires exactly one argument");
   auto windows = parse_instruction("RUN dir c:\\", '`', 2);
   REQUIRE(windows.ok());
   CHECK(windows->args == std::vector<std::string>{"dir c:\\"});

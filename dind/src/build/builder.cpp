@@ -150,7 +150,7 @@ Result<std::vector<Build::StagePlan>> Build::plan_stages(std::vector<bool>& need
         p.name = lower(ins[i].args[2]);
       } else if (ins[i].args.size() != 1) {
         return make_error(ErrorKind::kInvalidArgument,
-                          "Dockerfile parse error line " + std::to_string(ins[i].line) +
+                          "dockerfile parse error line " + std::to_string(ins[i].line) +
                               ": FROM requires either one or three arguments");
       }
       if (!stages.empty()) {
@@ -164,9 +164,7 @@ Result<std::vector<Build::StagePlan>> Build::plan_stages(std::vector<bool>& need
       }
       stages.push_back(p);
     } else if (stages.empty() && ins[i].command != "arg") {
-      return make_error(ErrorKind::kInvalidArgument,
-                        "Dockerfile parse error line " + std::to_string(ins[i].line) +
-                            ": no build stage in current context");
+      return make_error(ErrorKind::kInvalidArgument, "no build stage in current context");
     }
   }
   if (stages.empty()) {
@@ -445,7 +443,7 @@ Status Build::dispatch(const Instruction& ins, StageState& s) {
   for (const auto& [flag, value] : ins.flags) {
     if (!flag_allowed(ins.command, flag)) {
       return make_error(ErrorKind::kInvalidArgument,
-                        "Dockerfile parse error line " + std::to_string(ins.line) +
+                        "dockerfile parse error line " + std::to_string(ins.line) +
                             ": Unknown flag: " + flag +
                             (ins.command == "run" ? " (RUN flags need BuildKit)" : ""));
     }

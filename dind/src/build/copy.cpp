@@ -420,7 +420,7 @@ Result<std::vector<CopySource>> resolve_sources(const SourceRoot& root,
     auto comps = clean_components(pattern);
     if (!comps) {
       return make_error(ErrorKind::kInvalidArgument,
-                        "Forbidden path outside the build context: " + pattern + " ()");
+                        what + " failed: forbidden path outside the build context: " + pattern + " ()");
     }
     std::vector<std::string> found;
     DIND_TRY(glob(root, *comps, 0, "", found));

@@ -141,7 +141,7 @@ class Parser {
  private:
   base::Error error_at(int line, const base::Error& e) const {
     return make_error(ErrorKind::kInvalidArgument,
-                      "Dockerfile parse error line " + std::to_string(line) + ": " + e.message);
+                      "dockerfile parse error line " + std::to_string(line) + ": " + e.message);
   }
   int line_number() const { return first_line_ + consumed_ - 1; }  // of the last line taken
   bool more() const { return pos_ < text_.size(); }
@@ -317,7 +317,7 @@ Result<Dockerfile> parse_dockerfile(std::string_view text) {
 Result<Instruction> parse_instruction(std::string_view text, char escape, int line) {
   DIND_ASSIGN_OR_RETURN(Dockerfile file, Parser(text, escape, false, line).run());
   if (file.instructions.size() != 1) {
-    return make_error(ErrorKind::kInvalidArgument, "Dockerfile parse error line " +
+    return make_error(ErrorKind::kInvalidArgument, "dockerfile parse error line " +
                                                        std::to_string(line) +
                                                        ": expected one instruction, found " +
                                                        std::to_string(file.instructions.size()));

@@ -11,7 +11,7 @@
 //
 // Variables are NOT expanded here (the builder expands with the build's
 // environment at dispatch: see shell_word.hpp). Errors are kInvalidArgument
-// with Docker's words, and name the line: "Dockerfile parse error line 3:
+// with Docker's words, and name the line: "dockerfile parse error line 3:
 // unknown instruction: FOO".
 
 #include <string>
