@@ -92,6 +92,24 @@ Result<fs::path> write_temp(const fs::path& path, std::string_view data, mode_t 
 
 }  // namespace
 
+Status read_chunks(int fd, const std::function<Status(std::string_view)>& sink,
+                   const std::string& what) {
+  std::vector<char> buf(256 * 1024);
+  for (;;) {
+    const ssize_t n = ::read(fd, buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n < 0) {
+      return sys_error(errno, "read " + what);
+    }
+    if (n == 0) {
+      return {};
+    }
+    DIND_TRY(sink(std::string_view(buf.data(), static_cast<size_t>(n))));
+  }
+}
+
 Result<std::string> read_file(const fs::path& path, size_t max_bytes) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) {

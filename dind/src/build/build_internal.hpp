@@ -47,6 +47,9 @@ class Build {
   base::Status run_step(const Instruction& ins, StageState& s);
   // A container for a step's "Running in" (metadata steps, WORKDIR): its ID.
   base::Result<std::string> create_step_container(const model::Config& config);
+  // The same for a step that runs nothing; "" on scratch (no image to make
+  // a container of).
+  base::Result<std::string> nop_container(const StageState& s, const model::Config& probe);
   void remove_step_container(const std::string& id, bool failed);
 
   // commit.cpp: the cache probe and the commit of a step.

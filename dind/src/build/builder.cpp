@@ -469,32 +469,17 @@ Status Build::metadata_step(const Instruction& ins, StageState& s) {
   if (!comment) {
     return std::move(comment).error();
   }
-  model::Config probe = s.config;
-  probe.cmd = shell_of(s.config);
-  probe.cmd->push_back("#(nop) ");
-  probe.cmd->push_back(*comment);
-  probe.image = s.image_id;
-  StepCommit step;
-  step.created_by = "";
-  for (const auto& part : *probe.cmd) {
-    step.created_by += (step.created_by.empty() ? "" : " ") + part;
-  }
+  const model::Config probe = nop_probe(s, *comment, true);
   if (auto hit = probe_cache(s, probe)) {
     return use_cached(s, *hit);
   }
-  std::string container;
-  if (!s.image_id.empty()) {
-    auto id = create_step_container(probe);
-    if (!id) {
-      return std::move(id).error();
-    }
-    container = *id;
+  auto container = nop_container(s, probe);
+  if (!container) {
+    return std::move(container).error();
   }
-  step.probe = probe;
-  step.container_id = container;
-  auto st = commit(s, std::move(step));
-  if (!container.empty()) {
-    remove_step_container(container, !st.ok());
+  auto st = commit(s, StepCommit{probe, *container, join_words(*probe.cmd), std::nullopt});
+  if (!container->empty()) {
+    remove_step_container(*container, !st.ok());
   }
   return st;
 }

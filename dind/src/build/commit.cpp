@@ -73,10 +73,7 @@ std::optional<std::string> Build::restore_from_sources(const StageState& s,
   const json parent = s.base_config.empty() ? scratch_config() : json::parse(s.base_config, nullptr, false);
   const json parent_history = parent.value("history", json::array());
   const json parent_diffs = parent.value("rootfs", json::object()).value("diff_ids", json::array());
-  std::string created_by;
-  for (const auto& part : probe.cmd.value_or(model::Strings{})) {
-    created_by += (created_by.empty() ? "" : " ") + part;
-  }
+  const std::string created_by = join_words(probe.cmd.value_or(model::Strings{}));
   const size_t h = parent_history.size();
   for (const auto& text : cache_sources_) {
     const json target = json::parse(text, nullptr, false);

@@ -91,6 +91,16 @@ bool descend_ignored(const SourceRoot& root) {
   return root.ignore != nullptr && root.ignore->has_exceptions();
 }
 
+// Whether a copy leaves the child `name` of `dirfd` (context path `rel`) out.
+bool skip_child(const SourceRoot& root, int dirfd, const std::string& name, const std::string& rel) {
+  if (!ignored(root, rel)) {
+    return false;
+  }
+  struct stat st {};
+  const bool is_dir = ::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
+  return !is_dir || !descend_ignored(root);
+}
+
 // Expands one (cleaned) pattern's components from `i` on below `prefix`.
 Status glob(const SourceRoot& root, const std::vector<std::string>& comps, size_t i,
             const std::string& prefix, std::vector<std::string>& out) {
@@ -126,24 +136,6 @@ Status glob(const SourceRoot& root, const std::vector<std::string>& comps, size_
   return {};
 }
 
-// Feeds a file's bytes to the hash.
-Status hash_file(int fd, base::Sha256& h) {
-  std::vector<char> buf(256 * 1024);
-  for (;;) {
-    const ssize_t n = ::read(fd, buf.data(), buf.size());
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n < 0) {
-      return base::sys_error(errno, "read");
-    }
-    if (n == 0) {
-      return {};
-    }
-    h.update(std::string_view(buf.data(), static_cast<size_t>(n)));
-  }
-}
-
 // One entry's metadata line, then its content (files) or children (dirs).
 Status hash_tree(const SourceRoot& root, int dirfd, const std::string& name,
                  const std::string& rel, const std::string& shown, base::Sha256& h) {
@@ -165,7 +157,13 @@ Status hash_tree(const SourceRoot& root, int dirfd, const std::string& name,
     if (!f.valid()) {
       return base::sys_error(errno, "open " + rel);
     }
-    return hash_file(f.get(), h);
+    return base::read_chunks(
+        f.get(),
+        [&h](std::string_view chunk) {
+          h.update(chunk);
+          return Status{};
+        },
+        rel);
   }
   if (!S_ISDIR(st.st_mode)) {
     return {};
@@ -212,29 +210,22 @@ Status copy_bytes(int in, int out, const std::string& rel) {
       return {};
     }
   }
-  std::vector<char> buf(256 * 1024);
-  for (;;) {
-    const ssize_t n = ::read(in, buf.data(), buf.size());
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n < 0) {
-      return base::sys_error(errno, "read " + rel);
-    }
-    if (n == 0) {
-      return {};
-    }
-    for (ssize_t off = 0; off < n;) {
-      const ssize_t w = ::write(out, buf.data() + off, static_cast<size_t>(n - off));
-      if (w < 0 && errno == EINTR) {
-        continue;
-      }
-      if (w < 0) {
-        return base::sys_error(errno, "write " + rel);
-      }
-      off += w;
-    }
-  }
+  return base::read_chunks(
+      in,
+      [&](std::string_view chunk) -> Status {
+        while (!chunk.empty()) {
+          const ssize_t w = ::write(out, chunk.data(), chunk.size());
+          if (w < 0 && errno == EINTR) {
+            continue;
+          }
+          if (w < 0) {
+            return base::sys_error(errno, "write " + rel);
+          }
+          chunk.remove_prefix(static_cast<size_t>(w));
+        }
+        return {};
+      },
+      rel);
 }
 
 // Removes what is at dest_dir/name unless it is a directory and `keep_dir`.
@@ -286,13 +277,8 @@ Status copy_entry(const SourceRoot& root, int src_dir, const std::string& name,
     }
     for (const auto& n : *names) {
       const std::string child = rel.empty() ? n : rel + "/" + n;
-      if (ignored(root, child)) {
-        struct stat cst {};
-        const bool is_dir = ::fstatat(in.get(), n.c_str(), &cst, AT_SYMLINK_NOFOLLOW) == 0 &&
-                            S_ISDIR(cst.st_mode);
-        if (!is_dir || !descend_ignored(root)) {
-          continue;
-        }
+      if (skip_child(root, in.get(), n, child)) {
+        continue;
       }
       DIND_TRY(copy_entry(root, in.get(), n, child, out.get(), n, owner));
     }
@@ -546,13 +532,8 @@ Status copy_sources(const SourceRoot& root, const std::vector<CopySource>& sourc
       }
       for (const auto& n : *names) {
         const std::string child = s.rel.empty() ? n : s.rel + "/" + n;
-        if (ignored(root, child)) {
-          struct stat cst {};
-          const bool is_dir = ::fstatat(src.get(), n.c_str(), &cst, AT_SYMLINK_NOFOLLOW) == 0 &&
-                              S_ISDIR(cst.st_mode);
-          if (!is_dir || !descend_ignored(root)) {
-            continue;
-          }
+        if (skip_child(root, src.get(), n, child)) {
+          continue;
         }
         DIND_TRY(copy_entry(root, src.get(), n, child, d->get(), n, owner));
       }

@@ -78,21 +78,15 @@ Status Build::workdir_step(const Instruction& ins, StageState& s) {
   if (!comment) {
     return std::move(comment).error();
   }
-  model::Config probe = s.config;
-  probe.cmd = shell_of(s.config);
-  probe.cmd->push_back("#(nop) " + *comment);
-  probe.image = s.image_id;
+  const model::Config probe = nop_probe(s, *comment, false);
   if (auto hit = probe_cache(s, probe)) {
     return use_cached(s, *hit);
   }
-  std::string container;
-  if (!s.image_id.empty()) {
-    auto id = create_step_container(probe);
-    if (!id) {
-      return std::move(id).error();
-    }
-    container = *id;
+  auto made = nop_container(s, probe);
+  if (!made) {
+    return std::move(made).error();
   }
+  const std::string container = *made;
   // The directory, made in a scratch root file system of the image.
   Status st;
   {
@@ -107,11 +101,7 @@ Status Build::workdir_step(const Instruction& ins, StageState& s) {
       st = root.close();
     }
     if (st) {
-      StepCommit step{probe, container, "", root.upper().string()};
-      for (const auto& part : *probe.cmd) {
-        step.created_by += (step.created_by.empty() ? "" : " ") + part;
-      }
-      st = commit(s, std::move(step));
+      st = commit(s, StepCommit{probe, container, join_words(*probe.cmd), root.upper().string()});
     }
   }
   if (!container.empty()) {
@@ -211,14 +201,13 @@ Status Build::copy_step(const Instruction& ins, StageState& s) {
   if (!sum) {
     return std::move(sum).error();
   }
-  model::Config probe = s.config;
-  probe.cmd = shell_of(s.config);
   // dockerd writes the --chown value straight before the hash, no space.
   const std::string* chown_flag = ins.flag("chown");
-  probe.cmd->push_back("#(nop) " + what + " " +
-                       (chown_flag ? "--chown=" + *chown_flag : std::string()) + *sum + " in " +
-                       dest_word + " ");
-  probe.image = s.image_id;
+  const model::Config probe = nop_probe(
+      s,
+      what + " " + (chown_flag ? "--chown=" + *chown_flag : std::string()) + *sum + " in " +
+          dest_word + " ",
+      false);
   if (auto hit = probe_cache(s, probe)) {
     return use_cached(s, *hit);
   }
@@ -269,11 +258,7 @@ Status Build::copy_step(const Instruction& ins, StageState& s) {
   DIND_TRY(copy_sources(source, *sources, root.fd(), o));
   DIND_TRY(root.close());
   DIND_TRY(from_root.close());
-  StepCommit step{probe, "", "", root.upper().string()};
-  for (const auto& part : *probe.cmd) {
-    step.created_by += (step.created_by.empty() ? "" : " ") + part;
-  }
-  return commit(s, std::move(step));
+  return commit(s, StepCommit{probe, "", join_words(*probe.cmd), root.upper().string()});
 }
 
 }  // namespace dind::build

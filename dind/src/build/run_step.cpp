@@ -62,14 +62,6 @@ class StepOutput : public base::RawStream {
   bool ended_ = false;
 };
 
-std::string joined(const model::Strings& v) {
-  std::string out;
-  for (const auto& p : v) {
-    out += (out.empty() ? "" : " ") + p;
-  }
-  return out;
-}
-
 // "<<EOF", "<<-EOF", "<<'EOF'", "<<\"EOF\"" alone on the line.
 bool is_bare_heredoc(const std::string& line, const std::vector<Heredoc>& heredocs) {
   if (heredocs.size() != 1) {
@@ -119,6 +111,13 @@ Result<std::string> Build::create_step_container(const model::Config& config) {
   }
   say(" ---> Running in " + short_id(created->id) + "\n");
   return created->id;
+}
+
+Result<std::string> Build::nop_container(const StageState& s, const model::Config& probe) {
+  if (s.image_id.empty()) {
+    return std::string();
+  }
+  return create_step_container(probe);
 }
 
 void Build::remove_step_container(const std::string& id, bool failed) {
@@ -222,13 +221,13 @@ Status Build::run_step(const Instruction& ins, StageState& s) {
   }
   if (st && code != 0) {
     failed_code_ = code;
-    st = make_error(ErrorKind::kFailedPrecondition, "The command '" + joined(cmd) +
+    st = make_error(ErrorKind::kFailedPrecondition, "The command '" + join_words(cmd) +
                                                         "' returned a non-zero code: " +
                                                         std::to_string(code));
   }
   if (st) {
     const auto upper = deps_.layers->root() / "mounts" / *id / "diff";
-    st = commit(s, StepCommit{probe, *id, joined(save_cmd), upper.string()});
+    st = commit(s, StepCommit{probe, *id, join_words(save_cmd), upper.string()});
   }
   remove_step_container(*id, !st.ok());
   return st;

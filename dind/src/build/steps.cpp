@@ -527,6 +527,27 @@ Result<int64_t> parse_go_duration(const std::string& text) {
   return static_cast<int64_t>(std::llround(total));
 }
 
+std::string join_words(const model::Strings& words) {
+  std::string out;
+  for (const auto& w : words) {
+    out += (out.empty() ? "" : " ") + w;
+  }
+  return out;
+}
+
+model::Config nop_probe(const StageState& s, const std::string& comment, bool two_words) {
+  model::Config probe = s.config;
+  probe.cmd = shell_of(s.config);
+  if (two_words) {
+    probe.cmd->push_back("#(nop) ");
+    probe.cmd->push_back(comment);
+  } else {
+    probe.cmd->push_back("#(nop) " + comment);
+  }
+  probe.image = s.image_id;
+  return probe;
+}
+
 std::string join_workdir(const std::string& current, const std::string& next) {
   std::string path = next.empty() || next[0] == '/' ? next : (current.empty() ? "/" : current) + "/" + next;
   // Clean: drop empty and "." components, resolve "..".

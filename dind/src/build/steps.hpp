@@ -64,6 +64,14 @@ std::string go_duration(int64_t nanos);
 // Parses a Dockerfile duration flag ("30s", "1m30s", "1.5h"); Go's rules.
 base::Result<int64_t> parse_go_duration(const std::string& s);
 
+// The words joined with spaces (a history's created_by from a step's Cmd).
+std::string join_words(const model::Strings& words);
+
+// The config of a step that runs nothing: the shell, then "#(nop) " and the
+// comment as two words (metadata steps: created_by gets two spaces) or as
+// one (WORKDIR, COPY, ADD: one space), as dockerd writes them.
+model::Config nop_probe(const StageState& s, const std::string& comment, bool two_words);
+
 // WORKDIR's path: absolute, joined onto the current one when relative, cleaned.
 std::string join_workdir(const std::string& current, const std::string& next);
 

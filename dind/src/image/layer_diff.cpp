@@ -187,22 +187,15 @@ class DiffWriter {
   }
 
   Status data(int fd, const std::string& path) {
-    std::vector<char> buf(256 * 1024);
-    for (;;) {
-      const ssize_t n = ::read(fd, buf.data(), buf.size());
-      if (n < 0 && errno == EINTR) {
-        continue;
-      }
-      if (n < 0) {
-        return base::sys_error(errno, "read " + path);
-      }
-      if (n == 0) {
-        return {};
-      }
-      if (archive_write_data(a_.get(), buf.data(), static_cast<size_t>(n)) < 0) {
-        return failure("write " + path + " into the layer tar");
-      }
-    }
+    return base::read_chunks(
+        fd,
+        [&](std::string_view chunk) -> Status {
+          if (archive_write_data(a_.get(), chunk.data(), chunk.size()) < 0) {
+            return failure("write " + path + " into the layer tar");
+          }
+          return {};
+        },
+        path);
   }
 
   // Every xattr but overlayfs' own bookkeeping.

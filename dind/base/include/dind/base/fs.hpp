@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -35,6 +36,10 @@ class UniqueFd {
   int fd_ = -1;
 };
 
+// Reads `fd` to its end in chunks of up to 256 KiB (EINTR retried), handing
+// each to `sink`; a sink error stops it. `what` names the file in errors.
+Status read_chunks(int fd, const std::function<Status(std::string_view)>& sink,
+                   const std::string& what);
 // Reads a whole regular file, refusing files larger than max_bytes.
 Result<std::string> read_file(const std::filesystem::path& path, size_t max_bytes = 16u << 20);
 
