@@ -1,5 +1,7 @@
 #include "dind/base/fs.hpp"
 
+#include <dirent.h>
+
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <sys/syscall.h>
@@ -91,6 +93,28 @@ Result<fs::path> write_temp(const fs::path& path, std::string_view data, mode_t 
 }
 
 }  // namespace
+
+Result<std::vector<std::string>> list_dir(int dirfd) {
+  const int dup = ::openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dup < 0) {
+    return sys_error(errno, "open directory");
+  }
+  DIR* d = ::fdopendir(dup);
+  if (d == nullptr) {
+    ::close(dup);
+    return sys_error(errno, "opendir");
+  }
+  std::vector<std::string> names;
+  while (dirent* de = ::readdir(d)) {
+    std::string n = de->d_name;
+    if (n != "." && n != "..") {
+      names.push_back(std::move(n));
+    }
+  }
+  ::closedir(d);
+  std::sort(names.begin(), names.end());
+  return names;
+}
 
 Status read_chunks(int fd, const std::function<Status(std::string_view)>& sink,
                    const std::string& what) {

@@ -59,27 +59,6 @@ std::string join(const std::vector<std::string>& parts, size_t n) {
   return s;
 }
 
-Result<std::vector<std::string>> names_in(int dirfd) {
-  int dup = ::openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dup < 0) {
-    return base::sys_error(errno, "open directory");
-  }
-  DIR* d = ::fdopendir(dup);
-  if (d == nullptr) {
-    ::close(dup);
-    return base::sys_error(errno, "opendir");
-  }
-  std::vector<std::string> out;
-  while (dirent* de = ::readdir(d)) {
-    const std::string n = de->d_name;
-    if (n != "." && n != "..") {
-      out.push_back(n);
-    }
-  }
-  ::closedir(d);
-  std::sort(out.begin(), out.end());
-  return out;
-}
 
 bool ignored(const SourceRoot& root, const std::string& rel) {
   return root.ignore != nullptr && !rel.empty() && root.ignore->ignored(rel);
@@ -120,7 +99,7 @@ Status glob(const SourceRoot& root, const std::vector<std::string>& comps, size_
     }
     return {};
   }
-  auto names = names_in(dir.get());
+  auto names = base::list_dir(dir.get());
   if (!names) {
     return std::move(names).error();
   }
@@ -174,7 +153,7 @@ Status hash_tree(const SourceRoot& root, int dirfd, const std::string& name,
   if (!d.valid()) {
     return base::sys_error(errno, "open " + rel);
   }
-  auto names = names_in(d.get());
+  auto names = base::list_dir(d.get());
   if (!names) {
     return std::move(names).error();
   }
@@ -271,7 +250,7 @@ Status copy_entry(const SourceRoot& root, int src_dir, const std::string& name,
     if (!out.valid() || !in.valid()) {
       return base::sys_error(errno, "open directory " + rel);
     }
-    auto names = names_in(in.get());
+    auto names = base::list_dir(in.get());
     if (!names) {
       return std::move(names).error();
     }
@@ -526,7 +505,7 @@ Status copy_sources(const SourceRoot& root, const std::vector<CopySource>& sourc
       if (!src.valid()) {
         return base::sys_error(errno, "open " + s.rel);
       }
-      auto names = names_in(src.get());
+      auto names = base::list_dir(src.get());
       if (!names) {
         return std::move(names).error();
       }

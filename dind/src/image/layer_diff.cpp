@@ -51,28 +51,6 @@ la_ssize_t write_cb(archive* a, void* client, const void* buf, size_t n) {
   return static_cast<la_ssize_t>(n);
 }
 
-// The sorted names of a directory (without "." and "..").
-Result<std::vector<std::string>> list_dir(int dirfd) {
-  int dup = ::fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
-  if (dup < 0) {
-    return base::sys_error(errno, "dup");
-  }
-  DIR* d = ::fdopendir(dup);
-  if (d == nullptr) {
-    ::close(dup);
-    return base::sys_error(errno, "opendir");
-  }
-  std::vector<std::string> names;
-  while (dirent* de = ::readdir(d)) {
-    std::string n = de->d_name;
-    if (n != "." && n != "..") {
-      names.push_back(std::move(n));
-    }
-  }
-  ::closedir(d);
-  std::sort(names.begin(), names.end());
-  return names;
-}
 
 class DiffWriter {
  public:
@@ -84,7 +62,7 @@ class DiffWriter {
   }
 
   Status walk(int dirfd, const std::string& prefix) {
-    auto names = list_dir(dirfd);
+    auto names = base::list_dir(dirfd);
     if (!names) {
       return std::move(names).error().with_context(prefix.empty() ? "/" : prefix);
     }

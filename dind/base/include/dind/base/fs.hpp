@@ -40,6 +40,9 @@ class UniqueFd {
 // each to `sink`; a sink error stops it. `what` names the file in errors.
 Status read_chunks(int fd, const std::function<Status(std::string_view)>& sink,
                    const std::string& what);
+// The names in the directory `dirfd` (any descriptor of it, O_PATH too),
+// without "." and "..", sorted.
+Result<std::vector<std::string>> list_dir(int dirfd);
 // Reads a whole regular file, refusing files larger than max_bytes.
 Result<std::string> read_file(const std::filesystem::path& path, size_t max_bytes = 16u << 20);
 
