@@ -205,6 +205,21 @@ Result<NetworkManager> NetworkManager::open(ManagerOptions options) {
   }
   // Forwarding is per netns; without it nothing leaves a bridge.
   DIND_TRY(write_sysctl("net/ipv4/ip_forward", "1"));
+  // A start in a namespace the recorded bridges are not in (a host reboot,
+  // an appliance container started again on its data volume): they went
+  // with the old namespace. Make them again, as recorded (address, MAC,
+  // MTU), and the NAT table with them.
+  bool recreated = false;
+  for (const auto& [name, n] : m.networks_) {
+    if (!link_exists(n.bridge)) {
+      DIND_LOG(kInfo) << "re-creating the bridge " << n.bridge << " of network " << name;
+      DIND_TRY(create_bridge(BridgeSpec{n.bridge, n.mac, n.mtu, Ipv4Prefix{n.gateway, n.subnet.len}}));
+      recreated = true;
+    }
+  }
+  if (recreated) {
+    DIND_TRY(m.apply_nat());
+  }
   // Reservations do not survive the process: take them again (best effort;
   // a port grabbed meanwhile by someone else is reported, the mapping stays).
   for (auto& e : m.endpoints_) {

@@ -154,3 +154,37 @@ def test_network_connect_and_disconnect(daemon, image):
 
 def test_nothing_left_behind(daemon, image):
     assert_nothing_left_behind(daemon, image)
+
+
+def test_restart_in_a_fresh_network_namespace(tmp_path):
+    """docker:dind's pattern: the appliance container started again on its
+    data volume (or a host reboot): the recorded networks' bridges went with
+    the old namespace and are made again, so containers start and reach each
+    other on the default bridge and on a user network."""
+    import tempfile
+    from ctrtest import import_busybox
+    from dindtest import Daemon
+    with tempfile.TemporaryDirectory(prefix="dind-freshns-", ignore_cleanup_errors=True) as root:
+        first = Daemon(root, tls=False, netns=True).start()
+        try:
+            image = import_busybox(first, tmp_path / "bb.tar")
+            docker(first, "network", "create", "--subnet", "10.213.0.0/24", "appnet")
+            docker(first, "run", "--rm", image, "true")
+        finally:
+            assert first.destroy() == 0
+        second = Daemon(root, tls=False, netns=True).start()
+        try:
+            assert second.netns != first.netns
+            docker(second, "run", "-d", "--name", "srv", "--network", "appnet", image,
+                   "httpd", "-f", "-p", "80", "-h", "/var/www")
+            out = docker(second, "run", "--rm", "--network", "appnet", image,
+                         "wget", "-q", "-O", "-", "http://srv/").stdout
+            assert out == "hello from httpd\n"
+            assert docker(second, "run", "--rm", image, "sh", "-c", "ip -4 -o addr show eth0").stdout.count("inet") == 1
+            links = second.in_netns("ip", "-o", "link", capture_output=True, text=True).stdout
+            assert "dind0" in links
+            assert "re-creating the bridge dind0 of network bridge" in second.log_text()
+        finally:
+            docker(second, "rm", "-f", "srv", check=False)
+            docker(second, "network", "rm", "appnet", check=False)
+            assert second.destroy() == 0
