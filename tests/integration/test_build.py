@@ -483,3 +483,20 @@ def test_builder_prune_drops_only_what_nothing_holds(daemon, tmp_path):
     code, body = api(daemon, "POST", "/build/prune")
     assert code == 200 and json.loads(body) == {"CachesDeleted": None, "SpaceReclaimed": 0}
     docker(daemon, "rmi", "built/prune:kept")
+
+
+def test_streams_outlive_the_write_deadline(tmp_path):
+    """A streamed answer (a build, a followed log) lasts longer than the
+    server's write deadline: that deadline bounds each write, not the
+    stream. (The disconnect watch once inherited it: builds and `logs -f`
+    ended with "unexpected EOF" after 120 s.)"""
+    with netns_daemon("dind-build-long-", env={"DIND_WRITE_TIMEOUT_MS": "1500", "DIND_BODY_TIMEOUT_MS": "1500",
+                                                   "DIND_HEADER_TIMEOUT_MS": "1500"}) as d:
+        import_busybox(d, tmp_path / "bb.tar", BASE)
+        ctx = write(tmp_path / "ctx", {"Dockerfile": "FROM busybox:test\nRUN sleep 4; echo slept\n"})
+        p = build(d, ctx, "-t", "built/long:1")
+        assert "slept" in p.stdout and "Successfully tagged built/long:1" in p.stdout
+        docker(d, "run", "-d", "--name", "ticker", BASE, "sh", "-c", "for i in 1 2 3 4 5 6; do echo t$i; sleep 0.7; done")
+        logs = docker(d, "logs", "-f", "ticker", timeout=30).stdout.split()
+        assert logs == ["t1", "t2", "t3", "t4", "t5", "t6"]
+        docker(d, "rm", "-f", "ticker")

@@ -613,6 +613,10 @@ void Session<Stream>::send(Response res) {
 
 template <class Stream>
 void Session<Stream>::watch_for_disconnect() {
+  // A Beast deadline binds the operations started after it is set: this read
+  // lasts as long as the stream (builds, pulls, followed logs), so it starts
+  // with none. Each write sets its own again (write_next).
+  lowest(stream_).expires_never();
   stream_.async_read_some(asio::buffer(probe_),
                           [self = this->shared_from_this()](boost::system::error_code ec, size_t) {
                             if (ec && self->state_ == State::kStreaming) {

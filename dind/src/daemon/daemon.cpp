@@ -74,6 +74,8 @@ api::ServerLimits limits_from_env() {
   ms("DIND_HANDSHAKE_TIMEOUT_MS", limits.handshake_timeout);
   ms("DIND_HEADER_TIMEOUT_MS", limits.header_timeout);
   ms("DIND_SHUTDOWN_GRACE_MS", limits.shutdown_grace);
+  ms("DIND_WRITE_TIMEOUT_MS", limits.write_timeout);
+  ms("DIND_BODY_TIMEOUT_MS", limits.body_timeout);
   return limits;
 }
 
