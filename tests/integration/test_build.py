@@ -500,3 +500,15 @@ def test_streams_outlive_the_write_deadline(tmp_path):
         logs = docker(d, "logs", "-f", "ticker", timeout=30).stdout.split()
         assert logs == ["t1", "t2", "t3", "t4", "t5", "t6"]
         docker(d, "rm", "-f", "ticker")
+
+
+def test_non_ascii_names_survive_a_commit(daemon, tmp_path):
+    """Debian's ca-certificates links 'NetLock_Arany_=Class_Gold=_Főtanúsítvány.pem':
+    names are bytes through the layer tar (the daemon's locale is C)."""
+    ctx = write(tmp_path / "ctx", {"Dockerfile": "FROM busybox:test\n"
+                                   "RUN echo x > '/Főtanúsítvány.pem' && ln -s 'Főtanúsítvány.pem' /link && "
+                                   "printf '\\\\377name' | xargs -0 touch\n"})
+    build(daemon, ctx, "-t", "built/utf8:1")
+    out = docker(daemon, "run", "--rm", "built/utf8:1", "sh", "-c", "cat /link; ls / | grep -c name").stdout
+    assert out == "x\n1\n"
+    docker(daemon, "rmi", "built/utf8:1")

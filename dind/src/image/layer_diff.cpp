@@ -56,6 +56,9 @@ class DiffWriter {
  public:
   explicit DiffWriter(const DiffSink& sink) : a_(archive_write_new()), state_{&sink, {}} {
     archive_write_set_format_pax_restricted(a_.get());
+    // Names are bytes (as Go's tar writer, dockerd's, takes them): no
+    // conversion from the daemon's locale, which refuses non-ASCII names.
+    archive_write_set_options(a_.get(), "hdrcharset=BINARY");
     archive_write_set_bytes_per_block(a_.get(), 10240);
     archive_write_set_bytes_in_last_block(a_.get(), 1);  // end after the two zero blocks
     archive_write_open(a_.get(), &state_, nullptr, write_cb, nullptr);
