@@ -1,3 +1,4 @@
+#include <fstream>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -122,4 +123,21 @@ TEST_CASE("open_in_root keeps every path inside the root", "[base][fs]") {
   CHECK_FALSE(UniqueFd(open_literal_beneath(dir.get(), "up/etc/passwd")).valid());
   CHECK_FALSE(UniqueFd(open_literal_beneath(dir.get(), "../outside")).valid());
   CHECK_FALSE(UniqueFd(open_literal_beneath(dir.get(), "/etc/passwd")).valid());
+}
+
+TEST_CASE("ensure_dir goes through a link to a directory (Debian's /var/run -> /run)", "[base][fs]") {
+  dind::base::TempDir tmp;
+  std::filesystem::create_directory(tmp.path() / "run");
+  std::filesystem::create_directory_symlink("run", tmp.path() / "varrun");
+  dind::base::FileTransaction tx;
+  REQUIRE(tx.ensure_dir(tmp.path() / "varrun" / "dind" / "s", 0700).ok());
+  REQUIRE(tx.commit().ok());
+  CHECK(std::filesystem::is_directory(tmp.path() / "run" / "dind" / "s"));
+  CHECK(std::filesystem::is_symlink(tmp.path() / "varrun"));
+  // A file in the way is still refused.
+  std::ofstream(tmp.path() / "file") << "x";
+  dind::base::FileTransaction tx2;
+  auto st = tx2.ensure_dir(tmp.path() / "file" / "sub", 0700);
+  REQUIRE_FALSE(st.ok());
+  CHECK(st.error().message.find("exists and is not a directory") != std::string::npos);
 }

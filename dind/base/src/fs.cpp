@@ -195,7 +195,10 @@ Status FileTransaction::ensure_dir(const fs::path& dir, mode_t mode) {
   std::vector<fs::path> missing;
   for (fs::path p = dir; !p.empty(); p = p.parent_path()) {
     struct stat st {};
-    if (::lstat(p.c_str(), &st) == 0) {
+    // stat, not lstat: a daemon path may lead through a link to a directory
+    // (Debian's /var/run -> /run in the appliance image); these are the
+    // daemon's own paths, never container content.
+    if (::stat(p.c_str(), &st) == 0) {
       if (!S_ISDIR(st.st_mode)) {
         return make_error(ErrorKind::kFailedPrecondition,
                           p.string() + " exists and is not a directory");
