@@ -28,7 +28,10 @@ def netns_daemon(prefix, env=None):
             left = docker(d, "ps", "-aq", check=False).stdout.split()
             if left:
                 docker(d, "rm", "-f", *left, check=False)
-        assert d.destroy() == 0
+            # Stopped on a failure too (a function-scoped use would otherwise
+            # leave its daemon and namespace running).
+            rc = d.destroy()
+        assert rc == 0
 
 
 def import_busybox(daemon, path, tag=IMAGE):
