@@ -244,6 +244,28 @@ dind::base::Status DnsServer::listen(Ipv4 address) {
   return {};
 }
 
+void DnsServer::unlisten(Ipv4 address) {
+  const auto addr = asio::ip::address_v4(address.value);
+  boost::system::error_code ec;
+  std::erase_if(impl_->udp_sockets, [&](const std::shared_ptr<udp::socket>& s) {
+    auto ep = s->local_endpoint(ec);
+    if (ec || ep.address() != addr) {
+      return false;
+    }
+    s->close(ec);
+    return true;
+  });
+  std::erase_if(impl_->acceptors, [&](const std::shared_ptr<tcp::acceptor>& a) {
+    auto ep = a->local_endpoint(ec);
+    if (ec || ep.address() != addr) {
+      return false;
+    }
+    a->close(ec);
+    return true;
+  });
+  DIND_LOG(kInfo) << "DNS no longer listening on " << address.to_string();
+}
+
 void DnsServer::update(dns::Records records,
                        std::map<uint32_t, std::vector<std::string>> endpoint_networks) {
   impl_->records = std::move(records);

@@ -29,16 +29,18 @@ namespace {
 
 constexpr int kSchemaVersion = 1;
 
+// Docker takes any name (spaces, slashes, any script); we refuse only what
+// would garble logs and state: control characters, and absurd lengths.
 bool valid_network_name(std::string_view name) {
-  if (name.empty() || name.size() > 64) {
+  if (name.empty() || name.size() > 255) {
     return false;
   }
   for (char c : name) {
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.')) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
       return false;
     }
   }
-  return std::isalnum(static_cast<unsigned char>(name[0])) != 0;
+  return true;
 }
 
 std::string random_veth_name() {
@@ -184,6 +186,12 @@ Result<NetworkManager> NetworkManager::open(ManagerOptions options) {
           return corrupt();
         }
         s.ip = *ip;
+        s.mac = mac_from_ip(s.ip);
+        if (auto it = e.find("mac"); it != e.end() && it->is_string()) {
+          if (auto mac = Mac::parse(it->get<std::string>())) {
+            s.mac = *mac;
+          }
+        }
         s.names = e.at("names").get<std::vector<std::string>>();
         for (auto& p : e.at("ports")) {
           PortRequest r;
@@ -279,6 +287,7 @@ Status NetworkManager::save() const {
                    {"host_ifname", e.host_ifname},
                    {"ifname", e.ifname},
                    {"ip", e.ip.to_string()},
+                   {"mac", e.mac.to_string()},
                    {"names", e.names},
                    {"ports", ports}});
   }
@@ -339,7 +348,7 @@ Status NetworkManager::apply_nat() const {
 Result<NetworkState> NetworkManager::create_network(const NetworkSpec& spec) {
   if (!valid_network_name(spec.name)) {
     return make_error(ErrorKind::kInvalidArgument, "invalid network name \"" + spec.name +
-                                                       "\": use letters, digits, '_', '-' and '.'");
+                                                       "\": no control characters, at most 255 bytes");
   }
   if (networks_.count(spec.name)) {
     return make_error(ErrorKind::kConflict, "network with name " + spec.name + " already exists");
@@ -495,6 +504,7 @@ Result<EndpointState> NetworkManager::attach(const AttachRequest& req) {
     return std::move(ip).error();
   }
   e.ip = *ip;
+  e.mac = req.mac.value_or(mac_from_ip(e.ip));
   const NetworkState& n = net->second;
   bool first_network = true;
   for (const auto& other : endpoints_) {
@@ -507,7 +517,7 @@ Result<EndpointState> NetworkManager::attach(const AttachRequest& req) {
                   (req.default_route && first_network && !n.internal)
                       ? std::optional<Ipv4>(n.gateway)
                       : std::nullopt,
-                  mac_from_ip(e.ip),
+                  e.mac,
                   n.mtu};
   if (auto st = netsetup::attach(*ns, spec); !st) {
     (void)ipam_.release(req.network, e.ip);

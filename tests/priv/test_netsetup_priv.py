@@ -147,7 +147,7 @@ def test_bad_input_is_refused_and_nothing_is_half_created(lab):
         (["network", "create", "b", "--subnet", "10.88.3.128/25"], "overlaps"),
         (["network", "create", "a", "--subnet", "10.88.4.0/24"], "already exists"),
         (["network", "create", "c", "--subnet", "10.88.5.0/24", "--gateway", "10.88.6.1"], "not in subnet"),
-        (["network", "create", "bad name!"], "invalid network name"),
+        (["network", "create", "bad\tname"], "invalid network name"),
         (["network", "create", "d", "--bridge", "bad;name"], "invalid bridge name"),
         (["attach", "--network", "nope", "--netns", "/run/netns/" + lab.host], "not found"),
         (["attach", "--network", "a", "--netns", "/run/netns/doesnotexist" + lab.tag], "No such file"),

@@ -76,9 +76,10 @@ def api(daemon, method, path, data=None):
     """One raw API request over the unix socket: (status, body bytes)."""
     args = ["curl", "-sS", "--unix-socket", daemon.socket, "-X", method, "-o", "-", "-w", "\n%{http_code}",
             f"http://d{path}"]
-    if data is not None:
-        args += ["-H", "Content-Type: application/json", "--data-binary", data]
-    out = subprocess.run(args, capture_output=True, timeout=30).stdout
+    if data is not None:  # through stdin: a body may exceed the argument limit
+        args += ["-H", "Content-Type: application/json", "--data-binary", "@-"]
+    out = subprocess.run(args, capture_output=True, timeout=30,
+                         input=None if data is None else (data.encode() if isinstance(data, str) else data)).stdout
     body, _, code = out.rpartition(b"\n")
     return int(code), body
 

@@ -3,6 +3,13 @@
 #include "dind/base/log.hpp"
 
 namespace dind::base {
+namespace {
+thread_local std::string current_failure;
+}
+
+std::string_view WorkerPool::failure() {
+  return current_failure;
+}
 
 WorkerPool::WorkerPool(size_t threads) {
   for (size_t i = 0; i < threads; ++i) {
@@ -45,7 +52,13 @@ void WorkerPool::run() {
       job();
     } catch (const std::exception& e) {
       DIND_LOG(kError) << "worker job threw: " << e.what();
+      current_failure = e.what();
+    } catch (...) {
+      DIND_LOG(kError) << "worker job threw something that is not an exception";
+      current_failure = "unknown exception";
     }
+    job = nullptr;  // its captures go while failure() still tells why
+    current_failure.clear();
   }
 }
 

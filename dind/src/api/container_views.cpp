@@ -13,13 +13,35 @@ using engine::RunStatus;
 namespace {
 
 json endpoint_json(const engine::EndpointView& e) {
-  return {{"IPAMConfig", nullptr},       {"Links", nullptr},
-          {"Aliases", model::encode_list(e.aliases)}, {"MacAddress", ""},
-          {"DriverOpts", nullptr},       {"NetworkID", e.network_id},
-          {"EndpointID", e.endpoint_id}, {"Gateway", e.gateway},
-          {"IPAddress", e.ip_address},   {"IPPrefixLen", e.prefix_len},
-          {"IPv6Gateway", ""},           {"GlobalIPv6Address", ""},
-          {"GlobalIPv6PrefixLen", 0},    {"DNSNames", model::encode_list(e.dns_names)}};
+  const model::EndpointConfig& cfg = e.config;
+  json ipam = nullptr;
+  if (cfg.has_ipam) {
+    ipam = json::object();
+    if (!cfg.ipv4_address.empty()) {
+      ipam["IPv4Address"] = cfg.ipv4_address;
+    }
+    if (!cfg.ipv6_address.empty()) {
+      ipam["IPv6Address"] = cfg.ipv6_address;
+    }
+    if (cfg.link_local_ips && !cfg.link_local_ips->empty()) {
+      ipam["LinkLocalIPs"] = *cfg.link_local_ips;
+    }
+  }
+  const model::OptStrings& aliases = e.aliases ? e.aliases : cfg.aliases;
+  return {{"IPAMConfig", ipam},
+          {"Links", model::encode_list(cfg.links)},
+          {"Aliases", model::encode_list(aliases)},
+          {"MacAddress", e.mac_address.empty() ? cfg.mac_address : e.mac_address},
+          {"DriverOpts", cfg.driver_opts.empty() ? json(nullptr) : json(cfg.driver_opts)},
+          {"NetworkID", e.network_id},
+          {"EndpointID", e.endpoint_id},
+          {"Gateway", e.gateway},
+          {"IPAddress", e.ip_address},
+          {"IPPrefixLen", e.prefix_len},
+          {"IPv6Gateway", ""},
+          {"GlobalIPv6Address", ""},
+          {"GlobalIPv6PrefixLen", 0},
+          {"DNSNames", model::encode_list(e.dns_names)}};
 }
 
 json networks_json(const ContainerView& v) {
@@ -138,7 +160,7 @@ json inspect_json(const ContainerView& v) {
         {"IPAddress", primary.ip_address},
         {"IPPrefixLen", primary.prefix_len},
         {"IPv6Gateway", ""},
-        {"MacAddress", ""},
+        {"MacAddress", primary.mac_address},
         {"Networks", networks_json(v)}}},
   };
   add_sizes(v, doc);

@@ -1,15 +1,16 @@
 #include "dind/api/containers.hpp"
 
 #include <mutex>
+#include <thread>
 #include <nlohmann/json.hpp>
 #include <utility>
 
 #include "dind/api/container_views.hpp"
 #include "dind/api/errors.hpp"
+#include "dind/api/filters.hpp"
 #include "dind/base/time.hpp"
 #include "dind/api/route_util.hpp"
 #include "dind/model/container_json.hpp"
-#include "dind/model/network_json.hpp"
 
 namespace dind::api {
 
@@ -30,35 +31,6 @@ using engine::Containers;
 using json = nlohmann::json;
 
 namespace {
-
-base::Result<std::map<std::string, std::vector<std::string>>> filters_of(const Request& req) {
-  std::map<std::string, std::vector<std::string>> out;
-  auto f = req.query_value("filters");
-  if (!f || f->empty()) {
-    return out;
-  }
-  auto j = json::parse(*f, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) {
-    return make_error(ErrorKind::kInvalidArgument, "invalid filter: " + *f);
-  }
-  for (auto& [k, v] : j.items()) {
-    auto& list = out[k];
-    if (v.is_array()) {
-      for (auto& e : v) {
-        list.push_back(e.is_string() ? e.get<std::string>() : e.dump());
-      }
-    } else if (v.is_object()) {
-      for (auto& [e, on] : v.items()) {
-        if (on.is_boolean() && on.get<bool>()) {
-          list.push_back(e);
-        }
-      }
-    } else {
-      return make_error(ErrorKind::kInvalidArgument, "invalid filter: " + *f);
-    }
-  }
-  return out;
-}
 
 std::optional<int64_t> log_time(const std::string& v) {
   if (v.empty()) {
@@ -122,7 +94,7 @@ void add_container_routes(Router& router, ContainerContext ctx) {
     workers->post([c, id = req.params["id"], reply] { reply(change_response(c->start(id))); });
   });
 
-  router.add("POST", "/containers/{id}/attach", [c](Request req, Reply reply) {
+  router.add("POST", "/containers/{id}/attach", [c, workers](Request req, Reply reply) {
     auto info = c->inspect(req.params["id"], false);
     if (!info) {
       reply(error_response(info.error()));
@@ -137,11 +109,25 @@ void add_container_routes(Router& router, ContainerContext ctx) {
     const bool tty = info->config.tty;
     Response r = Response::empty(200);
     r.headers["Content-Type"] = stream_content_type(req, tty);
-    r.hijack = [c, id = info->id, o](std::shared_ptr<RawStream> stream) {
-      if (auto st = c->attach(id, o, stream); !st) {
-        stream->write(st.error().message + "\n");
-        stream->shutdown_write();
+    r.hijack = [c, workers, id = info->id, o](std::shared_ptr<RawStream> stream) {
+      auto attach = [c, id, o, stream] {
+        if (auto st = c->attach(id, o, stream); !st) {
+          stream->write(st.error().message + "\n");
+          stream->shutdown_write();
+        }
+      };
+      if (!o.logs) {
+        attach();
+        return;
       }
+      // The replay is read off the I/O threads, and a moment after the 101:
+      // clients that read the upgrade's headers through a buffer and the
+      // stream from the raw socket (the python SDK) lose bytes that arrive
+      // with the headers.
+      workers->post([attach] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(30));
+        attach();
+      });
     };
     reply(std::move(r));
   });
@@ -218,6 +204,10 @@ void add_container_routes(Router& router, ContainerContext ctx) {
     auto info = c->inspect(req.params["id"], false);
     if (!info) {
       reply(error_response(info.error()));
+      return;
+    }
+    if (info->host_config.log_config.type == "none") {
+      reply(error_response(501, "configured logging driver does not support reading"));
       return;
     }
     Response r;
@@ -404,90 +394,6 @@ void add_container_routes(Router& router, ContainerContext ctx) {
           200, dump({{"ContainersDeleted", report.deleted.empty() ? json(nullptr) : json(report.deleted)},
                      {"SpaceReclaimed", report.space_reclaimed}})));
     });
-  });
-
-  // Networks: enough of the API to create user networks for names and aliases.
-  auto nets = ctx.networks;
-  auto network_json = [](const engine::NetworkInfo& n, const json& containers) {
-    return json{{"Name", n.name},
-                {"Id", n.id},
-                {"Created", n.created},
-                {"Scope", "local"},
-                {"Driver", n.driver},
-                {"EnableIPv6", false},
-                {"IPAM",
-                 {{"Driver", "default"},
-                  {"Options", nullptr},
-                  {"Config",
-                   {{{"Subnet", n.state.subnet.canonical().to_string()},
-                     {"Gateway", n.state.gateway.to_string()}}}}}},
-                {"Internal", n.state.internal},
-                {"Attachable", false},
-                {"Ingress", false},
-                {"ConfigFrom", {{"Network", ""}}},
-                {"ConfigOnly", false},
-                {"Containers", containers},
-                {"Options",
-                 {{"com.docker.network.bridge.name", n.state.bridge},
-                  {"com.docker.network.driver.mtu", std::to_string(n.state.mtu)}}},
-                {"Labels", n.labels}};
-  };
-  router.add("POST", "/networks/create", [nets, workers](Request req, Reply reply) {
-    auto body = json::parse(req.body, nullptr, false);
-    if (body.is_discarded() || !body.is_object()) {
-      reply(error_response(400, "invalid JSON in the request body"));
-      return;
-    }
-    auto request = model::decode_network_create(body);
-    if (!request) {
-      reply(error_response(request.error()));
-      return;
-    }
-    workers->post([nets, request = std::move(*request), reply] {
-      auto n = nets->create(request);
-      reply(n ? Response::json(201, dump({{"Id", n->id}, {"Warning", ""}}))
-              : error_response(n.error()));
-    });
-  });
-  for (const char* op : {"connect", "disconnect"}) {
-    const bool connect = std::string(op) == "connect";
-    router.add("POST", std::string("/networks/{id}/") + op,
-               [c, workers, connect](Request req, Reply reply) {
-                 auto body = json::parse(req.body.empty() ? "{}" : req.body, nullptr, false);
-                 if (body.is_discarded() || !body.is_object() ||
-                     !body.value("Container", json()).is_string()) {
-                   reply(error_response(400, "invalid JSON in the request body: \"Container\" is needed"));
-                   return;
-                 }
-                 auto endpoint = model::decode_endpoint_config(body.value("EndpointConfig", json()));
-                 if (!endpoint) {
-                   reply(error_response(endpoint.error()));
-                   return;
-                 }
-                 workers->post([c, connect, net = req.params["id"],
-                                ctr = body["Container"].get<std::string>(),
-                                endpoint = std::move(*endpoint), reply] {
-                   reply(status_response(connect ? c->connect_network(ctr, net, endpoint)
-                                                 : c->disconnect_network(ctr, net),
-                                         200));
-                 });
-               });
-  }
-  router.add("DELETE", "/networks/{id}", [nets, workers](Request req, Reply reply) {
-    workers->post(
-        [nets, id = req.params["id"], reply] { reply(status_response(nets->remove(id))); });
-  });
-  router.add("GET", "/networks", [nets, network_json](Request, Reply reply) {
-    json out = json::array();
-    for (const auto& n : nets->list()) {
-      out.push_back(network_json(n, json::object()));
-    }
-    reply(Response::json(200, dump(out)));
-  });
-  router.add("GET", "/networks/{id}", [nets, network_json](Request req, Reply reply) {
-    auto n = nets->find(req.params["id"]);
-    reply(n ? Response::json(200, dump(network_json(*n, json::object())))
-            : error_response(n.error()));
   });
 }
 

@@ -441,12 +441,13 @@ void add_image_routes(Router& router, ImageContext ctx) {
                                   std::chrono::steady_clock::now() - t0)
                                   .count()
                            << " ms";
-          if (!loaded) {
-            reply(error_response(loaded.error()));
-            return;
-          }
           std::string lines;
-          for (const auto& l : *loaded) {
+          if (!loaded) {
+            // As dockerd: the answer has begun (200), the failure is its last line;
+            // the SDK raises ImageLoadError from it and the CLI prints it.
+            lines = error_line(loaded.error().message);
+          }
+          for (const auto& l : loaded ? *loaded : std::vector<image::Loaded>{}) {
             // The layers moved before the answer starts, so each bar is sent
             // complete (dockerd sends them as it goes; the CLI shows the same).
             for (const auto& layer : l.new_layers) {

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
@@ -25,10 +26,52 @@
 
 #include "dind/api/errors.hpp"
 #include "dind/base/log.hpp"
+#include "dind/base/worker_pool.hpp"
 
 namespace dind::api {
 
 namespace {
+
+// The answer for a handler that threw: a body of the wrong shape met by a
+// JSON accessor is the client's error, anything else ours.
+Response failure_response(std::string_view what) {
+  constexpr std::string_view kJson = "[json.exception.";
+  if (what.substr(0, kJson.size()) == kJson) {
+    const auto close = what.find("] ");
+    return error_response(400, "invalid JSON in the request body: " +
+                                   std::string(close == std::string_view::npos ? what
+                                                                              : what.substr(close + 2)));
+  }
+  return error_response(500, "internal error: " + std::string(what));
+}
+
+// Every request gets exactly one answer: the handler's, or, when every copy
+// of its reply is dropped unsent (a worker job threw, or a path forgot to
+// answer), a JSON error instead of a closed connection.
+class ReplyGuard {
+ public:
+  explicit ReplyGuard(std::function<void(Response)> send) : send_(std::move(send)) {}
+  ~ReplyGuard() {
+    if (!answered_.exchange(true)) {
+      const std::string_view why = base::WorkerPool::failure();
+      DIND_LOG(kError) << "a request ended without an answer"
+                       << (why.empty() ? std::string() : ": " + std::string(why));
+      send_(why.empty() ? error_response(500, "internal error: the request ended without an answer")
+                        : failure_response(why));
+    }
+  }
+  ReplyGuard(const ReplyGuard&) = delete;
+  ReplyGuard& operator=(const ReplyGuard&) = delete;
+  void answer(Response res) {
+    if (!answered_.exchange(true)) {
+      send_(std::move(res));
+    }
+  }
+
+ private:
+  std::function<void(Response)> send_;
+  std::atomic<bool> answered_{false};
+};
 
 bool is_plaintext_on_tls(const boost::system::error_code& ec) {
   return ec.category() == asio::error::get_ssl_category() &&
@@ -218,7 +261,7 @@ void Session<Stream>::dispatch() {
   ++server_.handled;
   DIND_LOG(kDebug) << "handler " << req_.method << " " << req_.target << " from " << peer_;
   lowest(stream_).expires_never();
-  auto reply = [self = this->shared_from_this()](Response res) {
+  auto send = [self = this->shared_from_this()](Response res) {
     asio::post(self->stream_.get_executor(), [self, res = std::move(res)]() mutable {
       if (!self->body_done_) {
         self->early_reply_ = std::move(res);  // sent once the upload is in
@@ -227,12 +270,15 @@ void Session<Stream>::dispatch() {
       self->send(std::move(res));
     });
   };
+  auto guard = std::make_shared<ReplyGuard>(std::move(send));
+  auto reply = [guard](Response res) { guard->answer(std::move(res)); };
+  const std::string what = req_.method + " " + req_.path;
   try {
     (*match_.handler)(std::move(req_), std::move(reply));
   } catch (const std::exception& e) {
     // Handlers report expected failures as values; this is a bug.
-    DIND_LOG(kError) << "handler threw: " << e.what();
-    send(error_response(500, std::string("internal error: ") + e.what()));
+    DIND_LOG(kError) << "handler for " << what << " threw: " << e.what();
+    guard->answer(failure_response(e.what()));
   }
 }
 

@@ -311,4 +311,31 @@ void add_system_routes(Router& router, std::shared_ptr<const SystemContext> ctx)
   });
 }
 
+void add_swarm_routes(Router& router) {
+  // dockerd outside a swarm answers every swarm object with 503; SDK and test
+  // teardown code tolerates that (a 404 makes it fail).
+  static const std::string kNotManager =
+      "This node is not a swarm manager. Use \"docker swarm init\" or \"docker swarm join\" to "
+      "connect this node to swarm and try again.";
+  auto not_manager = [](Request, Reply reply) { reply(error_response(503, kNotManager)); };
+  for (const char* kind : {"nodes", "services", "tasks", "secrets", "configs"}) {
+    for (const char* method : {"GET", "POST", "DELETE"}) {
+      router.add(method, std::string("/") + kind, not_manager);
+      router.add(method, std::string("/") + kind + "/{rest*}", not_manager);
+    }
+  }
+  router.add("GET", "/swarm", not_manager);
+  router.add("GET", "/swarm/unlockkey", not_manager);
+  router.add("POST", "/swarm/update", not_manager);
+  router.add("POST", "/swarm/unlock", not_manager);
+  router.add("POST", "/swarm/leave", [](Request, Reply reply) {
+    reply(error_response(503, "This node is not part of a swarm"));
+  });
+  for (const char* op : {"init", "join"}) {
+    router.add("POST", std::string("/swarm/") + op, [](Request, Reply reply) {
+      reply(error_response(503, "swarm mode is not supported by this engine (dind)"));
+    });
+  }
+}
+
 }  // namespace dind::api

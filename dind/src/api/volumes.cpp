@@ -1,6 +1,7 @@
 #include "dind/api/volumes.hpp"
 
 #include "dind/api/errors.hpp"
+#include "dind/api/filters.hpp"
 #include "dind/api/route_util.hpp"
 
 namespace dind::api {
@@ -53,12 +54,37 @@ void add_volume_routes(Router& router, VolumeContext ctx) {
       reply(v ? Response::json(201, dump(volume_json(*v))) : error_response(v.error()));
     });
   });
-  router.add("GET", "/volumes", [volumes](Request, Reply reply) {
-    json list = json::array();
-    for (const auto& v : volumes->list()) {
-      list.push_back(volume_json(v));
+  router.add("GET", "/volumes", [volumes, workers](Request req, Reply reply) {
+    // docker volume ls --filter: dangling, driver, label, name.
+    auto f = filters_of(req);
+    if (f) {
+      if (auto st = check_filter_keys(*f, {"dangling", "driver", "label", "name"}); !st) {
+        f = std::move(st).error();
+      }
     }
-    reply(Response::json(200, dump({{"Volumes", list}, {"Warnings", nullptr}})));
+    if (!f) {
+      reply(error_response(f.error()));
+      return;
+    }
+    auto dangling = bool_filter(*f, "dangling");
+    if (!dangling) {
+      reply(error_response(dangling.error()));
+      return;
+    }
+    workers->post([volumes, f = std::move(*f), dangling = *dangling, reply] {
+      auto has = [&](const char* key) { return f.count(key) != 0 && !f.at(key).empty(); };
+      json list = json::array();
+      for (const auto& v : volumes->list()) {
+        if ((has("name") && !match_any(f.at("name"), v.name)) ||
+            (has("driver") && !match_any(f.at("driver"), "local")) ||
+            (has("label") && !labels_match(f.at("label"), v.labels)) ||
+            (f.count("dangling") != 0 && volumes->users_of(v.name).empty() != dangling)) {
+          continue;
+        }
+        list.push_back(volume_json(v));
+      }
+      reply(Response::json(200, dump({{"Volumes", list}, {"Warnings", nullptr}})));
+    });
   });
   router.add("GET", "/volumes/{name}", [volumes](Request req, Reply reply) {
     auto v = volumes->inspect(req.params["name"]);

@@ -208,6 +208,7 @@ int run_daemon(DaemonConfig config) {
   api::Server server(router, api::common_headers(), limits);
   ctx->scheduler = &server;
   api::add_system_routes(router, ctx);
+  api::add_swarm_routes(router);
   // Declared after the server: destroyed (queued jobs finished) before it,
   // while the io_context its replies are posted to still exists.
   base::WorkerPool workers(2);
@@ -326,6 +327,8 @@ int run_daemon(DaemonConfig config) {
                                                   fs::path(config.data_root) / "tmp", images->get(),
                                                   mutations, image_ctx.in_use});
   api::add_container_routes(
+      router, api::ContainerContext{*containers, networks->get(), &container_workers, &query_workers});
+  api::add_network_routes(
       router, api::ContainerContext{*containers, networks->get(), &container_workers, &query_workers});
   api::add_volume_routes(router, api::VolumeContext{&volumes, &container_workers});
   api::add_exec_routes(router, std::make_shared<engine::Execs>(*containers, &server),

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <map>
 #include <set>
 #include <type_traits>
 
@@ -101,6 +102,44 @@ model::Config merge_config(model::Config req, const model::Config& img, const st
   return req;
 }
 
+base::Status check_log_config(const model::LogConfig& lc) {
+  static const std::map<std::string, std::set<std::string>> kDrivers = {
+      {"json-file",
+       {"max-size", "max-file", "compress", "labels", "labels-regex", "env", "env-regex", "tag"}},
+      {"local", {"max-size", "max-file", "compress"}},
+      {"none", {}}};
+  static const std::set<std::string> kElsewhere = {"syslog", "journald", "gelf", "fluentd",
+                                                  "awslogs", "splunk", "etwlogs", "gcplogs",
+                                                  "logentries"};
+  const std::string type = lc.type.empty() ? "json-file" : lc.type;
+  const auto d = kDrivers.find(type);
+  if (d == kDrivers.end()) {
+    if (kElsewhere.count(type) != 0) {
+      return make_error(ErrorKind::kInvalidArgument,
+                        "logging driver \"" + type +
+                            "\" is not supported by this engine (json-file, local and none are)");
+    }
+    return make_error(ErrorKind::kInvalidArgument,
+                      "error looking up logging plugin " + type + ": plugin \"" + type + "\" not found");
+  }
+  for (const auto& [key, value] : lc.config) {
+    (void)value;
+    if (d->second.count(key) == 0) {
+      return make_error(ErrorKind::kInvalidArgument,
+                        type == "json-file" ? "unknown log opt '" + key + "' for json-file log driver"
+                                            : "unknown log opt '" + key + "' for log driver " + type);
+    }
+  }
+  return {};
+}
+
+namespace {
+bool is_propagation(const std::string& o) {
+  return o == "private" || o == "rprivate" || o == "shared" || o == "rshared" || o == "slave" ||
+         o == "rslave";
+}
+}  // namespace
+
 base::Result<std::vector<MountSpec>> parse_mounts(const model::Config& config,
                                                   const model::HostConfig& hc) {
   std::vector<MountSpec> out;
@@ -160,15 +199,20 @@ base::Result<std::vector<MountSpec>> parse_mounts(const model::Config& config,
     }
     if (parts.size() == 3) {
       std::string opts = parts[2];
+      m.mode = opts;
       size_t s = 0;
       for (;;) {
         const size_t c = opts.find(',', s);
         const std::string o = opts.substr(s, c == std::string::npos ? std::string::npos : c - s);
         if (o == "ro") {
           m.read_only = true;
-        } else if (o != "rw" && o != "z" && o != "Z" && o != "nocopy" && o != "rprivate" &&
-                   o != "private" && o != "rshared" && o != "shared" && o != "rslave" &&
-                   o != "slave" && o != "consistent" && o != "cached" && o != "delegated") {
+        } else if (is_propagation(o)) {
+          if (m.type != MountSpec::Type::kBind) {
+            return make_error(ErrorKind::kInvalidArgument, "invalid mode: " + opts);
+          }
+          m.propagation = o;
+        } else if (o != "rw" && o != "z" && o != "Z" && o != "nocopy" && o != "consistent" &&
+                   o != "cached" && o != "delegated") {
           return make_error(ErrorKind::kInvalidArgument, "invalid mode: " + o);
         }
         if (c == std::string::npos) {
@@ -203,6 +247,13 @@ base::Result<std::vector<MountSpec>> parse_mounts(const model::Config& config,
                                                            "' mount path must be absolute");
       }
       m.type = MountSpec::Type::kBind;
+      if (!mr.bind_propagation.empty()) {
+        if (!is_propagation(mr.bind_propagation)) {
+          return make_error(ErrorKind::kInvalidArgument,
+                            prefix + "invalid propagation mode: " + mr.bind_propagation);
+        }
+        m.propagation = mr.bind_propagation;
+      }
     } else if (type == "volume") {
       m.type = MountSpec::Type::kVolume;
     } else if (type == "tmpfs") {
@@ -275,7 +326,8 @@ std::vector<runtime::Mount> oci_mounts(
     } else {
       om.type = "bind";
       om.source = m.type == MountSpec::Type::kVolume ? volume_dir(m.source) : m.source;
-      om.options = {"rbind", m.read_only ? "ro" : "rw", "rprivate"};
+      om.options = {"rbind", m.read_only ? "ro" : "rw",
+                    m.propagation.empty() ? "rprivate" : m.propagation};
     }
     out.push_back(std::move(om));
   }

@@ -152,7 +152,7 @@ base::Status Containers::attach(const std::string& ref, const AttachOptions& o,
     EngineLock lock(*this);
     DIND_ASSIGN_OR_RETURN(c, find_locked(ref));
   }
-  if (o.logs) {
+  if (o.logs && c->host_config.log_config.type != "none") {
     LogOptions lo;
     lo.stdout = o.stdout;
     lo.stderr = o.stderr;
@@ -198,6 +198,9 @@ base::Status Containers::logs(const std::string& ref, const LogOptions& o,
   {
     EngineLock lock(*this);
     DIND_ASSIGN_OR_RETURN(c, find_locked(ref));
+  }
+  if (c->host_config.log_config.type == "none") {
+    return make_error(ErrorKind::kUnimplemented, "configured logging driver does not support reading");
   }
   const fs::path path = dir(c->id) / (c->id + "-json.log");
   const bool tty = c->config.tty;

@@ -139,6 +139,7 @@ EndpointView endpoint_view(const Networks& networks, const std::string& n,
   e.network_id = info ? info->id : "";
   e.endpoint_id = base::random_hex(64);
   e.ip_address = ep.ip.to_string();
+  e.mac_address = ep.mac.to_string();
   e.prefix_len = info ? info->state.subnet.len : 0;
   e.gateway = info ? info->state.gateway.to_string() : "";
   if (n != "bridge") {
@@ -153,6 +154,37 @@ EndpointView endpoint_view(const Networks& networks, const std::string& n,
                        p.container_port});
   }
   return e;
+}
+
+base::Result<std::pair<std::optional<netsetup::Ipv4>, std::optional<netsetup::Mac>>> endpoint_fixed(
+    const std::string& network, const model::EndpointConfig& ec) {
+  std::pair<std::optional<netsetup::Ipv4>, std::optional<netsetup::Mac>> out;
+  if (!ec.ipv4_address.empty() || !ec.ipv6_address.empty()) {
+    if (network == "bridge") {
+      return make_error(ErrorKind::kInvalidArgument,
+                        "user specified IP address is supported on user defined networks only");
+    }
+  }
+  if (!ec.ipv4_address.empty()) {
+    auto ip = netsetup::Ipv4::parse(ec.ipv4_address);
+    if (!ip) {
+      return make_error(ErrorKind::kInvalidArgument, "invalid IPv4 address: " + ec.ipv4_address);
+    }
+    out.first = *ip;
+  }
+  if (!ec.ipv6_address.empty()) {
+    return make_error(ErrorKind::kInvalidArgument,
+                      "invalid IPv6 address " + ec.ipv6_address + ": network " + network +
+                          " has no IPv6 subnet");
+  }
+  if (!ec.mac_address.empty()) {
+    auto mac = netsetup::Mac::parse(ec.mac_address);
+    if (!mac) {
+      return make_error(ErrorKind::kInvalidArgument, ec.mac_address + " is not a valid mac address");
+    }
+    out.second = *mac;
+  }
+  return out;
 }
 
 std::vector<std::string> dns_names(const Containers::Container& c,
@@ -208,6 +240,9 @@ base::Status Containers::connect_network(const std::string& ref, const std::stri
     if (net != "bridge") {
       req.names = dns_names(*c, endpoint_config);
     }
+    DIND_ASSIGN_OR_RETURN(auto fixed, endpoint_fixed(net, endpoint_config));
+    req.ip = fixed.first;
+    req.mac = fixed.second;
     const uint64_t generation = c->generation;
     lock.unlock();
     auto ep = networks_->attach(req);

@@ -70,6 +70,11 @@ struct Containers::Container {
 EndpointView endpoint_view(const Networks& networks, const std::string& network,
                            const netsetup::EndpointState& ep, const std::vector<std::string>& names);
 
+// The fixed address and MAC an endpoint config asks for (IPAMConfig, MacAddress),
+// refused as dockerd does (a fixed address on the default bridge, malformed values).
+base::Result<std::pair<std::optional<netsetup::Ipv4>, std::optional<netsetup::Mac>>> endpoint_fixed(
+    const std::string& network, const model::EndpointConfig& endpoint_config);
+
 // The DNS names of a container on a user network: its name, short ID, then
 // the aliases of `endpoint_config` ({"Aliases": [...]}) not already there.
 std::vector<std::string> dns_names(const Containers::Container& c,

@@ -459,10 +459,18 @@ base::Status Containers::start_locked_out(const std::shared_ptr<Container>& c) {
       }
     }
     for (const auto& n : nets) {
-      NetworkJoin join{n, {}};
+      NetworkJoin join{n, {}, {}, {}};
+      const auto it = settings.find(n);
+      const model::EndpointConfig ec = it != settings.end() ? it->second : model::EndpointConfig{};
       if (n != "bridge") {
-        const auto it = settings.find(n);
-        join.names = dns_names(*c, it != settings.end() ? it->second : model::EndpointConfig{});
+        join.names = dns_names(*c, ec);
+      }
+      DIND_ASSIGN_OR_RETURN(auto fixed, endpoint_fixed(n, ec));
+      join.ip = fixed.first;
+      join.mac = fixed.second;
+      // Config.MacAddress (before API 1.44) is the first network's.
+      if (!join.mac && req.networks.empty() && !c->config.mac_address.empty()) {
+        join.mac = netsetup::Mac::parse(c->config.mac_address);
       }
       req.networks.push_back(std::move(join));
     }

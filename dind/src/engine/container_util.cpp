@@ -53,7 +53,8 @@ namespace fs = std::filesystem;
 json mount_spec_json(const MountSpec& m) {
   return {{"type", static_cast<int>(m.type)}, {"source", m.source},
           {"destination", m.destination},     {"ro", m.read_only},
-          {"create", m.create_source},        {"tmpfs", m.tmpfs_options}};
+          {"create", m.create_source},        {"tmpfs", m.tmpfs_options},
+          {"mode", m.mode},                   {"propagation", m.propagation}};
 }
 
 MountSpec mount_spec_from(const json& j) {
@@ -64,6 +65,8 @@ MountSpec mount_spec_from(const json& j) {
   m.read_only = j.value("ro", false);
   m.create_source = j.value("create", false);
   m.tmpfs_options = j.value("tmpfs", "");
+  m.mode = j.value("mode", "");
+  m.propagation = j.value("propagation", "");
   return m;
 }
 

@@ -99,6 +99,19 @@ ContainerView Containers::view_locked(const Container& c) const {
   v.config = c.config;
   v.host_config = c.host_config;
   v.networks = c.endpoints;
+  // The networks it is configured for, with their settings as given; a
+  // container without endpoints (created, stopped) shows them empty otherwise.
+  if (c.network_mode != "host" && c.network_mode != "none" && v.networks.count(c.network_mode) == 0 &&
+      c.endpoints.empty()) {
+    v.networks[c.network_mode] = EndpointView{};
+  }
+  for (const auto& [name, cfg] : c.networking) {
+    if (auto it = v.networks.find(name); it != v.networks.end()) {
+      it->second.config = cfg;
+    } else if (c.endpoints.empty()) {
+      v.networks[name].config = cfg;
+    }
+  }
   if (c.network_mode == "none" || c.network_mode == "host") {
     v.networks[c.network_mode] = EndpointView{};
   }
@@ -115,9 +128,9 @@ ContainerView Containers::view_locked(const Container& c) const {
     } else if (m.type == MountSpec::Type::kBind) {
       mv.type = "bind";
       mv.source = m.source;
-      mv.mode = m.read_only ? "ro" : "";
+      mv.mode = m.mode;
       mv.rw = !m.read_only;
-      mv.propagation = "rprivate";
+      mv.propagation = m.propagation.empty() ? "rprivate" : m.propagation;
     } else {
       mv.type = "tmpfs";
     }
@@ -289,8 +302,11 @@ PruneReport Containers::prune() {
   }
   PruneReport report;
   for (const auto& c : victims) {
+    // What it wrote (its upper directory) is what removing it frees, as dockerd counts.
+    const int64_t rw = sizes(c->id, c->image_id).first;
     if (remove_now(c, false)) {
       report.deleted.push_back(c->id);
+      report.space_reclaimed += static_cast<uint64_t>(rw);
     }
   }
   return report;

@@ -368,19 +368,43 @@ base::Result<Containers::Created> Containers::create(const std::string& name_in,
   if (mode.rfind("container:", 0) == 0) {
     return make_error(ErrorKind::kUnimplemented, "--network container:<name> is not supported yet");
   }
+  // An unknown network is the request's fault (400, not 404: the CLI takes a
+  // 404 from create for a missing image and would try to pull it).
+  auto find_network = [this](const std::string& ref) -> base::Result<NetworkInfo> {
+    auto net = networks_->find(ref);
+    if (!net && net.error().kind == ErrorKind::kNotFound) {
+      return make_error(ErrorKind::kInvalidArgument, net.error().message);
+    }
+    return net;
+  };
   if (mode != "none" && mode != "host") {
-    DIND_ASSIGN_OR_RETURN(const auto net, networks_->find(mode));
+    DIND_ASSIGN_OR_RETURN(const auto net, find_network(mode));
     mode = net.name;
+  }
+  // Endpoint settings under their networks' names, each network known and
+  // each setting sound (dockerd refuses them at create since API 1.44).
+  model::EndpointsConfig endpoints;
+  for (auto& [ref, cfg] : request.endpoints) {
+    if (ref == "host" || ref == "none") {
+      continue;  // no endpoint there
+    }
+    // The CLI names the default network "default".
+    DIND_ASSIGN_OR_RETURN(const auto net, find_network(ref == "default" ? "bridge" : ref));
+    DIND_TRY(endpoint_fixed(net.name, cfg));
+    endpoints[net.name] = std::move(cfg);
+  }
+  if (!c->config.mac_address.empty() && !netsetup::Mac::parse(c->config.mac_address)) {
+    return make_error(ErrorKind::kInvalidArgument,
+                      c->config.mac_address + " is not a valid mac address");
   }
   // The defaults dockerd fills in (clients read them back from inspect).
   if (hc.network_mode.empty()) {
     hc.network_mode = "default";
   }
-  if (!hc.log_config.type.empty() && hc.log_config.type != "json-file") {
-    return make_error(ErrorKind::kInvalidArgument, "logging driver \"" + hc.log_config.type +
-                                                       "\" is not supported (only json-file)");
+  DIND_TRY(check_log_config(hc.log_config));
+  if (hc.log_config.type.empty()) {
+    hc.log_config.type = "json-file";
   }
-  hc.log_config.type = "json-file";
   if (hc.restart_policy.name.empty()) {
     hc.restart_policy.name = "no";
   }
@@ -391,7 +415,7 @@ base::Result<Containers::Created> Containers::create(const std::string& name_in,
     hc.shm_size = int64_t{64} << 20;
   }
   c->host_config = std::move(hc);
-  c->networking = std::move(request.endpoints);
+  c->networking = std::move(endpoints);
   c->network_mode = mode;
   for (auto& m : mounts) {
     if (m.type == MountSpec::Type::kVolume && m.source.empty()) {

@@ -6,6 +6,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <future>
 
 #include "dind/base/fs.hpp"
 #include "dind/base/log.hpp"
@@ -24,7 +25,20 @@ namespace fs = std::filesystem;
 
 namespace {
 constexpr const char* kDefault = "bridge";
+constexpr const char* kBuiltinCreated = "0001-01-01T00:00:00Z";
+
+std::map<std::string, std::string> string_map(const json& j) {
+  std::map<std::string, std::string> out;
+  if (j.is_object()) {
+    for (const auto& item : j.items()) {
+      if (item.value().is_string()) {
+        out[item.key()] = item.value().get<std::string>();
+      }
+    }
+  }
+  return out;
 }
+}  // namespace
 
 Networks::~Networks() {
   if (dns_ioc_) {
@@ -83,12 +97,17 @@ base::Result<std::unique_ptr<Networks>> Networks::open(NetworkOptions options) {
         info.id = v.value("Id", "");
         info.name = name;
         info.created = v.value("Created", "");
-        const json labels = v.value("Labels", json::object());
-        if (labels.is_object()) {
-          for (const auto& item : labels.items()) {
-            if (item.value().is_string()) {
-              info.labels[item.key()] = item.value().get<std::string>();
-            }
+        info.labels = string_map(v.value("Labels", json::object()));
+        info.options = string_map(v.value("Options", json::object()));
+        info.ipam_options = string_map(v.value("IPAMOptions", json::object()));
+        info.attachable = v.value("Attachable", false);
+        info.enable_ipv6 = v.value("EnableIPv6", false);
+        const json ipam = v.value("IPAM", json::array());
+        for (const auto& pool : ipam.is_array() ? ipam : json::array()) {
+          if (pool.is_object()) {
+            info.ipam.push_back(model::IpamPool{pool.value("Subnet", ""), pool.value("IPRange", ""),
+                                                pool.value("Gateway", ""),
+                                                string_map(pool.value("AuxiliaryAddresses", json::object()))});
           }
         }
         n->infos_[name] = info;
@@ -166,7 +185,17 @@ base::Result<std::unique_ptr<Networks>> Networks::open(NetworkOptions options) {
 base::Status Networks::save_ids() const {
   json doc = json::object();
   for (const auto& [name, info] : infos_) {
-    doc[name] = {{"Id", info.id}, {"Created", info.created}, {"Labels", info.labels}};
+    json ipam = json::array();
+    for (const auto& p : info.ipam) {
+      ipam.push_back({{"Subnet", p.subnet},
+                      {"IPRange", p.ip_range},
+                      {"Gateway", p.gateway},
+                      {"AuxiliaryAddresses", p.aux_addresses}});
+    }
+    doc[name] = {{"Id", info.id},           {"Created", info.created},
+                 {"Labels", info.labels},   {"Options", info.options},
+                 {"IPAM", ipam},            {"IPAMOptions", info.ipam_options},
+                 {"Attachable", info.attachable}, {"EnableIPv6", info.enable_ipv6}};
   }
   return base::write_file_atomic(options_.state_dir / "ids.json", doc.dump() + "\n", 0600);
 }
@@ -178,6 +207,15 @@ void Networks::refresh_dns() {
       *dns_ioc_, [dns = dns_.get(), records = std::move(records), eps = std::move(eps)]() mutable {
         dns->update(std::move(records), std::move(eps));
       });
+}
+
+template <typename F>
+auto Networks::on_dns_thread(F f) {
+  using R = decltype(f(*dns_));
+  auto task = std::make_shared<std::packaged_task<R()>>([this, f = std::move(f)] { return f(*dns_); });
+  auto done = task->get_future();
+  boost::asio::post(*dns_ioc_, [task] { (*task)(); });
+  return done.get();
 }
 
 base::Result<NetworkInfo> Networks::create(const model::NetworkCreate& request) {
@@ -193,11 +231,23 @@ base::Result<NetworkInfo> Networks::create(const model::NetworkCreate& request) 
   if (!driver.empty() && driver != "bridge") {
     return make_error(ErrorKind::kNotFound, "plugin \"" + driver + "\" not found");
   }
+  if (!request.ipam_driver.empty() && request.ipam_driver != "default") {
+    return make_error(ErrorKind::kNotFound, "plugin \"" + request.ipam_driver + "\" not found");
+  }
   netsetup::NetworkSpec spec;
   spec.name = name;
   spec.internal = request.internal;
   if (options_.mtu > 0) {
     spec.mtu = options_.mtu;
+  }
+  if (auto mtu = request.options.find("com.docker.network.driver.mtu"); mtu != request.options.end()) {
+    char* end = nullptr;
+    const long v = std::strtol(mtu->second.c_str(), &end, 10);
+    if (mtu->second.empty() || *end != '\0' || v < 68 || v > 65535) {
+      return make_error(ErrorKind::kInvalidArgument,
+                        "invalid value for com.docker.network.driver.mtu: " + mtu->second);
+    }
+    spec.mtu = static_cast<int>(v);
   }
   for (const auto& c : request.ipam) {
     if (const std::string& subnet = c.subnet; !subnet.empty()) {
@@ -226,6 +276,11 @@ base::Result<NetworkInfo> Networks::create(const model::NetworkCreate& request) 
   info.name = name;
   info.created = base::rfc3339_nano(std::chrono::system_clock::now());
   info.labels = request.labels;
+  info.options = request.options;
+  info.attachable = request.attachable;
+  info.enable_ipv6 = request.enable_ipv6;
+  info.ipam = request.ipam;
+  info.ipam_options = request.ipam_options;
   info.state = *state;
   infos_[name] = info;
   if (auto st = save_ids(); !st) {
@@ -233,7 +288,9 @@ base::Result<NetworkInfo> Networks::create(const model::NetworkCreate& request) 
     infos_.erase(name);
     return std::move(st).error();
   }
-  if (auto st = dns_->listen(state->gateway); !st) {
+  const netsetup::Ipv4 gateway = state->gateway;
+  if (auto st = on_dns_thread([gateway](netsetup::DnsServer& dns) { return dns.listen(gateway); });
+      !st) {
     DIND_LOG(kWarn) << "DNS for network " << name << ": " << st.error().message;
   }
   return info;
@@ -270,6 +327,29 @@ std::vector<NetworkInfo> Networks::list() const {
   return out;
 }
 
+std::vector<NetworkInfo> Networks::builtins() const {
+  std::vector<NetworkInfo> out;
+  for (const auto& [name, driver] : {std::pair{"host", "host"}, std::pair{"none", "null"}}) {
+    NetworkInfo info;
+    info.name = name;
+    info.driver = driver;
+    info.id = base::sha256_digest(options_.state_dir.string() + "\n" + name).substr(7);
+    info.created = kBuiltinCreated;
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+bool Networks::in_use(const std::string& name) const {
+  std::lock_guard lock(mu_);
+  for (const auto& e : manager_->endpoints()) {
+    if (e.network == name) {
+      return true;
+    }
+  }
+  return false;
+}
+
 base::Status Networks::remove(const std::string& ref) {
   auto info = find(ref);
   if (!info) {
@@ -288,6 +368,12 @@ base::Status Networks::remove(const std::string& ref) {
     }
   }
   DIND_TRY(manager_->delete_network(info->name));
+  // Its resolver goes with it: a later network on the same gateway listens there.
+  const netsetup::Ipv4 gateway = info->state.gateway;
+  on_dns_thread([gateway](netsetup::DnsServer& dns) {
+    dns.unlisten(gateway);
+    return 0;
+  });
   infos_.erase(info->name);
   return save_ids();
 }

@@ -90,7 +90,9 @@ base::Result<StartPlan> plan_start(const StartFacts& f) {
   so.bundle = f.run_dir;
   so.runc_root = f.runc_root;
   so.runtime = f.runtime;
-  so.log_path = f.container_dir + "/" + f.id + "-json.log";
+  // --log-driver none: the output goes nowhere (docker logs refuses).
+  so.log_path = f.host_config.log_config.type == "none" ? "/dev/null"
+                                                         : f.container_dir + "/" + f.id + "-json.log";
   so.socket = f.socket;
   so.exit_file = f.container_dir + "/exit.json";
   so.open_stdin = f.config.open_stdin;

@@ -76,6 +76,8 @@ base::Result<StartRun> run_start(StartOs& os, const RunRequest& r) {
       req.netns = r.netns_path;
       req.default_route = first;
       req.names = join.names;
+      req.ip = join.ip;
+      req.mac = join.mac;
       if (first) {
         req.ports = r.ports;
       }

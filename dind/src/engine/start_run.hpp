@@ -42,6 +42,8 @@ class StartOs {
 struct NetworkJoin {
   std::string network;             // resolved name
   std::vector<std::string> names;  // DNS names on it (none on the default bridge)
+  std::optional<netsetup::Ipv4> ip;  // a fixed address (IPAMConfig)
+  std::optional<netsetup::Mac> mac;  // a fixed MAC
 };
 
 struct RunRequest {

@@ -135,4 +135,8 @@ std::vector<std::string> Volumes::prune(bool all) {
   return deleted;
 }
 
+std::vector<std::string> Volumes::users_of(const std::string& name) const {
+  return users_ ? users_(name) : std::vector<std::string>{};
+}
+
 }  // namespace dind::engine

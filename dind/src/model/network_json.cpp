@@ -40,6 +40,7 @@ base::Result<NetworkCreate> decode_network_create(const json& body) {
     }
     Reader ir(*ipam, "IPAM");
     DIND_TRY(ir.get("Driver", n.ipam_driver));
+    DIND_TRY(ir.get("Options", n.ipam_options));
     DIND_TRY(ir.list("Config", n.ipam, "[]network.IPAMConfig", decode_pool));
   }
   return n;

@@ -39,6 +39,8 @@ class DnsServer {
 
   // Starts answering on address:port (UDP and TCP).
   dind::base::Status listen(Ipv4 address);
+  // Stops answering on address (its network went away); nothing when not listening.
+  void unlisten(Ipv4 address);
   // Replaces the records and the map from endpoint address to its networks.
   void update(dns::Records records, std::map<uint32_t, std::vector<std::string>> endpoint_networks);
   void stop();

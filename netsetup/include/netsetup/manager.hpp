@@ -55,6 +55,7 @@ struct AttachRequest {
   std::string network;
   std::filesystem::path netns;
   std::optional<Ipv4> ip;
+  std::optional<Mac> mac;  // else Docker's 02:42 + the address
   std::vector<std::string> names;  // DNS names and aliases on this network
   std::vector<PortRequest> ports;
   bool default_route = true;
@@ -66,6 +67,7 @@ struct EndpointState {
   std::string host_ifname;
   std::string ifname;
   Ipv4 ip;
+  Mac mac;  // the container side's
   std::vector<std::string> names;
   std::vector<PortRequest> ports;
 };

@@ -1,7 +1,6 @@
 #pragma once
 // Container endpoints (create, start, attach, wait, logs, stop, restart,
-// kill, rm, ps, inspect, top, rename, prune) and the minimal network
-// endpoints (create, rm, ls, inspect) that user networks need.
+// kill, rm, ps, inspect, top, rename, prune).
 
 #include <memory>
 
@@ -22,5 +21,7 @@ struct ContainerContext {
 };
 
 void add_container_routes(Router& router, ContainerContext ctx);
+// Network endpoints (create, rm, ls, inspect, connect, disconnect, prune).
+void add_network_routes(Router& router, ContainerContext ctx);
 
 }  // namespace dind::api

@@ -43,6 +43,9 @@ struct SystemContext {
 Headers common_headers();
 
 void add_system_routes(Router& router, std::shared_ptr<const SystemContext> ctx);
+// /swarm, /nodes, /services, /tasks, /secrets, /configs: dockerd's answers
+// outside a swarm (503).
+void add_swarm_routes(Router& router);
 
 // Parses an events since/until value: unix seconds with an optional fraction
 // ("1700000000", "1700000000.5"); nullopt if malformed.

@@ -34,6 +34,8 @@ struct MountSpec {
   bool read_only = false;
   bool create_source = false;  // -v host paths are created when missing
   std::string tmpfs_options;   // "size=64m,mode=1777"
+  std::string mode;            // -v's third field as given (inspect's Mode)
+  std::string propagation;     // binds: "rprivate" (default), "rshared", "rslave", ...
 };
 
 // HostConfig.Binds (-v), HostConfig.Mounts (--mount), HostConfig.Tmpfs
@@ -63,6 +65,11 @@ model::Resources merge_update(model::Resources current, const model::Resources& 
 // "KILL", "SIGKILL", "9", "sigterm" -> number; kInvalidArgument
 // "Invalid signal: X" otherwise.
 base::Result<int> parse_signal(const std::string& text);
+
+// HostConfig.LogConfig: json-file (the default), local (kept as json-file) or
+// none, with each driver's options; dockerd's other drivers are refused by
+// name, unknown ones as dockerd's plugin lookup fails.
+base::Status check_log_config(const model::LogConfig& log_config);
 
 // HostConfig.RestartPolicy.
 struct RestartPolicy {

@@ -29,8 +29,9 @@ struct PublishedPort {
 // A container's place on one network (inspect's NetworkSettings.Networks
 // entry); empty for --network none/host.
 struct EndpointView {
-  std::string network_id, endpoint_id, gateway, ip_address;
+  std::string network_id, endpoint_id, gateway, ip_address, mac_address;
   int prefix_len = 0;
+  model::EndpointConfig config;  // as given at create or connect (echoed)
   model::OptStrings aliases, dns_names;
   std::vector<PublishedPort> ports;
   bool operator==(const EndpointView&) const = default;

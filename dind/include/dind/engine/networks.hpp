@@ -34,6 +34,12 @@ struct NetworkInfo {
   std::string driver = "bridge";
   std::string created;
   std::map<std::string, std::string> labels;
+  std::map<std::string, std::string> options;  // the driver options given at create
+  bool attachable = false;
+  bool enable_ipv6 = false;
+  // IPAM.Config as given at create (echoed by inspect); empty: chosen by us.
+  std::vector<model::IpamPool> ipam;
+  std::map<std::string, std::string> ipam_options;
   netsetup::NetworkState state;
 };
 
@@ -63,6 +69,11 @@ class Networks {
   base::Status remove(const std::string& name_or_id);
   base::Result<NetworkInfo> find(const std::string& name_or_id) const;
   std::vector<NetworkInfo> list() const;
+  // dockerd's pseudo networks `host` and `none` (drivers host and null),
+  // for listing and inspecting; IDs stable for this data root.
+  std::vector<NetworkInfo> builtins() const;
+  // Whether any endpoint is attached to the network (by name).
+  bool in_use(const std::string& name) const;
 
   base::Result<netsetup::EndpointState> attach(const netsetup::AttachRequest& request);
   base::Status detach(const std::string& network, const std::filesystem::path& netns);
@@ -77,6 +88,9 @@ class Networks {
   Networks() = default;
   base::Status save_ids() const;
   void refresh_dns();
+  // Runs f(dns server) on the DNS thread and waits for its result.
+  template <typename F>
+  auto on_dns_thread(F f);
 
   NetworkOptions options_;
   mutable std::mutex mu_;

@@ -32,6 +32,8 @@ class Volumes {
   Volumes& operator=(const Volumes&) = delete;
 
   void set_users(Users users);
+  // The containers that mount the volume (none when no users function is set).
+  std::vector<std::string> users_of(const std::string& name) const;
 
   // Creates (or returns the existing) volume; "" draws an anonymous name
   // (64 hex digits). Docker's message for an invalid name.

@@ -22,6 +22,7 @@ struct NetworkCreate {
   bool internal = false, attachable = false, enable_ipv6 = false, check_duplicate = false;
   std::string ipam_driver;
   std::vector<IpamPool> ipam;  // IPAM.Config
+  std::map<std::string, std::string> ipam_options;  // IPAM.Options
   std::map<std::string, std::string> options, labels;
   bool operator==(const NetworkCreate&) const = default;
 };

@@ -7,6 +7,7 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -19,8 +20,11 @@ class WorkerPool {
   WorkerPool(const WorkerPool&) = delete;
   WorkerPool& operator=(const WorkerPool&) = delete;
 
-  // Thread-safe. The job must not throw (exceptions are caught and dropped).
+  // Thread-safe. The job should not throw: an exception is logged and
+  // dropped, and while the job's captures are destroyed after it (a reply
+  // guard among them), failure() on that thread holds its message.
   void post(std::function<void()> job);
+  static std::string_view failure();
 
  private:
   void run();

@@ -1,0 +1,85 @@
+"""The python docker SDK the way its users drive it, against DOCKER_HOST
+(run by test_api_letter.py with each SDK on the machine). argv[1]: an image.
+Exits non-zero at the first answer that differs from dockerd's."""
+import sys
+import time
+
+import docker
+from docker.errors import APIError, ImageLoadError, NotFound
+
+image = sys.argv[1]
+client = docker.from_env()
+api = client.api
+made = []
+
+
+def expect_api_error(fn, status, text):
+    try:
+        fn()
+    except APIError as e:
+        assert e.status_code == status and text in str(e.explanation), (e.status_code, e.explanation)
+        return
+    raise AssertionError(f"no {status} error")
+
+
+try:
+    # Swarm: 503s that teardown code tolerates.
+    expect_api_error(lambda: client.swarm.reload(), 503, "not a swarm manager")
+    expect_api_error(lambda: client.services.list(), 503, "not a swarm manager")
+    expect_api_error(lambda: client.secrets.list(), 503, "not a swarm manager")
+
+    # A network as the SDK sends it (nulls in the IPAM pool), listed by name and ID.
+    pool = docker.types.IPAMPool(subnet="10.72.8.0/24")
+    net = client.networks.create("sdk-letter-net", ipam=docker.types.IPAMConfig(pool_configs=[pool]),
+                                 labels={"k": "v"})
+    made.append(("network", net))
+    assert [n.name for n in client.networks.list(names=["sdk-letter-net"])] == ["sdk-letter-net"]
+    assert [n.name for n in client.networks.list(ids=[net.id])] == ["sdk-letter-net"]
+    assert client.networks.list(ids=["0000000000ff"]) == []
+    assert net.attrs["IPAM"]["Config"] == [{"Subnet": "10.72.8.0/24"}]
+
+    # Membership: a running container shows in the network's Containers.
+    c = client.containers.run(image, "sleep 100", detach=True, name="sdk-letter-c", network="sdk-letter-net")
+    made.append(("container", c))
+    net.reload()
+    assert list(net.attrs["Containers"]) == [c.id], net.attrs["Containers"]
+    assert net.attrs["Containers"][c.id]["IPv4Address"].startswith("10.72.8.")
+    created = client.containers.create(image, "true", name="sdk-letter-created", network="sdk-letter-net")
+    made.append(("container", created))
+    assert list(created.attrs["NetworkSettings"]["Networks"]) == ["sdk-letter-net"]
+
+    # attach(logs=True, stream=False): what the container wrote.
+    done = client.containers.run(image, "echo hello", detach=True, name="sdk-letter-echo")
+    made.append(("container", done))
+    done.wait()
+    assert done.attach(logs=True, stream=False) == b"hello\n"
+
+    # Volumes by name.
+    for name in ["sdk-letter-v1", "sdk-letter-v2"]:
+        made.append(("volume", client.volumes.create(name)))
+    assert [v.name for v in client.volumes.list(filters={"name": "sdk-letter-v1"})] == ["sdk-letter-v1"]
+
+    # A bad archive to load: the error comes in the stream.
+    try:
+        client.images.load(b"garbage that is no archive" * 100)
+        raise AssertionError("no ImageLoadError")
+    except ImageLoadError as e:
+        assert "not a docker save archive" in str(e), e
+
+    # Prunes answer with their figures.
+    c.remove(force=True)
+    created.remove()
+    done.remove()
+    made = [m for m in made if m[0] != "container"]
+    report = client.networks.prune(filters={"label": "k=v"})
+    assert report["NetworksDeleted"] == ["sdk-letter-net"], report
+    made = [m for m in made if m[0] != "network"]
+    report = client.containers.prune()
+    assert "SpaceReclaimed" in report
+    print("ok", docker.__version__)
+finally:
+    for kind, obj in reversed(made):
+        try:
+            obj.remove(force=True) if kind == "container" else obj.remove()
+        except (APIError, NotFound):
+            pass
