@@ -54,6 +54,22 @@ try:
     done.wait()
     assert done.attach(logs=True, stream=False) == b"hello\n"
 
+    # A healthcheck given as the SDK spells it; State.Health as dockerd's.
+    hc = client.containers.run(image, "sleep 100", detach=True, name="sdk-letter-health",
+                               healthcheck={"test": ["CMD-SHELL", "echo ok"], "interval": 200000000, "retries": 2})
+    made.append(("container", hc))
+    deadline = time.time() + 20
+    while True:
+        hc.reload()
+        h = hc.attrs["State"]["Health"]
+        if h["Status"] == "healthy":
+            break
+        assert time.time() < deadline, h
+        time.sleep(0.1)
+    assert h["FailingStreak"] == 0 and h["Log"][-1]["Output"] == "ok\n" and h["Log"][-1]["ExitCode"] == 0
+    hc.remove(force=True)
+    made.remove(("container", hc))
+
     # Volumes by name.
     for name in ["sdk-letter-v1", "sdk-letter-v2"]:
         made.append(("volume", client.volumes.create(name)))

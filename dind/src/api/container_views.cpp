@@ -163,6 +163,15 @@ json inspect_json(const ContainerView& v) {
         {"MacAddress", primary.mac_address},
         {"Networks", networks_json(v)}}},
   };
+  if (v.health) {
+    json log = json::array();
+    for (const auto& r : v.health->log) {
+      log.push_back({{"Start", r.start}, {"End", r.end}, {"ExitCode", r.exit_code}, {"Output", r.output}});
+    }
+    doc["State"]["Health"] = {{"Status", engine::health_status_name(v.health->status)},
+                              {"FailingStreak", v.health->failing_streak},
+                              {"Log", log}};
+  }
   add_sizes(v, doc);
   return doc;
 }
@@ -174,8 +183,14 @@ json summary_json(const ContainerView& v, int64_t now) {
   }
   std::string status;
   if (v.running()) {
-    status = "Up " + base::human_duration(now - base::parse_time_secs(v.started_at)) +
-             (v.paused ? " (Paused)" : "");
+    status = "Up " + base::human_duration(now - base::parse_time_secs(v.started_at));
+    if (v.paused) {
+      status += " (Paused)";
+    } else if (v.health) {  // dockerd's suffixes
+      status += v.health->status == engine::HealthStatus::kStarting
+                    ? " (health: starting)"
+                    : std::string(" (") + engine::health_status_name(v.health->status) + ")";
+    }
   } else if (v.status == RunStatus::kRestarting) {
     status = "Restarting (" + std::to_string(v.exit_code) + ") " +
              base::human_duration(now - base::parse_time_secs(v.finished_at)) + " ago";

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "dind/base/result.hpp"
+#include "dind/base/time.hpp"
 #include "dind/build/dockerfile.hpp"
 #include "dind/build/shell_word.hpp"
 #include "dind/model/container.hpp"
@@ -60,9 +61,9 @@ base::Result<std::string> apply_metadata(const Instruction& ins, StageState& s, 
 // String() ("1m30s").
 std::string go_quote(const std::string& s);
 std::string go_quote_list(const model::Strings& v);
-std::string go_duration(int64_t nanos);
+using base::go_duration;
 // Parses a Dockerfile duration flag ("30s", "1m30s", "1.5h"); Go's rules.
-base::Result<int64_t> parse_go_duration(const std::string& s);
+using base::parse_go_duration;
 
 // The words joined with spaces (a history's created_by from a step's Cmd).
 std::string join_words(const model::Strings& words);

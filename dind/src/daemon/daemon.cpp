@@ -26,6 +26,8 @@
 #include "dind/base/worker_pool.hpp"
 #include "dind/daemon/listeners.hpp"
 #include "dind/engine/containers.hpp"
+#include "dind/engine/execs.hpp"
+#include "dind/engine/health.hpp"
 #include "dind/engine/host_info.hpp"
 #include "dind/engine/networks.hpp"
 #include "dind/version.hpp"
@@ -331,8 +333,13 @@ int run_daemon(DaemonConfig config) {
   api::add_network_routes(
       router, api::ContainerContext{*containers, networks->get(), &container_workers, &query_workers});
   api::add_volume_routes(router, api::VolumeContext{&volumes, &container_workers});
-  api::add_exec_routes(router, std::make_shared<engine::Execs>(*containers, &server),
-                       &container_workers);
+  auto execs = std::make_shared<engine::Execs>(*containers, &server);
+  api::add_exec_routes(router, execs, &container_workers);
+  // Healthchecks: probes through native exec, on a pool of their own (a
+  // probe may wait up to its timeout).
+  base::WorkerPool health_workers(4);
+  auto health = std::make_shared<engine::HealthMonitor>(*containers, execs, &server, &health_workers);
+  health->start();
 
   for (const auto& l : *listeners) {
     auto bound = server.listen(l);
@@ -357,6 +364,7 @@ int run_daemon(DaemonConfig config) {
     });
   }
   server.run(io_threads(), /*handle_signals=*/true);
+  health->stop();  // probes queued behind the stop do not run
   remove_pidfile();
   DIND_LOG(kInfo) << "daemon stopped";
   return 0;

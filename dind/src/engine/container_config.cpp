@@ -90,8 +90,24 @@ model::Config merge_config(model::Config req, const model::Config& img, const st
   if (req.stop_signal.empty()) {
     req.stop_signal = img.stop_signal;
   }
+  // dockerd's merge: the image's healthcheck, or the request's with the
+  // image's values where it leaves one unset.
   if (!req.healthcheck) {
     req.healthcheck = img.healthcheck;
+  } else if (img.healthcheck) {
+    model::HealthConfig& h = *req.healthcheck;
+    const model::HealthConfig& i = *img.healthcheck;
+    if (h.test.empty()) {
+      h.test = i.test;
+    }
+    for (auto [mine, theirs] : {std::pair{&h.interval, &i.interval}, std::pair{&h.timeout, &i.timeout},
+                                std::pair{&h.start_period, &i.start_period},
+                                std::pair{&h.start_interval, &i.start_interval},
+                                std::pair{&h.retries, &i.retries}}) {
+      if (*mine == 0) {
+        *mine = *theirs;
+      }
+    }
   }
   if (empty(req.on_build)) {
     req.on_build = img.on_build;

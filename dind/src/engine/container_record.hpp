@@ -16,6 +16,7 @@
 #include "dind/engine/container_state.hpp"
 #include "dind/engine/container_view.hpp"
 #include "dind/engine/containers.hpp"
+#include "dind/engine/health.hpp"
 #include "dind/model/container.hpp"
 
 namespace dind::engine {
@@ -41,6 +42,7 @@ struct Containers::Container {
   bool oom_killed = false;        // the last run ended by the OOM killer
   int shim_pid = 0;
   std::map<std::string, EndpointView> endpoints;  // network name -> the endpoint (inspect)
+  std::optional<HealthState> health;  // this run's, with a healthcheck
   // Runtime (not persisted).
   // Serialises the runtime operations on this container (pause, unpause,
   // update) without the engine's lock: taken before mu_, never while

@@ -461,11 +461,11 @@ base::Status Containers::start_locked_out(const std::shared_ptr<Container>& c) {
     for (const auto& n : nets) {
       NetworkJoin join{n, {}, {}, {}};
       const auto it = settings.find(n);
-      const model::EndpointConfig ec = it != settings.end() ? it->second : model::EndpointConfig{};
+      const model::EndpointConfig endpoint = it != settings.end() ? it->second : model::EndpointConfig{};
       if (n != "bridge") {
-        join.names = dns_names(*c, ec);
+        join.names = dns_names(*c, endpoint);
       }
-      DIND_ASSIGN_OR_RETURN(auto fixed, endpoint_fixed(n, ec));
+      DIND_ASSIGN_OR_RETURN(auto fixed, endpoint_fixed(n, endpoint));
       join.ip = fixed.first;
       join.mac = fixed.second;
       // Config.MacAddress (before API 1.44) is the first network's.
@@ -555,7 +555,15 @@ base::Status Containers::start_locked_out(const std::shared_ptr<Container>& c) {
   c->netns = req.netns_path;
   c->endpoints = std::move(endpoints);
   c->sync = os.release_sync();
+  // Each run starts its health over (dockerd: "starting" until a verdict).
+  c->health.reset();
+  if (health_settings(c->config.healthcheck)) {
+    c->health.emplace();
+  }
   (void)save(*c);
+  if (run_hook_) {
+    run_hook_(c->id, c->generation);  // only schedules: safe under the lock
+  }
   if (pidfd >= 0) {
     c->shim_pidfd = std::make_shared<base::UniqueFd>(pidfd);
     std::weak_ptr<Containers> weak = shared_from_this();

@@ -29,7 +29,8 @@ json encode_endpoints(const std::map<std::string, EndpointView>& endpoints) {
     out[name] = {{"NetworkID", e.network_id},   {"EndpointID", e.endpoint_id},
                  {"IPAddress", e.ip_address},   {"IPPrefixLen", e.prefix_len},
                  {"Gateway", e.gateway},        {"DNSNames", model::encode_list(e.dns_names)},
-                 {"Aliases", model::encode_list(e.aliases)}, {"Ports", ports}};
+                 {"Aliases", model::encode_list(e.aliases)}, {"Ports", ports},
+                 {"MacAddress", e.mac_address}};
   }
   return out;
 }
@@ -44,6 +45,7 @@ std::map<std::string, EndpointView> decode_endpoints(const json& doc) {
     v.ip_address = e.value("IPAddress", "");
     v.prefix_len = e.value("IPPrefixLen", 0);
     v.gateway = e.value("Gateway", "");
+    v.mac_address = e.value("MacAddress", "");
     v.dns_names = opt_list_from(e.value("DNSNames", json()));
     v.aliases = opt_list_from(e.value("Aliases", json()));
     for (const auto& p : e.value("Ports", json::array())) {
@@ -56,6 +58,28 @@ std::map<std::string, EndpointView> decode_endpoints(const json& doc) {
 }
 
 }  // namespace
+
+json encode_health_state(const HealthState& h) {
+  json log = json::array();
+  for (const auto& r : h.log) {
+    log.push_back({{"Start", r.start}, {"End", r.end}, {"ExitCode", r.exit_code}, {"Output", r.output}});
+  }
+  return {{"Status", health_status_name(h.status)}, {"FailingStreak", h.failing_streak}, {"Log", log}};
+}
+
+// Throws json::exception for a field of the wrong type (decode_record's catch).
+HealthState decode_health_state(const json& doc) {
+  HealthState h;
+  const std::string status = doc.value("Status", "starting");
+  h.status = status == "healthy"     ? HealthStatus::kHealthy
+             : status == "unhealthy" ? HealthStatus::kUnhealthy
+                                     : HealthStatus::kStarting;
+  h.failing_streak = doc.value("FailingStreak", 0);
+  for (const auto& r : doc.value("Log", json::array())) {
+    h.log.push_back({r.value("Start", ""), r.value("End", ""), r.value("ExitCode", 0), r.value("Output", "")});
+  }
+  return h;
+}
 
 json encode_record(const Containers::Container& c) {
   json mounts = json::array();
@@ -86,7 +110,8 @@ json encode_record(const Containers::Container& c) {
           {"RestartCount", c.restart_count},
           {"HasBeenManuallyStopped", c.manually_stopped},
           {"ShimPid", c.shim_pid},
-          {"Endpoints", encode_endpoints(c.endpoints)}};
+          {"Endpoints", encode_endpoints(c.endpoints)},
+          {"Health", c.health ? encode_health_state(*c.health) : json(nullptr)}};
 }
 
 base::Result<std::shared_ptr<Containers::Container>> decode_record(const json& doc, const std::string& dir_name) {
@@ -151,6 +176,9 @@ base::Result<std::shared_ptr<Containers::Container>> decode_record(const json& d
       return make_error(ErrorKind::kDataLoss, "Endpoints is not an object");
     }
     c->endpoints = decode_endpoints(endpoints);
+    if (const json h = doc.value("Health", json()); h.is_object()) {
+      c->health = decode_health_state(h);
+    }
     return c;
   } catch (const json::exception& e) {  // a field of the wrong type
     return make_error(ErrorKind::kDataLoss, std::string("a field has the wrong type: ") + e.what());

@@ -17,6 +17,9 @@ namespace dind::engine {
 constexpr int kContainerSchema = 1;
 
 nlohmann::json encode_record(const Containers::Container& c);
+// State.Health as inspect shows it (and the record keeps it).
+nlohmann::json encode_health_state(const HealthState& h);
+HealthState decode_health_state(const nlohmann::json& doc);
 // `dir_name`: the directory the record was found in (its ID must match).
 base::Result<std::shared_ptr<Containers::Container>> decode_record(const nlohmann::json& doc,
                                                                    const std::string& dir_name);

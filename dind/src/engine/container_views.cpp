@@ -22,6 +22,7 @@
 #include <fstream>
 #include <future>
 #include <mutex>
+#include <regex>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -99,6 +100,7 @@ ContainerView Containers::view_locked(const Container& c) const {
   v.config = c.config;
   v.host_config = c.host_config;
   v.networks = c.endpoints;
+  v.health = c.health;
   // The networks it is configured for, with their settings as given; a
   // container without endpoints (created, stopped) shows them empty otherwise.
   if (c.network_mode != "host" && c.network_mode != "none" && v.networks.count(c.network_mode) == 0 &&
@@ -164,6 +166,13 @@ base::Result<std::vector<ContainerView>> Containers::list(const ListOptions& o) 
       return make_error(ErrorKind::kInvalidArgument, "invalid filter '" + k + "'");
     }
   }
+  for (const auto& h :
+       o.filters.count("health") ? o.filters.at("health") : std::vector<std::string>{}) {
+    if (h != "starting" && h != "healthy" && h != "unhealthy" && h != "none") {
+      return make_error(ErrorKind::kInvalidArgument,
+                        "Unrecognised filter value for health: " + h);
+    }
+  }
   for (const auto& s :
        o.filters.count("status") ? o.filters.at("status") : std::vector<std::string>{}) {
     static const std::set<std::string> kStatus = {"created", "restarting", "running", "removing",
@@ -197,8 +206,18 @@ base::Result<std::vector<ContainerView>> Containers::list(const ListOptions& o) 
     if (!any_of("id", [&](const std::string& v) { return c->id.rfind(v, 0) == 0; })) {
       continue;
     }
-    if (!any_of("name",
-                [&](const std::string& v) { return c->name.find(v) != std::string::npos; })) {
+    // dockerd: a regular expression matched against the name without its "/".
+    if (!any_of("name", [&](const std::string& v) {
+          const std::string name = c->name.substr(c->name.empty() ? 0 : 1);
+          if (name.find(v) != std::string::npos) {
+            return true;
+          }
+          try {
+            return std::regex_search(name, std::regex(v));
+          } catch (const std::regex_error&) {
+            return false;
+          }
+        })) {
       continue;
     }
     const std::string shown = c->paused && c->status == RunStatus::kRunning
@@ -212,17 +231,26 @@ base::Result<std::vector<ContainerView>> Containers::list(const ListOptions& o) 
         })) {
       continue;
     }
-    const model::StringMap& labels = c->config.labels;
-    if (!any_of("label", [&](const std::string& v) {
-          const size_t eq = v.find('=');
-          const std::string k = v.substr(0, eq);
-          const auto it = labels.find(k);
-          if (it == labels.end()) {
-            return false;
-          }
-          return eq == std::string::npos || it->second == v.substr(eq + 1);
+    // health=starting|healthy|unhealthy|none (dockerd: a container without a
+    // healthcheck is "none").
+    if (!any_of("health", [&](const std::string& v) {
+          const std::string h = c->health ? health_status_name(c->health->status) : "none";
+          return v == h;
         })) {
       continue;
+    }
+    const model::StringMap& labels = c->config.labels;
+    // Labels: every one given must hold (dockerd's rule; compose counts its
+    // containers with a project and a service label).
+    if (auto it = o.filters.find("label"); it != o.filters.end()) {
+      const bool all_hold = std::all_of(it->second.begin(), it->second.end(), [&](const std::string& v) {
+        const size_t eq = v.find('=');
+        const auto l = labels.find(v.substr(0, eq));
+        return l != labels.end() && (eq == std::string::npos || l->second == v.substr(eq + 1));
+      });
+      if (!all_hold) {
+        continue;
+      }
     }
     if (!any_of("ancestor", [&](const std::string& v) {
           auto id = images_->resolve(v);

@@ -353,6 +353,7 @@ base::Result<Containers::Created> Containers::create(const std::string& name_in,
   c->config.image = image_ref;
   model::HostConfig hc = std::move(request.host_config);
   DIND_TRY(runtime::process_args(c->config));
+  DIND_TRY(check_health_config(c->config.healthcheck));
   DIND_ASSIGN_OR_RETURN(auto mounts, parse_mounts(c->config, hc));
   DIND_TRY(parse_port_bindings(c->config, hc));
   DIND_TRY(parse_restart_policy(hc));

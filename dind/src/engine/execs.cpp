@@ -1,10 +1,13 @@
 #include "dind/engine/execs.hpp"
 
+#include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "dind/base/fs.hpp"
 #include "dind/base/log.hpp"
+#include "dind/base/process.hpp"
 #include "dind/base/stopwatch.hpp"
 #include "dind/base/text.hpp"
 #include "dind/base/time.hpp"
@@ -127,29 +130,10 @@ void Execs::prune_locked() {
   });
 }
 
-base::Status Execs::start(const std::string& id, const StartOptions& o,
-                          std::shared_ptr<base::RawStream> client) {
-  DIND_ASSIGN_OR_RETURN(auto e, find(id));
-  {
-    std::lock_guard lock(mu_);
-    if (e->started) {
-      return make_error(ErrorKind::kConflict, "Error: Exec command " + e->id +
-                                                  (e->running ? " is already running"
-                                                              : " has already run"));
-    }
-    e->started = true;
-    if (o.tty) {
-      e->tty = *o.tty;
-    }
-    if (o.rows > 0 && o.cols > 0) {
-      e->rows = o.rows;
-      e->cols = o.cols;
-    }
-  }
-  auto fail = [&](base::Error err, int code) -> base::Status {
-    std::lock_guard lock(mu_);
-    e->exit_code = code;
-    e->touched = std::chrono::steady_clock::now();
+base::Result<Execs::Launched> Execs::launch(const Exec& exec, bool attached, int& fail_code) {
+  const Exec* e = &exec;
+  auto fail = [&fail_code](base::Error err, int code) {
+    fail_code = code;
     return err;
   };
   base::Stopwatch watch;
@@ -191,12 +175,12 @@ base::Status Execs::start(const std::string& id, const StartOptions& o,
   flags |= e->attach_stdin ? runtime::kAttachStdin : 0;
   flags |= e->attach_stdout ? runtime::kAttachStdout : 0;
   flags |= e->attach_stderr ? runtime::kAttachStderr : 0;
-  if (!client) {
+  if (!attached) {
     flags = 0;
   }
   uint8_t xflags = 0;
   xflags |= e->tty ? runtime::kExecTty : 0;
-  xflags |= (e->attach_stdin && client) ? runtime::kExecStdin : 0;
+  xflags |= (e->attach_stdin && attached) ? runtime::kExecStdin : 0;
   const std::string msg = runtime::shim_protocol::encode(runtime::shim_protocol::Exec{flags, xflags, e->id});
   if (::send(fd->get(), msg.data(), msg.size(), MSG_NOSIGNAL) !=
       static_cast<ssize_t>(msg.size())) {
@@ -218,27 +202,60 @@ base::Status Execs::start(const std::string& id, const StartOptions& o,
     return fail(make_error(ErrorKind::kInternal, "OCI runtime exec failed: " + why + ": unknown"),
                 missing ? 127 : 126);
   }
+  return Launched{std::move(*fd), std::move(*target), *exec_pid};
+}
+
+base::Status Execs::start(const std::string& id, const StartOptions& o,
+                          std::shared_ptr<base::RawStream> client) {
+  DIND_ASSIGN_OR_RETURN(auto e, find(id));
+  {
+    std::lock_guard lock(mu_);
+    if (e->started) {
+      return make_error(ErrorKind::kConflict, "Error: Exec command " + e->id +
+                                                  (e->running ? " is already running"
+                                                              : " has already run"));
+    }
+    e->started = true;
+    if (o.tty) {
+      e->tty = *o.tty;
+    }
+    if (o.rows > 0 && o.cols > 0) {
+      e->rows = o.rows;
+      e->cols = o.cols;
+    }
+  }
+  int fail_code = 126;
+  auto launched = launch(*e, client != nullptr, fail_code);
+  if (!launched) {
+    std::lock_guard lock(mu_);
+    e->exit_code = fail_code;
+    e->touched = std::chrono::steady_clock::now();
+    return std::move(launched).error();
+  }
+  auto& target = launched->target;
+  auto& fd = launched->fd;
+  auto* exec_pid = &launched->pid;
   int rows = 0;
   int cols = 0;
   {
     std::lock_guard lock(mu_);
     e->pid = *exec_pid;
     e->running = true;
-    e->generation = target->generation;
-    e->bundle = target->bundle;
-    e->socket = target->socket;
+    e->generation = target.generation;
+    e->bundle = target.bundle;
+    e->socket = target.socket;
     e->touched = std::chrono::steady_clock::now();
     rows = e->rows;
     cols = e->cols;
   }
   if (e->tty && rows > 0 && cols > 0 && (o.rows != rows || o.cols != cols)) {
-    (void)shim_resize(target->socket, rows, cols, e->id);  // a resize that came first
+    (void)shim_resize(target.socket, rows, cols, e->id);  // a resize that came first
   }
   if (!client) {
     return {};  // detached: the shim keeps the process and records its exit
   }
   std::weak_ptr<Execs> weak = shared_from_this();
-  splice(scheduler_->adopt(std::move(*fd)), client, e->attach_stdin, [weak, e] {
+  splice(scheduler_->adopt(std::move(fd)), client, e->attach_stdin, [weak, e] {
     if (auto self = weak.lock()) {
       std::lock_guard lock(self->mu_);
       self->refresh_locked(*e);
@@ -305,6 +322,89 @@ base::Status Execs::resize(const std::string& id, int rows, int cols) {
     return make_error(ErrorKind::kInternal, "resizing the terminal of exec " + id + " failed");
   }
   return {};
+}
+
+base::Result<Execs::ProbeResult> Execs::probe(const std::string& container_id,
+                                              const std::vector<std::string>& args,
+                                              std::chrono::milliseconds timeout, size_t max_output) {
+  Exec e;
+  e.id = base::random_hex(64);
+  e.container_id = container_id;
+  e.args = args;
+  e.attach_stdout = true;
+  e.attach_stderr = true;
+  int fail_code = 126;
+  DIND_ASSIGN_OR_RETURN(auto launched, launch(e, true, fail_code));
+  const fs::path files = launched.target.bundle / "exec" / e.id;
+  base::UniqueFd pidfd(base::pidfd_open(launched.pid));
+  // The stream is stdcopy frames; the output is their payloads, in order.
+  ProbeResult result;
+  std::string pending;
+  auto take = [&](const char* p, size_t n) {
+    pending.append(p, n);
+    while (pending.size() >= 8) {
+      const size_t len = (static_cast<size_t>(static_cast<uint8_t>(pending[4])) << 24) |
+                         (static_cast<size_t>(static_cast<uint8_t>(pending[5])) << 16) |
+                         (static_cast<size_t>(static_cast<uint8_t>(pending[6])) << 8) |
+                         static_cast<size_t>(static_cast<uint8_t>(pending[7]));
+      if (pending.size() < 8 + len) {
+        break;
+      }
+      if (result.output.size() < max_output) {
+        result.output.append(pending, 8, std::min(len, max_output - result.output.size()));
+      }
+      pending.erase(0, 8 + len);
+    }
+  };
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  bool timed_out = false;
+  std::chrono::steady_clock::time_point hard_stop{};
+  for (;;) {
+    const auto now = std::chrono::steady_clock::now();
+    if (!timed_out && now >= deadline) {
+      // Past its time: killed (through its pidfd, never a recycled pid).
+      timed_out = true;
+      if (pidfd.valid()) {
+        (void)base::pidfd_signal(pidfd.get(), SIGKILL);
+      }
+      hard_stop = now + std::chrono::seconds(5);
+    }
+    if (timed_out && now >= hard_stop) {
+      break;  // the stream stays open (a child holds it): give up on it
+    }
+    const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
+        (timed_out ? hard_stop : deadline) - now);
+    pollfd p{launched.fd.get(), POLLIN, 0};
+    const int r = ::poll(&p, 1, static_cast<int>(std::max<int64_t>(1, wait.count())));
+    if (r < 0 && errno == EINTR) {
+      continue;
+    }
+    if (r <= 0) {
+      continue;
+    }
+    char buf[8192];
+    const ssize_t n = ::read(launched.fd.get(), buf, sizeof buf);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
+      continue;
+    }
+    if (n <= 0) {
+      break;  // the shim closed the stream after recording the exit
+    }
+    take(buf, static_cast<size_t>(n));
+  }
+  if (!timed_out) {
+    auto text = base::read_file(files.string() + ".exit", 4096);
+    const json doc = text ? json::parse(*text, nullptr, false) : json();
+    if (doc.is_object()) {
+      result.exit_code = doc.value("ExitCode", 255);
+    } else {
+      result.exit_code = 137;  // the container stopped under it
+    }
+  }
+  for (const char* ext : {".json", ".exit", ".pid", ".log"}) {
+    ::unlink((files.string() + ext).c_str());
+  }
+  return result;
 }
 
 }  // namespace dind::engine

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "dind/engine/container_state.hpp"
+#include "dind/engine/health.hpp"
 #include "dind/model/container.hpp"
 
 namespace dind::engine {
@@ -61,6 +62,7 @@ struct ContainerView {
   model::HostConfig host_config;
   std::map<std::string, EndpointView> networks;
   std::vector<MountView> mounts;
+  std::optional<HealthState> health;  // with a healthcheck: this run's (or the last run's)
   std::optional<int64_t> size_rw, size_root_fs;  // when asked for
 
   bool running() const { return status == RunStatus::kRunning; }

@@ -28,6 +28,7 @@
 #include "dind/base/worker_pool.hpp"
 #include "dind/engine/container_config.hpp"
 #include "dind/engine/container_view.hpp"
+#include "dind/engine/health.hpp"
 #include "dind/engine/networks.hpp"
 #include "dind/engine/volumes.hpp"
 #include "dind/image/image_store.hpp"
@@ -168,6 +169,23 @@ class Containers : public std::enable_shared_from_this<Containers> {
   bool running(const std::string& id, uint64_t generation) const;
   const runtime::HostFacts& host_facts() const { return host_; }
 
+  // Healthchecks (engine/health.hpp). The hook each successful start calls
+  // with the run's generation (it must not call back into the engine); the
+  // runs going now; the probe a run is due (nullopt once that run ended or
+  // when it has no healthcheck); a probe's result, answered with the wait
+  // before the next probe (nullopt once the run ended).
+  void on_run(std::function<void(const std::string& id, uint64_t generation)> hook);
+  std::vector<std::pair<std::string, uint64_t>> runs() const;
+  struct HealthPlan {
+    std::vector<std::string> args;
+    std::chrono::milliseconds timeout{0};
+    bool paused = false;
+  };
+  std::optional<HealthPlan> health_plan(const std::string& id, uint64_t generation) const;
+  std::optional<std::chrono::milliseconds> record_health(const std::string& id, uint64_t generation,
+                                                         const HealthResult& result);
+  std::optional<std::chrono::milliseconds> health_delay(const std::string& id, uint64_t generation) const;
+
   // What inspect shows (the sizes only when asked: a directory walk).
   base::Result<ContainerView> inspect(const std::string& ref, bool size) const;
   struct ListOptions {
@@ -196,6 +214,7 @@ class Containers : public std::enable_shared_from_this<Containers> {
 
  private:
   Containers() = default;
+  std::function<void(const std::string&, uint64_t)> run_hook_;
   base::Result<std::shared_ptr<Container>> find_locked(const std::string& ref) const;
   base::Result<std::shared_ptr<Container>> find(const std::string& ref) const;
   // Docker's 409 when another container has the name ("/name").

@@ -58,9 +58,28 @@ class Execs : public std::enable_shared_from_this<Execs> {
   // the start).
   base::Status resize(const std::string& id, int rows, int cols);
 
+  // A health probe: runs args in the running container (its user, env and
+  // working directory) and waits up to `timeout` for the exit; output (both
+  // streams) kept up to `max_output` bytes. A probe past its timeout is
+  // killed (exit_code nullopt). Blocking: call from a worker thread.
+  struct ProbeResult {
+    std::optional<int> exit_code;
+    std::string output;
+  };
+  base::Result<ProbeResult> probe(const std::string& container_id, const std::vector<std::string>& args,
+                                  std::chrono::milliseconds timeout, size_t max_output = 4096);
+
   struct Exec;  // defined in execs.cpp
 
  private:
+  struct Launched {
+    base::UniqueFd fd;  // the shim's stream of the process
+    Containers::ExecTarget target;
+    int pid = 0;
+  };
+  // Plans the process and asks the shim to start it; on failure fail_code
+  // is the exit code the exec records (126, or 127 for a missing command).
+  base::Result<Launched> launch(const Exec& e, bool attached, int& fail_code);
   base::Result<std::shared_ptr<Exec>> find(const std::string& id) const;
   // Reads the exit the shim recorded, or notices the container stopped.
   void refresh_locked(Exec& e) const;
