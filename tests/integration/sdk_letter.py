@@ -48,6 +48,10 @@ try:
     made.append(("container", created))
     assert list(created.attrs["NetworkSettings"]["Networks"]) == ["sdk-letter-net"]
 
+    # exec_run with a TTY and no stdin: a terminal (\r\n), a raw stream.
+    assert c.exec_run("echo hi", tty=True) == (0, b"hi\r\n")
+    assert c.exec_run("sh -c 'exit 3'") == (3, b"")
+
     # attach(logs=True, stream=False): what the container wrote.
     done = client.containers.run(image, "echo hello", detach=True, name="sdk-letter-echo")
     made.append(("container", done))

@@ -288,3 +288,73 @@ def test_python_sdk_scenario(daemon, image, python):
     env["DOCKER_HOST"] = f"unix://{daemon.socket}"
     p = subprocess.run([python, SDK_SCENARIO, image], capture_output=True, text=True, timeout=300, env=env)
     assert p.returncode == 0, f"SDK {check.stdout.strip()}:\n{p.stdout}\n{p.stderr}"
+
+
+def hijack(daemon, path, body=None):
+    """An upgraded connection (attach, exec start): the socket after the 101."""
+    import socket
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(10)
+    s.connect(daemon.socket)
+    data = (body or "").encode()
+    s.sendall(f"POST {path} HTTP/1.1\r\nHost: d\r\nUpgrade: tcp\r\nConnection: Upgrade\r\n"
+              f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n".encode() + data)
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = s.recv(1)
+        assert chunk, head
+        head += chunk
+    assert head.startswith(b"HTTP/1.1 101"), head
+    return s
+
+
+def read_until_closed(s, limit=5.0):
+    s.settimeout(limit)
+    out = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            return out
+        out += chunk
+
+
+def test_the_daemon_detaches_at_the_detach_keys(daemon, image):
+    docker(daemon, "run", "-dit", "--name", "letter-tty", image, "sh")
+    try:
+        # The default sequence (ctrl-p ctrl-q) ends an SDK client's attach; the container runs on.
+        s = hijack(daemon, "/containers/letter-tty/attach?stream=1&stdin=1&stdout=1&stderr=1")
+        s.sendall(b"echo one\n")
+        time.sleep(0.3)
+        s.sendall(b"\x10\x11")
+        read_until_closed(s)
+        s.close()
+        assert state(daemon, "letter-tty")["State"]["Running"]
+        # Keys of the client's choosing; a half sequence is passed on.
+        s = hijack(daemon, "/containers/letter-tty/attach?stream=1&stdin=1&stdout=1&detachKeys=ctrl-a,x")
+        s.sendall(b"echo \x01y-marker\n")
+        time.sleep(0.3)
+        s.sendall(b"\x01x")
+        out = read_until_closed(s)
+        s.close()
+        assert b"y-marker" in out and state(daemon, "letter-tty")["State"]["Running"]
+        code, body = api(daemon, "POST", "/containers/letter-tty/attach?stream=1&stdin=1&detachKeys=ctrl-foo")
+        assert (code, message(body)) == (400, "Invalid detach keys (ctrl-foo) provided")
+        # exec: the exec's DetachKeys; the process keeps running after the detach.
+        code, body = api(daemon, "POST", "/containers/letter-tty/exec", json.dumps(
+            {"Cmd": ["sh"], "Tty": True, "AttachStdin": True, "AttachStdout": True, "DetachKeys": "ctrl-x"}))
+        assert code == 201, body
+        exec_id = json.loads(body)["Id"]
+        s = hijack(daemon, f"/exec/{exec_id}/start", json.dumps({"Tty": True}))
+        s.sendall(b"echo in-exec\n")
+        time.sleep(0.3)
+        s.sendall(b"\x18")
+        out = read_until_closed(s)
+        s.close()
+        assert b"in-exec" in out
+        code, body = api(daemon, "GET", f"/exec/{exec_id}/json")
+        assert json.loads(body)["Running"] is True
+        code, body = api(daemon, "POST", "/containers/letter-tty/exec",
+                         json.dumps({"Cmd": ["sh"], "DetachKeys": "ctrl-"}))
+        assert (code, message(body)) == (400, "Invalid escape keys (ctrl-) provided")
+    finally:
+        docker(daemon, "rm", "-f", "letter-tty")

@@ -10,6 +10,7 @@
 #include "dind/api/filters.hpp"
 #include "dind/base/time.hpp"
 #include "dind/api/route_util.hpp"
+#include "dind/engine/shim_client.hpp"
 #include "dind/model/container_json.hpp"
 
 namespace dind::api {
@@ -106,6 +107,14 @@ void add_container_routes(Router& router, ContainerContext ctx) {
     o.stderr = req.query_bool("stderr").value_or(false);
     o.logs = req.query_bool("logs").value_or(false);
     o.stream = req.query_bool("stream").value_or(false);
+    if (auto keys = req.query_value("detachKeys"); keys && !keys->empty()) {
+      auto bytes = engine::parse_detach_keys(*keys);
+      if (!bytes) {
+        reply(error_response(400, "Invalid detach keys (" + *keys + ") provided"));
+        return;
+      }
+      o.detach_keys = std::move(*bytes);
+    }
     const bool tty = info->config.tty;
     Response r = Response::empty(200);
     r.headers["Content-Type"] = stream_content_type(req, tty);

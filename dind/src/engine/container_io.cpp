@@ -76,7 +76,9 @@ base::Status Containers::connect_attach(const std::shared_ptr<Container>& c, con
   if (::poll(&p, 1, 5000) != 1 || ::recv(fd.get(), &k, 1, 0) != 1 || k != 'K') {
     return make_error(ErrorKind::kInternal, "the shim did not accept the attach");
   }
-  splice(scheduler_->adopt(std::move(fd)), client, o.stdin);
+  // dockerd watches for the detach keys only with a TTY.
+  splice(scheduler_->adopt(std::move(fd)), client, o.stdin, {},
+         c->config.tty ? std::optional<std::string>(o.detach_keys) : std::nullopt);
   return {};
 }
 

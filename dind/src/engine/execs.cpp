@@ -60,6 +60,10 @@ base::Result<std::string> Execs::create(const std::string& container_ref,
   e->user = config.user;
   e->working_dir = config.working_dir;
   e->detach_keys = config.detach_keys;
+  if (!e->detach_keys.empty() && !parse_detach_keys(e->detach_keys)) {
+    return make_error(ErrorKind::kInvalidArgument,
+                      "Invalid escape keys (" + e->detach_keys + ") provided");
+  }
   if (!e->working_dir.empty() && e->working_dir[0] != '/') {
     return make_error(ErrorKind::kInvalidArgument,
                       "the working directory '" + e->working_dir +
@@ -255,12 +259,18 @@ base::Status Execs::start(const std::string& id, const StartOptions& o,
     return {};  // detached: the shim keeps the process and records its exit
   }
   std::weak_ptr<Execs> weak = shared_from_this();
+  // With a TTY, the detach keys (the exec's, else ctrl-p ctrl-q) end the
+  // client's stream and leave the process running, as dockerd does.
+  std::optional<std::string> keys;
+  if (e->tty) {
+    keys = e->detach_keys.empty() ? kDefaultDetachKeys : *parse_detach_keys(e->detach_keys);
+  }
   splice(scheduler_->adopt(std::move(fd)), client, e->attach_stdin, [weak, e] {
     if (auto self = weak.lock()) {
       std::lock_guard lock(self->mu_);
       self->refresh_locked(*e);
     }
-  });
+  }, keys);
   return {};
 }
 

@@ -93,8 +93,38 @@ void pump(std::shared_ptr<base::RawStream> from, std::shared_ptr<base::RawStream
   });
 }
 
+namespace {
+
+// pump() with the client's bytes through a detach scanner: at the sequence,
+// end(false) as if the client left (the process keeps running).
+void pump_detachable(std::shared_ptr<base::RawStream> from, std::shared_ptr<base::RawStream> to,
+                     std::shared_ptr<DetachScanner> scanner, std::function<void(bool eof)> end) {
+  from->read([from, to, scanner, end](std::string_view data, bool ok) {
+    if (!ok || data.empty()) {
+      end(ok);
+      return;
+    }
+    bool detached = false;
+    std::string out = scanner->feed(data, detached);
+    auto next = [from, to, scanner, end, detached](bool wok) {
+      if (!wok || detached) {
+        end(false);
+        return;
+      }
+      pump_detachable(from, to, scanner, end);
+    };
+    if (out.empty()) {
+      next(true);
+      return;
+    }
+    to->write(std::move(out), next);
+  });
+}
+
+}  // namespace
+
 void splice(std::shared_ptr<base::RawStream> shim, std::shared_ptr<base::RawStream> client,
-            bool stdin, std::function<void()> output_ended) {
+            bool stdin, std::function<void()> output_ended, std::optional<std::string> detach_keys) {
   auto ended = std::make_shared<std::atomic<int>>(0);
   auto one_done = [client, shim, ended] {
     if (ended->fetch_add(1) == 1) {
@@ -109,14 +139,72 @@ void splice(std::shared_ptr<base::RawStream> shim, std::shared_ptr<base::RawStre
     client->shutdown_write();
     one_done();
   });
-  pump(client, shim, [shim, one_done, stdin](bool eof) {
+  auto input_end = [shim, client, one_done, stdin](bool eof) {
     if (eof && stdin) {
       shim->shutdown_write();
     } else if (!eof) {
-      shim->close();  // the client is gone: nothing more to send it
+      shim->close();  // the client is gone (or detached): nothing more to send it
+      client->close();
     }
     one_done();
-  });
+  };
+  if (detach_keys && stdin && !detach_keys->empty()) {
+    pump_detachable(client, shim, std::make_shared<DetachScanner>(*detach_keys), input_end);
+  } else {
+    pump(client, shim, input_end);
+  }
+}
+
+base::Result<std::string> parse_detach_keys(const std::string& text) {
+  std::string out;
+  size_t start = 0;
+  for (;;) {
+    const size_t comma = text.find(',', start);
+    const std::string key = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    if (key.size() == 1) {
+      out += key[0];
+    } else if (key == "DEL") {
+      out += static_cast<char>(127);
+    } else if (key.size() == 6 && key.rfind("ctrl-", 0) == 0 &&
+               ((key[5] >= 'a' && key[5] <= 'z') || key[5] == '@' || key[5] == '[' || key[5] == '\\' ||
+                key[5] == ']' || key[5] == '^' || key[5] == '_')) {
+      out += static_cast<char>(key[5] >= 'a' && key[5] <= 'z' ? key[5] - 'a' + 1 : key[5] - '@');
+    } else {
+      return base::make_error(base::ErrorKind::kInvalidArgument, "Unknown character: '" + key + "'");
+    }
+    if (comma == std::string::npos) {
+      return out;
+    }
+    start = comma + 1;
+  }
+}
+
+std::string DetachScanner::feed(std::string_view in, bool& detached) {
+  std::string out;
+  for (const char ch : in) {
+    if (ch == keys_[matched_]) {
+      if (++matched_ == keys_.size()) {
+        detached = true;
+        matched_ = 0;
+        return out;  // the sequence and anything after it are not passed on
+      }
+      continue;
+    }
+    // Not the sequence after all: what was held goes on, and this byte may
+    // start it again.
+    out.append(keys_, 0, matched_);
+    matched_ = 0;
+    if (ch == keys_[0]) {
+      matched_ = 1;
+      if (keys_.size() == 1) {
+        detached = true;
+        return out;
+      }
+    } else {
+      out += ch;
+    }
+  }
+  return out;
 }
 
 }  // namespace dind::engine

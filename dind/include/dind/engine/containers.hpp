@@ -135,6 +135,8 @@ class Containers : public std::enable_shared_from_this<Containers> {
 
   struct AttachOptions {
     bool stdin = false, stdout = true, stderr = true, logs = false, stream = true;
+    // The detach sequence (bytes) watched for in the input of a TTY container.
+    std::string detach_keys = std::string("\x10\x11");
   };
   // Replays logs (if asked) and joins the client's hijacked stream to the
   // container's shim (now, or at start for a created container).

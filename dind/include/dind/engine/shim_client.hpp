@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
+#include <string_view>
 #include <string>
 
 #include "dind/base/stream.hpp"
@@ -35,6 +37,27 @@ void pump(std::shared_ptr<base::RawStream> from, std::shared_ptr<base::RawStream
 // a half-close when `stdin`) or leaves. Both connections close when both
 // directions are done.
 void splice(std::shared_ptr<base::RawStream> shim, std::shared_ptr<base::RawStream> client,
-            bool stdin, std::function<void()> output_ended = {});
+            bool stdin, std::function<void()> output_ended = {},
+            std::optional<std::string> detach_keys = std::nullopt);
+
+// dockerd's detach keys ("ctrl-p,ctrl-q", "a,ctrl-@,DEL") as bytes;
+// refused as term.ToBytes refuses them ("Unknown character: 'x'").
+base::Result<std::string> parse_detach_keys(const std::string& text);
+// Docker's default: ctrl-p ctrl-q.
+inline const std::string kDefaultDetachKeys = std::string("\x10\x11");
+
+// Watches a client's input for the detach sequence (dockerd's escape
+// proxy): bytes that may start it are held back until they do not.
+class DetachScanner {
+ public:
+  explicit DetachScanner(std::string keys) : keys_(std::move(keys)) {}
+  // The bytes to pass on; `detached` turns true once the sequence is read
+  // (what follows it is dropped).
+  std::string feed(std::string_view in, bool& detached);
+
+ private:
+  std::string keys_;
+  size_t matched_ = 0;
+};
 
 }  // namespace dind::engine
