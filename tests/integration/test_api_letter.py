@@ -358,3 +358,41 @@ def test_the_daemon_detaches_at_the_detach_keys(daemon, image):
         assert (code, message(body)) == (400, "Invalid escape keys (ctrl-) provided")
     finally:
         docker(daemon, "rm", "-f", "letter-tty")
+
+
+def test_legacy_links_as_dockerd_gives_them(daemon, image):
+    docker(daemon, "run", "-d", "--name", "letter-db", "-e", "SECRET=s3", "-e", "PATH=/bin", "--expose", "5432",
+           "--expose", "80/udp", image, "sleep", "300")
+    ip = state(daemon, "letter-db")["NetworkSettings"]["IPAddress"]
+    short = state(daemon, "letter-db")["Id"][:12]
+    try:
+        out = docker(daemon, "run", "--rm", "--name", "letter-web", "--link", "letter-db:dbal", "--link", "letter-db",
+                     image, "sh", "-c", "env | sort; cat /etc/hosts").stdout
+        lines = out.splitlines()
+        for want in [f"DBAL_PORT=udp://{ip}:80", f"DBAL_PORT_5432_TCP=tcp://{ip}:5432",
+                     f"DBAL_PORT_5432_TCP_ADDR={ip}", "DBAL_PORT_5432_TCP_PORT=5432", "DBAL_PORT_5432_TCP_PROTO=tcp",
+                     f"DBAL_PORT_80_UDP=udp://{ip}:80", "DBAL_NAME=/letter-web/dbal", "DBAL_ENV_SECRET=s3",
+                     "LETTER_DB_NAME=/letter-web/letter-db", "LETTER_DB_ENV_SECRET=s3",
+                     f"{ip}\tdbal {short} letter-db", f"{ip}\tletter-db {short}"]:
+            assert want in lines, (want, out)
+        assert not any(line.startswith("DBAL_ENV_PATH") for line in lines)
+        docker(daemon, "create", "--name", "letter-w2", "--link", "letter-db:dbal", image, "true")
+        assert state(daemon, "letter-w2")["HostConfig"]["Links"] == ["/letter-db:/letter-w2/dbal"]
+        p = docker(daemon, "create", "--link", "letter-nosuch:x", image, "true", check=False)
+        assert p.returncode != 0 and "could not get container for letter-nosuch" in p.stderr
+        code, body = api(daemon, "POST", "/containers/create",
+                         json.dumps({"Image": image, "HostConfig": {"Links": ["a:b:c"]}}))
+        assert (code, message(body)) == (400, "bad format for links: a:b:c")
+        docker(daemon, "stop", "-t", "0", "letter-db")
+        p = docker(daemon, "start", "letter-w2", check=False)
+        assert p.returncode != 0 and "Cannot link to a non running container: /letter-db AS /letter-w2/dbal" in p.stderr
+        for cli in CLIS:
+            p = docker(daemon, "rm", "--link", "letter-db", cli=cli, check=False)
+            assert p.returncode != 0 and "cannot remove the default link name" in p.stderr
+        docker(daemon, "rm", "--link", "letter-w2/dbal")
+        assert state(daemon, "letter-w2")["HostConfig"]["Links"] is None
+        p = docker(daemon, "rm", "--link", "letter-w2/dbal", check=False)
+        assert p.returncode != 0 and "No such container: letter-w2/dbal" in p.stderr
+        docker(daemon, "start", "letter-w2")  # no link left to refuse it
+    finally:
+        docker(daemon, "rm", "-f", "letter-db", "letter-w2")

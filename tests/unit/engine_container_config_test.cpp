@@ -279,3 +279,32 @@ TEST_CASE("restart policies: the restart manager's decisions and backoff",
   CHECK_FALSE(restart_on_daemon_start(on_failure, false));
   CHECK_FALSE(restart_on_daemon_start(no, false));
 }
+
+TEST_CASE("legacy links: parsing and dockerd's variables", "[engine][links]") {
+  using dind::engine::link_env;
+  using dind::engine::parse_link;
+  CHECK(*parse_link("db") == std::make_pair(std::string("db"), std::string("db")));
+  CHECK(*parse_link("/db:al") == std::make_pair(std::string("db"), std::string("al")));
+  CHECK(*parse_link("db:/al") == std::make_pair(std::string("db"), std::string("al")));
+  for (const char* bad : {"", "/", "a:b:c", ":x", "x:"}) {
+    INFO(bad);
+    REQUIRE_FALSE(parse_link(bad).ok());
+    CHECK(parse_link(bad).error().message == std::string("bad format for links: ") + bad);
+  }
+  const auto env = link_env("my-db", "/web", "10.0.0.2", {"5432/tcp", "80/udp"},
+                            {"SECRET=s3", "PATH=/bin", "HOME=/root", "BROKEN"});
+  const std::vector<std::string> want = {
+      "MY_DB_PORT=udp://10.0.0.2:80",
+      "MY_DB_PORT_80_UDP=udp://10.0.0.2:80",
+      "MY_DB_PORT_80_UDP_ADDR=10.0.0.2",
+      "MY_DB_PORT_80_UDP_PORT=80",
+      "MY_DB_PORT_80_UDP_PROTO=udp",
+      "MY_DB_PORT_5432_TCP=tcp://10.0.0.2:5432",
+      "MY_DB_PORT_5432_TCP_ADDR=10.0.0.2",
+      "MY_DB_PORT_5432_TCP_PORT=5432",
+      "MY_DB_PORT_5432_TCP_PROTO=tcp",
+      "MY_DB_NAME=/web/my-db",
+      "MY_DB_ENV_SECRET=s3"};
+  CHECK(env == want);
+  CHECK(link_env("x", "/w", "1.2.3.4", {}, {}) == std::vector<std::string>{"X_NAME=/w/x"});
+}

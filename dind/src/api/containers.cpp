@@ -280,11 +280,22 @@ void add_container_routes(Router& router, ContainerContext ctx) {
     const bool force = req.query_bool("force").value_or(false);
     const bool volumes = req.query_bool("v").value_or(false);
     if (req.query_bool("link").value_or(false)) {
-      reply(error_response(400, "Conflict, cannot remove the default link name of the container"));
+      reply(error_response(409, "Conflict, cannot remove the default link name of the container"));
       return;
     }
     workers->post([c, id = req.params["id"], force, volumes, reply] {
       reply(status_response(c->remove(id, force, volumes)));
+    });
+  });
+
+  // docker rm --link PARENT/ALIAS.
+  router.add("DELETE", "/containers/{parent}/{alias}", [c, queries](Request req, Reply reply) {
+    if (!req.query_bool("link").value_or(false)) {
+      reply(error_response(404, "No such container: " + req.params["parent"] + "/" + req.params["alias"]));
+      return;
+    }
+    queries->post([c, parent = req.params["parent"], alias = req.params["alias"], reply] {
+      reply(status_response(c->remove_link(parent, alias)));
     });
   });
 

@@ -118,6 +118,66 @@ model::Config merge_config(model::Config req, const model::Config& img, const st
   return req;
 }
 
+base::Result<std::pair<std::string, std::string>> parse_link(const std::string& text) {
+  const std::string t = !text.empty() && text[0] == '/' ? text.substr(1) : text;
+  const size_t colon = t.find(':');
+  if (t.empty() || (colon != std::string::npos && t.find(':', colon + 1) != std::string::npos) ||
+      colon == 0 || colon + 1 == t.size()) {
+    return make_error(ErrorKind::kInvalidArgument, "bad format for links: " + text);
+  }
+  if (colon == std::string::npos) {
+    return std::make_pair(t, t);
+  }
+  std::string alias = t.substr(colon + 1);
+  if (!alias.empty() && alias[0] == '/') {
+    alias = alias.substr(1);
+  }
+  return std::make_pair(t.substr(0, colon), alias);
+}
+
+std::vector<std::string> link_env(const std::string& alias, const std::string& self_name,
+                                  const std::string& ip, const std::set<std::string>& exposed_ports,
+                                  const model::Strings& target_env) {
+  std::string prefix;
+  for (char ch : alias) {
+    prefix += ch == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  }
+  // Ports sorted by number, then protocol (nat.Sort).
+  std::vector<std::pair<int, std::string>> ports;
+  for (const auto& p : exposed_ports) {
+    const size_t slash = p.find('/');
+    ports.emplace_back(std::atoi(p.substr(0, slash).c_str()), slash == std::string::npos ? "tcp" : p.substr(slash + 1));
+  }
+  std::sort(ports.begin(), ports.end());
+  std::vector<std::string> env;
+  if (!ports.empty()) {
+    env.push_back(prefix + "_PORT=" + ports[0].second + "://" + ip + ":" + std::to_string(ports[0].first));
+  }
+  for (const auto& [port, proto] : ports) {
+    std::string upper;
+    for (char ch : proto) {
+      upper += static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    }
+    const std::string key = prefix + "_PORT_" + std::to_string(port) + "_" + upper;
+    env.push_back(key + "=" + proto + "://" + ip + ":" + std::to_string(port));
+    env.push_back(key + "_ADDR=" + ip);
+    env.push_back(key + "_PORT=" + std::to_string(port));
+    env.push_back(key + "_PROTO=" + proto);
+  }
+  env.push_back(prefix + "_NAME=" + self_name + "/" + alias);
+  for (const auto& v : target_env) {
+    const size_t eq = v.find('=');
+    if (eq == std::string::npos) {
+      continue;
+    }
+    const std::string k = v.substr(0, eq);
+    if (k != "HOME" && k != "PATH") {
+      env.push_back(prefix + "_ENV_" + v);
+    }
+  }
+  return env;
+}
+
 base::Status check_log_config(const model::LogConfig& lc) {
   static const std::map<std::string, std::set<std::string>> kDrivers = {
       {"json-file",

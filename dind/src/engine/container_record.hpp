@@ -43,6 +43,7 @@ struct Containers::Container {
   int shim_pid = 0;
   std::map<std::string, EndpointView> endpoints;  // network name -> the endpoint (inspect)
   std::optional<HealthState> health;  // this run's, with a healthcheck
+  std::vector<std::pair<std::string, std::string>> links;  // --link: (target ID, alias)
   // Runtime (not persisted).
   // Serialises the runtime operations on this container (pause, unpause,
   // update) without the engine's lock: taken before mu_, never while

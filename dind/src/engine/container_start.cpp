@@ -426,6 +426,46 @@ base::Status Containers::start_locked_out(const std::shared_ptr<Container>& c) {
   facts.resolv_conf = c->network_mode == "host"   ? base::read_file("/etc/resolv.conf").value_or("")
                       : c->network_mode == "none" ? ""
                                                   : networks_->resolv_conf_for(c->network_mode);
+  // Legacy links: each target running, its address in /etc/hosts (alias,
+  // hostname, name) and, on the default bridge, dockerd's link variables.
+  if (!c->links.empty()) {
+    EngineLock lock(*this);  // the targets are other containers
+    model::Strings link_vars;
+    for (const auto& [target_id, alias] : c->links) {
+      auto t = by_id_.find(target_id);
+      const std::string target_name = t != by_id_.end() ? t->second->name : "/" + short_id(target_id);
+      if (t == by_id_.end() || t->second->status != RunStatus::kRunning || t->second->endpoints.empty()) {
+        return make_error(ErrorKind::kConflict, "Cannot link to a non running container: " + target_name +
+                                                    " AS " + c->name + "/" + alias);
+      }
+      const Container& target = *t->second;
+      const auto ep = target.endpoints.count(c->network_mode) != 0 ? target.endpoints.find(c->network_mode)
+                                                                   : target.endpoints.begin();
+      const std::string ip = ep->second.ip_address;
+      const std::string hostname = target.config.hostname.empty() ? short_id(target.id) : target.config.hostname;
+      std::string names = alias + " " + hostname;
+      if (alias != target.name.substr(1)) {
+        names += " " + target.name.substr(1);
+      }
+      if (!facts.host_config.extra_hosts) {
+        facts.host_config.extra_hosts.emplace();
+      }
+      facts.host_config.extra_hosts->push_back(names + ":" + ip);
+      if (c->network_mode == "bridge") {
+        for (auto& v : link_env(alias, c->name, ip, target.config.exposed_ports,
+                                target.config.env.value_or(model::Strings{}))) {
+          link_vars.push_back(std::move(v));
+        }
+      }
+    }
+    if (!link_vars.empty()) {  // before the container's own: those win
+      model::Strings env = std::move(link_vars);
+      for (auto& v : facts.config.env.value_or(model::Strings{})) {
+        env.push_back(v);
+      }
+      facts.config.env = std::move(env);
+    }
+  }
   facts.seccomp = seccomp_;
   facts.host = host_;
   auto devices = host_devices(c->host_config);

@@ -111,7 +111,8 @@ json encode_record(const Containers::Container& c) {
           {"HasBeenManuallyStopped", c.manually_stopped},
           {"ShimPid", c.shim_pid},
           {"Endpoints", encode_endpoints(c.endpoints)},
-          {"Health", c.health ? encode_health_state(*c.health) : json(nullptr)}};
+          {"Health", c.health ? encode_health_state(*c.health) : json(nullptr)},
+          {"LinkTargets", c.links}};
 }
 
 base::Result<std::shared_ptr<Containers::Container>> decode_record(const json& doc, const std::string& dir_name) {
@@ -176,6 +177,7 @@ base::Result<std::shared_ptr<Containers::Container>> decode_record(const json& d
       return make_error(ErrorKind::kDataLoss, "Endpoints is not an object");
     }
     c->endpoints = decode_endpoints(endpoints);
+    c->links = doc.value("LinkTargets", std::vector<std::pair<std::string, std::string>>{});
     if (const json h = doc.value("Health", json()); h.is_object()) {
       c->health = decode_health_state(h);
     }

@@ -101,6 +101,15 @@ ContainerView Containers::view_locked(const Container& c) const {
   v.host_config = c.host_config;
   v.networks = c.endpoints;
   v.health = c.health;
+  if (!c.links.empty()) {  // dockerd's form: "/target:/self/alias", with today's names
+    model::Strings links;
+    for (const auto& [target_id, alias] : c.links) {
+      auto t = by_id_.find(target_id);
+      links.push_back((t != by_id_.end() ? t->second->name : "/" + short_id(target_id)) + ":" + c.name + "/" +
+                      alias);
+    }
+    v.host_config.links = std::move(links);
+  }
   // The networks it is configured for, with their settings as given; a
   // container without endpoints (created, stopped) shows them empty otherwise.
   if (c.network_mode != "host" && c.network_mode != "none" && v.networks.count(c.network_mode) == 0 &&

@@ -415,6 +415,11 @@ base::Result<Containers::Created> Containers::create(const std::string& name_in,
   if (hc.shm_size == 0) {
     hc.shm_size = int64_t{64} << 20;
   }
+  std::vector<std::pair<std::string, std::string>> links;  // (target, alias) as named
+  for (const auto& l : hc.links.value_or(model::Strings{})) {
+    DIND_ASSIGN_OR_RETURN(auto link, parse_link(l));
+    links.push_back(std::move(link));
+  }
   c->host_config = std::move(hc);
   c->networking = std::move(endpoints);
   c->network_mode = mode;
@@ -456,6 +461,17 @@ base::Result<Containers::Created> Containers::create(const std::string& name_in,
     lock.unlock();
     fs::remove_all(dir(c->id), ec);
     return std::move(free).error();
+  }
+  // Legacy links name containers that exist now (kept by ID).
+  for (const auto& [target, alias] : links) {
+    auto t = find_locked(target);
+    if (!t) {
+      lock.unlock();
+      fs::remove_all(dir(c->id), ec);
+      return make_error(ErrorKind::kInvalidArgument,
+                        "could not get container for " + target + ": " + t.error().message);
+    }
+    c->links.emplace_back((*t)->id, alias);
   }
   c->name = name;
   // The name is held from here; the record is written without the lock, and
@@ -526,6 +542,32 @@ base::Status Containers::remove(const std::string& ref, bool force, bool volumes
     }
   }
   return remove_now(c, volumes);
+}
+
+base::Status Containers::remove_link(const std::string& parent, const std::string& alias) {
+  EngineLock lock(*this);
+  const std::string shown = parent + "/" + alias;
+  auto found = find_locked(parent);
+  if (!found) {
+    return make_error(ErrorKind::kNotFound, "No such container: " + shown);
+  }
+  auto& links = (*found)->links;
+  const auto before = links.size();
+  std::erase_if(links, [&](const auto& l) { return l.second == alias; });
+  if (links.size() == before) {
+    return make_error(ErrorKind::kNotFound, "No such container: " + shown);
+  }
+  // Kept in HostConfig too, as dockerd keeps it.
+  if (auto& hl = (*found)->host_config.links) {
+    std::erase_if(*hl, [&](const std::string& l) {
+      auto parsed = parse_link(l);
+      return parsed && parsed->second == alias;
+    });
+    if (hl->empty()) {
+      hl.reset();
+    }
+  }
+  return save(**found);
 }
 
 base::Status Containers::remove_now(const std::shared_ptr<Container>& c, bool volumes) {

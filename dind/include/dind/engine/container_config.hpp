@@ -7,6 +7,7 @@
 #include <functional>
 #include <chrono>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -65,6 +66,18 @@ model::Resources merge_update(model::Resources current, const model::Resources& 
 // "KILL", "SIGKILL", "9", "sigterm" -> number; kInvalidArgument
 // "Invalid signal: X" otherwise.
 base::Result<int> parse_signal(const std::string& text);
+
+// A legacy link ("name" or "name:alias"; a leading "/" allowed) as (target,
+// alias); "bad format for links: X" otherwise.
+base::Result<std::pair<std::string, std::string>> parse_link(const std::string& text);
+
+// What a legacy link gives the linking container (dockerd's links.ToEnv):
+// ALIAS_NAME=/self/alias, ALIAS_PORT (the lowest exposed port),
+// ALIAS_PORT_<port>_<PROTO>{,_ADDR,_PORT,_PROTO} per exposed port, and
+// ALIAS_ENV_<var> per variable of the target (HOME and PATH aside).
+std::vector<std::string> link_env(const std::string& alias, const std::string& self_name,
+                                  const std::string& ip, const std::set<std::string>& exposed_ports,
+                                  const model::Strings& target_env);
 
 // HostConfig.LogConfig: json-file (the default), local (kept as json-file) or
 // none, with each driver's options; dockerd's other drivers are refused by

@@ -111,6 +111,8 @@ class Containers : public std::enable_shared_from_this<Containers> {
   // anonymous volumes.
   base::Status remove(const std::string& ref, bool force, bool volumes);
   base::Status rename(const std::string& ref, const std::string& new_name);
+  // docker rm --link PARENT/ALIAS: the legacy link goes (404 when there is none).
+  base::Status remove_link(const std::string& parent, const std::string& alias);
   // docker update: resource limits (applied to a running container through
   // the runtime) and the restart policy; the warnings.
   base::Result<std::vector<std::string>> update(const std::string& ref,
