@@ -1,5 +1,9 @@
 #include "netsetup/addr.hpp"
 
+#include <arpa/inet.h>
+
+#include <algorithm>
+
 #include <charconv>
 #include <cstdio>
 #include <random>
@@ -73,6 +77,77 @@ dind::base::Result<Ipv4Prefix> Ipv4Prefix::parse(std::string_view text) {
     return bad();
   }
   return Ipv4Prefix{*ip, len};
+}
+
+std::string Ipv6::to_string() const {
+  char buf[INET6_ADDRSTRLEN];
+  return ::inet_ntop(AF_INET6, bytes.data(), buf, sizeof buf) != nullptr ? std::string(buf) : std::string();
+}
+
+std::optional<Ipv6> Ipv6::parse(std::string_view text) {
+  if (text.empty() || text.size() >= INET6_ADDRSTRLEN || text.find(':') == std::string_view::npos ||
+      text.find('.') != std::string_view::npos || text.find('%') != std::string_view::npos) {
+    return std::nullopt;
+  }
+  Ipv6 ip;
+  const std::string s(text);
+  if (::inet_pton(AF_INET6, s.c_str(), ip.bytes.data()) != 1) {
+    return std::nullopt;
+  }
+  return ip;
+}
+
+Ipv6 Ipv6Prefix::network() const {
+  Ipv6 n = addr;
+  for (int i = 0; i < 16; ++i) {
+    const int bits = std::clamp(len - i * 8, 0, 8);
+    n.bytes[i] &= static_cast<uint8_t>(bits == 0 ? 0 : 0xff << (8 - bits));
+  }
+  return n;
+}
+
+bool Ipv6Prefix::contains(const Ipv6& ip) const {
+  return Ipv6Prefix{ip, len}.network() == network();
+}
+
+bool Ipv6Prefix::overlaps(const Ipv6Prefix& other) const {
+  return len <= other.len ? contains(other.addr) : other.contains(addr);
+}
+
+Ipv6 Ipv6Prefix::host(uint64_t n) const {
+  Ipv6 out = network();
+  unsigned carry = 0;
+  for (int i = 15; i >= 0; --i) {
+    const unsigned sum = out.bytes[i] + static_cast<unsigned>(n & 0xff) + carry;
+    out.bytes[i] = static_cast<uint8_t>(sum & 0xff);
+    carry = sum >> 8;
+    n >>= 8;
+  }
+  return out;
+}
+
+std::string Ipv6Prefix::to_string() const {
+  return addr.to_string() + "/" + std::to_string(len);
+}
+
+dind::base::Result<Ipv6Prefix> Ipv6Prefix::parse(std::string_view text) {
+  auto bad = [&] {
+    return make_error(ErrorKind::kInvalidArgument,
+                      "invalid IPv6 CIDR \"" + std::string(text) + "\" (expected an IPv6 address/n)");
+  };
+  auto slash = text.find('/');
+  if (slash == std::string_view::npos) {
+    return bad();
+  }
+  auto ip = Ipv6::parse(text.substr(0, slash));
+  std::string_view len_text = text.substr(slash + 1);
+  int len = -1;
+  auto [p, ec] = std::from_chars(len_text.data(), len_text.data() + len_text.size(), len);
+  if (!ip || len_text.empty() || len_text.size() > 3 || ec != std::errc() ||
+      p != len_text.data() + len_text.size() || len < 0 || len > 128) {
+    return bad();
+  }
+  return Ipv6Prefix{*ip, len};
 }
 
 std::string Mac::to_string() const {

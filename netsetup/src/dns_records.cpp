@@ -20,7 +20,7 @@ bool valid_dns_name(std::string_view name) {
 }
 
 dind::base::Status Records::add(const std::string& network, Ipv4 ip,
-                                const std::vector<std::string>& names) {
+                                const std::vector<std::string>& names, std::optional<Ipv6> ip6) {
   for (const auto& n : names) {
     if (!valid_dns_name(n)) {
       return make_error(ErrorKind::kInvalidArgument, "\"" + n + "\" is not a valid DNS name");
@@ -28,6 +28,9 @@ dind::base::Status Records::add(const std::string& network, Ipv4 ip,
   }
   for (const auto& n : names) {
     names_[network][lower(n)].insert(ip.value);
+    if (ip6) {
+      names6_[network][lower(n)].insert(ip6->bytes);
+    }
   }
   return {};
 }
@@ -75,6 +78,29 @@ std::vector<Ipv4> Records::lookup(const std::vector<std::string>& networks,
   return out;
 }
 
+std::vector<std::array<uint8_t, 16>> Records::lookup6(const std::vector<std::string>& networks,
+                                                      std::string_view name) const {
+  const std::string key = lower(name);
+  std::set<std::array<uint8_t, 16>> found;
+  for (const auto& net : networks) {
+    auto n = names6_.find(net);
+    if (n == names6_.end()) {
+      continue;
+    }
+    if (auto it = n->second.find(key); it != n->second.end()) {
+      found.insert(it->second.begin(), it->second.end());
+    }
+    const std::string suffix = "." + lower(net);
+    if (key.size() > suffix.size() &&
+        key.compare(key.size() - suffix.size(), suffix.size(), suffix) == 0) {
+      if (auto it = n->second.find(key.substr(0, key.size() - suffix.size())); it != n->second.end()) {
+        found.insert(it->second.begin(), it->second.end());
+      }
+    }
+  }
+  return {found.begin(), found.end()};
+}
+
 Decision decide(const Records& records, const std::vector<std::string>& networks,
                 std::string_view packet, std::mt19937& rng) {
   auto q = parse_query(packet);
@@ -98,6 +124,11 @@ Decision decide(const Records& records, const std::vector<std::string>& networks
     std::shuffle(ips.begin(), ips.end(), rng);  // cheap round-robin, as Docker does
     return {Decision::Kind::kAnswer,
             build_response(*q, Rcode::kNoError, ips, {}, kTtl, q->udp_size)};
+  }
+  if (q->qtype == kTypeAaaa) {
+    auto ips6 = records.lookup6(networks, q->name);
+    std::shuffle(ips6.begin(), ips6.end(), rng);
+    return {Decision::Kind::kAnswer, build_response(*q, Rcode::kNoError, {}, ips6, kTtl, q->udp_size)};
   }
   // A name we know but no record of this type (AAAA on an IPv4-only network,
   // MX...): NOERROR with no answers, so clients fall back to A.

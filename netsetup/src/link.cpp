@@ -95,6 +95,12 @@ NlAddr ipv4_addr(Ipv4 ip, int prefix_len) {
   return a;
 }
 
+NlAddr ipv6_addr(const Ipv6& ip, int prefix_len) {
+  NlAddr a(nl_addr_build(AF_INET6, ip.bytes.data(), 16));
+  nl_addr_set_prefixlen(a.get(), prefix_len);
+  return a;
+}
+
 NlAddr mac_addr(const Mac& mac) {
   return NlAddr(nl_addr_build(AF_LLC, mac.bytes.data(), 6));
 }
@@ -108,6 +114,38 @@ Status add_address(nl_sock* s, int ifindex, const Ipv4Prefix& p, const std::stri
   rtnl_addr_set_broadcast(addr.get(), bcast.get());
   if (int err = rtnl_addr_add(s, addr.get(), 0); err < 0) {
     return nl_error(err, "add address " + p.to_string() + " to " + ifname);
+  }
+  return {};
+}
+
+// An IPv6 address without duplicate address detection (usable at once, as
+// Docker's "flags 02").
+Status add_address6(nl_sock* s, int ifindex, const Ipv6Prefix& p, const std::string& ifname) {
+  Addr addr(rtnl_addr_alloc());
+  rtnl_addr_set_ifindex(addr.get(), ifindex);
+  rtnl_addr_set_family(addr.get(), AF_INET6);
+  NlAddr local = ipv6_addr(p.addr, p.len);
+  rtnl_addr_set_local(addr.get(), local.get());
+  rtnl_addr_set_flags(addr.get(), IFA_F_NODAD);
+  if (int err = rtnl_addr_add(s, addr.get(), 0); err < 0) {
+    return nl_error(err, "add address " + p.to_string() + " to " + ifname);
+  }
+  return {};
+}
+
+Status add_default_route6(nl_sock* s, int ifindex, const Ipv6& gateway) {
+  Route r(rtnl_route_alloc());
+  rtnl_route_set_family(r.get(), AF_INET6);
+  rtnl_route_set_protocol(r.get(), RTPROT_BOOT);
+  NlAddr dst = ipv6_addr(Ipv6{}, 0);
+  rtnl_route_set_dst(r.get(), dst.get());
+  rtnl_nexthop* nh = rtnl_route_nh_alloc();
+  rtnl_route_nh_set_ifindex(nh, ifindex);
+  NlAddr gw = ipv6_addr(gateway, 128);
+  rtnl_route_nh_set_gateway(nh, gw.get());
+  rtnl_route_add_nexthop(r.get(), nh);
+  if (int err = rtnl_route_add(s, r.get(), NLM_F_CREATE | NLM_F_EXCL); err < 0) {
+    return nl_error(err, "add IPv6 default route via " + gateway.to_string());
   }
   return {};
 }
@@ -199,6 +237,10 @@ Status create_bridge(const BridgeSpec& spec) {
       return std::move(k).error();
     }
     DIND_TRY(add_address(s->get(), rtnl_link_get_ifindex(k->get()), spec.gateway, spec.name));
+    if (spec.gateway6) {
+      (void)write_sysctl("net/ipv6/conf/" + spec.name + "/disable_ipv6", "0");
+      DIND_TRY(add_address6(s->get(), rtnl_link_get_ifindex(k->get()), *spec.gateway6, spec.name));
+    }
     // Host loopback → published port: the DNAT-ed packet leaves with a
     // 127.0.0.1 source, which the kernel drops as martian without this.
     DIND_TRY(write_sysctl("net/ipv4/conf/" + spec.name + "/route_localnet", "1"));
@@ -277,12 +319,18 @@ Status attach(const Netns& target, const AttachSpec& spec) {
       }
       const int idx = rtnl_link_get_ifindex(l->get());
       // IPv4-only network: no IPv6 addresses or router solicitations (best effort).
-      (void)write_sysctl("net/ipv6/conf/" + spec.ifname + "/disable_ipv6", "1");
+      (void)write_sysctl("net/ipv6/conf/" + spec.ifname + "/disable_ipv6", spec.address6 ? "0" : "1");
       DIND_TRY(add_address(cs->get(), idx, spec.address, spec.ifname));
+      if (spec.address6) {
+        DIND_TRY(add_address6(cs->get(), idx, *spec.address6, spec.ifname));
+      }
       DIND_TRY(change_link(cs->get(), l->get(), IFF_UP, 0, "set " + spec.ifname + " up"));
       DIND_TRY(set_up(cs->get(), "lo"));
       if (spec.gateway) {
         DIND_TRY(add_default_route(cs->get(), idx, *spec.gateway));
+      }
+      if (spec.gateway6 && spec.address6) {
+        DIND_TRY(add_default_route6(cs->get(), idx, *spec.gateway6));
       }
       return {};
     }));

@@ -43,6 +43,14 @@ bool valid_network_name(std::string_view name) {
   return true;
 }
 
+BridgeSpec bridge_spec(const NetworkState& n) {
+  BridgeSpec b{n.bridge, n.mac, n.mtu, Ipv4Prefix{n.gateway, n.subnet.len}, std::nullopt};
+  if (n.subnet6 && n.gateway6) {
+    b.gateway6 = Ipv6Prefix{*n.gateway6, n.subnet6->len};
+  }
+  return b;
+}
+
 std::string random_veth_name() {
   static thread_local std::mt19937_64 rng{std::random_device{}()};
   char buf[16];
@@ -173,6 +181,15 @@ Result<NetworkManager> NetworkManager::open(ManagerOptions options) {
         s.mac = *mac;
         s.mtu = n.at("mtu");
         s.internal = n.at("internal");
+        if (n.contains("subnet6")) {
+          auto subnet6 = Ipv6Prefix::parse(n.at("subnet6").get<std::string>());
+          auto gw6 = Ipv6::parse(n.at("gateway6").get<std::string>());
+          if (!subnet6 || !gw6) {
+            return corrupt();
+          }
+          s.subnet6 = *subnet6;
+          s.gateway6 = *gw6;
+        }
         m.networks_[s.name] = s;
       }
       for (auto& e : doc.at("endpoints")) {
@@ -186,6 +203,12 @@ Result<NetworkManager> NetworkManager::open(ManagerOptions options) {
           return corrupt();
         }
         s.ip = *ip;
+        if (auto it = e.find("ip6"); it != e.end() && it->is_string()) {
+          s.ip6 = Ipv6::parse(it->get<std::string>());
+          if (!s.ip6) {
+            return corrupt();
+          }
+        }
         s.mac = mac_from_ip(s.ip);
         if (auto it = e.find("mac"); it != e.end() && it->is_string()) {
           if (auto mac = Mac::parse(it->get<std::string>())) {
@@ -221,7 +244,7 @@ Result<NetworkManager> NetworkManager::open(ManagerOptions options) {
   for (const auto& [name, n] : m.networks_) {
     if (!link_exists(n.bridge)) {
       DIND_LOG(kInfo) << "re-creating the bridge " << n.bridge << " of network " << name;
-      DIND_TRY(create_bridge(BridgeSpec{n.bridge, n.mac, n.mtu, Ipv4Prefix{n.gateway, n.subnet.len}}));
+      DIND_TRY(create_bridge(bridge_spec(n)));
       recreated = true;
     }
   }
@@ -275,6 +298,10 @@ Status NetworkManager::save() const {
                     {"mac", n.mac.to_string()},
                     {"mtu", n.mtu},
                     {"internal", n.internal}});
+    if (n.subnet6 && n.gateway6) {
+      nets.back()["subnet6"] = n.subnet6->to_string();
+      nets.back()["gateway6"] = n.gateway6->to_string();
+    }
   }
   json eps = json::array();
   for (const auto& e : endpoints_) {
@@ -290,6 +317,9 @@ Status NetworkManager::save() const {
                    {"mac", e.mac.to_string()},
                    {"names", e.names},
                    {"ports", ports}});
+    if (e.ip6) {
+      eps.back()["ip6"] = e.ip6->to_string();
+    }
   }
   json doc = {{"version", kSchemaVersion}, {"networks", nets}, {"endpoints", eps}};
   DIND_TRY(ipam_.save(options_.state_dir / "ipam.json"));
@@ -400,6 +430,25 @@ Result<NetworkState> NetworkManager::create_network(const NetworkSpec& spec) {
   n.subnet = addr->subnet;
   n.gateway = addr->gateway;
   n.internal = spec.internal;
+  if (spec.subnet6) {
+    const Ipv6Prefix sub6 = spec.subnet6->canonical();
+    if (sub6.len > 126) {
+      return make_error(ErrorKind::kInvalidArgument, "IPv6 subnet " + sub6.to_string() + " is too small");
+    }
+    for (const auto& [other, s6] : networks_) {
+      if (s6.subnet6 && s6.subnet6->overlaps(sub6)) {
+        return make_error(ErrorKind::kConflict, "subnet " + sub6.to_string() + " overlaps with network " +
+                                                    other + " (" + s6.subnet6->to_string() + ")");
+      }
+    }
+    const Ipv6 gw6 = spec.gateway6.value_or(sub6.host(1));
+    if (!sub6.contains(gw6) || gw6 == sub6.network()) {
+      return make_error(ErrorKind::kInvalidArgument,
+                        "IPv6 gateway " + gw6.to_string() + " is not a host address of " + sub6.to_string());
+    }
+    n.subnet6 = sub6;
+    n.gateway6 = gw6;
+  }
   n.mac = random_mac();
   if (spec.mtu) {
     n.mtu = *spec.mtu;
@@ -413,7 +462,7 @@ Result<NetworkState> NetworkManager::create_network(const NetworkSpec& spec) {
     return make_error(ErrorKind::kInvalidArgument, "invalid MTU " + std::to_string(n.mtu));
   }
 
-  DIND_TRY(create_bridge(BridgeSpec{n.bridge, n.mac, n.mtu, Ipv4Prefix{n.gateway, n.subnet.len}}));
+  DIND_TRY(create_bridge(bridge_spec(n)));
   auto undo = [&] {
     networks_.erase(n.name);
     (void)ipam_.remove_network(n.name);
@@ -426,6 +475,39 @@ Result<NetworkState> NetworkManager::create_network(const NetworkSpec& spec) {
   networks_[n.name] = n;
   DIND_TRY(publish_or_undo(undo));
   return n;
+}
+
+Result<Ipv6> NetworkManager::allocate6(const NetworkState& n, std::optional<Ipv6> wanted) const {
+  auto used = [&](const Ipv6& ip) {
+    if (n.gateway6 && ip == *n.gateway6) {
+      return true;
+    }
+    for (const auto& e : endpoints_) {
+      if (e.network == n.name && e.ip6 && *e.ip6 == ip) {
+        return true;
+      }
+    }
+    return false;
+  };
+  if (wanted) {
+    if (!n.subnet6->contains(*wanted) || *wanted == n.subnet6->network()) {
+      return make_error(ErrorKind::kInvalidArgument,
+                        "IPv6 address " + wanted->to_string() + " is not in subnet " + n.subnet6->to_string());
+    }
+    if (used(*wanted)) {
+      return make_error(ErrorKind::kConflict, "Address already in use: " + wanted->to_string());
+    }
+    return *wanted;
+  }
+  // Sequential from ::2 (dockerd's order); endpoints are few, so a scan will do.
+  const uint64_t limit = n.subnet6->len >= 64 + 1 ? (uint64_t{1} << (128 - n.subnet6->len)) : ~uint64_t{0};
+  for (uint64_t i = 1; i < limit && i < 1000000; ++i) {
+    const Ipv6 ip = n.subnet6->host(i);
+    if (!used(ip)) {
+      return ip;
+    }
+  }
+  return make_error(ErrorKind::kUnavailable, "no free IPv6 address in " + n.subnet6->to_string());
 }
 
 Status NetworkManager::delete_network(const std::string& name) {
@@ -506,6 +588,21 @@ Result<EndpointState> NetworkManager::attach(const AttachRequest& req) {
   e.ip = *ip;
   e.mac = req.mac.value_or(mac_from_ip(e.ip));
   const NetworkState& n = net->second;
+  if (req.ip6 && !n.subnet6) {
+    (void)ipam_.release(req.network, e.ip);
+    release_ports();
+    return make_error(ErrorKind::kInvalidArgument,
+                      "network " + req.network + " has no IPv6 subnet for " + req.ip6->to_string());
+  }
+  if (n.subnet6) {
+    auto ip6 = allocate6(n, req.ip6);
+    if (!ip6) {
+      (void)ipam_.release(req.network, e.ip);
+      release_ports();
+      return std::move(ip6).error();
+    }
+    e.ip6 = *ip6;
+  }
   bool first_network = true;
   for (const auto& other : endpoints_) {
     first_network = first_network && other.netns != netns;
@@ -518,7 +615,9 @@ Result<EndpointState> NetworkManager::attach(const AttachRequest& req) {
                       ? std::optional<Ipv4>(n.gateway)
                       : std::nullopt,
                   e.mac,
-                  n.mtu};
+                  n.mtu,
+                  e.ip6 ? std::optional<Ipv6Prefix>(Ipv6Prefix{*e.ip6, n.subnet6->len}) : std::nullopt,
+                  (e.ip6 && req.default_route && first_network && !n.internal) ? n.gateway6 : std::nullopt};
   if (auto st = netsetup::attach(*ns, spec); !st) {
     (void)ipam_.release(req.network, e.ip);
     release_ports();
@@ -569,7 +668,7 @@ Status NetworkManager::detach(const std::string& network, const fs::path& netns_
 dns::Records NetworkManager::dns_records() const {
   dns::Records r;
   for (const auto& e : endpoints_) {
-    (void)r.add(e.network, e.ip, e.names);  // names were validated at attach
+    (void)r.add(e.network, e.ip, e.names, e.ip6);  // names were validated at attach
   }
   return r;
 }

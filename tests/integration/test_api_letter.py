@@ -396,3 +396,38 @@ def test_legacy_links_as_dockerd_gives_them(daemon, image):
         docker(daemon, "start", "letter-w2")  # no link left to refuse it
     finally:
         docker(daemon, "rm", "-f", "letter-db", "letter-w2")
+
+
+def test_ipv6_networks_dual_stack_containers_and_aaaa(daemon, image):
+    docker(daemon, "network", "create", "--ipv6", "--subnet", "fd00:71::/64", "letter-v6")
+    try:
+        n = json.loads(docker(daemon, "network", "inspect", "letter-v6").stdout)[0]
+        assert n["EnableIPv6"] is True
+        assert n["IPAM"]["Config"][1] == {"Subnet": "fd00:71::/64"} and "Gateway" in n["IPAM"]["Config"][0]
+        docker(daemon, "run", "-d", "--name", "letter-six", "--network", "letter-v6", image, "sleep", "300")
+        ep = state(daemon, "letter-six")["NetworkSettings"]["Networks"]["letter-v6"]
+        assert (ep["GlobalIPv6Address"], ep["GlobalIPv6PrefixLen"], ep["IPv6Gateway"]) == ("fd00:71::2", 64, "fd00:71::1")
+        assert ep["IPAddress"]  # dual stack
+        out = docker(daemon, "run", "--rm", "--network", "letter-v6", "--ip6", "fd00:71::99", image, "sh", "-c",
+                     "ip -6 addr show eth0; ip -6 route; ping6 -c1 -W2 fd00:71::2 && ping6 -c1 -W2 fd00:71::1 "
+                     "&& nslookup -type=AAAA letter-six").stdout
+        assert "inet6 fd00:71::99/64 scope global" in out and "default via fd00:71::1 dev eth0" in out, out
+        assert "Address: fd00:71::2" in out, out
+        members = json.loads(docker(daemon, "network", "inspect", "letter-v6").stdout)[0]["Containers"]
+        assert [m["IPv6Address"] for m in members.values()] == ["fd00:71::2/64"]
+        docker(daemon, "create", "--name", "letter-six-fixed", "--network", "letter-v6", "--ip6", "fd00:71::7", image)
+        fixed = state(daemon, "letter-six-fixed")["NetworkSettings"]["Networks"]["letter-v6"]
+        assert fixed["IPAMConfig"] == {"IPv6Address": "fd00:71::7"}
+        # dockerd's refusals.
+        p = docker(daemon, "network", "create", "--ipv6", "letter-v6-nopool", check=False)
+        assert p.returncode != 0 and "could not find an available, non-overlapping IPv6 address pool" in p.stderr
+        p = docker(daemon, "network", "create", "--ipv6", "--subnet", "fd00:71:0:0:1::/80", "letter-v6-over", check=False)
+        assert p.returncode != 0 and "overlaps" in p.stderr
+        code, body = api(daemon, "POST", "/networks/create", json.dumps(
+            {"Name": "letter-v6-bad", "EnableIPv6": True, "IPAM": {"Config": [{"Subnet": "fd00::zz/64"}]}}))
+        assert code == 400 and "invalid subnet fd00::zz/64" in message(body)
+        p = docker(daemon, "run", "--rm", "--network", "letter-v6", "--ip6", "fd00:72::5", image, "true", check=False)
+        assert p.returncode != 0 and "is not in subnet fd00:71::/64" in p.stderr
+    finally:
+        docker(daemon, "rm", "-f", "letter-six", "letter-six-fixed")
+        docker(daemon, "network", "rm", "letter-v6")

@@ -181,3 +181,28 @@ TEST_CASE("IPAM state survives a restart and refuses corrupt files", "[netsetup]
     CHECK(r.error().kind == ErrorKind::kDataLoss);
   }
 }
+
+TEST_CASE("IPv6 addresses and prefixes", "[netsetup][addr]") {
+  using netsetup::Ipv6;
+  using netsetup::Ipv6Prefix;
+  CHECK(Ipv6::parse("fd00:1::2")->to_string() == "fd00:1::2");
+  CHECK(Ipv6::parse("FD00:0001:0000::0002")->to_string() == "fd00:1::2");
+  for (const char* bad : {"", "fd00", "1.2.3.4", "::ffff:1.2.3.4", "fe80::1%eth0", "fd00::zz", "1:2:3:4:5:6:7:8:9"}) {
+    INFO(bad);
+    CHECK_FALSE(Ipv6::parse(bad));
+  }
+  auto p = Ipv6Prefix::parse("fd00:1::5/64");
+  REQUIRE(p.ok());
+  CHECK(p->canonical().to_string() == "fd00:1::/64");
+  CHECK(p->host(1).to_string() == "fd00:1::1");
+  CHECK(p->host(0x1ff).to_string() == "fd00:1::1ff");
+  CHECK(p->contains(*Ipv6::parse("fd00:1::ffff:1")));
+  CHECK_FALSE(p->contains(*Ipv6::parse("fd00:2::1")));
+  CHECK(p->overlaps(*Ipv6Prefix::parse("fd00:1:0:0:8000::/65")));
+  CHECK_FALSE(p->overlaps(*Ipv6Prefix::parse("fd00:1:0:1::/64")));
+  CHECK(Ipv6Prefix::parse("fd00:0:0:7::/61")->canonical().to_string() == "fd00::/61");
+  for (const char* bad : {"fd00::/129", "fd00::", "fd00::/-1", "fd00::/6x", "10.0.0.0/8", "fd00::/0064"}) {
+    INFO(bad);
+    CHECK_FALSE(Ipv6Prefix::parse(bad).ok());
+  }
+}

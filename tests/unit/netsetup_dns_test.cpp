@@ -153,3 +153,23 @@ TEST_CASE("resolv.conf in and out", "[netsetup][dns]") {
   CHECK(out.find("options ndots:0\n") != std::string::npos);
   CHECK(out.find("10.0.0.2") != std::string::npos);  // upstreams named in the comment
 }
+
+TEST_CASE("AAAA answers for endpoints with IPv6, per network", "[netsetup][dns]") {
+  Records r;
+  auto v6 = [](const char* t) { return *netsetup::Ipv6::parse(t); };
+  REQUIRE(r.add("six", ip("10.0.0.2"), {"web", "alias"}, v6("fd00::2")).ok());
+  REQUIRE(r.add("four", ip("10.1.0.2"), {"web"}).ok());
+  std::mt19937 rng(1);
+  auto aaaa = decide(r, {"six"}, build_query(5, "alias", kTypeAaaa), rng);
+  REQUIRE(aaaa.kind == Decision::Kind::kAnswer);
+  auto sum = parse_response(aaaa.response);
+  REQUIRE(sum.ok());
+  CHECK(sum->answers == 1);
+  CHECK(sum->a.empty());
+  // The record itself: the last 16 bytes of the packet.
+  const std::string tail = aaaa.response.substr(aaaa.response.size() - 16);
+  CHECK(std::equal(tail.begin(), tail.end(), reinterpret_cast<const char*>(v6("fd00::2").bytes.data())));
+  CHECK(r.lookup6({"six"}, "web.six").size() == 1);
+  CHECK(r.lookup6({"four"}, "web").empty());  // no IPv6 there: NOERROR without answers
+  CHECK(parse_response(decide(r, {"four"}, build_query(6, "web", kTypeAaaa), rng).response)->answers == 0);
+}

@@ -38,9 +38,9 @@ json endpoint_json(const engine::EndpointView& e) {
           {"Gateway", e.gateway},
           {"IPAddress", e.ip_address},
           {"IPPrefixLen", e.prefix_len},
-          {"IPv6Gateway", ""},
-          {"GlobalIPv6Address", ""},
-          {"GlobalIPv6PrefixLen", 0},
+          {"IPv6Gateway", e.ipv6_gateway},
+          {"GlobalIPv6Address", e.ipv6_address},
+          {"GlobalIPv6PrefixLen", e.ipv6_prefix_len},
           {"DNSNames", model::encode_list(e.dns_names)}};
 }
 

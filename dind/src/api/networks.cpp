@@ -29,10 +29,12 @@ json ipam_config_json(const NetworkInfo& n) {
   if (n.driver != "bridge") {
     return config;
   }
-  if (n.ipam.empty()) {  // chosen by us: dockerd shows what it chose
+  const bool v4_given = std::any_of(n.ipam.begin(), n.ipam.end(), [](const model::IpamPool& p) {
+    return !p.subnet.empty() && p.subnet.find(':') == std::string::npos;
+  });
+  if (!v4_given) {  // chosen by us: dockerd shows what it chose
     config.push_back({{"Subnet", n.state.subnet.canonical().to_string()},
                       {"Gateway", n.state.gateway.to_string()}});
-    return config;
   }
   for (const auto& p : n.ipam) {
     json c = json::object();
@@ -102,7 +104,9 @@ json members_json(engine::Containers& c, const NetworkInfo& n) {
                  {"EndpointID", e->second.endpoint_id},
                  {"MacAddress", e->second.mac_address},
                  {"IPv4Address", e->second.ip_address + "/" + std::to_string(e->second.prefix_len)},
-                 {"IPv6Address", ""}};
+                 {"IPv6Address", e->second.ipv6_address.empty()
+                                     ? std::string()
+                                     : e->second.ipv6_address + "/" + std::to_string(e->second.ipv6_prefix_len)}};
   }
   return out;
 }

@@ -140,6 +140,11 @@ EndpointView endpoint_view(const Networks& networks, const std::string& n,
   e.endpoint_id = base::random_hex(64);
   e.ip_address = ep.ip.to_string();
   e.mac_address = ep.mac.to_string();
+  if (ep.ip6 && info && info->state.subnet6) {
+    e.ipv6_address = ep.ip6->to_string();
+    e.ipv6_prefix_len = info->state.subnet6->len;
+    e.ipv6_gateway = info->state.gateway6 ? info->state.gateway6->to_string() : "";
+  }
   e.prefix_len = info ? info->state.subnet.len : 0;
   e.gateway = info ? info->state.gateway.to_string() : "";
   if (n != "bridge") {
@@ -156,9 +161,8 @@ EndpointView endpoint_view(const Networks& networks, const std::string& n,
   return e;
 }
 
-base::Result<std::pair<std::optional<netsetup::Ipv4>, std::optional<netsetup::Mac>>> endpoint_fixed(
-    const std::string& network, const model::EndpointConfig& ec) {
-  std::pair<std::optional<netsetup::Ipv4>, std::optional<netsetup::Mac>> out;
+base::Result<FixedEndpoint> endpoint_fixed(const std::string& network, const model::EndpointConfig& ec) {
+  FixedEndpoint out;
   if (!ec.ipv4_address.empty() || !ec.ipv6_address.empty()) {
     if (network == "bridge") {
       return make_error(ErrorKind::kInvalidArgument,
@@ -170,19 +174,21 @@ base::Result<std::pair<std::optional<netsetup::Ipv4>, std::optional<netsetup::Ma
     if (!ip) {
       return make_error(ErrorKind::kInvalidArgument, "invalid IPv4 address: " + ec.ipv4_address);
     }
-    out.first = *ip;
+    out.ip = *ip;
   }
   if (!ec.ipv6_address.empty()) {
-    return make_error(ErrorKind::kInvalidArgument,
-                      "invalid IPv6 address " + ec.ipv6_address + ": network " + network +
-                          " has no IPv6 subnet");
+    auto ip6 = netsetup::Ipv6::parse(ec.ipv6_address);
+    if (!ip6) {
+      return make_error(ErrorKind::kInvalidArgument, "invalid IPv6 address: " + ec.ipv6_address);
+    }
+    out.ip6 = *ip6;
   }
   if (!ec.mac_address.empty()) {
     auto mac = netsetup::Mac::parse(ec.mac_address);
     if (!mac) {
       return make_error(ErrorKind::kInvalidArgument, ec.mac_address + " is not a valid mac address");
     }
-    out.second = *mac;
+    out.mac = *mac;
   }
   return out;
 }
@@ -241,8 +247,9 @@ base::Status Containers::connect_network(const std::string& ref, const std::stri
       req.names = dns_names(*c, endpoint_config);
     }
     DIND_ASSIGN_OR_RETURN(auto fixed, endpoint_fixed(net, endpoint_config));
-    req.ip = fixed.first;
-    req.mac = fixed.second;
+    req.ip = fixed.ip;
+    req.ip6 = fixed.ip6;
+    req.mac = fixed.mac;
     const uint64_t generation = c->generation;
     lock.unlock();
     auto ep = networks_->attach(req);

@@ -75,8 +75,13 @@ EndpointView endpoint_view(const Networks& networks, const std::string& network,
 
 // The fixed address and MAC an endpoint config asks for (IPAMConfig, MacAddress),
 // refused as dockerd does (a fixed address on the default bridge, malformed values).
-base::Result<std::pair<std::optional<netsetup::Ipv4>, std::optional<netsetup::Mac>>> endpoint_fixed(
-    const std::string& network, const model::EndpointConfig& endpoint_config);
+struct FixedEndpoint {
+  std::optional<netsetup::Ipv4> ip;
+  std::optional<netsetup::Ipv6> ip6;
+  std::optional<netsetup::Mac> mac;
+};
+base::Result<FixedEndpoint> endpoint_fixed(const std::string& network,
+                                           const model::EndpointConfig& endpoint_config);
 
 // The DNS names of a container on a user network: its name, short ID, then
 // the aliases of `endpoint_config` ({"Aliases": [...]}) not already there.

@@ -499,15 +499,16 @@ base::Status Containers::start_locked_out(const std::shared_ptr<Container>& c) {
       }
     }
     for (const auto& n : nets) {
-      NetworkJoin join{n, {}, {}, {}};
+      NetworkJoin join{n, {}, {}, {}, {}};
       const auto it = settings.find(n);
       const model::EndpointConfig endpoint = it != settings.end() ? it->second : model::EndpointConfig{};
       if (n != "bridge") {
         join.names = dns_names(*c, endpoint);
       }
       DIND_ASSIGN_OR_RETURN(auto fixed, endpoint_fixed(n, endpoint));
-      join.ip = fixed.first;
-      join.mac = fixed.second;
+      join.ip = fixed.ip;
+      join.ip6 = fixed.ip6;
+      join.mac = fixed.mac;
       // Config.MacAddress (before API 1.44) is the first network's.
       if (!join.mac && req.networks.empty() && !c->config.mac_address.empty()) {
         join.mac = netsetup::Mac::parse(c->config.mac_address);

@@ -30,7 +30,9 @@ json encode_endpoints(const std::map<std::string, EndpointView>& endpoints) {
                  {"IPAddress", e.ip_address},   {"IPPrefixLen", e.prefix_len},
                  {"Gateway", e.gateway},        {"DNSNames", model::encode_list(e.dns_names)},
                  {"Aliases", model::encode_list(e.aliases)}, {"Ports", ports},
-                 {"MacAddress", e.mac_address}};
+                 {"MacAddress", e.mac_address},
+                 {"GlobalIPv6Address", e.ipv6_address}, {"GlobalIPv6PrefixLen", e.ipv6_prefix_len},
+                 {"IPv6Gateway", e.ipv6_gateway}};
   }
   return out;
 }
@@ -46,6 +48,9 @@ std::map<std::string, EndpointView> decode_endpoints(const json& doc) {
     v.prefix_len = e.value("IPPrefixLen", 0);
     v.gateway = e.value("Gateway", "");
     v.mac_address = e.value("MacAddress", "");
+    v.ipv6_address = e.value("GlobalIPv6Address", "");
+    v.ipv6_prefix_len = e.value("GlobalIPv6PrefixLen", 0);
+    v.ipv6_gateway = e.value("IPv6Gateway", "");
     v.dns_names = opt_list_from(e.value("DNSNames", json()));
     v.aliases = opt_list_from(e.value("Aliases", json()));
     for (const auto& p : e.value("Ports", json::array())) {

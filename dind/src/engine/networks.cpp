@@ -249,7 +249,31 @@ base::Result<NetworkInfo> Networks::create(const model::NetworkCreate& request) 
     }
     spec.mtu = static_cast<int>(v);
   }
+  // IPAM pools: IPv4 ones (the last wins), and IPv6 ones when IPv6 is on
+  // (dockerd keeps a v6 pool of a network without IPv6 but uses none).
   for (const auto& c : request.ipam) {
+    const bool v6 = c.subnet.find(':') != std::string::npos || c.gateway.find(':') != std::string::npos;
+    if (v6) {
+      if (!c.subnet.empty()) {
+        auto p = netsetup::Ipv6Prefix::parse(c.subnet);
+        if (!p) {
+          return make_error(ErrorKind::kInvalidArgument, "invalid subnet " + c.subnet + ": " + p.error().message);
+        }
+        if (request.enable_ipv6) {
+          spec.subnet6 = p->canonical();
+        }
+      }
+      if (!c.gateway.empty()) {
+        auto g = netsetup::Ipv6::parse(c.gateway);
+        if (!g) {
+          return make_error(ErrorKind::kInvalidArgument, "invalid gateway " + c.gateway);
+        }
+        if (request.enable_ipv6) {
+          spec.gateway6 = *g;
+        }
+      }
+      continue;
+    }
     if (const std::string& subnet = c.subnet; !subnet.empty()) {
       auto p = netsetup::Ipv4Prefix::parse(subnet);
       if (!p) {
@@ -265,6 +289,12 @@ base::Result<NetworkInfo> Networks::create(const model::NetworkCreate& request) 
       }
       spec.gateway = *g;
     }
+  }
+  if (request.enable_ipv6 && !spec.subnet6) {
+    // dockerd has no default IPv6 pools either.
+    return make_error(ErrorKind::kInvalidArgument,
+                      "could not find an available, non-overlapping IPv6 address pool among the defaults "
+                      "to assign to the network");
   }
   NetworkInfo info;
   info.id = base::random_hex(64);

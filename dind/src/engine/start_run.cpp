@@ -77,6 +77,7 @@ base::Result<StartRun> run_start(StartOs& os, const RunRequest& r) {
       req.default_route = first;
       req.names = join.names;
       req.ip = join.ip;
+      req.ip6 = join.ip6;
       req.mac = join.mac;
       if (first) {
         req.ports = r.ports;

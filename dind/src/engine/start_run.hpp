@@ -44,6 +44,7 @@ struct NetworkJoin {
   std::vector<std::string> names;  // DNS names on it (none on the default bridge)
   std::optional<netsetup::Ipv4> ip;  // a fixed address (IPAMConfig)
   std::optional<netsetup::Mac> mac;  // a fixed MAC
+  std::optional<netsetup::Ipv6> ip6;  // a fixed IPv6 address
 };
 
 struct RunRequest {

@@ -37,6 +37,29 @@ struct Ipv4Prefix {
   static dind::base::Result<Ipv4Prefix> parse(std::string_view text);
 };
 
+struct Ipv6 {
+  std::array<uint8_t, 16> bytes{};  // network byte order
+  auto operator<=>(const Ipv6&) const = default;
+  std::string to_string() const;  // RFC 5952 ("fd00:1::2")
+  static std::optional<Ipv6> parse(std::string_view text);  // no zone, no IPv4 dotted tail
+};
+
+struct Ipv6Prefix {
+  Ipv6 addr;  // may have host bits set
+  int len = 0;
+  auto operator<=>(const Ipv6Prefix&) const = default;
+
+  Ipv6 network() const;
+  Ipv6Prefix canonical() const { return Ipv6Prefix{network(), len}; }
+  bool contains(const Ipv6& ip) const;
+  bool overlaps(const Ipv6Prefix& other) const;
+  // The network's address plus n (n < 2^64; host bits beyond the prefix are
+  // the caller's concern).
+  Ipv6 host(uint64_t n) const;
+  std::string to_string() const;  // "fd00:1::1/64" (host bits kept)
+  static dind::base::Result<Ipv6Prefix> parse(std::string_view text);
+};
+
 struct Mac {
   std::array<uint8_t, 6> bytes{};
   auto operator<=>(const Mac&) const = default;

@@ -4,7 +4,9 @@
 // query: answer from our records, or forward upstream. Pure; the server owns
 // one instance on its strand.
 
+#include <array>
 #include <map>
+#include <optional>
 #include <random>
 #include <set>
 #include <string>
@@ -23,15 +25,20 @@ class Records {
   // Adds an endpoint on `network` with its names; kInvalidArgument on a name
   // that is not a valid DNS name.
   dind::base::Status add(const std::string& network, Ipv4 ip,
-                         const std::vector<std::string>& names);
+                         const std::vector<std::string>& names,
+                         std::optional<Ipv6> ip6 = std::nullopt);
   void remove(const std::string& network, Ipv4 ip);
   // Addresses for name as seen from a querier attached to `networks`
   // (also "name.network"); empty when unknown.
   std::vector<Ipv4> lookup(const std::vector<std::string>& networks, std::string_view name) const;
+  // Its IPv6 addresses (AAAA), likewise.
+  std::vector<std::array<uint8_t, 16>> lookup6(const std::vector<std::string>& networks,
+                                               std::string_view name) const;
 
  private:
   // network -> name -> addresses
   std::map<std::string, std::map<std::string, std::set<uint32_t>>> names_;
+  std::map<std::string, std::map<std::string, std::set<std::array<uint8_t, 16>>>> names6_;
 };
 
 struct Decision {

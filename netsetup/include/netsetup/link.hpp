@@ -17,6 +17,7 @@ struct BridgeSpec {
   Mac mac;  // explicit: a bridge without one takes a port's MAC and changes it
   int mtu = 1500;
   Ipv4Prefix gateway;  // the gateway address with the subnet's prefix length
+  std::optional<Ipv6Prefix> gateway6;  // likewise for IPv6 (no duplicate address detection)
 };
 
 // Creates the bridge (down → address → up). On failure nothing is left.
@@ -33,6 +34,8 @@ struct AttachSpec {
   std::optional<Ipv4> gateway;  // set: add the default route via it
   Mac mac;
   int mtu = 1500;
+  std::optional<Ipv6Prefix> address6;  // an IPv6 address too (no duplicate address detection)
+  std::optional<Ipv6> gateway6;        // set: the IPv6 default route via it
 };
 
 // Creates a veth pair with the peer directly in `target`, names it ifname,

@@ -29,6 +29,8 @@ struct NetworkSpec {
   std::optional<int> mtu;            // default: the uplink's
   std::string bridge;                // default: "br-<name>" (at most 15 chars)
   bool internal = false;
+  std::optional<Ipv6Prefix> subnet6;  // IPv6 too (no default pools)
+  std::optional<Ipv6> gateway6;       // default: the subnet's first address
 };
 
 struct NetworkState {
@@ -38,6 +40,8 @@ struct NetworkState {
   Ipv4 gateway;
   int mtu = 1500;
   bool internal = false;
+  std::optional<Ipv6Prefix> subnet6;  // canonical
+  std::optional<Ipv6> gateway6;
   Mac mac;
 };
 
@@ -56,6 +60,7 @@ struct AttachRequest {
   std::filesystem::path netns;
   std::optional<Ipv4> ip;
   std::optional<Mac> mac;  // else Docker's 02:42 + the address
+  std::optional<Ipv6> ip6;  // a fixed IPv6 address (the network must have IPv6)
   std::vector<std::string> names;  // DNS names and aliases on this network
   std::vector<PortRequest> ports;
   bool default_route = true;
@@ -67,6 +72,7 @@ struct EndpointState {
   std::string host_ifname;
   std::string ifname;
   Ipv4 ip;
+  std::optional<Ipv6> ip6;  // on a network with IPv6
   Mac mac;  // the container side's
   std::vector<std::string> names;
   std::vector<PortRequest> ports;
@@ -99,6 +105,7 @@ class NetworkManager {
   std::map<uint32_t, std::vector<std::string>> endpoint_networks() const;
 
  private:
+  dind::base::Result<Ipv6> allocate6(const NetworkState& n, std::optional<Ipv6> wanted) const;
   dind::base::Status save() const;
   // The last steps of a change: the ruleset, then the state files; on a
   // failure `undo` reverts the in-memory and kernel steps.

@@ -32,6 +32,8 @@ struct PublishedPort {
 struct EndpointView {
   std::string network_id, endpoint_id, gateway, ip_address, mac_address;
   int prefix_len = 0;
+  std::string ipv6_address, ipv6_gateway;  // on a network with IPv6
+  int ipv6_prefix_len = 0;
   model::EndpointConfig config;  // as given at create or connect (echoed)
   model::OptStrings aliases, dns_names;
   std::vector<PublishedPort> ports;
