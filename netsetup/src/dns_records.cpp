@@ -49,42 +49,16 @@ void Records::remove(const std::string& network, Ipv4 ip) {
   }
 }
 
-std::vector<Ipv4> Records::lookup(const std::vector<std::string>& networks,
-                                  std::string_view name) const {
-  const std::string key = lower(name);
-  std::set<uint32_t> found;
-  for (const auto& net : networks) {
-    auto n = names_.find(net);
-    if (n == names_.end()) {
-      continue;
-    }
-    if (auto it = n->second.find(key); it != n->second.end()) {
-      found.insert(it->second.begin(), it->second.end());
-    }
-    // "name.network"
-    const std::string suffix = "." + lower(net);
-    if (key.size() > suffix.size() &&
-        key.compare(key.size() - suffix.size(), suffix.size(), suffix) == 0) {
-      if (auto it = n->second.find(key.substr(0, key.size() - suffix.size()));
-          it != n->second.end()) {
-        found.insert(it->second.begin(), it->second.end());
-      }
-    }
-  }
-  std::vector<Ipv4> out;
-  for (uint32_t v : found) {
-    out.push_back(Ipv4{v});
-  }
-  return out;
-}
+namespace {
 
-std::vector<std::array<uint8_t, 16>> Records::lookup6(const std::vector<std::string>& networks,
-                                                      std::string_view name) const {
-  const std::string key = lower(name);
-  std::set<std::array<uint8_t, 16>> found;
+// The addresses of `name` (or "name.network") on any of `networks`.
+template <typename Addr>
+std::set<Addr> collect(const std::map<std::string, std::map<std::string, std::set<Addr>>>& by_network,
+                       const std::vector<std::string>& networks, const std::string& key) {
+  std::set<Addr> found;
   for (const auto& net : networks) {
-    auto n = names6_.find(net);
-    if (n == names6_.end()) {
+    auto n = by_network.find(net);
+    if (n == by_network.end()) {
       continue;
     }
     if (auto it = n->second.find(key); it != n->second.end()) {
@@ -98,6 +72,23 @@ std::vector<std::array<uint8_t, 16>> Records::lookup6(const std::vector<std::str
       }
     }
   }
+  return found;
+}
+
+}  // namespace
+
+std::vector<Ipv4> Records::lookup(const std::vector<std::string>& networks,
+                                  std::string_view name) const {
+  std::vector<Ipv4> out;
+  for (uint32_t v : collect(names_, networks, lower(name))) {
+    out.push_back(Ipv4{v});
+  }
+  return out;
+}
+
+std::vector<std::array<uint8_t, 16>> Records::lookup6(const std::vector<std::string>& networks,
+                                                      std::string_view name) const {
+  auto found = collect(names6_, networks, lower(name));
   return {found.begin(), found.end()};
 }
 
