@@ -472,6 +472,17 @@ Result<NetworkState> NetworkManager::create_network(const NetworkSpec& spec) {
     (void)delete_link(n.bridge);
     return std::move(st).error();
   }
+  for (const Ipv4& r : spec.reserved) {
+    if (!n.subnet.contains(r) || r == n.gateway) {
+      continue;  // outside the subnet (or the gateway): nothing to hold
+    }
+    if (auto held = ipam_.allocate(n.name, r); !held) {
+      (void)ipam_.remove_network(n.name);
+      (void)delete_link(n.bridge);
+      return make_error(ErrorKind::kInvalidArgument,
+                        "auxiliary address " + r.to_string() + ": " + held.error().message);
+    }
+  }
   networks_[n.name] = n;
   DIND_TRY(publish_or_undo(undo));
   return n;

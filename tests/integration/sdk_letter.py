@@ -51,6 +51,9 @@ try:
     # exec_run with a TTY and no stdin: a terminal (\r\n), a raw stream.
     assert c.exec_run("echo hi", tty=True) == (0, b"hi\r\n")
     assert c.exec_run("sh -c 'exit 3'") == (3, b"")
+    # A file that is not executable: 126 (dockerd's), a missing command: 127.
+    assert c.exec_run("/etc/passwd").exit_code == 126
+    assert c.exec_run("/no/such/command").exit_code == 127
 
     # attach(logs=True, stream=False): what the container wrote.
     done = client.containers.run(image, "echo hello", detach=True, name="sdk-letter-echo")

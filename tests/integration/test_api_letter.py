@@ -155,6 +155,10 @@ def test_network_settings_membership_and_endpoint_settings_are_echoed(daemon, im
         assert n["IPAM"] == {"Driver": "default", "Options": {},
                              "Config": [{"Subnet": "10.71.5.0/24", "AuxiliaryAddresses": {"r": "10.71.5.5"}}]}
         assert (n["Options"], n["Labels"], n["Attachable"], n["Containers"]) == ({"foo": "bar"}, {"l": "1"}, True, {})
+        # The auxiliary address is never handed out (the first free one after .2-.4 is .6).
+        ips = [docker(daemon, "run", "--rm", "--network", "letter-members", image, "sh", "-c",
+                      "ip -4 -o addr show eth0").stdout.split()[3] for _ in range(4)]
+        assert "10.71.5.5/24" not in ips, ips
         docker(daemon, "create", "--name", "letter-created", "--network", "letter-members", "--ip", "10.71.5.40",
                "--network-alias", "early", image, "sleep", "100")
         created = state(daemon, "letter-created")["NetworkSettings"]["Networks"]

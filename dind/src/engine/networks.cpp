@@ -289,6 +289,14 @@ base::Result<NetworkInfo> Networks::create(const model::NetworkCreate& request) 
       }
       spec.gateway = *g;
     }
+    for (const auto& [aux_name, aux] : c.aux_addresses) {
+      auto a = netsetup::Ipv4::parse(aux);
+      if (!a) {
+        return make_error(ErrorKind::kInvalidArgument,
+                          "invalid auxiliary address " + aux_name + "=" + aux);
+      }
+      spec.reserved.push_back(*a);
+    }
   }
   if (request.enable_ipv6 && !spec.subnet6) {
     // dockerd has no default IPv6 pools either.

@@ -31,6 +31,7 @@ struct NetworkSpec {
   bool internal = false;
   std::optional<Ipv6Prefix> subnet6;  // IPv6 too (no default pools)
   std::optional<Ipv6> gateway6;       // default: the subnet's first address
+  std::vector<Ipv4> reserved;         // never handed out (Docker's AuxiliaryAddresses)
 };
 
 struct NetworkState {
