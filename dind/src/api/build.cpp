@@ -1,4 +1,7 @@
 #include "dind/api/build.hpp"
+#include "dind/api/route_util.hpp"
+#include "dind/model/container_json.hpp"
+#include "dind/build/commit.hpp"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -324,6 +327,53 @@ void add_build_routes(Router& router, BuildContext ctx) {
       json body = {{"CachesDeleted", removed->deleted.empty() ? json(nullptr) : json(removed->deleted)},
                    {"SpaceReclaimed", reclaimed}};
       reply(Response::json(200, body.dump() + "\n"));
+    });
+  });
+  // docker commit: the container's changes as an image (the builder's layer diff).
+  router.add("POST", "/commit", [ctx](Request req, Reply reply) {
+    build::CommitOptions o;
+    o.container = req.query_value("container").value_or("");
+    o.repo = req.query_value("repo").value_or("");
+    o.tag = req.query_value("tag").value_or("");
+    o.comment = req.query_value("comment").value_or("");
+    o.author = req.query_value("author").value_or("");
+    o.pause = req.query_value("pause").has_value() ? req.query_bool("pause").value_or(true) : true;
+    auto [lo, hi] = req.query.equal_range("changes");
+    for (auto it = lo; it != hi; ++it) {
+      // One parameter per change; a value may hold several lines.
+      size_t start = 0;
+      const std::string& v = it->second;
+      while (start <= v.size()) {
+        const size_t nl = v.find('\n', start);
+        o.changes.push_back(v.substr(start, nl == std::string::npos ? std::string::npos : nl - start));
+        if (nl == std::string::npos) {
+          break;
+        }
+        start = nl + 1;
+      }
+    }
+    if (!req.body.empty()) {
+      auto body = json::parse(req.body, nullptr, false);
+      if (body.is_discarded() || !(body.is_object() || body.is_null())) {
+        reply(error_response(400, "invalid JSON in the request body"));
+        return;
+      }
+      if (body.is_object()) {
+        auto config = model::decode_config(body);
+        if (!config) {
+          reply(error_response(config.error()));
+          return;
+        }
+        o.config = std::move(*config);
+      }
+    }
+    if (o.container.empty()) {
+      reply(error_response(404, "No such container: "));
+      return;
+    }
+    ctx.threads->post([ctx, o = std::move(o), reply] {
+      auto id = build::commit_container(ctx.builder->deps(), o);
+      reply(id ? Response::json(201, dump({{"Id", *id}})) : error_response(id.error()));
     });
   });
   router.add("POST", "/session", [](Request, Reply reply) {

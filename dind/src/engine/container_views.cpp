@@ -150,6 +150,22 @@ ContainerView Containers::view_locked(const Container& c) const {
   return v;
 }
 
+base::Result<Containers::CommitSource> Containers::commit_source(const std::string& ref) const {
+  EngineLock lock(*this);
+  DIND_ASSIGN_OR_RETURN(const auto c, find_locked(ref));
+  if (c->removing) {
+    return make_error(ErrorKind::kConflict, "container " + c->id + " is being removed");
+  }
+  CommitSource s;
+  s.id = c->id;
+  s.image_id = c->image_id;
+  s.config = c->config;
+  s.upper = layers_->root() / "mounts" / c->id / "diff";
+  s.running = c->status == RunStatus::kRunning;
+  s.paused = c->paused;
+  return s;
+}
+
 base::Result<ContainerView> Containers::inspect(const std::string& ref, bool size) const {
   ContainerView view;
   {

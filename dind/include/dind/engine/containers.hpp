@@ -111,6 +111,15 @@ class Containers : public std::enable_shared_from_this<Containers> {
   // anonymous volumes.
   base::Status remove(const std::string& ref, bool force, bool volumes);
   base::Status rename(const std::string& ref, const std::string& new_name);
+  // docker commit: the container's ID, image, merged config and upper
+  // directory (what it changed), and whether it runs or is paused.
+  struct CommitSource {
+    std::string id, image_id;
+    model::Config config;
+    std::filesystem::path upper;
+    bool running = false, paused = false;
+  };
+  base::Result<CommitSource> commit_source(const std::string& ref) const;
   // docker rm --link PARENT/ALIAS: the legacy link goes (404 when there is none).
   base::Status remove_link(const std::string& parent, const std::string& alias);
   // docker update: resource limits (applied to a running container through

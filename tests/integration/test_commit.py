@@ -1,0 +1,98 @@
+"""docker commit (issue #18's first part): a container's changes become an
+image on its image, with dockerd's config, history and messages; both CLIs
+and the python SDK."""
+import json
+import os
+import subprocess
+
+from ctrtest import CLIS, api, docker, state
+
+
+def test_commit_keeps_changes_deletions_and_the_config_dockerd_derives(daemon, image):
+    docker(daemon, "run", "--name", "cm-src", "-e", "KEEP=1", "-w", "/tmp", image, "sh", "-c",
+           "echo made > /made.txt; rm /etc/group; mkdir -p /d/e && echo deep > /d/e/f")
+    try:
+        out = docker(daemon, "commit", "-c", "LABEL spy=1", "-c", 'CMD ["cat", "/made.txt"]', "-c", "ENV EXTRA=2",
+                     "-m", "a message", "-a", "someone <s@example.com>", "cm-src", "cm/committed:1").stdout.strip()
+        assert out.startswith("sha256:") and len(out) == 71
+        assert docker(daemon, "run", "--rm", "cm/committed:1").stdout == "made\n"
+        listing = docker(daemon, "run", "--rm", "cm/committed:1", "sh", "-c",
+                         "ls /etc/group 2>&1; cat /d/e/f; echo $KEEP $EXTRA; pwd").stdout
+        assert "No such file" in listing and "deep" in listing and "1 2" in listing and "/tmp" in listing
+        doc = json.loads(docker(daemon, "image", "inspect", "cm/committed:1").stdout)[0]
+        src = state(daemon, "cm-src")
+        assert doc["Id"] == out and doc["Parent"] == src["Image"]
+        assert doc["Comment"] == "a message" and doc["Author"] == "someone <s@example.com>"
+        assert doc["Config"]["Labels"]["spy"] == "1" and doc["Config"]["Cmd"] == ["cat", "/made.txt"]
+        assert doc["Config"]["Hostname"] == src["Config"]["Hostname"]
+        history = json.loads(docker(daemon, "history", "--no-trunc", "--format", "{{json .}}",
+                                    "cm/committed:1").stdout.splitlines()[0])
+        assert history["Comment"] == "a message"
+        assert history["CreatedBy"] == "sh -c echo made > /made.txt; rm /etc/group; mkdir -p /d/e && echo deep > /d/e/f"
+        base_layers = json.loads(docker(daemon, "image", "inspect", image).stdout)[0]["RootFS"]["Layers"]
+        assert doc["RootFS"]["Layers"][:-1] == base_layers and len(doc["RootFS"]["Layers"]) == len(base_layers) + 1
+        # Nothing changed: no layer, an empty_layer history entry.
+        docker(daemon, "create", "--name", "cm-none", image, "true")
+        same = docker(daemon, "commit", "cm-none", "cm/empty").stdout.strip()
+        assert json.loads(docker(daemon, "image", "inspect", same).stdout)[0]["RootFS"]["Layers"] == base_layers
+        assert json.loads(docker(daemon, "image", "inspect", "cm/empty:latest").stdout)[0]["Id"] == same
+    finally:
+        docker(daemon, "rm", "-f", "cm-src", "cm-none")
+        docker(daemon, "rmi", "cm/committed:1", "cm/empty", check=False)
+
+
+def test_commit_of_a_running_container_with_and_without_pause(daemon, image):
+    docker(daemon, "run", "-d", "--name", "cm-live", image, "sh", "-c", "echo live > /live; sleep 300")
+    try:
+        for pause in ["true", "false"]:
+            docker(daemon, "commit", f"--pause={pause}", "cm-live", f"cm/live:{pause}")
+            assert docker(daemon, "run", "--rm", f"cm/live:{pause}", "cat", "/live").stdout == "live\n"
+            s = state(daemon, "cm-live")["State"]
+            assert s["Running"] and not s["Paused"], "unpaused after the commit"
+        docker(daemon, "pause", "cm-live")
+        docker(daemon, "commit", "cm-live", "cm/live:paused")
+        assert state(daemon, "cm-live")["State"]["Paused"], "a paused container stays paused"
+        docker(daemon, "unpause", "cm-live")
+    finally:
+        docker(daemon, "rm", "-f", "cm-live")
+        docker(daemon, "rmi", "cm/live:true", "cm/live:false", "cm/live:paused", check=False)
+
+
+def test_commit_refusals(daemon, image):
+    docker(daemon, "create", "--name", "cm-bad", image, "true")
+    try:
+        for cli in CLIS:
+            p = docker(daemon, "commit", "-c", "RUN echo no", "cm-bad", cli=cli, check=False)
+            assert p.returncode != 0 and "run is not a valid change command" in p.stderr, p.stderr
+            p = docker(daemon, "commit", "cm-nosuch", cli=cli, check=False)
+            assert p.returncode != 0 and "No such container: cm-nosuch" in p.stderr, p.stderr
+        p = docker(daemon, "commit", "cm-bad", "Bad/Repo:x", check=False)
+        assert p.returncode != 0
+        code, body = api(daemon, "POST", "/commit?container=cm-bad", '{"Cmd": 5}')
+        assert code == 400 and "Cmd" in json.loads(body)["message"]
+        assert docker(daemon, "images", "-q", "--filter", "dangling=true").stdout == ""
+    finally:
+        docker(daemon, "rm", "-f", "cm-bad")
+
+
+def test_commit_through_the_python_sdk(daemon, image):
+    env = {k: v for k, v in os.environ.items() if k not in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")}
+    env["DOCKER_HOST"] = f"unix://{daemon.socket}"
+    script = f"""
+import docker
+c = docker.from_env()
+ctr = c.containers.run({image!r}, "sh -c 'echo sdk > /sdk'", detach=True, name="cm-sdk")
+ctr.wait()
+img = ctr.commit(repository="cm/sdk", tag="1", message="from the sdk", changes=["LABEL via=sdk"])
+assert img.attrs["Comment"] == "from the sdk", img.attrs["Comment"]
+assert img.attrs["Config"]["Labels"]["via"] == "sdk"
+assert c.containers.run("cm/sdk:1", "cat /sdk", remove=True) == b"sdk\\n"
+ctr.remove()
+c.images.remove("cm/sdk:1")
+print("ok")
+"""
+    for python in [p for p in ["/usr/bin/python3", "/root/.pyenv/versions/3.11.7/bin/python3"] if os.path.exists(p)]:
+        if subprocess.run([python, "-c", "import docker"], capture_output=True).returncode != 0:
+            continue
+        p = subprocess.run([python, "-c", script], capture_output=True, text=True, env=env, timeout=120)
+        assert p.returncode == 0 and p.stdout.strip() == "ok", (python, p.stdout, p.stderr)
