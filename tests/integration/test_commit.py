@@ -96,3 +96,32 @@ print("ok")
             continue
         p = subprocess.run([python, "-c", script], capture_output=True, text=True, env=env, timeout=120)
         assert p.returncode == 0 and p.stdout.strip() == "ok", (python, p.stdout, p.stderr)
+
+
+IMAGE_CONFIG_KEYS = {"Hostname", "Domainname", "User", "AttachStdin", "AttachStdout", "AttachStderr", "Tty",
+                     "OpenStdin", "StdinOnce", "Env", "Cmd", "Image", "Volumes", "WorkingDir", "Entrypoint",
+                     "OnBuild", "Labels"}
+
+
+def test_image_inspect_config_has_dockerd_keys(daemon, image, tmp_path):
+    """An imported image's Config carries every member dockerd always sends
+    (SDK users index image.attrs["Config"]["Cmd"])."""
+    tar = tmp_path / "one.tar"
+    subprocess.run(["tar", "-C", "/", "-cf", str(tar), "bin/busybox"], check=True)
+    docker(daemon, "import", str(tar), "cm/imported:1")
+    try:
+        for version in ["v1.41", "v1.44"]:
+            code, body = api(daemon, "GET", f"/{version}/images/cm/imported:1/json")
+            doc = json.loads(body)
+            assert code == 200 and set(doc["Config"]) == IMAGE_CONFIG_KEYS, doc["Config"]
+            assert doc["Config"]["Cmd"] is None and doc["Config"]["Env"] is None
+            assert doc["Comment"] == "Imported from -" and doc["DockerVersion"]
+            if version == "v1.41":
+                assert set(doc["ContainerConfig"]) == IMAGE_CONFIG_KEYS
+            else:
+                assert "ContainerConfig" not in doc
+        # What an image sets stays, extra members included.
+        doc = json.loads(api(daemon, "GET", f"/images/{image}/json")[1])
+        assert doc["Config"]["Cmd"] == ["/bin/sh"] and IMAGE_CONFIG_KEYS <= set(doc["Config"])
+    finally:
+        docker(daemon, "rmi", "cm/imported:1")

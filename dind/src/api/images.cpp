@@ -1,4 +1,5 @@
 #include "dind/api/images.hpp"
+#include "dind/version.hpp"
 
 #include <fnmatch.h>
 #include <unistd.h>
@@ -312,6 +313,27 @@ void save_handler(ImageContext ctx, const std::vector<std::string>& names, Reply
 
 }  // namespace
 
+namespace {
+
+// An image's Config as dockerd's inspect shows it: the members Go's
+// container.Config always encodes (null, "" or false when unset), then what
+// the image has (ExposedPorts, Healthcheck, ... only when set, as omitempty).
+json inspect_config(const json& raw) {
+  json out = {{"Hostname", ""},    {"Domainname", ""},     {"User", ""},         {"AttachStdin", false},
+              {"AttachStdout", false}, {"AttachStderr", false}, {"Tty", false},  {"OpenStdin", false},
+              {"StdinOnce", false}, {"Env", nullptr},       {"Cmd", nullptr},     {"Image", ""},
+              {"Volumes", nullptr}, {"WorkingDir", ""},     {"Entrypoint", nullptr}, {"OnBuild", nullptr},
+              {"Labels", nullptr}};
+  if (raw.is_object()) {
+    for (const auto& [k, v] : raw.items()) {
+      out[k] = v;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
 void add_image_routes(Router& router, ImageContext ctx) {
   RouteOptions upload;
   upload.max_body = uint64_t{64} << 30;
@@ -384,9 +406,8 @@ void add_image_routes(Router& router, ImageContext ctx) {
               {"history",
                json::array({{{"created", now},
                              {"comment", message.empty() ? "Imported from -" : message}}})}};
-          if (!message.empty()) {
-            cfg["comment"] = message;
-          }
+          cfg["comment"] = message.empty() ? "Imported from -" : message;  // dockerd's, also in inspect
+          cfg["docker_version"] = kEngineVersion;
           auto id = ctx.images->add(cfg.dump());
           if (!id) {
             reply(error_response(id.error()));
@@ -560,7 +581,7 @@ void add_image_routes(Router& router, ImageContext ctx) {
               {"Created", created},
               {"DockerVersion", cfg.value("docker_version", "")},
               {"Author", cfg.value("author", "")},
-              {"Config", cfg.value("config", json::object())},
+              {"Config", inspect_config(cfg.value("config", json()))},
               {"Architecture", cfg.value("architecture", "amd64")},
               {"Os", cfg.value("os", "linux")},
               {"Size", s->size},
@@ -574,7 +595,7 @@ void add_image_routes(Router& router, ImageContext ctx) {
       j["VirtualSize"] = s->size;
       // Removed in 1.44; a built image has them (its step's container).
       j["Container"] = cfg.value("container", "");
-      j["ContainerConfig"] = cfg.value("container_config", json::object());
+      j["ContainerConfig"] = inspect_config(cfg.value("container_config", json()));
     }
     reply(Response::json(200, dump(j)));
   });
