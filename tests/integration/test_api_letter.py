@@ -435,3 +435,31 @@ def test_ipv6_networks_dual_stack_containers_and_aaaa(daemon, image):
     finally:
         docker(daemon, "rm", "-f", "letter-six", "letter-six-fixed")
         docker(daemon, "network", "rm", "letter-v6")
+
+
+def test_joining_another_containers_namespaces(daemon, image):
+    docker(daemon, "network", "create", "letter-join")
+    docker(daemon, "run", "-d", "--name", "letter-host", "--network", "letter-join", "--hostname", "hosty", image,
+           "sh", "-c", "httpd -f -p 8080 -h /var/www & sleep 300")
+    try:
+        web = state(daemon, "letter-host")
+        out = docker(daemon, "run", "--rm", "--network", "container:letter-host", image, "sh", "-c",
+                     "ip -4 -o addr show eth0; hostname; wget -qO- http://127.0.0.1:8080/; cat /etc/resolv.conf").stdout
+        assert web["NetworkSettings"]["Networks"]["letter-join"]["IPAddress"] + "/" in out, out
+        assert "hosty" in out and "hello from httpd" in out and "nameserver" in out, out
+        docker(daemon, "create", "--name", "letter-joiner", "--network", "container:letter-host", image, "true")
+        j = state(daemon, "letter-joiner")
+        assert j["HostConfig"]["NetworkMode"] == "container:letter-host" and j["NetworkSettings"]["Networks"] == {}
+        # --pid container: sees the other container's processes.
+        ps = docker(daemon, "run", "--rm", "--pid", "container:letter-host", image, "ps", "-o", "args").stdout
+        assert "httpd -f -p 8080" in ps, ps
+        p = docker(daemon, "create", "--network", "container:letter-nosuch", image, check=False)
+        assert p.returncode != 0 and "No such container: letter-nosuch" in p.stderr
+        p = docker(daemon, "create", "--network", "container:letter-host", "-p", "9999:80", image, check=False)
+        assert p.returncode != 0 and "conflicting options: port publishing" in p.stderr
+        docker(daemon, "stop", "-t", "0", "letter-host")
+        p = docker(daemon, "start", "letter-joiner", check=False)
+        assert p.returncode != 0 and "cannot join network of a non running container: letter-host" in p.stderr
+    finally:
+        docker(daemon, "rm", "-f", "letter-host", "letter-joiner")
+        docker(daemon, "network", "rm", "letter-join")

@@ -1,6 +1,8 @@
 // Containers: start (rootfs, bundle, shim, network), restart policies, devices, seccomp.
 #include "dind/engine/containers.hpp"
 
+#include <tuple>
+
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <netinet/in.h>
@@ -426,6 +428,40 @@ base::Status Containers::start_locked_out(const std::shared_ptr<Container>& c) {
   facts.resolv_conf = c->network_mode == "host"   ? base::read_file("/etc/resolv.conf").value_or("")
                       : c->network_mode == "none" ? ""
                                                   : networks_->resolv_conf_for(c->network_mode);
+  // Another container's namespaces (--network/--pid/--ipc container:X): it
+  // must run; its network brings its hostname, hosts and resolv.conf along.
+  for (const auto& [mode, slot, what] :
+       {std::tuple{c->network_mode, &facts.join_net, "network"},
+        std::tuple{c->host_config.pid_mode, &facts.join_pid, "PID"},
+        std::tuple{c->host_config.ipc_mode, &facts.join_ipc, "IPC"}}) {
+    if (mode.rfind("container:", 0) != 0) {
+      continue;
+    }
+    EngineLock lock(*this);
+    auto target = find_locked(mode.substr(10));
+    if (!target || (*target)->status != RunStatus::kRunning || (*target)->pid <= 0) {
+      return make_error(ErrorKind::kConflict, std::string("cannot join ") + what +
+                                                  " of a non running container: " + mode.substr(10));
+    }
+    if ((*target)->id == id) {
+      return make_error(ErrorKind::kInvalidArgument,
+                        std::string("cannot join own ") + what + " namespace");
+    }
+    const char* ns = slot == &facts.join_net ? "net" : slot == &facts.join_pid ? "pid" : "ipc";
+    *slot = "/proc/" + std::to_string((*target)->pid) + "/ns/" + ns;
+    if (slot == &facts.join_net) {
+      const Container& t = *(*target);
+      facts.config.hostname = t.config.hostname;
+      facts.config.domainname = t.config.domainname;
+      c->config.hostname = t.config.hostname;  // as dockerd records it
+      facts.joined_hosts = base::read_file(dir(t.id) / "hosts").value_or("");
+      facts.resolv_conf = base::read_file(dir(t.id) / "resolv.conf").value_or("");
+      if (t.network_mode == "host") {
+        facts.join_net.clear();
+        facts.network_mode = "host";
+      }
+    }
+  }
   // Legacy links: each target running, its address in /etc/hosts (alias,
   // hostname, name) and, on the default bridge, dockerd's link variables.
   if (!c->links.empty()) {
@@ -482,7 +518,7 @@ base::Status Containers::start_locked_out(const std::shared_ptr<Container>& c) {
   // The networks to join, resolved now (names of user networks, aliases).
   RunRequest req;
   req.hostname = c->config.hostname.empty() ? short_id(id) : c->config.hostname;
-  if (c->network_mode != "none" && c->network_mode != "host") {
+  if (c->network_mode != "none" && c->network_mode != "host" && c->network_mode.rfind("container:", 0) != 0) {
     req.netns_path = (rdir / "netns").string();
     // Each endpoint's settings under its network's name (a request may name
     // a network by ID), looked up once.

@@ -112,8 +112,8 @@ ContainerView Containers::view_locked(const Container& c) const {
   }
   // The networks it is configured for, with their settings as given; a
   // container without endpoints (created, stopped) shows them empty otherwise.
-  if (c.network_mode != "host" && c.network_mode != "none" && v.networks.count(c.network_mode) == 0 &&
-      c.endpoints.empty()) {
+  if (c.network_mode != "host" && c.network_mode != "none" && c.network_mode.rfind("container:", 0) != 0 &&
+      v.networks.count(c.network_mode) == 0 && c.endpoints.empty()) {
     v.networks[c.network_mode] = EndpointView{};
   }
   for (const auto& [name, cfg] : c.networking) {

@@ -366,8 +366,20 @@ base::Result<Containers::Created> Containers::create(const std::string& name_in,
   if (mode.empty() || mode == "default") {
     mode = "bridge";
   }
-  if (mode.rfind("container:", 0) == 0) {
-    return make_error(ErrorKind::kUnimplemented, "--network container:<name> is not supported yet");
+  // Another container's namespaces: it must exist now (dockerd looks only
+  // at start; a typo is better told at once) and run at start.
+  for (const std::string* m : {&mode, &hc.pid_mode, &hc.ipc_mode}) {
+    if (m->rfind("container:", 0) == 0 && !find(m->substr(10))) {
+      return make_error(ErrorKind::kInvalidArgument, "No such container: " + m->substr(10));
+    }
+  }
+  const bool joins_network = mode.rfind("container:", 0) == 0;
+  if (joins_network && (!hc.port_bindings.empty() || hc.publish_all_ports)) {
+    return make_error(ErrorKind::kInvalidArgument,
+                      "conflicting options: port publishing and the container type network mode");
+  }
+  if (joins_network && c->config.hostname != c->id.substr(0, 12)) {
+    return make_error(ErrorKind::kInvalidArgument, "conflicting options: hostname and the network mode");
   }
   // An unknown network is the request's fault (400, not 404: the CLI takes a
   // 404 from create for a missing image and would try to pull it).
@@ -378,7 +390,7 @@ base::Result<Containers::Created> Containers::create(const std::string& name_in,
     }
     return net;
   };
-  if (mode != "none" && mode != "host") {
+  if (mode != "none" && mode != "host" && !joins_network) {
     DIND_ASSIGN_OR_RETURN(const auto net, find_network(mode));
     mode = net.name;
   }
@@ -386,8 +398,8 @@ base::Result<Containers::Created> Containers::create(const std::string& name_in,
   // each setting sound (dockerd refuses them at create since API 1.44).
   model::EndpointsConfig endpoints;
   for (auto& [ref, cfg] : request.endpoints) {
-    if (ref == "host" || ref == "none") {
-      continue;  // no endpoint there
+    if (ref == "host" || ref == "none" || ref.rfind("container:", 0) == 0) {
+      continue;  // no endpoint of its own there
     }
     // The CLI names the default network "default".
     DIND_ASSIGN_OR_RETURN(const auto net, find_network(ref == "default" ? "bridge" : ref));

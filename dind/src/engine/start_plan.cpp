@@ -42,7 +42,7 @@ base::Result<StartPlan> plan_start(const StartFacts& f) {
   const std::string hostname = f.config.hostname.empty() ? short_of(f.id) : f.config.hostname;
   p.hostname = hostname + "\n";
   p.extra_hosts = f.host_config.extra_hosts.value_or(model::Strings{});
-  p.hosts = hosts_file(hostname, {}, p.extra_hosts);
+  p.hosts = f.join_net.empty() ? hosts_file(hostname, {}, p.extra_hosts) : f.joined_hosts;
   p.resolv_conf = f.network_mode == "none" ? "" : with_dns(f.resolv_conf, f.host_config.dns);
 
   for (const auto& m : f.mounts) {
@@ -68,6 +68,10 @@ base::Result<StartPlan> plan_start(const StartFacts& f) {
   in.container_dir = f.container_dir;
   in.cgroups_path = "/" + f.cgroup_parent + "/" + f.id;
   in.host_network = f.network_mode == "host";
+  in.host_pid = f.host_config.pid_mode == "host";
+  in.join_net = f.join_net;
+  in.join_pid = f.join_pid;
+  in.join_ipc = f.join_ipc;
   in.user = *user;
   in.mounts = oci_mounts(f.mounts, f.volume_dir);
   in.seccomp = f.seccomp;

@@ -25,6 +25,9 @@ struct StartFacts {
   model::Config config;           // the merged Config
   model::HostConfig host_config;  // HostConfig as created
   std::string network_mode = "bridge";
+  // Another container's namespaces to join ("/proc/<pid>/ns/..."; "" for
+  // none) and, when its network is joined, its hosts file (the plan's then).
+  std::string join_net, join_pid, join_ipc, joined_hosts;
   std::vector<MountSpec> mounts;
   std::string rootfs;         // the mounted overlay
   std::string container_dir;  // <data-root>/containers/<id>

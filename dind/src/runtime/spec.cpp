@@ -454,9 +454,22 @@ base::Result<json> plan_spec(const SpecInput& in) {
   spec["mounts"] = mounts;
 
   json linux;
-  json namespaces =
-      json::array({{{"type", "mount"}}, {{"type", "pid"}}, {{"type", "ipc"}}, {{"type", "uts"}}});
-  if (!in.host_network) {
+  auto ns = [](const char* type, const std::string& join) {
+    json n = {{"type", type}};
+    if (!join.empty()) {
+      n["path"] = join;
+    }
+    return n;
+  };
+  json namespaces = json::array({{{"type", "mount"}}});
+  if (!in.host_pid) {
+    namespaces.push_back(ns("pid", in.join_pid));
+  }
+  namespaces.push_back(ns("ipc", in.join_ipc));
+  namespaces.push_back({{"type", "uts"}});
+  if (!in.join_net.empty()) {
+    namespaces.push_back(ns("network", in.join_net));  // its sysctls are the other container's
+  } else if (!in.host_network) {
     namespaces.push_back({{"type", "network"}});
     json sysctl = json::object();
     if (in.host.has_unprivileged_port_sysctl) {

@@ -72,6 +72,10 @@ struct SpecInput {
   std::string container_dir;   // holds hosts, hostname, resolv.conf
   std::string cgroups_path;    // "/dind/<id>"
   bool host_network = false;   // --network host: no network namespace
+  bool host_pid = false;       // --pid host: no pid namespace
+  // Another container's namespaces to join (/proc/<pid>/ns/...), "" for an own one:
+  // --network container:X, --pid container:X, --ipc container:X.
+  std::string join_net, join_pid, join_ipc;
   User user;
   std::vector<Mount> mounts;              // user mounts (binds, volumes, tmpfs)
   std::optional<nlohmann::json> seccomp;  // a Docker-style profile template; nullopt: unconfined
