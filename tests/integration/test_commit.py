@@ -1,6 +1,6 @@
-"""docker commit (issue #18's first part): a container's changes become an
+"""Issue #18's first parts: docker commit (a container's changes become an
 image on its image, with dockerd's config, history and messages; both CLIs
-and the python SDK."""
+and the python SDK), image inspect's Config keys, and docker system df."""
 import json
 import os
 import subprocess
@@ -125,3 +125,38 @@ def test_image_inspect_config_has_dockerd_keys(daemon, image, tmp_path):
         assert doc["Config"]["Cmd"] == ["/bin/sh"] and IMAGE_CONFIG_KEYS <= set(doc["Config"])
     finally:
         docker(daemon, "rmi", "cm/imported:1")
+
+
+def test_system_df_counts_images_containers_and_volumes(daemon, image):
+    docker(daemon, "volume", "create", "df-vol")
+    docker(daemon, "run", "--name", "df-writer", "-v", "df-vol:/data", image, "sh", "-c",
+           "dd if=/dev/zero of=/data/blob bs=1k count=300 2>/dev/null; dd if=/dev/zero of=/rw bs=1k count=200 2>/dev/null")
+    docker(daemon, "commit", "df-writer", "df/child:1")
+    try:
+        for version in ["v1.41", "v1.44"]:
+            code, body = api(daemon, "GET", f"/{version}/system/df")
+            df = json.loads(body)
+            assert code == 200 and set(df) >= {"LayersSize", "Images", "Containers", "Volumes", "BuildCache"}
+            assert ("BuilderSize" in df) == (version == "v1.41")
+        base_id = json.loads(docker(daemon, "image", "inspect", image).stdout)[0]["Id"]
+        images = {i["Id"]: i for i in df["Images"]}
+        child = json.loads(docker(daemon, "image", "inspect", "df/child:1").stdout)[0]
+        base, derived = images[base_id], images[child["Id"]]
+        assert base["SharedSize"] == base["Size"] > 0, base  # its one layer is the child's too
+        assert derived["SharedSize"] == base["Size"] and derived["Size"] > base["Size"] + 200 * 1024
+        assert base["Containers"] >= 1 and derived["Containers"] == 0
+        assert df["LayersSize"] == derived["Size"] or df["LayersSize"] >= derived["Size"]
+        writer = [c for c in df["Containers"] if c["Names"] == ["/df-writer"]][0]
+        assert writer["SizeRw"] >= 200 * 1024 and writer["SizeRootFs"] >= writer["SizeRw"] + base["Size"]
+        vol = [v for v in df["Volumes"] if v["Name"] == "df-vol"][0]
+        assert vol["UsageData"] == {"Size": 300 * 1024, "RefCount": 1}
+        for cli in CLIS:
+            out = docker(daemon, "system", "df", cli=cli).stdout
+            assert out.splitlines()[0].split() == ["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"], out
+            assert "Local Volumes" in out and "Build Cache" in out
+            verbose = docker(daemon, "system", "df", "-v", cli=cli).stdout
+            assert "df-vol" in verbose and "df/child" in verbose and "df-writer" in verbose, verbose
+    finally:
+        docker(daemon, "rm", "-f", "df-writer")
+        docker(daemon, "rmi", "df/child:1")
+        docker(daemon, "volume", "rm", "df-vol")

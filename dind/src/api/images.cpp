@@ -179,9 +179,7 @@ base::Status apply_changes(const std::vector<std::string>& changes, std::string&
   return {};
 }
 
-namespace {
-
-json summary_json(const image::ImageSummary& s, ApiVersion v) {
+json image_summary_json(const image::ImageSummary& s, ApiVersion v) {
   auto cfg = json::parse(s.config, nullptr, false);
   json labels = cfg.is_object() && cfg.contains("config") && cfg["config"].is_object() &&
                         cfg["config"].contains("Labels")
@@ -195,6 +193,8 @@ json summary_json(const image::ImageSummary& s, ApiVersion v) {
   }
   return j;
 }
+
+namespace {
 
 // docker images' "reference" filter: a pattern on the familiar name, with or
 // without a tag ("busybox", "busy*", "busybox:1.*").
@@ -553,7 +553,7 @@ void add_image_routes(Router& router, ImageContext ctx) {
         keep = false;
       }
       if (keep) {
-        out.push_back(summary_json(shown, req.version));
+        out.push_back(image_summary_json(shown, req.version));
       }
     }
     reply(Response::json(200, dump(out)));

@@ -20,6 +20,7 @@
 #include "dind/api/images.hpp"
 #include "dind/api/server.hpp"
 #include "dind/api/system.hpp"
+#include "dind/api/system_df.hpp"
 #include "dind/api/volumes.hpp"
 #include "dind/base/fs.hpp"
 #include "dind/base/log.hpp"
@@ -333,6 +334,7 @@ int run_daemon(DaemonConfig config) {
   api::add_network_routes(
       router, api::ContainerContext{*containers, networks->get(), &container_workers, &query_workers});
   api::add_volume_routes(router, api::VolumeContext{&volumes, &container_workers});
+  api::add_system_df_route(router, api::DfContext{images->get(), &*layers, *containers, &volumes, &query_workers});
   auto execs = std::make_shared<engine::Execs>(*containers, &server);
   api::add_exec_routes(router, execs, &container_workers);
   // Healthchecks: probes through native exec, on a pool of their own (a

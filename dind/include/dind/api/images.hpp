@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -28,6 +29,9 @@ struct ImageContext {
   // POST /images/create?fromImage=: the registry's pull (distribution.hpp).
   std::function<void(const Request&, Reply)> pull;
 };
+
+// One image as `docker images` lists it (Containers and SharedSize -1).
+nlohmann::json image_summary_json(const image::ImageSummary& s, ApiVersion v);
 
 void add_image_routes(Router& router, ImageContext ctx);
 

@@ -1,0 +1,106 @@
+#include "dind/api/system_df.hpp"
+
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "dind/api/container_views.hpp"
+#include "dind/api/errors.hpp"
+#include "dind/api/images.hpp"
+#include "dind/api/route_util.hpp"
+#include "dind/api/volumes.hpp"
+#include "dind/base/time.hpp"
+#include "dind/image/chain_id.hpp"
+
+namespace dind::api {
+using json = nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+// Bytes of the regular files under dir (a volume's data), links not followed.
+int64_t tree_size(const fs::path& dir) {
+  int64_t total = 0;
+  std::error_code ec;
+  for (fs::recursive_directory_iterator it(dir, fs::directory_options::skip_permission_denied, ec), end;
+       !ec && it != end; it.increment(ec)) {
+    if (it->is_regular_file(ec) && !it->is_symlink(ec)) {
+      total += static_cast<int64_t>(it->file_size(ec));
+    }
+  }
+  return total;
+}
+
+json disk_usage(const DfContext& ctx, ApiVersion version) {
+  engine::Containers::ListOptions o;
+  o.all = true;
+  o.size = true;
+  auto views = ctx.containers->list(o);
+  std::map<std::string, int> users;  // image ID -> containers
+  json containers = json::array();
+  const int64_t now = base::now_secs();
+  for (const auto& v : views ? *views : std::vector<engine::ContainerView>{}) {
+    ++users[v.image_id];
+    containers.push_back(summary_json(v, now));
+  }
+  // Each layer once: its size, and how many images hold it.
+  auto images = ctx.images->list();
+  std::map<std::string, std::pair<uint64_t, int>> layers;  // chain ID -> (size, images)
+  std::map<std::string, std::vector<std::string>> chains_of;
+  for (const auto& s : images) {
+    auto chains = image::chain_ids(s.diff_ids);
+    for (const auto& chain : chains) {
+      auto& entry = layers[chain];
+      if (entry.second == 0) {
+        auto info = ctx.layers->get(chain);
+        entry.first = info ? info->size : 0;
+      }
+      ++entry.second;
+    }
+    chains_of[s.id] = std::move(chains);
+  }
+  uint64_t layers_size = 0;
+  for (const auto& [chain, entry] : layers) {
+    layers_size += entry.first;
+  }
+  json image_list = json::array();
+  for (const auto& s : images) {
+    json j = image_summary_json(s, version);
+    uint64_t shared = 0;
+    for (const auto& chain : chains_of[s.id]) {
+      if (layers[chain].second > 1) {
+        shared += layers[chain].first;
+      }
+    }
+    j["SharedSize"] = shared;
+    j["Containers"] = users.count(s.id) ? users[s.id] : 0;
+    image_list.push_back(std::move(j));
+  }
+  json volumes = json::array();
+  for (const auto& v : ctx.volumes->list()) {
+    json j = volume_json(v);
+    j["UsageData"] = {{"Size", tree_size(v.mountpoint)},
+                      {"RefCount", static_cast<int64_t>(ctx.volumes->users_of(v.name).size())}};
+    volumes.push_back(std::move(j));
+  }
+  json out = {{"LayersSize", layers_size},
+              {"Images", image_list},
+              {"Containers", containers},
+              {"Volumes", volumes},
+              {"BuildCache", json::array()}};
+  if (version < ApiVersion{1, 42}) {
+    out["BuilderSize"] = 0;  // deprecated, dropped in 1.42
+  }
+  return out;
+}
+
+}  // namespace
+
+void add_system_df_route(Router& router, DfContext ctx) {
+  router.add("GET", "/system/df", [ctx](Request req, Reply reply) {
+    ctx.workers->post([ctx, version = req.version, reply] {
+      reply(Response::json(200, dump(disk_usage(ctx, version))));
+    });
+  });
+}
+
+}  // namespace dind::api
