@@ -160,3 +160,37 @@ def test_system_df_counts_images_containers_and_volumes(daemon, image):
         docker(daemon, "rm", "-f", "df-writer")
         docker(daemon, "rmi", "df/child:1")
         docker(daemon, "volume", "rm", "df-vol")
+
+
+def test_prunes_remove_only_what_their_filters_keep(daemon, image):
+    docker(daemon, "create", "--name", "pr-keep", "--label", "keep=1", image, "true")
+    docker(daemon, "create", "--name", "pr-go", "--label", "go=1", image, "true")
+    docker(daemon, "volume", "create", "--label", "keep=1", "pr-vkeep")
+    docker(daemon, "volume", "create", "--label", "go=1", "pr-vgo")
+    try:
+        out = docker(daemon, "container", "prune", "-f", "--filter", "label=go").stdout
+        names = docker(daemon, "ps", "-a", "--format", "{{.Names}}").stdout.split()
+        assert "pr-keep" in names and "pr-go" not in names, (out, names)
+        docker(daemon, "container", "prune", "-f", "--filter", "label!=keep")
+        assert "pr-keep" in docker(daemon, "ps", "-a", "--format", "{{.Names}}").stdout.split()
+        docker(daemon, "container", "prune", "-f", "--filter", "until=2000-01-01T00:00:00Z")
+        assert "pr-keep" in docker(daemon, "ps", "-a", "--format", "{{.Names}}").stdout.split()
+        p = docker(daemon, "container", "prune", "-f", "--filter", "bogus=1", check=False)
+        assert p.returncode != 0 and "Invalid filter 'bogus'" in p.stderr
+        docker(daemon, "volume", "prune", "-f", "-a", "--filter", "label=go")
+        vols = docker(daemon, "volume", "ls", "-q").stdout.split()
+        assert "pr-vkeep" in vols and "pr-vgo" not in vols, vols
+        # An untagged image with a label: only a matching filter prunes it.
+        docker(daemon, "commit", "-c", "LABEL flavour=x", "pr-keep", "pr/img:1")
+        docker(daemon, "tag", "pr/img:1", "pr/img:2")
+        docker(daemon, "rmi", "pr/img:1")
+        docker(daemon, "commit", "-c", "LABEL flavour=x", "pr-keep", "pr/img:1")  # takes the tag: :2's ID stays tagged
+        docker(daemon, "image", "prune", "-f", "-a", "--filter", "label=flavour=y")
+        assert docker(daemon, "images", "-q", "pr/img").stdout.strip()
+        import urllib.parse
+        code, body = api(daemon, "POST", "/images/prune?filters=" + urllib.parse.quote('{"dangling":["maybe"]}'))
+        assert code == 400 and "dangling" in json.loads(body)["message"]
+    finally:
+        docker(daemon, "rm", "-f", "pr-keep", "pr-go", check=False)
+        docker(daemon, "rmi", "pr/img:1", "pr/img:2", check=False)
+        docker(daemon, "volume", "rm", "pr-vkeep", "pr-vgo", check=False)

@@ -404,12 +404,19 @@ void add_container_routes(Router& router, ContainerContext ctx) {
   });
 
   router.add("POST", "/containers/prune", [c, workers](Request req, Reply reply) {
-    if (auto f = filters_of(req); !f) {
+    auto f = filters_of(req);
+    if (!f) {
       reply(error_response(f.error()));
       return;
     }
-    workers->post([c, reply] {
-      const engine::PruneReport report = c->prune();
+    // until, label, label!: a prune removes only what they keep.
+    auto wanted = prune_filter(*f, {"until", "label", "label!"});
+    if (!wanted) {
+      reply(error_response(wanted.error()));
+      return;
+    }
+    workers->post([c, wanted = std::move(*wanted), reply] {
+      const engine::PruneReport report = c->prune(wanted);
       reply(Response::json(
           200, dump({{"ContainersDeleted", report.deleted.empty() ? json(nullptr) : json(report.deleted)},
                      {"SpaceReclaimed", report.space_reclaimed}})));

@@ -152,4 +152,25 @@ base::Result<int64_t> until_filter(const std::string& value) {
   return base::now_secs() - static_cast<int64_t>(total);
 }
 
+base::Result<PruneWanted> prune_filter(const Filters& f, std::initializer_list<std::string_view> allowed) {
+  DIND_TRY(check_filter_keys(f, allowed));
+  std::optional<int64_t> until;
+  if (auto it = f.find("until"); it != f.end() && !it->second.empty()) {
+    DIND_ASSIGN_OR_RETURN(until, until_filter(it->second.back()));
+  }
+  auto labels = f.count("label") ? f.at("label") : std::vector<std::string>{};
+  auto not_labels = f.count("label!") ? f.at("label!") : std::vector<std::string>{};
+  return PruneWanted([until, labels, not_labels](int64_t created, const std::map<std::string, std::string>& l) {
+    if (until && created >= *until) {
+      return false;
+    }
+    for (const auto& n : not_labels) {
+      if (labels_match({n}, l)) {
+        return false;
+      }
+    }
+    return labels_match(labels, l);
+  });
+}
+
 }  // namespace dind::api

@@ -1,4 +1,5 @@
 #include "dind/api/images.hpp"
+#include "dind/api/filters.hpp"
 #include "dind/version.hpp"
 
 #include <fnmatch.h>
@@ -666,22 +667,38 @@ void add_image_routes(Router& router, ImageContext ctx) {
   // docker image prune: dangling (untagged) images by default; with
   // dangling=false every image no container uses (none can be in use yet).
   router.add("POST", "/images/prune", [ctx](Request req, Reply reply) {
-    auto filters = parse_filters(req);
-    if (!filters) {
-      reply(error_response(filters.error()));
+    // dangling (default true: untagged only), until, label, label!: a prune
+    // removes only what they keep.
+    auto f = filters_of(req);
+    if (!f) {
+      reply(error_response(f.error()));
       return;
     }
-    bool dangling_only = true;
-    if (filters->contains("dangling") && !(*filters)["dangling"].empty()) {
-      const std::string v = (*filters)["dangling"][0];
-      dangling_only = v == "true" || v == "1";
+    auto wanted = prune_filter(*f, {"dangling", "until", "label", "label!"});
+    auto dangling = f->count("dangling") ? bool_filter(*f, "dangling") : base::Result<bool>(true);
+    if (!wanted || !dangling) {
+      reply(error_response(!wanted ? wanted.error() : dangling.error()));
+      return;
     }
-    ctx.workers->post([ctx, dangling_only, reply] {
+    ctx.workers->post([ctx, dangling_only = *dangling, wanted = std::move(*wanted), reply] {
       std::lock_guard lock(*ctx.mutations);
       json deleted = json::array();
       uint64_t reclaimed = 0;
       for (const auto& s : ctx.images->list()) {
         if (dangling_only && !s.repo_tags.empty()) {
+          continue;
+        }
+        std::map<std::string, std::string> labels;
+        const json cfg = json::parse(s.config, nullptr, false);
+        if (cfg.is_object() && cfg.contains("config") && cfg["config"].is_object()) {
+          const json image_labels = cfg["config"].value("Labels", json::object());
+          for (const auto& [k, v] : image_labels.items()) {
+            if (v.is_string()) {
+              labels[k] = v.get<std::string>();
+            }
+          }
+        }
+        if (!wanted(s.created, labels)) {
           continue;
         }
         auto r = ctx.images->remove(s.id, true, ctx.in_use);

@@ -167,32 +167,6 @@ base::Result<std::vector<NetworkInfo>> filtered(engine::Networks& nets, const Fi
   return out;
 }
 
-// docker network prune --filter until=, label=, label!=.
-base::Result<std::function<bool(const NetworkInfo&)>> prune_filter(const Filters& f) {
-  DIND_TRY(check_filter_keys(f, {"until", "label", "label!"}));
-  std::optional<int64_t> until;
-  if (auto it = f.find("until"); it != f.end() && !it->second.empty()) {
-    auto t = until_filter(it->second.back());
-    if (!t) {
-      return std::move(t).error();
-    }
-    until = *t;
-  }
-  auto labels = f.count("label") ? f.at("label") : std::vector<std::string>{};
-  auto not_labels = f.count("label!") ? f.at("label!") : std::vector<std::string>{};
-  return std::function<bool(const NetworkInfo&)>([until, labels, not_labels](const NetworkInfo& n) {
-    if (until && base::parse_time_secs(n.created) >= *until) {
-      return false;
-    }
-    for (const auto& l : not_labels) {
-      if (labels_match({l}, n.labels)) {
-        return false;
-      }
-    }
-    return labels_match(labels, n.labels);
-  });
-}
-
 }  // namespace
 
 void add_network_routes(Router& router, ContainerContext ctx) {
@@ -277,7 +251,7 @@ void add_network_routes(Router& router, ContainerContext ctx) {
       reply(error_response(f.error()));
       return;
     }
-    auto keep = prune_filter(*f);
+    auto keep = prune_filter(*f, {"until", "label", "label!"});
     if (!keep) {
       reply(error_response(keep.error()));
       return;
@@ -285,7 +259,7 @@ void add_network_routes(Router& router, ContainerContext ctx) {
     workers->post([nets, wanted = std::move(*keep), reply] {
       json deleted = json::array();
       for (const auto& n : nets->list()) {
-        if (builtin(n) || !wanted(n) || nets->in_use(n.name)) {
+        if (builtin(n) || !wanted(base::parse_time_secs(n.created), n.labels) || nets->in_use(n.name)) {
           continue;
         }
         // One in use by now is left, as dockerd leaves it.

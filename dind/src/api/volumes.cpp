@@ -97,27 +97,22 @@ void add_volume_routes(Router& router, VolumeContext ctx) {
     });
   });
   router.add("POST", "/volumes/prune", [volumes, workers](Request req, Reply reply) {
-    bool all = false;
-    if (auto f = req.query_value("filters"); f && !f->empty()) {
-      auto j = json::parse(*f, nullptr, false);
-      if (j.is_discarded() || !j.is_object()) {
-        reply(error_response(400, "invalid filter: " + *f));
-        return;
-      }
-      if (auto it = j.find("all"); it != j.end()) {
-        const json& v = *it;
-        auto truthy = [](const std::string& s) { return s == "true" || s == "1"; };
-        if (v.is_array() && !v.empty() && v[0].is_string()) {
-          all = truthy(v[0].get<std::string>());
-        } else if (v.is_object()) {
-          for (const auto& [k, on] : v.items()) {
-            all = all || (truthy(k) && on.is_boolean() && on.get<bool>());
-          }
-        }
-      }
+    // label, label! and all (API 1.42: named volumes too); a prune removes
+    // only what they keep.
+    auto f = filters_of(req);
+    if (!f) {
+      reply(error_response(f.error()));
+      return;
     }
-    workers->post([volumes, all, reply] {
-      const auto deleted = volumes->prune(all);
+    auto wanted = prune_filter(*f, {"label", "label!", "all"});
+    auto all = bool_filter(*f, "all");
+    if (!wanted || !all) {
+      reply(error_response(!wanted ? wanted.error() : all.error()));
+      return;
+    }
+    auto keep = [wanted = std::move(*wanted)](const engine::Volume& v) { return wanted(0, v.labels); };
+    workers->post([volumes, all = *all, keep, reply] {
+      const auto deleted = volumes->prune(all, keep);
       reply(Response::json(200, dump({{"VolumesDeleted", deleted.empty() ? json(nullptr) : json(deleted)},
                                       {"SpaceReclaimed", 0}})));
     });

@@ -343,12 +343,13 @@ base::Result<TopResult> Containers::top(const std::string& ref, const std::strin
   return parse_ps(ps->output, pids);
 }
 
-PruneReport Containers::prune() {
+PruneReport Containers::prune(std::function<bool(int64_t, const model::StringMap&)> wanted) {
   std::vector<std::shared_ptr<Container>> victims;
   {
     EngineLock lock(*this);
     for (const auto& [id, c] : by_id_) {
-      if (c->status != RunStatus::kRunning && !c->starting && !c->removing) {
+      if (c->status != RunStatus::kRunning && !c->starting && !c->removing &&
+          (!wanted || wanted(base::parse_time_secs(c->created), c->config.labels))) {
         victims.push_back(c);
       }
     }

@@ -125,10 +125,10 @@ base::Status Volumes::remove(const std::string& name, bool force) {
   return {};
 }
 
-std::vector<std::string> Volumes::prune(bool all) {
+std::vector<std::string> Volumes::prune(bool all, std::function<bool(const Volume&)> wanted) {
   std::vector<std::string> deleted;
   for (const auto& v : list()) {
-    if ((all || anonymous(v.name)) && remove(v.name, false)) {
+    if ((all || anonymous(v.name)) && (!wanted || wanted(v)) && remove(v.name, false)) {
       deleted.push_back(v.name);
     }
   }

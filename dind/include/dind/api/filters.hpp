@@ -2,6 +2,7 @@
 // Docker's `?filters=` query value ({"key": ["v", ...]} or the older
 // {"key": {"v": true}}) and the ways dockerd matches its values.
 
+#include <functional>
 #include <initializer_list>
 #include <map>
 #include <string>
@@ -36,5 +37,11 @@ base::Result<bool> bool_filter(const Filters& filters, const std::string& key);
 // An `until` filter value as unix seconds: a timestamp ("1700000000[.5]"),
 // an RFC 3339 date, or a Go duration before now ("24h", "1h30m").
 base::Result<int64_t> until_filter(const std::string& value);
+
+// A prune's `until`, `label` and `label!` filters as a predicate on an
+// object's creation time (unix seconds) and labels; keys outside `allowed`
+// refused ("Invalid filter 'key'").
+using PruneWanted = std::function<bool(int64_t created, const std::map<std::string, std::string>& labels)>;
+base::Result<PruneWanted> prune_filter(const Filters& filters, std::initializer_list<std::string_view> allowed);
 
 }  // namespace dind::api

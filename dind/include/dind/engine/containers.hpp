@@ -213,7 +213,8 @@ class Containers : public std::enable_shared_from_this<Containers> {
   // docker diff: the container's upper directory against its image's layers.
   base::Result<std::vector<FileChange>> changes(const std::string& ref) const;
   // Removes stopped containers.
-  PruneReport prune();
+  // Removes the stopped containers `wanted` (created, labels) keeps; all when empty.
+  PruneReport prune(std::function<bool(int64_t created, const model::StringMap& labels)> wanted = {});
 
   // IDs of the containers that mount the named volume (Volumes::Users).
   std::vector<std::string> volume_users(const std::string& name) const;

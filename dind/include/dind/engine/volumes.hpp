@@ -43,7 +43,8 @@ class Volumes {
   // 409 "remove X: volume is in use - [ids]"; force: a missing volume is fine.
   base::Status remove(const std::string& name, bool force);
   // Unused volumes (anonymous ones unless all): the names removed.
-  std::vector<std::string> prune(bool all);
+  // Removes unused volumes (anonymous ones unless all) that `wanted` keeps.
+  std::vector<std::string> prune(bool all, std::function<bool(const Volume&)> wanted = {});
 
   static bool anonymous(const std::string& name);
 
