@@ -8,6 +8,7 @@
 // few translation units as possible.
 
 #include "server_session.hpp"
+#include "reply_guard.hpp"
 
 #include <fcntl.h>
 #include <openssl/err.h>
@@ -26,52 +27,10 @@
 
 #include "dind/api/errors.hpp"
 #include "dind/base/log.hpp"
-#include "dind/base/worker_pool.hpp"
 
 namespace dind::api {
 
 namespace {
-
-// The answer for a handler that threw: a body of the wrong shape met by a
-// JSON accessor is the client's error, anything else ours.
-Response failure_response(std::string_view what) {
-  constexpr std::string_view kJson = "[json.exception.";
-  if (what.substr(0, kJson.size()) == kJson) {
-    const auto close = what.find("] ");
-    return error_response(400, "invalid JSON in the request body: " +
-                                   std::string(close == std::string_view::npos ? what
-                                                                              : what.substr(close + 2)));
-  }
-  return error_response(500, "internal error: " + std::string(what));
-}
-
-// Every request gets exactly one answer: the handler's, or, when every copy
-// of its reply is dropped unsent (a worker job threw, or a path forgot to
-// answer), a JSON error instead of a closed connection.
-class ReplyGuard {
- public:
-  explicit ReplyGuard(std::function<void(Response)> send) : send_(std::move(send)) {}
-  ~ReplyGuard() {
-    if (!answered_.exchange(true)) {
-      const std::string_view why = base::WorkerPool::failure();
-      DIND_LOG(kError) << "a request ended without an answer"
-                       << (why.empty() ? std::string() : ": " + std::string(why));
-      send_(why.empty() ? error_response(500, "internal error: the request ended without an answer")
-                        : failure_response(why));
-    }
-  }
-  ReplyGuard(const ReplyGuard&) = delete;
-  ReplyGuard& operator=(const ReplyGuard&) = delete;
-  void answer(Response res) {
-    if (!answered_.exchange(true)) {
-      send_(std::move(res));
-    }
-  }
-
- private:
-  std::function<void(Response)> send_;
-  std::atomic<bool> answered_{false};
-};
 
 bool is_plaintext_on_tls(const boost::system::error_code& ec) {
   return ec.category() == asio::error::get_ssl_category() &&
