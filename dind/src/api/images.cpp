@@ -267,18 +267,6 @@ base::Result<image::ImageSummary> lookup(const ImageContext& ctx, const std::str
   return ctx.images->get(*id);
 }
 
-// Writes a chunk and waits until it is on the wire (backpressure for the
-// worker producing an archive); fails when the client has gone.
-base::Status write_and_wait(const std::shared_ptr<BodyWriter>& w, std::string_view chunk) {
-  auto done = std::make_shared<std::promise<bool>>();
-  auto fut = done->get_future();
-  w->write(std::string(chunk), [done](bool ok) { done->set_value(ok); });
-  if (!fut.get()) {
-    return make_error(ErrorKind::kUnavailable, "the client went away");
-  }
-  return {};
-}
-
 void save_handler(ImageContext ctx, const std::vector<std::string>& names, Reply reply) {
   std::vector<image::SaveItem> items;
   for (const auto& n : names) {
@@ -298,15 +286,13 @@ void save_handler(ImageContext ctx, const std::vector<std::string>& names, Reply
   r.headers["Content-Type"] = "application/x-tar";
   r.stream = [ctx, items](std::shared_ptr<BodyWriter> w) {
     ctx.workers->post([ctx, items, w] {
-      auto st = image::save_images(items, *ctx.images, *ctx.content, [w](std::string_view chunk) {
-        return write_and_wait(w, chunk);
-      });
+      ArchiveStream out(w);
+      auto st = image::save_images(items, *ctx.images, *ctx.content,
+                                   [&out](std::string_view chunk) { return out.write(chunk); });
       if (!st) {
-        // The head is out: the only way to say "failed" is to cut the stream.
         DIND_LOG(kError) << "docker save: " << st.error().message;
-        return;  // dropping the writer without finish() leaves the body incomplete
       }
-      w->finish();
+      out.finish(st);
     });
   };
   reply(std::move(r));

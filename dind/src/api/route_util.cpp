@@ -1,8 +1,10 @@
 #include "dind/api/route_util.hpp"
 
 #include <cstdlib>
+#include <future>
 
 #include "dind/api/errors.hpp"
+#include "dind/base/log.hpp"
 #include "dind/base/stdcopy.hpp"
 
 namespace dind::api {
@@ -42,6 +44,33 @@ std::optional<std::pair<int, int>> terminal_size(const Request& req) {
     return std::nullopt;
   }
   return std::make_pair(*h, *w);
+}
+
+base::Status ArchiveStream::write(std::string_view chunk) {
+  pending_.append(chunk);
+  return pending_.size() >= batch_ ? flush() : base::Status{};
+}
+
+base::Status ArchiveStream::flush() {
+  if (pending_.empty()) {
+    return {};
+  }
+  auto done = std::make_shared<std::promise<bool>>();
+  auto fut = done->get_future();
+  w_->write(std::exchange(pending_, {}), [done](bool ok) { done->set_value(ok); });
+  if (!fut.get()) {
+    return base::make_error(base::ErrorKind::kUnavailable, "the client went away");
+  }
+  return {};
+}
+
+void ArchiveStream::finish(const base::Status& st) {
+  auto flushed = st ? flush() : st;
+  if (!flushed) {
+    DIND_LOG(kInfo) << "archive stream cut: " << flushed.error().message;
+    return;  // the writer dropped without finish(): the body ends incomplete
+  }
+  w_->finish();
 }
 
 }  // namespace dind::api

@@ -85,7 +85,12 @@ base::Result<Change> Containers::start(const std::string& ref) {
 }
 
 base::Status Containers::run_start(const std::shared_ptr<Container>& c, bool by_policy) {
-  auto st = start_locked_out(c);
+  base::Status st;
+  {
+    // Not while a docker cp or export has the stopped container's root mounted.
+    std::lock_guard op(c->op_mu);
+    st = start_locked_out(c);
+  }
   std::vector<std::pair<AttachOptions, std::shared_ptr<base::RawStream>>> pending;
   std::vector<std::function<void(ExitInfo)>> waiters;
   bool auto_remove = false;

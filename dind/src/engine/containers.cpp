@@ -222,12 +222,16 @@ void Containers::clean_strays_locked() {
   }
   // What a run left behind for containers that no longer run.
   for (auto& [id, c] : by_id_) {
-    if (c->status == RunStatus::kRunning || !fs::exists(run_dir(id), ec)) {
+    if (c->status == RunStatus::kRunning) {
+      continue;
+    }
+    // Mounted by a run, or for a docker cp or export of a stopped container.
+    (void)image::unmount(layers_->root() / "mounts" / id / "merged");
+    if (!fs::exists(run_dir(id), ec)) {
       continue;
     }
     const fs::path netns = run_dir(id) / "netns";
     ::umount2(netns.c_str(), MNT_DETACH);
-    (void)image::unmount(layers_->root() / "mounts" / id / "merged");
     fs::remove_all(run_dir(id), ec);
     ::unlink(socket_path(id).c_str());
   }
@@ -593,6 +597,7 @@ base::Status Containers::remove_now(const std::shared_ptr<Container>& c, bool vo
     wait_released_locked(lock, *c);  // an exit's release still under way
     left = take_run_locked(*c);
   }
+  { std::lock_guard op(c->op_mu); }  // a docker cp or export under way ends first
   base::Stopwatch watch;
   release(std::move(left));
   (void)layers_->remove_rootfs(c->id);

@@ -54,7 +54,8 @@ la_ssize_t write_cb(archive* a, void* client, const void* buf, size_t n) {
 
 class DiffWriter {
  public:
-  explicit DiffWriter(const DiffSink& sink) : a_(archive_write_new()), state_{&sink, {}} {
+  DiffWriter(const DiffSink& sink, const TreeTarOptions& options)
+      : a_(archive_write_new()), state_{&sink, {}}, options_(options) {
     archive_write_set_format_pax_restricted(a_.get());
     // Names are bytes (as Go's tar writer, dockerd's, takes them): no
     // conversion from the daemon's locale, which refuses non-ASCII names.
@@ -70,7 +71,7 @@ class DiffWriter {
       return std::move(names).error().with_context(prefix.empty() ? "/" : prefix);
     }
     for (const auto& name : *names) {
-      DIND_TRY(entry(dirfd, prefix, name));
+      DIND_TRY(entry(dirfd, name, prefix + name));
     }
     return {};
   }
@@ -82,23 +83,19 @@ class DiffWriter {
     return {};
   }
 
- private:
-  Status failure(const std::string& what) {
-    if (!state_.status) {
-      return state_.status;
-    }
-    const char* msg = archive_error_string(a_.get());
-    return make_error(ErrorKind::kInternal, what + ": " + (msg ? msg : "libarchive error"));
-  }
-
-  Status entry(int dirfd, const std::string& prefix, const std::string& name) {
-    const std::string path = prefix + name;
+  // `name` of dirfd ("." for dirfd itself) as the tar entry `path`.
+  Status entry(int dirfd, const std::string& name, const std::string& path) {
+    // A mount point: its mounted tree (or file) instead of the directory below.
+    UniqueFd substitute = options_.substitute ? options_.substitute(path) : UniqueFd();
     struct stat st {};
-    if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    if (substitute.valid() ? ::fstat(substitute.get(), &st) != 0
+                           : ::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
       return base::sys_error(errno, "stat " + path);
     }
-    if (S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0)) {
-      return marker(prefix + ".wh." + name, st);  // an overlay whiteout
+    if (options_.whiteouts && S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0)) {
+      const auto slash = path.rfind('/');
+      const std::string dir = slash == std::string::npos ? "" : path.substr(0, slash + 1);
+      return marker(dir + ".wh." + path.substr(slash + 1), st);  // an overlay whiteout
     }
     if (S_ISSOCK(st.st_mode)) {
       return {};  // sockets do not travel in layers (tar skips them too)
@@ -108,9 +105,10 @@ class DiffWriter {
     archive_entry_copy_stat(e.get(), &st);
     UniqueFd fd;
     if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) {
-      fd = UniqueFd(::openat(dirfd, name.c_str(),
-                             (S_ISDIR(st.st_mode) ? O_DIRECTORY : 0) | O_RDONLY | O_NOFOLLOW |
-                                 O_CLOEXEC));
+      const int flags = (S_ISDIR(st.st_mode) ? O_DIRECTORY : 0) | O_RDONLY | O_CLOEXEC;
+      // A substitute is open for reading already.
+      fd = substitute.valid() ? std::move(substitute)
+                              : UniqueFd(::openat(dirfd, name.c_str(), flags | O_NOFOLLOW));
       if (!fd.valid()) {
         return base::sys_error(errno, "open " + path);
       }
@@ -142,12 +140,22 @@ class DiffWriter {
     }
     if (S_ISDIR(st.st_mode)) {
       char v = 0;
-      if (::fgetxattr(fd.get(), "trusted.overlay.opaque", &v, 1) == 1 && v == 'y') {
+      if (options_.whiteouts && ::fgetxattr(fd.get(), "trusted.overlay.opaque", &v, 1) == 1 &&
+          v == 'y') {
         DIND_TRY(marker(path + "/.wh..wh..opq", st));
       }
       return walk(fd.get(), path + "/");
     }
     return {};
+  }
+
+ private:
+  Status failure(const std::string& what) {
+    if (!state_.status) {
+      return state_.status;
+    }
+    const char* msg = archive_error_string(a_.get());
+    return make_error(ErrorKind::kInternal, what + ": " + (msg ? msg : "libarchive error"));
   }
 
   Status marker(const std::string& path, const struct stat& st) {
@@ -208,6 +216,7 @@ class DiffWriter {
   std::unique_ptr<archive, WriteDeleter> a_;
   SinkState state_;
   std::map<std::pair<dev_t, ino_t>, std::string> links_;  // first path of each linked inode
+  const TreeTarOptions& options_;
 };
 
 }  // namespace
@@ -217,8 +226,24 @@ Status write_diff_tar(const fs::path& upper, const DiffSink& sink) {
   if (!root.valid()) {
     return base::sys_error(errno, "open " + upper.string());
   }
-  DiffWriter w(sink);
+  const TreeTarOptions layer;
+  DiffWriter w(sink, layer);
   DIND_TRY(w.walk(root.get(), ""));
+  return w.close();
+}
+
+Status write_tree_tar(int dirfd, const std::string& name, const std::string& tar_name,
+                      const TreeTarOptions& options, const DiffSink& sink) {
+  DiffWriter w(sink, options);
+  if (tar_name.empty()) {  // the directory's entries, without one for itself
+    UniqueFd dir(::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!dir.valid()) {
+      return base::sys_error(errno, "open " + name);
+    }
+    DIND_TRY(w.walk(dir.get(), ""));
+  } else {
+    DIND_TRY(w.entry(dirfd, name, tar_name));
+  }
   return w.close();
 }
 

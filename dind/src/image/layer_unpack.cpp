@@ -232,11 +232,25 @@ Status write_file_data(archive* a, int fd, const std::string& path) {
 }
 
 struct DirTime {
-  std::string path;
+  std::vector<std::string> path;
   timespec mtime;
 };
 
-Status unpack_entry(archive* a, archive_entry* e, int root, std::vector<DirTime>& dir_times,
+// Opens the directory at a relative path below the unpacking's top,
+// creating missing components: under a root fd (RESOLVE_IN_ROOT), or
+// through UnpackOptions::open_dir.
+struct Dirs {
+  int root = -1;
+  const UnpackOptions* options = nullptr;
+  Result<UniqueFd> open(const std::vector<std::string>& comps, size_t n) const {
+    if (options->open_dir) {
+      return options->open_dir(join(comps, n));
+    }
+    return ensure_parent(root, comps, n);
+  }
+};
+
+Status unpack_entry(archive* a, archive_entry* e, const Dirs& dirs, std::vector<DirTime>& dir_times,
                     const UnpackOptions& options) {
   const char* raw_name = archive_entry_pathname(e);
   if (raw_name == nullptr) {
@@ -254,7 +268,7 @@ Status unpack_entry(archive* a, archive_entry* e, int root, std::vector<DirTime>
   if (options.skip && options.skip(join(*comps, comps->size()), archive_entry_filetype(e) == AE_IFDIR)) {
     return {};
   }
-  auto parent = ensure_parent(root, *comps, comps->size() - 1);
+  auto parent = dirs.open(*comps, comps->size() - 1);
   if (!parent) {
     return std::move(parent).error().with_context("layer entry \"" + path + "\"");
   }
@@ -262,7 +276,7 @@ Status unpack_entry(archive* a, archive_entry* e, int root, std::vector<DirTime>
 
   // Whiteouts (in layers; a build context or an ADDed tar has plain files).
   if (options.whiteouts && name == ".wh..wh..opq") {
-    UniqueFd dir(base::open_in_root(root, join(*comps, comps->size() - 1), O_RDONLY | O_DIRECTORY));
+    UniqueFd dir(::openat(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!dir.valid() || ::fsetxattr(dir.get(), "trusted.overlay.opaque", "y", 1, 0) != 0) {
       return base::sys_error(errno, "mark " + path + " opaque");
     }
@@ -286,11 +300,17 @@ Status unpack_entry(archive* a, archive_entry* e, int root, std::vector<DirTime>
   const bool exists = ::fstatat(pfd, name.c_str(), &existing, AT_SYMLINK_NOFOLLOW) == 0;
   // Replace whatever is there, except a directory by a directory.
   const bool keep_dir = exists && S_ISDIR(existing.st_mode) && type == AE_IFDIR;
+  if (exists && options.no_overwrite_dir_non_dir && S_ISDIR(existing.st_mode) != (type == AE_IFDIR)) {
+    return make_error(ErrorKind::kInvalidArgument,
+                      S_ISDIR(existing.st_mode)
+                          ? "cannot overwrite directory \"" + path + "\" with non-directory"
+                          : "cannot overwrite non-directory \"" + path + "\" with directory");
+  }
   if (exists && !keep_dir) {
     DIND_TRY(remove_at(pfd, name));
   }
-  const uid_t uid = static_cast<uid_t>(archive_entry_uid(e));
-  const gid_t gid = static_cast<gid_t>(archive_entry_gid(e));
+  const uid_t uid = options.owner ? options.owner->first : static_cast<uid_t>(archive_entry_uid(e));
+  const gid_t gid = options.owner ? options.owner->second : static_cast<gid_t>(archive_entry_gid(e));
   timespec times[2] = {{archive_entry_mtime(e), archive_entry_mtime_nsec(e)},
                        {archive_entry_mtime(e), archive_entry_mtime_nsec(e)}};
 
@@ -299,7 +319,11 @@ Status unpack_entry(archive* a, archive_entry* e, int root, std::vector<DirTime>
     if (!target) {
       return std::move(target).error();
     }
-    UniqueFd tfd(base::open_in_root(root, join(*target, target->size()), O_PATH | O_NOFOLLOW));
+    if (target->empty()) {
+      return bad_entry(path, "hard link to the top directory");
+    }
+    auto tdir = dirs.open(*target, target->size() - 1);
+    UniqueFd tfd(tdir ? ::openat(tdir->get(), target->back().c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC) : -1);
     if (!tfd.valid()) {
       return bad_entry(path, std::string("hard link target \"") + link + "\" is not in the layer");
     }
@@ -324,7 +348,7 @@ Status unpack_entry(archive* a, archive_entry* e, int root, std::vector<DirTime>
       }
       DIND_TRY(apply_xattrs(e, d.get(), path));
       // Children change a directory's mtime: set it at the end.
-      dir_times.push_back({join(*comps, comps->size()), times[1]});
+      dir_times.push_back({*comps, times[1]});
       return {};
     }
     case AE_IFREG: {
@@ -461,12 +485,10 @@ Result<UnpackResult> unpack_layer(const LayerReader& reader, const fs::path& dir
   return unpack_tree(reader, dir, UnpackOptions{}, tee);
 }
 
-Result<UnpackResult> unpack_tree(const LayerReader& reader, const fs::path& dir,
+namespace {
+
+Result<UnpackResult> unpack_with(const LayerReader& reader, const Dirs& dirs,
                                  const UnpackOptions& options, const LayerTee& tee) {
-  UniqueFd root(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-  if (!root.valid()) {
-    return base::sys_error(errno, "open layer directory " + dir.string());
-  }
   Archive raw(archive_read_new());
   ArchiveSource rs{&reader, "the layer"};
   DIND_TRY(open_raw(raw.get(), rs, "layer"));
@@ -492,7 +514,7 @@ Result<UnpackResult> unpack_tree(const LayerReader& reader, const fs::path& dir,
           ErrorKind::kInvalidArgument,
           "layer: " + (stream.failed ? stream.error : err_text(tar.get(), "bad tar")));
     }
-    DIND_TRY(unpack_entry(tar.get(), e, root.get(), dir_times, options));
+    DIND_TRY(unpack_entry(tar.get(), e, dirs, dir_times, options));
     ++result.entries;
   }
   // The diff ID covers the whole uncompressed stream, padding after the
@@ -504,15 +526,35 @@ Result<UnpackResult> unpack_tree(const LayerReader& reader, const fs::path& dir,
     return make_error(ErrorKind::kInvalidArgument, "layer: " + stream.error);
   }
   for (auto it = dir_times.rbegin(); it != dir_times.rend(); ++it) {
-    UniqueFd d(base::open_in_root(root.get(), it->path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW));
+    auto d = dirs.open(it->path, it->path.size());
     timespec times[2] = {it->mtime, it->mtime};
-    if (d.valid()) {
-      ::futimens(d.get(), times);
+    if (d) {
+      // An O_PATH fd takes no futimens: through its /proc/self/fd link.
+      (void)::utimensat(AT_FDCWD, ("/proc/self/fd/" + std::to_string(d->get())).c_str(), times, 0);
     }
   }
   result.diff_id = stream.hash.digest();
   result.bytes = stream.bytes;
   return result;
+}
+
+
+}  // namespace
+
+Result<UnpackResult> unpack_tree(const LayerReader& reader, const fs::path& dir,
+                                 const UnpackOptions& options, const LayerTee& tee) {
+  UniqueFd root(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!root.valid()) {
+    return base::sys_error(errno, "open layer directory " + dir.string());
+  }
+  return unpack_with(reader, Dirs{root.get(), &options}, options, tee);
+}
+
+Result<UnpackResult> unpack_into(const LayerReader& reader, const UnpackOptions& options) {
+  if (!options.open_dir) {
+    return make_error(ErrorKind::kInternal, "unpack_into without open_dir");
+  }
+  return unpack_with(reader, Dirs{-1, &options}, options, {});
 }
 
 }  // namespace dind::image

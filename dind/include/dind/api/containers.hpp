@@ -23,5 +23,7 @@ struct ContainerContext {
 void add_container_routes(Router& router, ContainerContext ctx);
 // Network endpoints (create, rm, ls, inspect, connect, disconnect, prune).
 void add_network_routes(Router& router, ContainerContext ctx);
+// docker cp (HEAD/GET/PUT /containers/{id}/archive) and docker export.
+void add_archive_routes(Router& router, ContainerContext ctx);
 
 }  // namespace dind::api

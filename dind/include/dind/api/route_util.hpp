@@ -5,6 +5,8 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <memory>
+#include <string_view>
 #include <utility>
 
 #include "dind/api/http.hpp"
@@ -24,5 +26,24 @@ const char* stream_content_type(const Request& req, bool tty);
 
 // ?h=&w= as numbers from 0 to 65535, or nullopt.
 std::optional<std::pair<int, int>> terminal_size(const Request& req);
+
+// Streamed archives (docker save, cp, export): chunks gathered up to
+// `batch` bytes, each batch written and waited for until it is on the wire
+// (backpressure for the worker producing it); fails once the client went.
+class ArchiveStream {
+ public:
+  explicit ArchiveStream(std::shared_ptr<BodyWriter> w, size_t batch = 256 * 1024)
+      : w_(std::move(w)), batch_(batch) {}
+  base::Status write(std::string_view chunk);
+  base::Status flush();
+  // The body complete (after a final flush), or cut when `st` failed: the
+  // head is out, so an incomplete body is the only way to say "failed".
+  void finish(const base::Status& st);
+
+ private:
+  std::shared_ptr<BodyWriter> w_;
+  size_t batch_;
+  std::string pending_;
+};
 
 }  // namespace dind::api

@@ -32,6 +32,7 @@
 #include "dind/engine/networks.hpp"
 #include "dind/engine/volumes.hpp"
 #include "dind/image/image_store.hpp"
+#include "dind/image/rooted_tree.hpp"
 #include "dind/model/container.hpp"
 #include "dind/runtime/spec.hpp"
 
@@ -120,6 +121,13 @@ class Containers : public std::enable_shared_from_this<Containers> {
     bool running = false, paused = false;
   };
   base::Result<CommitSource> commit_source(const std::string& ref) const;
+  // docker cp and docker export: runs `fn` over the container's file system
+  // as its processes see it (with_mounts: its volumes, binds and hosts files
+  // too), with the container's Config. A container that does not run has
+  // its root file system mounted for the call; its starts wait meanwhile.
+  base::Status with_fs(const std::string& ref, bool with_mounts,
+                       const std::function<base::Status(const image::RootedTree&,
+                                                        const model::Config&)>& fn);
   // docker rm --link PARENT/ALIAS: the legacy link goes (404 when there is none).
   base::Status remove_link(const std::string& parent, const std::string& alias);
   // docker update: resource limits (applied to a running container through

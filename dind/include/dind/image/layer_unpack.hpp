@@ -15,9 +15,12 @@
 
 #include <filesystem>
 #include <functional>
+#include <optional>
+#include <utility>
 #include <vector>
 #include <string>
 
+#include "dind/base/fs.hpp"
 #include "dind/base/result.hpp"
 
 struct archive;
@@ -71,8 +74,19 @@ base::Result<UnpackResult> unpack_layer(const LayerReader& reader, const std::fi
 struct UnpackOptions {
   bool whiteouts = true;
   std::function<bool(const std::string& path, bool dir)> skip;
+  // docker cp: an entry may not replace a directory with a non-directory or
+  // the other way round (dockerd's noOverwriteDirNonDir).
+  bool no_overwrite_dir_non_dir = false;
+  // Every entry owned by this uid:gid instead of the tar's (docker cp -a).
+  std::optional<std::pair<uid_t, gid_t>> owner;
+  // Where entries land, when not below `dir`: opens (O_PATH) the directory
+  // at a relative path ("" for the top), creating missing components (0755).
+  // docker cp resolves these inside a container's tree, its mounts included.
+  std::function<base::Result<base::UniqueFd>(const std::string& rel)> open_dir;
 };
 base::Result<UnpackResult> unpack_tree(const LayerReader& reader, const std::filesystem::path& dir,
                                        const UnpackOptions& options, const LayerTee& tee = {});
+// unpack_tree through options.open_dir alone (which must be set).
+base::Result<UnpackResult> unpack_into(const LayerReader& reader, const UnpackOptions& options);
 
 }  // namespace dind::image
