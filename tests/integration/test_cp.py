@@ -86,8 +86,14 @@ def victim(tmp_path):
                     h.update(open(p, "rb").read())
         return h.hexdigest()
 
-    d.digest = digest
-    return d
+    class Victim:
+        path = d
+
+        def __str__(self):
+            return str(d)
+
+    Victim.digest = staticmethod(digest)
+    return Victim()
 
 
 @pytest.mark.parametrize("cli", CLIS)
@@ -239,3 +245,97 @@ def test_export_streams_the_root_without_volumes(daemon, image, tmp_path):
         assert r.returncode != 0 and "No such container: no-such" in r.stderr
     finally:
         docker(daemon, "rm", "-f", "-v", "cp-exp")
+
+
+def escape_rows(v):
+    """(what, direction, how) rows; `v` is the victim's host path, which the
+    attempts name from inside the container."""
+    up = "../" * 12
+    return [
+        # Out of the container: the answer must never carry the victim's bytes.
+        ("dot-dot path", "out", ("cli", f"/{up}{v}/secret")),
+        ("dot-dot path over the API", "out", ("get", f"/{up}{v}/secret")),
+        ("absolute link to the host path", "out", ("cli", "/esc/abs/secret")),
+        ("relative link climbing out", "out", ("cli", f"/esc/up{v}/secret")),
+        ("chain of links", "out", ("cli", "/esc/c1/secret")),
+        ("-L on a link to the host file", "out", ("cli-L", "/esc/file")),
+        ("/proc/self/root of the daemon", "out", ("get", f"/proc/self/root{v}/secret")),
+        ("a directory holding links out", "out", ("get", "/esc")),
+        # Into the container: the victim directory must stay as it was.
+        ("cp into an absolute link", "in", ("cli", "/esc/abs/")),
+        ("cp into a climbing link", "in", ("cli", f"/esc/up{v}/sub/")),
+        ("cp through a chain of links", "in", ("cli", "/esc/c1/")),
+        ("entry with ..", "in", ("tar", [(f"{up}{v}/pwned", "file", "x")])),
+        ("absolute entry name", "in", ("tar", [(f"{v}/pwned", "file", "x")])),
+        ("link entry then a file through it", "in", ("tar", [("l1", "symlink", v), ("l1/pwned", "file", "x")])),
+        ("climbing link entry then a file", "in", ("tar", [("l2", "symlink", up), (f"l2{v}/pwned", "file", "x")])),
+        ("hard link to the host file", "in", ("tar", [("h1", "hardlink", f"{v}/secret")])),
+        ("hard link climbing out", "in", ("tar", [("h2", "hardlink", f"{up}{v}/secret")])),
+        ("file over a link to the host file", "in", ("tar", [("esc/file", "file", "overwritten")])),
+        ("extraction point is a link out", "in", ("tar-at", "/esc/abs", [("pwned", "file", "x")])),
+        ("link planted then a directory through it", "in",
+         ("tar", [("l3", "symlink", f"{v}/sub"), ("l3/d/", "dir", ""), ("l3/d/pwned", "file", "x")])),
+    ]
+
+
+def test_cp_escape_attempts_leave_the_victim_untouched(daemon, image, victim, tmp_path):
+    v = str(victim)
+    docker(daemon, "run", "-d", "--name", "cp-esc", image, "sh", "-c",
+           f"mkdir -p /esc && ln -s {v} /esc/abs && ln -s ../../../../../../../../.. /esc/up"
+           f" && ln -s /esc/c2 /esc/c1 && ln -s /esc/c3 /esc/c2 && ln -s {v} /esc/c3"
+           f" && ln -s {v}/secret /esc/file && sleep 300")
+    payload = tmp_path / "payload"
+    payload.write_text("PAYLOAD\n")
+    before = victim.digest()
+    results = []
+    try:
+        rows = escape_rows(v)
+        assert len(rows) >= 15
+        for what, direction, (kind, *args) in rows:
+            if direction == "out":
+                if kind in ("cli", "cli-L"):
+                    flags = ["-L"] if kind == "cli-L" else []
+                    r = docker(daemon, "cp", *flags, f"cp-esc:{args[0]}", "-", check=False, text=False)
+                    data = r.stdout
+                else:
+                    _, _, data = get_archive(daemon, "cp-esc", args[0])
+                results.append((what, b"VICTIM-SECRET" not in data))
+            else:
+                if kind == "cli":
+                    docker(daemon, "cp", str(payload), f"cp-esc:{args[0]}", check=False)
+                elif kind == "tar":
+                    put_archive(daemon, "cp-esc", "/", tar_of(args[0]))
+                else:
+                    put_archive(daemon, "cp-esc", args[0], tar_of(args[1]))
+                results.append((what, victim.digest() == before))
+        assert [what for what, ok in results if not ok] == []
+        # What the attempts wrote stayed inside the container's root.
+        inside = docker(daemon, "exec", "cp-esc", "sh", "-c", f"ls {v} {v}/sub 2>&1; cat /esc/file").stdout
+        assert "pwned" in inside and "overwritten" in inside
+        assert victim.digest() == before and sorted(os.listdir(victim.path)) == ["secret", "sub"]
+    finally:
+        docker(daemon, "rm", "-f", "cp-esc")
+
+
+def test_cp_with_links_swapped_during_the_copy(daemon, image, victim, tmp_path):
+    """A container process swaps /race/d between a directory and a link to the
+    victim's path while copies run both ways."""
+    v = str(victim)
+    docker(daemon, "run", "-d", "--name", "cp-race", image, "sh", "-c",
+           f"mkdir -p /race; while true; do mkdir -p /race/d; echo in > /race/d/f; rm -rf /race/d;"
+           f" ln -s {v} /race/d; rm -f /race/d; done")
+    src = tmp_path / "many"
+    src.mkdir()
+    for i in range(50):
+        (src / f"f{i}").write_text("PAYLOAD\n")
+    before = victim.digest()
+    try:
+        for _ in range(20):
+            put_archive(daemon, "cp-race", "/race/d", tar_of([(f"f{i}", "file", "x") for i in range(30)]))
+            docker(daemon, "cp", str(src), "cp-race:/race/d/", check=False)
+            _, _, data = get_archive(daemon, "cp-race", "/race/d/.")
+            assert b"VICTIM-SECRET" not in data
+            assert victim.digest() == before
+        assert sorted(os.listdir(victim.path)) == ["secret", "sub"]
+    finally:
+        docker(daemon, "rm", "-f", "cp-race")
