@@ -78,6 +78,7 @@ void stat_route(const ContainerContext& ctx, const Request& req, Reply reply) {
       reply(std::move(r));
       return;
     }
+    ctx.containers->publish(id, "archive-path");
     // The tar follows on a worker, over the container's file system again
     // (the stat had to answer before the head went out).
     r.headers["Content-Type"] = "application/x-tar";
@@ -139,6 +140,8 @@ void put_route(const ContainerContext& ctx, const Request& req, Reply reply) {
     });
     if (!st) {
       DIND_LOG(kInfo) << "docker cp to " << id << ":" << path << ": " << st.error().message;
+    } else {
+      ctx.containers->publish(id, "extract-to-dir");
     }
     reply(status_response(st, 200));
   });
@@ -152,6 +155,7 @@ void export_route(const ContainerContext& ctx, const Request& req, Reply reply) 
       reply(error_response(st.error()));
       return;
     }
+    ctx.containers->publish(id, "export");
     Response r;
     r.headers["Content-Type"] = "application/x-tar";
     r.stream = [ctx, id](std::shared_ptr<BodyWriter> w) {

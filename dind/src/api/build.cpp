@@ -373,6 +373,10 @@ void add_build_routes(Router& router, BuildContext ctx) {
     }
     ctx.threads->post([ctx, o = std::move(o), reply] {
       auto id = build::commit_container(ctx.builder->deps(), o);
+      if (id && ctx.builder->deps().containers != nullptr) {
+        ctx.builder->deps().containers->publish(o.container, "commit",
+                                                {{"comment", o.comment}, {"imageID", *id}});
+      }
       reply(id ? Response::json(201, dump({{"Id", *id}})) : error_response(id.error()));
     });
   });

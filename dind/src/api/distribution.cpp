@@ -78,6 +78,7 @@ void pull_handler(const DistributionContext& ctx, const Request& req, Reply repl
       stream->fail(result.error());
       return;
     }
+    engine::publish_event(ctx.events, "image", "pull", pr.ref.familiar(), {{"name", pr.ref.familiar()}});
     stream->emit(progress_line({"", "Digest: " + result->digest, false, 0, 0}));
     stream->emit(progress_line(
         {"",
@@ -132,6 +133,7 @@ void add_distribution_routes(Router& router, DistributionContext ctx) {
         stream->fail(result.error());
         return;
       }
+      engine::publish_event(ctx.events, "image", "push", pr.ref.familiar(), {{"name", pr.ref.familiar()}});
       stream->emit(progress_line(
           {"",
            result->tag + ": digest: " + result->digest + " size: " + std::to_string(result->size),

@@ -267,6 +267,16 @@ base::Result<image::ImageSummary> lookup(const ImageContext& ctx, const std::str
   return ctx.images->get(*id);
 }
 
+// dockerd's untag (named by the reference) and delete events of a removal.
+void removal_events(const ImageContext& ctx, const std::string& id, const image::ImageStore::Removal& r) {
+  for (const auto& u : r.untagged) {
+    engine::publish_event(ctx.events, "image", "untag", id, {{"name", u}});
+  }
+  for (const auto& d : r.deleted) {
+    engine::publish_event(ctx.events, "image", "delete", d, {{"name", d}});
+  }
+}
+
 void save_handler(ImageContext ctx, const std::vector<std::string>& names, Reply reply) {
   std::vector<image::SaveItem> items;
   for (const auto& n : names) {
@@ -291,6 +301,9 @@ void save_handler(ImageContext ctx, const std::vector<std::string>& names, Reply
                                    [&out](std::string_view chunk) { return out.write(chunk); });
       if (!st) {
         DIND_LOG(kError) << "docker save: " << st.error().message;
+      }
+      for (const auto& item : items) {
+        engine::publish_event(ctx.events, "image", "save", item.id, {{"name", item.id}});
       }
       out.finish(st);
     });
@@ -406,6 +419,7 @@ void add_image_routes(Router& router, ImageContext ctx) {
               return;
             }
           }
+          engine::publish_event(ctx.events, "image", "import", *id, {{"name", *id}});
           reply(import_reply(*id));
         });
       },
@@ -464,6 +478,7 @@ void add_image_routes(Router& router, ImageContext ctx) {
                 lines += progress_message("Loading layer", id, layer.bytes, layer.bytes) + "\n";
               }
             }
+            engine::publish_event(ctx.events, "image", "load", l.id, {{"name", l.id}});
             if (l.repo_tags.empty()) {
               lines += dump(json{{"stream", "Loaded image ID: " + l.id + "\n"}});
             }
@@ -647,6 +662,7 @@ void add_image_routes(Router& router, ImageContext ctx) {
       reply(error_response(st.error()));
       return;
     }
+    engine::publish_event(ctx.events, "image", "tag", *id, {{"name", ref->familiar()}});
     reply(Response::empty(201));
   });
 
@@ -691,6 +707,7 @@ void add_image_routes(Router& router, ImageContext ctx) {
         if (!r) {
           continue;  // removed concurrently, or refused: prune is best effort
         }
+        removal_events(ctx, s.id, *r);
         for (const auto& u : r->untagged) {
           deleted.push_back({{"Untagged", u}});
         }
@@ -715,6 +732,7 @@ void add_image_routes(Router& router, ImageContext ctx) {
         reply(error_response(r.error()));
         return;
       }
+      removal_events(ctx, ctx.images->resolve(name).value_or(r->deleted.empty() ? name : r->deleted.front()), *r);
       json out = json::array();
       for (const auto& u : r->untagged) {
         out.push_back({{"Untagged", u}});

@@ -174,7 +174,8 @@ void add_network_routes(Router& router, ContainerContext ctx) {
   auto* nets = ctx.networks;
   auto* workers = ctx.workers;
   auto* queries = ctx.queries;
-  router.add("POST", "/networks/create", [nets, workers](Request req, Reply reply) {
+  auto* events = ctx.events;
+  router.add("POST", "/networks/create", [nets, workers, events](Request req, Reply reply) {
     auto body = json::parse(req.body, nullptr, false);
     if (body.is_discarded() || !body.is_object()) {
       reply(error_response(400, "invalid JSON in the request body"));
@@ -185,14 +186,17 @@ void add_network_routes(Router& router, ContainerContext ctx) {
       reply(error_response(request.error()));
       return;
     }
-    workers->post([nets, request = std::move(*request), reply] {
+    workers->post([nets, events, request = std::move(*request), reply] {
       auto n = nets->create(request);
+      if (n) {
+        engine::publish_event(events, "network", "create", n->id, {{"name", n->name}, {"type", "bridge"}});
+      }
       reply(n ? Response::json(201, dump({{"Id", n->id}, {"Warning", ""}})) : error_response(n.error()));
     });
   });
   for (const char* op : {"connect", "disconnect"}) {
     const bool connect = std::string(op) == "connect";
-    router.add("POST", std::string("/networks/{id}/") + op, [c, workers, connect](Request req, Reply reply) {
+    router.add("POST", std::string("/networks/{id}/") + op, [c, nets, workers, events, connect](Request req, Reply reply) {
       auto body = json::parse(req.body.empty() ? "{}" : req.body, nullptr, false);
       if (body.is_discarded() || !body.is_object() || !body.value("Container", json()).is_string()) {
         reply(error_response(400, "invalid JSON in the request body: \"Container\" is needed"));
@@ -203,21 +207,31 @@ void add_network_routes(Router& router, ContainerContext ctx) {
         reply(error_response(endpoint.error()));
         return;
       }
-      workers->post([c, connect, net = req.params["id"], ctr = body["Container"].get<std::string>(),
+      workers->post([c, nets, events, connect, net = req.params["id"], ctr = body["Container"].get<std::string>(),
                      endpoint = std::move(*endpoint), reply] {
-        reply(status_response(
-            connect ? c->connect_network(ctr, net, endpoint) : c->disconnect_network(ctr, net), 200));
+        auto st = connect ? c->connect_network(ctr, net, endpoint) : c->disconnect_network(ctr, net);
+        auto n = find_network(*nets, net);
+        auto who = c->inspect(ctr, false);
+        if (st && n && who) {
+          engine::publish_event(events, "network", connect ? "connect" : "disconnect", n->id,
+                                {{"container", who->id}, {"name", n->name}, {"type", "bridge"}});
+        }
+        reply(status_response(st, 200));
       });
     });
   }
-  router.add("DELETE", "/networks/{id}", [nets, workers](Request req, Reply reply) {
-    workers->post([nets, id = req.params["id"], reply] {
+  router.add("DELETE", "/networks/{id}", [nets, workers, events](Request req, Reply reply) {
+    workers->post([nets, events, id = req.params["id"], reply] {
       auto n = find_network(*nets, id);
       if (n && (n->name == "host" || n->name == "none")) {
         reply(error_response(403, n->name + " is a pre-defined network and cannot be removed"));
         return;
       }
-      reply(status_response(nets->remove(id)));
+      auto st = nets->remove(id);
+      if (st && n) {
+        engine::publish_event(events, "network", "destroy", n->id, {{"name", n->name}, {"type", "bridge"}});
+      }
+      reply(status_response(st));
     });
   });
   router.add("GET", "/networks", [nets, queries](Request req, Reply reply) {

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "dind/api/errors.hpp"
+#include "dind/api/filters.hpp"
 #include "dind/api/route_util.hpp"
 #include "dind/base/time.hpp"
 #include "dind/version.hpp"
@@ -278,34 +279,73 @@ void add_system_routes(Router& router, std::shared_ptr<const SystemContext> ctx)
         }
       }
     }
-    if (auto f = req.query_value("filters"); f && !f->empty()) {
-      if (json::parse(*f, nullptr, false).is_discarded()) {
-        reply(error_response(400, "invalid filters: " + *f));
-        return;
-      }
+    auto filters = filters_of(req);
+    if (!filters) {
+      reply(error_response(filters.error()));
+      return;
+    }
+    if (auto st = check_filter_keys(*filters, {"config", "container", "daemon", "event", "image", "label",
+                                               "network", "node", "plugin", "scope", "secret", "service",
+                                               "type", "volume"});
+        !st) {
+      reply(error_response(st.error()));
+      return;
     }
     if (since && until && *until < *since) {
       reply(error_response(400, "since must be before until"));
       return;
     }
-    // No events are recorded yet (containers come with the runtime), so the
-    // stream carries nothing; it ends at `until`, when the client leaves, or
-    // when the daemon stops.
+    // The kept history from `since` (or up to `until`), then live events
+    // until `until`, the client leaving or the daemon stopping.
     Response r;
     r.headers["Content-Type"] = "application/json";
     base::Scheduler* scheduler = ctx->scheduler;
-    r.stream = [until, scheduler](std::shared_ptr<BodyWriter> w) {
-      if (!until) {
-        return;  // open until the client leaves or the daemon stops
-      }
-      const auto now = Clock::now();
-      if (*until <= now || scheduler == nullptr) {
-        w->finish();
+    engine::EventBus* bus = ctx->events;
+    auto wanted = *filters;
+    r.stream = [since, until, scheduler, bus, wanted](std::shared_ptr<BodyWriter> w) {
+      auto nanos = [](Clock::time_point t) {
+        return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+      };
+      const int64_t until_nano = until ? nanos(*until) : 0;
+      std::vector<engine::EventMessage> history;
+      if (bus != nullptr) {
+        auto filter = [wanted](const engine::EventMessage& e) { return engine::event_matches(e, wanted); };
+        // Live events past `until` end nothing here: the timer below does.
+        auto sink = [w, until_nano](const engine::EventMessage& e) {
+          if (until_nano == 0 || e.time_nano <= until_nano) {
+            w->write(dump(engine::event_json(e)));
+          }
+          return true;
+        };
+        const bool replay = since || until;
+        std::vector<engine::EventMessage> kept;
+        const uint64_t id = bus->subscribe(filter, sink, since ? nanos(*since) : 0, until_nano, kept);
+        if (replay) {
+          history = std::move(kept);
+        }
+        w->on_close([bus, id] { bus->unsubscribe(id); });
+        for (const auto& e : history) {
+          w->write(dump(engine::event_json(e)));
+        }
+        if (until) {
+          auto end = [w, bus, id] {
+            bus->unsubscribe(id);
+            w->finish();
+          };
+          const auto now = Clock::now();
+          if (*until <= now || scheduler == nullptr) {
+            end();
+            return;
+          }
+          scheduler->after(std::chrono::duration_cast<std::chrono::milliseconds>(*until - now) +
+                               std::chrono::milliseconds(1),
+                           end);
+        }
         return;
       }
-      scheduler->after(std::chrono::duration_cast<std::chrono::milliseconds>(*until - now) +
-                           std::chrono::milliseconds(1),
-                       [w] { w->finish(); });
+      if (until) {
+        w->finish();
+      }
     };
     reply(std::move(r));
   });

@@ -21,7 +21,8 @@ json volume_json(const engine::Volume& v) {
 void add_volume_routes(Router& router, VolumeContext ctx) {
   auto* volumes = ctx.volumes;
   auto* workers = ctx.workers;
-  router.add("POST", "/volumes/create", [volumes, workers](Request req, Reply reply) {
+  auto* events = ctx.events;
+  router.add("POST", "/volumes/create", [volumes, workers, events](Request req, Reply reply) {
     auto body = req.body.empty() ? json::object() : json::parse(req.body, nullptr, false);
     if (body.is_discarded() || !body.is_object()) {
       reply(error_response(400, "invalid JSON in the request body"));
@@ -49,8 +50,11 @@ void add_volume_routes(Router& router, VolumeContext ctx) {
         label_map[k] = v.get<std::string>();
       }
     }
-    workers->post([volumes, name = name.get<std::string>(), label_map = std::move(label_map), reply] {
+    workers->post([volumes, events, name = name.get<std::string>(), label_map = std::move(label_map), reply] {
       auto v = volumes->create(name, label_map);
+      if (v) {
+        engine::publish_event(events, "volume", "create", v->name, {{"driver", "local"}});
+      }
       reply(v ? Response::json(201, dump(volume_json(*v))) : error_response(v.error()));
     });
   });
@@ -90,10 +94,15 @@ void add_volume_routes(Router& router, VolumeContext ctx) {
     auto v = volumes->inspect(req.params["name"]);
     reply(v ? Response::json(200, dump(volume_json(*v))) : error_response(v.error()));
   });
-  router.add("DELETE", "/volumes/{name}", [volumes, workers](Request req, Reply reply) {
+  router.add("DELETE", "/volumes/{name}", [volumes, workers, events](Request req, Reply reply) {
     const bool force = req.query_bool("force").value_or(false);
-    workers->post([volumes, name = req.params["name"], force, reply] {
-      reply(status_response(volumes->remove(name, force)));
+    workers->post([volumes, events, name = req.params["name"], force, reply] {
+      const bool existed = volumes->inspect(name).ok();
+      auto st = volumes->remove(name, force);
+      if (st && existed) {
+        engine::publish_event(events, "volume", "destroy", name, {{"driver", "local"}});
+      }
+      reply(status_response(st));
     });
   });
   router.add("POST", "/volumes/prune", [volumes, workers](Request req, Reply reply) {

@@ -129,6 +129,8 @@ int run_daemon(DaemonConfig config) {
   }
   auto remove_pidfile = [&] { ::unlink(config.pidfile.c_str()); };
 
+  // docker events: outlives the server and every stream it serves.
+  engine::EventBus events;
   auto ctx = std::make_shared<api::SystemContext>();
   ctx->config = config;
   ctx->host = gather_host_info(config.data_root);
@@ -210,6 +212,7 @@ int run_daemon(DaemonConfig config) {
   }
   api::Server server(router, api::common_headers(), limits);
   ctx->scheduler = &server;
+  ctx->events = &events;
   api::add_system_routes(router, ctx);
   api::add_swarm_routes(router);
   // Declared after the server: destroyed (queued jobs finished) before it,
@@ -258,7 +261,8 @@ int run_daemon(DaemonConfig config) {
     DIND_LOG(kError) << containers.error().message;
     remove_pidfile();
     return 1;
-  }
+  }  (*containers)->set_events(&events);
+
   volumes.set_users([weak = std::weak_ptr<engine::Containers>(*containers)](const std::string& name) {
     auto c = weak.lock();
     return c ? c->volume_users(name) : std::vector<std::string>{};
@@ -286,10 +290,11 @@ int run_daemon(DaemonConfig config) {
       ropts, std::string("docker/") + kEngineVersion + " os/linux", *images->get(), *layers, *content, blob_sources, mutations);
   // Pull and push orchestration: each waits on its transfers.
   base::WorkerPool transfer_workers(8);
-  api::DistributionContext dist_ctx{&registry_service, &transfer_workers};
+  api::DistributionContext dist_ctx{&registry_service, &transfer_workers, &events};
   api::add_distribution_routes(router, dist_ctx);
   api::ImageContext image_ctx{images->get(), &*layers, &*content, &workers};
   image_ctx.mutations = mutations;
+  image_ctx.events = &events;
   image_ctx.pull = [dist_ctx](const api::Request& req, api::Reply reply) {
     api::pull_handler(dist_ctx, req, std::move(reply));
   };
@@ -330,12 +335,12 @@ int run_daemon(DaemonConfig config) {
                                                   fs::path(config.data_root) / "tmp", images->get(),
                                                   mutations, image_ctx.in_use});
   api::add_container_routes(
-      router, api::ContainerContext{*containers, networks->get(), &container_workers, &query_workers});
+      router, api::ContainerContext{*containers, networks->get(), &container_workers, &query_workers, &events});
   api::add_network_routes(
-      router, api::ContainerContext{*containers, networks->get(), &container_workers, &query_workers});
+      router, api::ContainerContext{*containers, networks->get(), &container_workers, &query_workers, &events});
   api::add_archive_routes(
-      router, api::ContainerContext{*containers, networks->get(), &container_workers, &query_workers});
-  api::add_volume_routes(router, api::VolumeContext{&volumes, &container_workers});
+      router, api::ContainerContext{*containers, networks->get(), &container_workers, &query_workers, &events});
+  api::add_volume_routes(router, api::VolumeContext{&volumes, &container_workers, &events});
   api::add_system_df_route(router, api::DfContext{images->get(), &*layers, *containers, &volumes, &query_workers});
   auto execs = std::make_shared<engine::Execs>(*containers, &server);
   api::add_exec_routes(router, execs, &container_workers);

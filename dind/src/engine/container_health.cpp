@@ -85,7 +85,11 @@ std::optional<std::chrono::milliseconds> Containers::record_health(const std::st
     c.health.emplace();
   }
   const bool starting = in_start_period(c, *settings);
+  const HealthStatus before = c.health->status;
   apply_probe(*c.health, result, *settings, starting);
+  if (c.health->status != before) {
+    emit(c, std::string("health_status: ") + health_status_name(c.health->status));
+  }
   (void)save(c);
   return next_probe_delay(*settings, *c.health, starting);
 }

@@ -153,6 +153,7 @@ base::Status Containers::attach(const std::string& ref, const AttachOptions& o,
   {
     EngineLock lock(*this);
     DIND_ASSIGN_OR_RETURN(c, find_locked(ref));
+    emit(*c, "attach");
   }
   if (o.logs && c->host_config.log_config.type != "none") {
     LogOptions lo;

@@ -100,6 +100,7 @@ base::Status Containers::freeze(const std::string& ref, bool pause) {
   EngineLock lock(*this);
   if (c.status == RunStatus::kRunning) {  // not if it exited meanwhile
     c.paused = pause;
+    emit(c, pause ? "pause" : "unpause");
   }
   return save(c);
 }

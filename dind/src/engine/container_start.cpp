@@ -98,7 +98,10 @@ base::Status Containers::run_start(const std::shared_ptr<Container>& c, bool by_
     EngineLock lock(*this);
     c->starting = false;
     pending.swap(c->pending_attaches);
-    if (!st) {
+    if (st) {
+      emit_run(*c, true);
+      emit(*c, "start");
+    } else {
       c->error = st.error().message;
       c->exit_code = 128;
       if (by_policy) {

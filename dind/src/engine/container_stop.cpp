@@ -146,9 +146,14 @@ void Containers::on_shim_exit(const std::shared_ptr<Container>& c, uint64_t gene
       c->error = "the container's shim exited without recording an exit status";
       c->finished_at = base::rfc3339_nano(std::chrono::system_clock::now());
     }
+    emit_run(*c, false);
     c->status = RunStatus::kExited;
     c->paused = false;
     c->pid = 0;
+    if (c->oom_killed) {
+      emit(*c, "oom");
+    }
+    emit(*c, "die", {{"exitCode", std::to_string(c->exit_code)}});
     left = take_run_locked(*c);
     (void)save(*c);
     info = ExitInfo{c->exit_code, ""};
@@ -244,7 +249,12 @@ void Containers::stop(const std::string& ref, int timeout,
   // docker stop suspends the restart policy until the next start.
   c->manually_stopped = true;
   (void)save(*c);
-  c->exit_waiters.push_back([done](const ExitInfo&) { done(Change::kChanged); });
+  // dockerd's "stop" follows the "kill" and the "die".
+  auto self = shared_from_this();
+  c->exit_waiters.push_back([self, c, done](const ExitInfo&) {
+    self->publish(c->id, "stop");
+    done(Change::kChanged);
+  });
   stop_locked(c, timeout);
 }
 
@@ -259,18 +269,21 @@ void Containers::stop_locked(const std::shared_ptr<Container>& c, int timeout) {
   if (timeout < 0) {
     timeout = stop_timeout(c->config);
   }
+  emit(*c, "kill", {{"signal", std::to_string(sig)}});
   (void)signal(*c, sig);
   const uint64_t gen = c->generation;
   auto kill_later = [weak = std::weak_ptr<Containers>(shared_from_this()), c, gen] {
     if (auto s = weak.lock()) {
       EngineLock l(*s);
       if (c->generation == gen && c->status == RunStatus::kRunning) {
+        s->emit(*c, "kill", {{"signal", "9"}});
         (void)s->signal(*c, SIGKILL);
       }
     }
   };
   if (timeout == 0 || sig == SIGKILL) {
     if (sig != SIGKILL) {
+      emit(*c, "kill", {{"signal", "9"}});
       (void)signal(*c, SIGKILL);
     }
   } else {
@@ -338,6 +351,7 @@ void Containers::kill(const std::string& ref, const std::string& signal_name,
   // always restarts).
   c->manually_stopped = true;
   (void)save(*c);
+  emit(*c, "kill", {{"signal", std::to_string(*sig)}});
   if (*sig == SIGKILL) {
     c->exit_waiters.push_back([done](const ExitInfo&) { done({}); });
     (void)signal(*c, SIGKILL);
@@ -358,6 +372,9 @@ void Containers::restart(const std::string& ref, int timeout,
     }
     self->workers_->post([self, ref, done] {
       auto started = self->start(ref);
+      if (started) {
+        self->publish(ref, "restart");
+      }
       done(started ? base::Status() : base::Status(std::move(started).error()));
     });
   });

@@ -237,6 +237,57 @@ void Containers::clean_strays_locked() {
   }
 }
 
+void Containers::emit(const Container& c, const std::string& action,
+                      std::map<std::string, std::string> extra) const {
+  if (events_ == nullptr) {
+    return;
+  }
+  EventMessage e;
+  e.type = "container";
+  e.action = action;
+  e.id = c.id;
+  e.attributes = c.config.labels;
+  e.attributes["image"] = c.image_name;
+  e.attributes["name"] = c.name.substr(c.name.rfind('/') + 1);
+  for (auto& [k, v] : extra) {
+    e.attributes[k] = std::move(v);
+  }
+  events_->publish(std::move(e));
+}
+
+void Containers::emit_run(const Container& c, bool start) const {
+  if (events_ == nullptr) {
+    return;
+  }
+  // dockerd's order: the networks and volumes with the start; at the exit
+  // the disconnects and unmounts before the "die".
+  for (const auto& [network, ep] : c.endpoints) {
+    auto n = networks_->find(network);
+    publish_event(events_, "network", start ? "connect" : "disconnect", n ? n->id : network,
+                  {{"container", c.id}, {"name", network}, {"type", "bridge"}});
+  }
+  for (const auto& m : c.mounts) {
+    if (m.type != MountSpec::Type::kVolume) {
+      continue;
+    }
+    std::map<std::string, std::string> attrs = {{"container", c.id}, {"driver", "local"}};
+    if (start) {
+      attrs["destination"] = m.destination;
+      attrs["propagation"] = "";
+      attrs["read/write"] = m.read_only ? "false" : "true";
+    }
+    publish_event(events_, "volume", start ? "mount" : "unmount", m.source, std::move(attrs));
+  }
+}
+
+void Containers::publish(const std::string& ref, const std::string& action,
+                         std::map<std::string, std::string> extra) const {
+  EngineLock lock(*this);
+  if (auto c = find_locked(ref)) {
+    emit(**c, action, std::move(extra));
+  }
+}
+
 base::Status Containers::save(const Container& c) const {
   unsaved_[c.id] = {++record_seq_, encode_record(c).dump() + "\n"};
   return {};
@@ -505,6 +556,7 @@ base::Result<Containers::Created> Containers::create(const std::string& name_in,
     fs::remove_all(dir(c->id), ec);
     return std::move(written).error();
   }
+  emit(*c, "create");
   return Created{c->id, warnings};
 }
 
@@ -609,6 +661,7 @@ base::Status Containers::remove_now(const std::shared_ptr<Container>& c, bool vo
   {
     EngineLock lock(*this);
     c->releasing = false;
+    emit(*c, "destroy");
     names_.erase(c->name);
     by_id_.erase(c->id);
     unsaved_.erase(c->id);  // its directory is gone
@@ -707,8 +760,10 @@ base::Status Containers::rename(const std::string& ref, const std::string& new_n
   }
   DIND_TRY(name_free_locked(name));
   names_.erase(c->name);
+  const std::string old_name = c->name.substr(1);
   c->name = name;
   names_[name] = c->id;
+  emit(*c, "rename", {{"oldName", old_name}});
   return save(*c);
 }
 

@@ -49,6 +49,19 @@ struct Execs::Exec {
 Execs::Execs(std::shared_ptr<Containers> containers, base::Scheduler* scheduler)
     : containers_(std::move(containers)), scheduler_(scheduler) {}
 
+namespace {
+
+// An exec's command as dockerd's event action shows it.
+std::string command_line(const std::vector<std::string>& args) {
+  std::string out;
+  for (const auto& a : args) {
+    out += (out.empty() ? "" : " ") + a;
+  }
+  return out;
+}
+
+}  // namespace
+
 base::Result<std::string> Execs::create(const std::string& container_ref,
                                         const model::ExecConfig& config) {
   auto e = std::make_shared<Exec>();
@@ -82,6 +95,7 @@ base::Result<std::string> Execs::create(const std::string& container_ref,
   }
   e->container_id = target->id;
   e->id = base::random_hex(64);
+  containers_->publish(e->container_id, "exec_create: " + command_line(e->args), {{"execID", e->id}});
   std::lock_guard lock(mu_);
   prune_locked();
   by_id_[e->id] = e;
@@ -123,6 +137,8 @@ void Execs::refresh_locked(Exec& e) const {
   }
   e.running = false;
   e.touched = std::chrono::steady_clock::now();
+  containers_->publish(e.container_id, "exec_die",
+                       {{"execID", e.id}, {"exitCode", std::to_string(e.exit_code.value_or(255))}});
 }
 
 void Execs::prune_locked() {
@@ -236,6 +252,7 @@ base::Status Execs::start(const std::string& id, const StartOptions& o,
     e->touched = std::chrono::steady_clock::now();
     return std::move(launched).error();
   }
+  containers_->publish(e->container_id, "exec_start: " + command_line(e->args), {{"execID", e->id}});
   auto& target = launched->target;
   auto& fd = launched->fd;
   auto* exec_pid = &launched->pid;

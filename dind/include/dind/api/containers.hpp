@@ -18,6 +18,7 @@ struct ContainerContext {
   // Short but blocking requests (the engine's lock, fsync, size walks): a
   // pool of their own, so that neither I/O threads nor slow starts hold them.
   base::WorkerPool* queries = nullptr;
+  engine::EventBus* events = nullptr;  // network events
 };
 
 void add_container_routes(Router& router, ContainerContext ctx);

@@ -5,6 +5,7 @@
 // progress; an error before the first line is an HTTP error, after it an
 // errorDetail line.
 
+#include "dind/engine/events.hpp"
 #include <memory>
 
 #include "dind/api/router.hpp"
@@ -18,6 +19,7 @@ struct DistributionContext {
   // Threads for the blocking pull/push orchestration (each waits on its
   // downloads; the service bounds the transfers themselves).
   base::WorkerPool* threads = nullptr;
+  engine::EventBus* events = nullptr;  // pull and push events
 };
 
 void add_distribution_routes(Router& router, DistributionContext ctx);

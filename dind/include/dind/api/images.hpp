@@ -3,6 +3,7 @@
 // history, tag, remove. Blocking work (unpacking, hashing) runs on the worker
 // pool; handlers reply from there.
 
+#include "dind/engine/events.hpp"
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -28,6 +29,7 @@ struct ImageContext {
   image::ImageStore::InUse in_use;
   // POST /images/create?fromImage=: the registry's pull (distribution.hpp).
   std::function<void(const Request&, Reply)> pull;
+  engine::EventBus* events = nullptr;  // image events (docker events)
 };
 
 // One image as `docker images` lists it (Containers and SharedSize -1).

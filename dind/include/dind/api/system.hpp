@@ -1,6 +1,7 @@
 #pragma once
 // System endpoints: /_ping, /version, /info, /events.
 
+#include "dind/engine/events.hpp"
 #include <chrono>
 #include <functional>
 #include <future>
@@ -34,6 +35,7 @@ struct SystemContext {
   RuntimeVersion runc_version() const;
   std::vector<std::string> warnings;  // shown by `docker info`
   base::Scheduler* scheduler = nullptr;
+  engine::EventBus* events = nullptr;  // docker events (none: an empty stream)
   std::function<size_t()> image_count;  // may be empty
   // Containers with a status ("" = all); may be empty.
   std::function<size_t(const std::string&)> container_count;

@@ -2,6 +2,7 @@
 // Volume endpoints (local driver): create, ls, inspect, rm, prune. Docker's
 // JSON for engine::Volume lives here.
 
+#include "dind/engine/events.hpp"
 #include <memory>
 
 #include <nlohmann/json.hpp>
@@ -15,6 +16,7 @@ namespace dind::api {
 struct VolumeContext {
   engine::Volumes* volumes = nullptr;
   base::WorkerPool* workers = nullptr;  // creation and removal touch the disk
+  engine::EventBus* events = nullptr;
 };
 
 nlohmann::json volume_json(const engine::Volume& v);

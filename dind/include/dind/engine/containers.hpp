@@ -28,6 +28,7 @@
 #include "dind/base/worker_pool.hpp"
 #include "dind/engine/container_config.hpp"
 #include "dind/engine/container_view.hpp"
+#include "dind/engine/events.hpp"
 #include "dind/engine/health.hpp"
 #include "dind/engine/networks.hpp"
 #include "dind/engine/volumes.hpp"
@@ -121,6 +122,13 @@ class Containers : public std::enable_shared_from_this<Containers> {
     bool running = false, paused = false;
   };
   base::Result<CommitSource> commit_source(const std::string& ref) const;
+  // docker events: the bus container events go to (none: not published).
+  void set_events(EventBus* events) { events_ = events; }
+  // Publishes a container event (Actor: its ID; attributes: image, name, its
+  // labels and `extra`); unknown refs publish nothing. Not under the lock.
+  void publish(const std::string& ref, const std::string& action,
+               std::map<std::string, std::string> extra = {}) const;
+
   // docker cp and docker export: runs `fn` over the container's file system
   // as its processes see it (with_mounts: its volumes, binds and hosts files
   // too), with the container's Config. A container that does not run has
@@ -237,6 +245,12 @@ class Containers : public std::enable_shared_from_this<Containers> {
  private:
   Containers() = default;
   std::function<void(const std::string&, uint64_t)> run_hook_;
+  EventBus* events_ = nullptr;
+  // A container event (callable under the lock: the bus only queues).
+  void emit(const Container& c, const std::string& action,
+            std::map<std::string, std::string> extra = {}) const;
+  // The network connects and volume mounts of a run's start (or their ends).
+  void emit_run(const Container& c, bool start) const;
   base::Result<std::shared_ptr<Container>> find_locked(const std::string& ref) const;
   base::Result<std::shared_ptr<Container>> find(const std::string& ref) const;
   // Docker's 409 when another container has the name ("/name").
