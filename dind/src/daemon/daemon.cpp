@@ -340,6 +340,9 @@ int run_daemon(DaemonConfig config) {
       router, api::ContainerContext{*containers, networks->get(), &container_workers, &query_workers, &events});
   api::add_archive_routes(
       router, api::ContainerContext{*containers, networks->get(), &container_workers, &query_workers, &events});
+  api::add_stats_route(
+      router, api::ContainerContext{*containers, networks->get(), &container_workers, &query_workers, &events},
+      &server);
   api::add_volume_routes(router, api::VolumeContext{&volumes, &container_workers, &events});
   api::add_system_df_route(router, api::DfContext{images->get(), &*layers, *containers, &volumes, &query_workers});
   auto execs = std::make_shared<engine::Execs>(*containers, &server);

@@ -92,4 +92,16 @@ base::Status Containers::with_fs(
   return result;
 }
 
+base::Result<Containers::StatsTarget> Containers::stats_target(const std::string& ref) const {
+  EngineLock lock(*this);
+  DIND_ASSIGN_OR_RETURN(auto c, find_locked(ref));
+  StatsTarget t;
+  t.id = c->id;
+  t.name = c->name;
+  t.running = c->status == RunStatus::kRunning;
+  t.pid = t.running ? c->pid : 0;
+  t.cgroup = "/" + paths_.cgroup_parent + "/" + c->id;
+  return t;
+}
+
 }  // namespace dind::engine

@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "dind/api/router.hpp"
+#include "dind/base/scheduler.hpp"
 #include "dind/base/worker_pool.hpp"
 #include "dind/engine/containers.hpp"
 #include "dind/engine/networks.hpp"
@@ -26,5 +27,7 @@ void add_container_routes(Router& router, ContainerContext ctx);
 void add_network_routes(Router& router, ContainerContext ctx);
 // docker cp (HEAD/GET/PUT /containers/{id}/archive) and docker export.
 void add_archive_routes(Router& router, ContainerContext ctx);
+// docker stats (GET /containers/{id}/stats): samples a second apart.
+void add_stats_route(Router& router, ContainerContext ctx, base::Scheduler* scheduler);
 
 }  // namespace dind::api

@@ -129,6 +129,15 @@ class Containers : public std::enable_shared_from_this<Containers> {
   void publish(const std::string& ref, const std::string& action,
                std::map<std::string, std::string> extra = {}) const;
 
+  // docker stats: where a container's figures are.
+  struct StatsTarget {
+    std::string id, name;  // name with its "/"
+    bool running = false;
+    int pid = 0;         // its init, while it runs
+    std::string cgroup;  // "/<cgroup parent>/<id>"
+  };
+  base::Result<StatsTarget> stats_target(const std::string& ref) const;
+
   // docker cp and docker export: runs `fn` over the container's file system
   // as its processes see it (with_mounts: its volumes, binds and hosts files
   // too), with the container's Config. A container that does not run has
