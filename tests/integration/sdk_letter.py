@@ -1,7 +1,9 @@
 """The python docker SDK the way its users drive it, against DOCKER_HOST
 (run by test_api_letter.py with each SDK on the machine). argv[1]: an image.
 Exits non-zero at the first answer that differs from dockerd's."""
+import io
 import sys
+import tarfile
 import time
 
 import docker
@@ -88,6 +90,36 @@ try:
         raise AssertionError("no ImageLoadError")
     except ImageLoadError as e:
         assert "not a docker save archive" in str(e), e
+
+    # Files both ways, stats and events (issue #18).
+    since = time.time()
+    f = client.containers.run(image, ["sleep", "300"], detach=True, name="sdk-letter-files")
+    made.append(("container", f))
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as t:
+        data = b"from the sdk\n"
+        info = tarfile.TarInfo("sdk.txt")
+        info.size = len(data)
+        t.addfile(info, io.BytesIO(data))
+    assert f.put_archive("/tmp", buf.getvalue())
+    assert f.exec_run(["cat", "/tmp/sdk.txt"]).output == b"from the sdk\n"
+    bits, stat = f.get_archive("/tmp/sdk.txt")
+    with tarfile.open(fileobj=io.BytesIO(b"".join(bits))) as t:
+        assert t.extractfile("sdk.txt").read() == b"from the sdk\n"
+    assert stat["name"] == "sdk.txt" and stat["size"] == 13, stat
+    expect_api_error(lambda: f.get_archive("/nope"), 404, "Could not find the file /nope")
+    s = f.stats(stream=False)
+    assert s["name"] == "/sdk-letter-files" and s["memory_stats"]["usage"] > 0, s
+    samples = f.stats(decode=True)
+    first, second = next(samples), next(samples)
+    assert second["preread"] == first["read"]
+    f.remove(force=True)
+    events = client.events(since=since, until=time.time() + 0.5, decode=True,
+                           filters={"container": "sdk-letter-files"})
+    seen = [e["Action"] for e in events]
+    for action in ["create", "start", "extract-to-dir", "exec_die", "archive-path", "die", "destroy"]:
+        assert action in seen, (action, seen)
+    assert seen.index("create") < seen.index("start") < seen.index("die") < seen.index("destroy")
 
     # Prunes answer with their figures.
     c.remove(force=True)
