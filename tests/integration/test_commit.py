@@ -5,6 +5,8 @@ import json
 import os
 import subprocess
 
+import pytest
+
 from ctrtest import CLIS, api, docker, state
 
 
@@ -194,3 +196,31 @@ def test_prunes_remove_only_what_their_filters_keep(daemon, image):
         docker(daemon, "rm", "-f", "pr-keep", "pr-go", check=False)
         docker(daemon, "rmi", "pr/img:1", "pr/img:2", check=False)
         docker(daemon, "volume", "rm", "pr-vkeep", "pr-vgo", check=False)
+
+
+@pytest.mark.parametrize("cli", CLIS)
+def test_system_prune_removes_what_nothing_uses(daemon, image, cli):
+    keep = "sp-keep" + str(len(cli))
+    docker(daemon, "run", "-d", "--name", keep, "-v", "sp-used:/data", image, "sleep", "300")
+    docker(daemon, "run", "--name", "sp-stopped", "-v", "/anon", image, "true")
+    docker(daemon, "network", "create", "sp-net")
+    dangling = docker(daemon, "commit", "sp-stopped", "sp/d:1").stdout.strip()
+    tagged = docker(daemon, "commit", "-c", "LABEL again=1", "sp-stopped", "sp/d:1").stdout.strip()
+    try:
+        out = docker(daemon, "system", "prune", "-f", "--volumes", cli=cli).stdout
+        assert "Total reclaimed space" in out, out
+        names = docker(daemon, "ps", "-a", "--format", "{{.Names}}").stdout.split()
+        assert names == [keep]
+        assert "sp-net" not in docker(daemon, "network", "ls", "--format", "{{.Name}}").stdout
+        volumes = docker(daemon, "volume", "ls", "--format", "{{.Name}}").stdout.split()
+        assert "sp-used" in volumes and not any(len(v) == 64 for v in volumes), volumes
+        assert docker(daemon, "image", "inspect", dangling, check=False).returncode != 0, "dangling: pruned"
+        assert docker(daemon, "image", "inspect", tagged, check=False).returncode == 0
+        # -a: images no container uses go too (the running one's stays).
+        docker(daemon, "system", "prune", "-af", cli=cli)
+        assert docker(daemon, "image", "inspect", tagged, check=False).returncode != 0
+        assert docker(daemon, "image", "inspect", image, check=False).returncode == 0
+    finally:
+        docker(daemon, "rm", "-f", keep, "sp-stopped", check=False)
+        docker(daemon, "network", "rm", "sp-net", check=False)
+        docker(daemon, "volume", "rm", "sp-used", check=False)
