@@ -10,10 +10,11 @@ import os
 import subprocess
 import tarfile
 import tempfile
+import time
 
 import pytest
 
-from ctrtest import CLIS, api, docker, state
+from ctrtest import CLIS, api, docker, state, wait_for
 
 
 def tar_of(entries):
@@ -339,3 +340,4 @@ def test_cp_with_links_swapped_during_the_copy(daemon, image, victim, tmp_path):
         assert sorted(os.listdir(victim.path)) == ["secret", "sub"]
     finally:
         docker(daemon, "rm", "-f", "cp-race")
+

@@ -1,7 +1,8 @@
 #include "dind/api/route_util.hpp"
 
 #include <cstdlib>
-#include <future>
+#include <condition_variable>
+#include <mutex>
 
 #include "dind/api/errors.hpp"
 #include "dind/base/log.hpp"
@@ -46,6 +47,22 @@ std::optional<std::pair<int, int>> terminal_size(const Request& req) {
   return std::make_pair(*h, *w);
 }
 
+struct ArchiveStream::Wait {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool closed = false;
+  uint64_t completed = 0, failed = 0;
+};
+
+ArchiveStream::ArchiveStream(std::shared_ptr<BodyWriter> w, size_t batch)
+    : w_(std::move(w)), batch_(batch), wait_(std::make_shared<Wait>()) {
+  w_->on_close([wait = wait_] {
+    std::lock_guard lock(wait->mu);
+    wait->closed = true;
+    wait->cv.notify_all();
+  });
+}
+
 base::Status ArchiveStream::write(std::string_view chunk) {
   pending_.append(chunk);
   return pending_.size() >= batch_ ? flush() : base::Status{};
@@ -55,10 +72,20 @@ base::Status ArchiveStream::flush() {
   if (pending_.empty()) {
     return {};
   }
-  auto done = std::make_shared<std::promise<bool>>();
-  auto fut = done->get_future();
-  w_->write(std::exchange(pending_, {}), [done](bool ok) { done->set_value(ok); });
-  if (!fut.get()) {
+  uint64_t target = 0;
+  {
+    std::lock_guard lock(wait_->mu);
+    target = wait_->completed + 1;
+  }
+  w_->write(std::exchange(pending_, {}), [wait = wait_](bool ok) {
+    std::lock_guard lock(wait->mu);
+    ++wait->completed;
+    wait->failed += ok ? 0 : 1;
+    wait->cv.notify_all();
+  });
+  std::unique_lock lock(wait_->mu);
+  wait_->cv.wait(lock, [&] { return wait_->completed >= target || wait_->closed; });
+  if (wait_->failed > 0 || wait_->completed < target) {
     return base::make_error(base::ErrorKind::kUnavailable, "the client went away");
   }
   return {};
@@ -68,7 +95,8 @@ void ArchiveStream::finish(const base::Status& st) {
   auto flushed = st ? flush() : st;
   if (!flushed) {
     DIND_LOG(kInfo) << "archive stream cut: " << flushed.error().message;
-    return;  // the writer dropped without finish(): the body ends incomplete
+    w_->abort();  // the body ends incomplete and the client sees it
+    return;
   }
   w_->finish();
 }

@@ -750,6 +750,7 @@ class BodyWriterImpl : public BodyWriter {
     s_->enqueue(std::move(framed), std::move(done));
   }
   void finish() override { s_->enqueue("0\r\n\r\n", {}, false, /*then_end=*/true); }
+  void abort() override { s_->raw_close(); }
   void on_close(std::function<void()> cb) override { s_->set_close_callback(std::move(cb)); }
 
  private:

@@ -99,7 +99,8 @@ base::Result<Containers::StatsTarget> Containers::stats_target(const std::string
   t.id = c->id;
   t.name = c->name;
   t.running = c->status == RunStatus::kRunning;
-  t.pid = t.running ? c->pid : 0;
+  // The host's interfaces are not the container's (dockerd shows none).
+  t.pid = t.running && c->network_mode != "host" ? c->pid : 0;
   t.cgroup = "/" + paths_.cgroup_parent + "/" + c->id;
   return t;
 }

@@ -99,7 +99,11 @@ void Containers::release(RunLeftovers r) {
     mark("detach");
   }
   if (r.mounted) {
-    (void)image::unmount(layers_->root() / "mounts" / r.id / "merged");
+    const fs::path merged = layers_->root() / "mounts" / r.id / "merged";
+    if (auto st = image::unmount(merged); !st && st.error().sys_errno == EBUSY) {
+      // A docker cp or export still reads it: detached now, gone with its last file.
+      ::umount2(merged.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW);
+    }
     mark("rootfs");
   }
   r.sync.reset();

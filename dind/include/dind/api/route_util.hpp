@@ -32,8 +32,9 @@ std::optional<std::pair<int, int>> terminal_size(const Request& req);
 // (backpressure for the worker producing it); fails once the client went.
 class ArchiveStream {
  public:
-  explicit ArchiveStream(std::shared_ptr<BodyWriter> w, size_t batch = 256 * 1024)
-      : w_(std::move(w)), batch_(batch) {}
+  // Takes the writer's close callback: a client that leaves wakes a flush
+  // whose write will never complete.
+  explicit ArchiveStream(std::shared_ptr<BodyWriter> w, size_t batch = 256 * 1024);
   base::Status write(std::string_view chunk);
   base::Status flush();
   // The body complete (after a final flush), or cut when `st` failed: the
@@ -41,9 +42,11 @@ class ArchiveStream {
   void finish(const base::Status& st);
 
  private:
+  struct Wait;
   std::shared_ptr<BodyWriter> w_;
   size_t batch_;
   std::string pending_;
+  std::shared_ptr<Wait> wait_;
 };
 
 }  // namespace dind::api

@@ -133,7 +133,7 @@ class Containers : public std::enable_shared_from_this<Containers> {
   struct StatsTarget {
     std::string id, name;  // name with its "/"
     bool running = false;
-    int pid = 0;         // its init, while it runs
+    int pid = 0;         // its init, while it runs; 0 with the host's network
     std::string cgroup;  // "/<cgroup parent>/<id>"
   };
   base::Result<StatsTarget> stats_target(const std::string& ref) const;

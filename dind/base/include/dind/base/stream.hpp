@@ -17,6 +17,9 @@ class BodyWriter {
   virtual ~BodyWriter() = default;
   virtual void write(std::string chunk, std::function<void(bool ok)> done = {}) = 0;
   virtual void finish() = 0;
+  // Cuts the connection (after a failure once the head is out: the client
+  // sees an incomplete body instead of waiting for one).
+  virtual void abort() {}
   // Called once if the client disconnects before finish().
   virtual void on_close(std::function<void()> cb) = 0;
 };
