@@ -5,9 +5,9 @@ COPY and every later step run again)."""
 import os
 import pathlib
 import shutil
-import subprocess
 import tempfile
-import time
+
+from engine_cli import EngineCli
 
 DOCKERFILE = """\
 FROM bb:bench
@@ -42,18 +42,11 @@ def scenario_build(runs, bin_dir, busybox_tar, engines):
         make_context(ctx)
         for label, make in engines:
             with make() as d:
-                env = {"PATH": os.environ["PATH"], "DOCKER_HOST": f"unix://{d.socket}",
-                       "DOCKER_CONFIG": str(work), "DOCKER_BUILDKIT": "0"}
-
-                def docker(*a):
-                    subprocess.run(["/usr/bin/docker", *a], env=env, check=True,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                cli = EngineCli(d.socket, work, DOCKER_BUILDKIT="0")
+                docker = cli.run
 
                 def timed_build(*a):
-                    os.sync()
-                    t0 = time.perf_counter()
-                    docker("build", *a, "-t", "bench/built:1", str(ctx))
-                    return (time.perf_counter() - t0) * 1000.0
+                    return cli.timed("build", *a, "-t", "bench/built:1", str(ctx))
 
                 docker("import", str(tar), "bb:bench")
                 cold, cached, changed = [], [], []

@@ -5,9 +5,9 @@ holding those 200 MiB of changes; ours against Debian's dockerd in one run
 import os
 import pathlib
 import shutil
-import subprocess
 import tempfile
-import time
+
+from engine_cli import EngineCli
 
 FILES, SIZE = 200, 1 << 20
 
@@ -24,18 +24,8 @@ def scenario_copy(runs, busybox_tar, engines):
             (src / f"blob{i:03d}.bin").write_bytes(os.urandom(SIZE))
         for label, make in engines:
             with make() as d:
-                env = {"PATH": os.environ["PATH"], "DOCKER_HOST": f"unix://{d.socket}", "DOCKER_CONFIG": str(work)}
-
-                def docker(*a):
-                    subprocess.run(["/usr/bin/docker", *a], env=env, check=True,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-                def timed(*a):
-                    os.sync()
-                    t0 = time.perf_counter()
-                    docker(*a)
-                    return (time.perf_counter() - t0) * 1000.0
-
+                cli = EngineCli(d.socket, work)
+                docker, timed = cli.run, cli.timed
                 docker("import", "-c", 'CMD ["sh"]', str(tar), "bb:bench")
                 cp_in, cp_out, commits = [], [], []
                 for r in range(runs + 1):  # the first round warms the page cache

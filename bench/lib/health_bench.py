@@ -8,9 +8,10 @@ its shims)."""
 import os
 import pathlib
 import shutil
-import subprocess
 import tempfile
 import time
+
+from engine_cli import EngineCli
 
 CONTAINERS = 10
 WINDOW_S = 6.0
@@ -43,10 +44,7 @@ def scenario_health(runs, busybox_tar, engines):
             counts = work / f"counts-{label}"
             counts.mkdir()
             with make() as d:
-                env = {"PATH": os.environ["PATH"], "DOCKER_HOST": f"unix://{d.socket}", "DOCKER_CONFIG": str(work)}
-
-                def docker(*a):
-                    return subprocess.run(["/usr/bin/docker", *a], env=env, check=True, capture_output=True, text=True)
+                docker = EngineCli(d.socket, work).out
 
                 docker("import", str(tar), "bb:bench")
                 for i in range(CONTAINERS):
@@ -62,7 +60,7 @@ def scenario_health(runs, busybox_tar, engines):
                     c1, n1 = cpu_ms(pids), probes(counts)
                     per_1000.append((c1 - c0) / max(1, n1 - n0) * 1000.0)
                 rows.append((f"{label} engine CPU per 1000 health probes (ms)", per_1000))
-                ids = docker("ps", "-aq").stdout.split()
+                ids = docker("ps", "-aq").split()
                 if ids:
                     docker("rm", "-f", *ids)
     finally:

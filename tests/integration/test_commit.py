@@ -158,6 +158,20 @@ def test_system_df_counts_images_containers_and_volumes(daemon, image):
             assert "Local Volumes" in out and "Build Cache" in out
             verbose = docker(daemon, "system", "df", "-v", cli=cli).stdout
             assert "df-vol" in verbose and "df/child" in verbose and "df-writer" in verbose, verbose
+        # type= (API 1.42): only the types asked for, the others null.
+        code, body = api(daemon, "GET", "/v1.44/system/df?type=volume&type=container")
+        only = json.loads(body)
+        assert code == 200 and only["Images"] is None and only["BuildCache"] is None and only["LayersSize"] == 0
+        assert [v["UsageData"] for v in only["Volumes"] if v["Name"] == "df-vol"] == [vol["UsageData"]]
+        assert [c["SizeRw"] for c in only["Containers"] if c["Names"] == ["/df-writer"]] == [writer["SizeRw"]]
+        code, body = api(daemon, "GET", "/v1.44/system/df?type=image")
+        only = json.loads(body)
+        assert (only["Containers"], only["Volumes"], only["LayersSize"]) == (None, None, df["LayersSize"])
+        assert {i["Id"]: i["Containers"] for i in only["Images"]} == {i["Id"]: i["Containers"] for i in df["Images"]}
+        code, body = api(daemon, "GET", "/v1.41/system/df?type=image")  # before 1.42: ignored
+        assert json.loads(body)["Volumes"] is not None
+        code, body = api(daemon, "GET", "/v1.44/system/df?type=image&type=disks")
+        assert (code, json.loads(body)) == (400, {"message": "unknown object type: disks"})
     finally:
         docker(daemon, "rm", "-f", "df-writer")
         docker(daemon, "rmi", "df/child:1")

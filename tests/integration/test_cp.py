@@ -341,3 +341,43 @@ def test_cp_with_links_swapped_during_the_copy(daemon, image, victim, tmp_path):
     finally:
         docker(daemon, "rm", "-f", "cp-race")
 
+
+
+def slow_reader(daemon, path):
+    """A client reading a streamed archive at 100 KiB/s, to be killed midway."""
+    return subprocess.Popen(["curl", "-s", "--limit-rate", "100K", "-o", "/dev/null", "--unix-socket",
+                             daemon.socket, f"http://d{path}"])
+
+
+@pytest.mark.parametrize("what", ["save", "cp", "export"])
+def test_client_leaving_a_streamed_archive(daemon, image, what):
+    """A client that disconnects in the middle of docker save, cp out or
+    export: the daemon keeps serving, and the container starts, stops and is
+    removed as usual."""
+    name = f"cp-leave-{what}"
+    docker(daemon, "run", "-d", "--name", name, image, "sh", "-c",
+           "dd if=/dev/urandom of=/big bs=1M count=8 2>/dev/null; touch /ready; sleep 600")
+    wait_for(lambda: docker(daemon, "exec", name, "test", "-f", "/ready", check=False).returncode == 0)
+    path = {"save": f"/images/{image}/get", "cp": f"/containers/{name}/archive?path=/big",
+            "export": f"/containers/{name}/export"}[what]
+    try:
+        for _ in range(3):
+            p = slow_reader(daemon, path)
+            time.sleep(1.5)
+            p.kill()
+            p.wait()
+        time.sleep(0.5)
+        assert docker(daemon, "ps", "-q").stdout.strip()
+        # The container's op lock was let go: a stop during a slow copy and
+        # a start after it work.
+        p = slow_reader(daemon, f"/containers/{name}/archive?path=/big")
+        time.sleep(1)
+        docker(daemon, "stop", "-t", "1", name)
+        p.kill()
+        p.wait()
+        docker(daemon, "start", name)
+        assert state(daemon, name)["State"]["Running"]
+        code, _, data = get_archive(daemon, name, "/big")
+        assert code == 200 and len(data) > 8 << 20
+    finally:
+        docker(daemon, "rm", "-f", name)

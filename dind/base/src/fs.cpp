@@ -134,6 +134,22 @@ Status read_chunks(int fd, const std::function<Status(std::string_view)>& sink,
   }
 }
 
+std::string read_up_to(int fd, size_t max_bytes) {
+  std::string out;
+  char buf[8192];
+  while (out.size() < max_bytes) {
+    const ssize_t n = ::read(fd, buf, std::min(sizeof(buf), max_bytes - out.size()));
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      break;
+    }
+    out.append(buf, static_cast<size_t>(n));
+  }
+  return out;
+}
+
 Result<std::string> read_file(const fs::path& path, size_t max_bytes) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) {

@@ -187,10 +187,7 @@ void export_route(const ContainerContext& ctx, const Request& req, Reply reply) 
 void add_archive_routes(Router& router, ContainerContext ctx) {
   router.add("GET", "/containers/{id}/archive",
              [ctx](Request req, Reply reply) { stat_route(ctx, req, std::move(reply)); });
-  RouteOptions upload;
-  upload.max_body = uint64_t{64} << 30;
-  upload.spool_body = true;
-  upload.stream_body = true;
+  const RouteOptions upload = RouteOptions::upload(true);
   router.add(
       "PUT", "/containers/{id}/archive",
       [ctx](Request req, Reply reply) { put_route(ctx, req, std::move(reply)); }, upload);

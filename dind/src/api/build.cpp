@@ -228,10 +228,7 @@ Result<build::BuildOptions> parse_build_options(const Request& req) {
 }
 
 void add_build_routes(Router& router, BuildContext ctx) {
-  RouteOptions upload;
-  upload.max_body = uint64_t{64} << 30;
-  upload.spool_body = true;
-  upload.stream_body = true;
+  const RouteOptions upload = RouteOptions::upload(true);
   router.add(
       "POST", "/build",
       [ctx](Request req, Reply reply) {

@@ -335,11 +335,8 @@ json inspect_config(const json& raw) {
 }  // namespace
 
 void add_image_routes(Router& router, ImageContext ctx) {
-  RouteOptions upload;
-  upload.max_body = uint64_t{64} << 30;
-  upload.spool_body = true;
-  RouteOptions streamed_upload = upload;
-  streamed_upload.stream_body = true;
+  const RouteOptions upload = RouteOptions::upload(false);
+  const RouteOptions streamed_upload = RouteOptions::upload(true);
 
   router.add(
       "POST", "/images/create",

@@ -659,18 +659,17 @@ void Session<Stream>::write_next() {
                       if (p.done) {
                         p.done(!ec);
                       }
-                      if (ec) {
+                      if (ec || p.then_end) {
+                        // Nothing is in flight now: what is queued fails
+                        // (write_next() after a close, which may have come
+                        // first). A streamed body ends its connection: the
+                        // disconnect probe still owns the read side.
                         self->close();
+                        self->write_next();
                         return;
                       }
                       if (p.then_shutdown) {
                         self->shutdown_send();
-                      }
-                      if (p.then_end) {
-                        // A streamed body ends its connection: the
-                        // disconnect probe still owns the read side.
-                        self->close();
-                        return;
                       }
                       self->write_next();
                     });

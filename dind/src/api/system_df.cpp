@@ -30,18 +30,50 @@ int64_t tree_size(const fs::path& dir) {
   return total;
 }
 
-json disk_usage(const DfContext& ctx, ApiVersion version) {
+// What `type=` asks for (API 1.42; every type without it).
+struct DfTypes {
+  bool containers = true, images = true, volumes = true, build_cache = true;
+};
+
+base::Result<DfTypes> df_types(const Request& req) {
+  if (req.version < ApiVersion{1, 42} || req.query.count("type") == 0) {
+    return DfTypes{};
+  }
+  DfTypes t{false, false, false, false};
+  for (auto [it, end] = req.query.equal_range("type"); it != end; ++it) {
+    const std::string& v = it->second;
+    bool* flag = v == "container"     ? &t.containers
+                 : v == "image"       ? &t.images
+                 : v == "volume"      ? &t.volumes
+                 : v == "build-cache" ? &t.build_cache
+                                      : nullptr;
+    if (flag == nullptr) {
+      return base::make_error(base::ErrorKind::kInvalidArgument, "unknown object type: " + v);
+    }
+    *flag = true;
+  }
+  return t;
+}
+
+// The containers (with their sizes when `sizes`); `users` counts them per image.
+json container_usage(const DfContext& ctx, bool sizes, std::map<std::string, int>& users) {
   engine::Containers::ListOptions o;
   o.all = true;
-  o.size = true;
+  o.size = sizes;
   auto views = ctx.containers->list(o);
-  std::map<std::string, int> users;  // image ID -> containers
   json containers = json::array();
   const int64_t now = base::now_secs();
   for (const auto& v : views ? *views : std::vector<engine::ContainerView>{}) {
     ++users[v.image_id];
     containers.push_back(summary_json(v, now));
   }
+  return containers;
+}
+
+// The images with their shared sizes and users; `layers_size` gets the sum
+// of every layer once.
+json image_usage(const DfContext& ctx, ApiVersion version, const std::map<std::string, int>& users,
+                 uint64_t& layers_size) {
   // Each layer once: its size, and how many images hold it.
   auto images = ctx.images->list();
   std::map<std::string, std::pair<uint64_t, int>> layers;  // chain ID -> (size, images)
@@ -58,7 +90,6 @@ json disk_usage(const DfContext& ctx, ApiVersion version) {
     }
     chains_of[s.id] = std::move(chains);
   }
-  uint64_t layers_size = 0;
   for (const auto& [chain, entry] : layers) {
     layers_size += entry.first;
   }
@@ -72,9 +103,14 @@ json disk_usage(const DfContext& ctx, ApiVersion version) {
       }
     }
     j["SharedSize"] = shared;
-    j["Containers"] = users.count(s.id) ? users[s.id] : 0;
+    auto n = users.find(s.id);
+    j["Containers"] = n == users.end() ? 0 : n->second;
     image_list.push_back(std::move(j));
   }
+  return image_list;
+}
+
+json volume_usage(const DfContext& ctx) {
   json volumes = json::array();
   for (const auto& v : ctx.volumes->list()) {
     json j = volume_json(v);
@@ -82,11 +118,23 @@ json disk_usage(const DfContext& ctx, ApiVersion version) {
                       {"RefCount", static_cast<int64_t>(ctx.volumes->users_of(v.name).size())}};
     volumes.push_back(std::move(j));
   }
-  json out = {{"LayersSize", layers_size},
-              {"Images", image_list},
-              {"Containers", containers},
-              {"Volumes", volumes},
-              {"BuildCache", json::array()}};
+  return volumes;
+}
+
+// dockerd's DiskUsage: a type not asked for is null (LayersSize 0).
+json disk_usage(const DfContext& ctx, ApiVersion version, DfTypes types) {
+  std::map<std::string, int> users;  // image ID -> containers
+  json containers = container_usage(ctx, types.containers, users);
+  uint64_t layers_size = 0;
+  json out = {{"LayersSize", 0},
+              {"Images", nullptr},
+              {"Containers", types.containers ? containers : json(nullptr)},
+              {"Volumes", types.volumes ? volume_usage(ctx) : json(nullptr)},
+              {"BuildCache", types.build_cache ? json::array() : json(nullptr)}};
+  if (types.images) {
+    out["Images"] = image_usage(ctx, version, users, layers_size);
+    out["LayersSize"] = layers_size;
+  }
   if (version < ApiVersion{1, 42}) {
     out["BuilderSize"] = 0;  // deprecated, dropped in 1.42
   }
@@ -97,8 +145,13 @@ json disk_usage(const DfContext& ctx, ApiVersion version) {
 
 void add_system_df_route(Router& router, DfContext ctx) {
   router.add("GET", "/system/df", [ctx](Request req, Reply reply) {
-    ctx.workers->post([ctx, version = req.version, reply] {
-      reply(Response::json(200, dump(disk_usage(ctx, version))));
+    auto types = df_types(req);
+    if (!types) {
+      reply(error_response(types.error()));
+      return;
+    }
+    ctx.workers->post([ctx, version = req.version, types = *types, reply] {
+      reply(Response::json(200, dump(disk_usage(ctx, version, types))));
     });
   });
 }

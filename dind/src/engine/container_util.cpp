@@ -78,16 +78,7 @@ std::string read_in_root(const std::string& root, const std::string& path) {
     return "";
   }
   base::UniqueFd fd(base::open_in_root(dir.get(), path, O_RDONLY));
-  if (!fd.valid()) {
-    return "";
-  }
-  std::string out;
-  char buf[8192];
-  ssize_t n;
-  while ((n = ::read(fd.get(), buf, sizeof(buf))) > 0 && out.size() < (4u << 20)) {
-    out.append(buf, static_cast<size_t>(n));
-  }
-  return out;
+  return fd.valid() ? base::read_up_to(fd.get(), 4u << 20) : "";
 }
 
 // Rewrites a file in place (it is bind-mounted into the container: a rename

@@ -6,6 +6,8 @@
 #include <sstream>
 #include <vector>
 
+#include "dind/base/fs.hpp"
+
 namespace dind::engine {
 using nlohmann::json;
 
@@ -232,17 +234,11 @@ json stats_message(const json& sample, const std::string& read, const json& prev
 }
 
 std::optional<std::string> read_stats_file(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
+  auto read = base::read_file(path, 1u << 20);
+  if (!read) {
     return std::nullopt;
   }
-  std::string out;
-  char buf[16384];
-  ssize_t n = 0;
-  while ((n = ::read(fd, buf, sizeof(buf))) > 0 && out.size() < (1u << 20)) {
-    out.append(buf, static_cast<size_t>(n));
-  }
-  ::close(fd);
+  std::string out = std::move(*read);
   while (!out.empty() && out.back() == '\n') {
     out.pop_back();
   }

@@ -14,6 +14,7 @@
 
 #include "dind/base/sha256.hpp"
 #include "dind/image/chain_id.hpp"
+#include "tar_sink.hpp"
 
 namespace dind::image {
 using base::ErrorKind;
@@ -26,34 +27,16 @@ namespace {
 
 constexpr size_t kBlock = 256 * 1024;
 
-struct WriteDeleter {
-  void operator()(archive* a) const { archive_write_free(a); }
-};
 struct ReadDeleter {
   void operator()(archive* a) const { archive_read_free(a); }
 };
 
-struct SinkState {
-  const ArchiveSink* sink;
-  Status status;
-};
-
-la_ssize_t write_cb(archive* a, void* client, const void* buf, size_t n) {
-  auto* st = static_cast<SinkState*>(client);
-  st->status = (*st->sink)(std::string_view(static_cast<const char*>(buf), n));
-  if (!st->status) {
-    archive_set_error(a, EIO, "%s", st->status.error().message.c_str());
-    return -1;
-  }
-  return static_cast<la_ssize_t>(n);
-}
-
 class Writer {
  public:
-  explicit Writer(const ArchiveSink& sink) : a_(archive_write_new()), state_{&sink, {}} {
-    archive_write_set_format_pax_restricted(a_.get());
-    archive_write_set_bytes_per_block(a_.get(), 0);  // no padding to 10 KiB blocks
-    archive_write_open(a_.get(), &state_, nullptr, write_cb, nullptr);
+  explicit Writer(const ArchiveSink& sink) : w_(sink) {
+    archive_write_set_format_pax_restricted(w_.get());
+    archive_write_set_bytes_per_block(w_.get(), 0);  // no padding to 10 KiB blocks
+    w_.open();
   }
 
   Status dir(const std::string& path) { return header(path, AE_IFDIR, 0755, 0); }
@@ -87,12 +70,7 @@ class Writer {
     }
   }
 
-  Status close() {
-    if (archive_write_close(a_.get()) != ARCHIVE_OK) {
-      return failure();
-    }
-    return {};
-  }
+  Status close() { return w_.close("writing the archive"); }
 
  private:
   Status header(const std::string& path, unsigned type, unsigned mode, uint64_t size) {
@@ -103,30 +81,22 @@ class Writer {
     archive_entry_set_perm(e.get(), mode);
     archive_entry_set_size(e.get(), static_cast<la_int64_t>(size));
     archive_entry_set_mtime(e.get(), 0, 0);  // reproducible archives
-    if (archive_write_header(a_.get(), e.get()) != ARCHIVE_OK) {
+    if (archive_write_header(w_.get(), e.get()) != ARCHIVE_OK) {
       return failure();
     }
     return {};
   }
 
   Status data_block(std::string_view data) {
-    if (!data.empty() && archive_write_data(a_.get(), data.data(), data.size()) < 0) {
+    if (!data.empty() && archive_write_data(w_.get(), data.data(), data.size()) < 0) {
       return failure();
     }
     return {};
   }
 
-  Status failure() {
-    if (!state_.status) {
-      return state_.status;
-    }
-    const char* e = archive_error_string(a_.get());
-    return make_error(ErrorKind::kInternal,
-                      std::string("writing the archive: ") + (e ? e : "failed"));
-  }
+  Status failure() const { return w_.failure("writing the archive"); }
 
-  std::unique_ptr<archive, WriteDeleter> a_;
-  SinkState state_;
+  TarSinkWriter w_;
 };
 
 std::string blob_path(const std::string& digest) {

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "dind/base/fs.hpp"
+#include "tar_sink.hpp"
 
 namespace dind::image {
 namespace fs = std::filesystem;
@@ -28,41 +29,22 @@ using base::UniqueFd;
 
 namespace {
 
-struct WriteDeleter {
-  void operator()(archive* a) const { archive_write_free(a); }
-};
 struct EntryDeleter {
   void operator()(archive_entry* e) const { archive_entry_free(e); }
 };
 using Entry = std::unique_ptr<archive_entry, EntryDeleter>;
 
-struct SinkState {
-  const DiffSink* sink;
-  Status status;
-};
-
-la_ssize_t write_cb(archive* a, void* client, const void* buf, size_t n) {
-  auto* st = static_cast<SinkState*>(client);
-  st->status = (*st->sink)(std::string_view(static_cast<const char*>(buf), n));
-  if (!st->status) {
-    archive_set_error(a, EIO, "%s", st->status.error().message.c_str());
-    return -1;
-  }
-  return static_cast<la_ssize_t>(n);
-}
-
-
 class DiffWriter {
  public:
   DiffWriter(const DiffSink& sink, const TreeTarOptions& options)
-      : a_(archive_write_new()), state_{&sink, {}}, options_(options) {
-    archive_write_set_format_pax_restricted(a_.get());
+      : w_(sink), options_(options) {
+    archive_write_set_format_pax_restricted(w_.get());
     // Names are bytes (as Go's tar writer, dockerd's, takes them): no
     // conversion from the daemon's locale, which refuses non-ASCII names.
-    archive_write_set_options(a_.get(), "hdrcharset=BINARY");
-    archive_write_set_bytes_per_block(a_.get(), 10240);
-    archive_write_set_bytes_in_last_block(a_.get(), 1);  // end after the two zero blocks
-    archive_write_open(a_.get(), &state_, nullptr, write_cb, nullptr);
+    archive_write_set_options(w_.get(), "hdrcharset=BINARY");
+    archive_write_set_bytes_per_block(w_.get(), 10240);
+    archive_write_set_bytes_in_last_block(w_.get(), 1);  // end after the two zero blocks
+    w_.open();
   }
 
   Status walk(int dirfd, const std::string& prefix) {
@@ -76,12 +58,7 @@ class DiffWriter {
     return {};
   }
 
-  Status close() {
-    if (archive_write_close(a_.get()) != ARCHIVE_OK) {
-      return failure("finish the layer tar");
-    }
-    return {};
-  }
+  Status close() { return w_.close("finish the layer tar"); }
 
   // `name` of dirfd ("." for dirfd itself) as the tar entry `path`.
   Status entry(int dirfd, const std::string& name, const std::string& path) {
@@ -150,13 +127,7 @@ class DiffWriter {
   }
 
  private:
-  Status failure(const std::string& what) {
-    if (!state_.status) {
-      return state_.status;
-    }
-    const char* msg = archive_error_string(a_.get());
-    return make_error(ErrorKind::kInternal, what + ": " + (msg ? msg : "libarchive error"));
-  }
+  Status failure(const std::string& what) const { return w_.failure(what); }
 
   Status marker(const std::string& path, const struct stat& st) {
     Entry e(archive_entry_new());
@@ -169,7 +140,7 @@ class DiffWriter {
   }
 
   Status header(archive_entry* e, const std::string& path) {
-    if (archive_write_header(a_.get(), e) != ARCHIVE_OK) {
+    if (archive_write_header(w_.get(), e) != ARCHIVE_OK) {
       return failure("write the tar header of " + path);
     }
     return {};
@@ -179,7 +150,7 @@ class DiffWriter {
     return base::read_chunks(
         fd,
         [&](std::string_view chunk) -> Status {
-          if (archive_write_data(a_.get(), chunk.data(), chunk.size()) < 0) {
+          if (archive_write_data(w_.get(), chunk.data(), chunk.size()) < 0) {
             return failure("write " + path + " into the layer tar");
           }
           return {};
@@ -213,8 +184,7 @@ class DiffWriter {
     return {};
   }
 
-  std::unique_ptr<archive, WriteDeleter> a_;
-  SinkState state_;
+  TarSinkWriter w_;
   std::map<std::pair<dev_t, ino_t>, std::string> links_;  // first path of each linked inode
   const TreeTarOptions& options_;
 };

@@ -314,13 +314,7 @@ std::string read_tree_file(const RootedTree& tree, const std::string& path) {
     return "";
   }
   UniqueFd fd(::openat(r->dir.get(), r->leaf.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-  std::string out;
-  char buf[8192];
-  ssize_t n = 0;
-  while (fd.valid() && (n = ::read(fd.get(), buf, sizeof(buf))) > 0 && out.size() < (4u << 20)) {
-    out.append(buf, static_cast<size_t>(n));
-  }
-  return out;
+  return fd.valid() ? base::read_up_to(fd.get(), 4u << 20) : "";
 }
 
 Status write_path_tar(const RootedTree& tree, const std::string& path, const DiffSink& sink) {

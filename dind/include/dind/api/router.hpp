@@ -4,6 +4,7 @@
 // above the maximum -> 400 JSON, below the minimum -> 400 text; unknown
 // routes and known paths with the wrong method -> 404 "page not found".
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,6 +22,16 @@ struct RouteOptions {
   // it as it arrives (Request::body_progress); its reply goes out once the
   // whole body is in.
   bool stream_body = false;
+
+  // An upload of up to 64 GiB spooled to a file (load, import, build
+  // contexts, cp archives), read as it arrives when `streamed`.
+  static RouteOptions upload(bool streamed) {
+    RouteOptions o;
+    o.max_body = uint64_t{64} << 30;
+    o.spool_body = true;
+    o.stream_body = streamed;
+    return o;
+  }
 };
 
 class Router {

@@ -43,6 +43,9 @@ Status read_chunks(int fd, const std::function<Status(std::string_view)>& sink,
 // The names in the directory `dirfd` (any descriptor of it, O_PATH too),
 // without "." and "..", sorted.
 Result<std::vector<std::string>> list_dir(int dirfd);
+// What `fd` reads until its end, a read error or about max_bytes (the
+// loop stops once that much is in): files of a container, best effort.
+std::string read_up_to(int fd, size_t max_bytes);
 // Reads a whole regular file, refusing files larger than max_bytes.
 Result<std::string> read_file(const std::filesystem::path& path, size_t max_bytes = 16u << 20);
 
