@@ -2,12 +2,14 @@
 // root with links that try to leave it, and "mounts" that are just other
 // directories outside it.
 #include <catch2/catch.hpp>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 
+#include "dind/image/layer_diff.hpp"
 #include "dind/image/rooted_tree.hpp"
 #include "tree_snapshot.hpp"
 
@@ -140,4 +142,27 @@ TEST_CASE("creating through resolve stays inside the root", "[image][cp]") {
   auto ro = f.tree(true);
   CHECK(ro.read_only(*ro.resolve("/var", false)));
   CHECK_FALSE(ro.read_only(*ro.resolve("/data/x", false)));
+}
+
+TEST_CASE("a tar whose sink fails stops calling it and reports the sink's error") {
+  // docker save/cp/export whose client left: the writer is destroyed with
+  // the archive unfinished (its trailer would go to the sink again).
+  TempDir tmp;
+  for (int i = 0; i < 8; ++i) {
+    write(tmp.path() / "d" / ("f" + std::to_string(i)), std::string(100000, 'x'));
+  }
+  int calls = 0;
+  const DiffSink sink = [&calls](std::string_view) -> dind::base::Status {
+    if (++calls == 2) {
+      return dind::base::make_error(ErrorKind::kUnavailable, "the client went away");
+    }
+    return {};
+  };
+  dind::base::UniqueFd dir(::open(tmp.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  TreeTarOptions options;
+  options.whiteouts = false;
+  auto st = write_tree_tar(dir.get(), "d", "d", options, sink);
+  REQUIRE_FALSE(st);
+  CHECK(st.error().message == "the client went away");
+  CHECK(calls == 2);
 }
