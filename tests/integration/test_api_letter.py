@@ -87,6 +87,32 @@ def test_network_ipam_with_nulls_as_the_sdk_sends_it(daemon):
     docker(daemon, "network", "rm", "letter-nulls")
 
 
+def test_a_user_network_connected_to_a_bridge_container_brings_the_dns(daemon, image):
+    """Connected before start (Testcontainers' aliases) or while running, a
+    user network gives a default-bridge container the embedded resolver, and
+    its names and aliases resolve (dockerd: 127.0.0.11)."""
+    docker(daemon, "network", "create", "--subnet", "10.71.11.0/24", "letter-late")
+    try:
+        docker(daemon, "run", "-d", "--name", "letter-late-srv", "--network", "letter-late", "--network-alias",
+               "srv-alias", image, "sleep", "100")
+        docker(daemon, "create", "--name", "letter-before", image, "sleep", "100")
+        docker(daemon, "network", "connect", "--alias", "before-alias", "letter-late", "letter-before")
+        docker(daemon, "start", "letter-before")
+        docker(daemon, "run", "-d", "--name", "letter-after", image, "sleep", "100")
+        assert "10.71.11.1" not in docker(daemon, "exec", "letter-after", "cat", "/etc/resolv.conf").stdout
+        docker(daemon, "network", "connect", "letter-late", "letter-after")
+        for name in ("letter-before", "letter-after"):
+            conf = docker(daemon, "exec", name, "cat", "/etc/resolv.conf").stdout
+            assert "nameserver 10.71.11.1" in conf, (name, conf)
+            p = docker(daemon, "exec", name, "nslookup", "srv-alias", check=False)
+            assert p.returncode == 0 and "10.71.11.2" in p.stdout, (name, p.stdout, p.stderr)
+        p = docker(daemon, "exec", "letter-after", "nslookup", "before-alias", check=False)
+        assert p.returncode == 0 and "10.71.11." in p.stdout, (p.stdout, p.stderr)
+    finally:
+        docker(daemon, "rm", "-f", "letter-late-srv", "letter-before", "letter-after", check=False)
+        docker(daemon, "network", "rm", "letter-late")
+
+
 def test_a_network_made_again_on_the_same_subnet_keeps_its_dns(daemon, image):
     for round_ in range(3):
         docker(daemon, "network", "create", "--subnet", "10.71.9.0/24", "letter-dns")

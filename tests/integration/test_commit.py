@@ -118,10 +118,8 @@ def test_image_inspect_config_has_dockerd_keys(daemon, image, tmp_path):
             assert code == 200 and set(doc["Config"]) == IMAGE_CONFIG_KEYS, doc["Config"]
             assert doc["Config"]["Cmd"] is None and doc["Config"]["Env"] is None
             assert doc["Comment"] == "Imported from -" and doc["DockerVersion"]
-            if version == "v1.41":
-                assert set(doc["ContainerConfig"]) == IMAGE_CONFIG_KEYS
-            else:
-                assert "ContainerConfig" not in doc
+            # Deprecated at 1.44, still sent until 1.45 (moby 25).
+            assert set(doc["ContainerConfig"]) == IMAGE_CONFIG_KEYS and doc["Container"] == ""
         # What an image sets stays, extra members included.
         doc = json.loads(api(daemon, "GET", f"/images/{image}/json")[1])
         assert doc["Config"]["Cmd"] == ["/bin/sh"] and IMAGE_CONFIG_KEYS <= set(doc["Config"])

@@ -60,6 +60,11 @@ def test_detached_logs_tail_timestamps_and_follow(daemon, image):
     log_path = json.loads(docker(daemon, "inspect", "logger").stdout)[0]["LogPath"]
     first = json.loads(open(log_path).readline())
     assert list(first) == ["log", "stream", "time"] and first["log"] == "out1\n"
+    # tail: a count of 0 or more limits; -1 (Testcontainers), "all" and junk
+    # mean every line, as dockerd.
+    for tail, lines in [("-1", 6), ("all", 6), ("abc", 6), ("0", 0), ("2", 2)]:
+        code, body = api(daemon, "GET", f"/containers/logger/logs?stdout=1&tail={tail}")
+        assert code == 200 and body.count(b"\n") == lines, (tail, body)
     assert docker(daemon, "wait", "logger").stdout.strip() == "0"
     docker(daemon, "rm", "logger")
 

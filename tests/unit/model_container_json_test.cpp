@@ -137,7 +137,15 @@ TEST_CASE("codec: dockerd's key set, null for nil lists", "[model]") {
   CHECK(host["Binds"].is_null());
   CHECK(host["PidsLimit"].is_null());
   CHECK(host["MemorySwappiness"].is_null());
-  CHECK(host["Dns"] == json::array());
+  CHECK(host["Dns"].is_null());  // as dockerd echoes a request without it
+  // ... and [] or {} when the request sent them so (the docker CLI does).
+  auto sent = model::decode_host_config(json::parse(R"({"Dns": [], "PortBindings": {}, "Ulimits": null})"));
+  REQUIRE(sent.ok());
+  const json echoed = model::encode_host_config(*sent);
+  CHECK(echoed["Dns"] == json::array());
+  CHECK(echoed["PortBindings"] == json::object());
+  CHECK(echoed["Ulimits"].is_null());
+  CHECK(echoed["Devices"].is_null());
   CHECK(host["ConsoleSize"] == json::array({0, 0}));
   CHECK(host["RestartPolicy"] == json::parse(R"({"Name": "", "MaximumRetryCount": 0})"));
 }

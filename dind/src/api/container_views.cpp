@@ -3,6 +3,7 @@
 #include "dind/base/sha256.hpp"
 #include "dind/base/time.hpp"
 #include "dind/model/container_json.hpp"
+#include "dind/runtime/spec.hpp"
 
 namespace dind::api {
 using json = nlohmann::json;
@@ -12,7 +13,9 @@ using engine::RunStatus;
 
 namespace {
 
-json endpoint_json(const engine::EndpointView& e) {
+// An endpoint as inspect shows it; a list entry (`summary`) leaves out
+// aliases, links and driver options, as dockerd's container snapshot does.
+json endpoint_json(const engine::EndpointView& e, ApiVersion version, bool summary) {
   const model::EndpointConfig& cfg = e.config;
   json ipam = nullptr;
   if (cfg.has_ipam) {
@@ -28,7 +31,7 @@ json endpoint_json(const engine::EndpointView& e) {
     }
   }
   const model::OptStrings& aliases = e.aliases ? e.aliases : cfg.aliases;
-  return {{"IPAMConfig", ipam},
+  json out = {{"IPAMConfig", ipam},
           {"Links", model::encode_list(cfg.links)},
           {"Aliases", model::encode_list(aliases)},
           {"MacAddress", e.mac_address.empty() ? cfg.mac_address : e.mac_address},
@@ -40,14 +43,22 @@ json endpoint_json(const engine::EndpointView& e) {
           {"IPPrefixLen", e.prefix_len},
           {"IPv6Gateway", e.ipv6_gateway},
           {"GlobalIPv6Address", e.ipv6_address},
-          {"GlobalIPv6PrefixLen", e.ipv6_prefix_len},
-          {"DNSNames", model::encode_list(e.dns_names)}};
+          {"GlobalIPv6PrefixLen", e.ipv6_prefix_len}};
+  if (summary) {
+    for (const char* k : {"Aliases", "Links", "DriverOpts"}) {
+      out[k] = nullptr;
+    }
+  }
+  if (version >= ApiVersion{1, 44}) {  // added in 1.44
+    out["DNSNames"] = summary ? json(nullptr) : model::encode_list(e.dns_names);
+  }
+  return out;
 }
 
-json networks_json(const ContainerView& v) {
+json networks_json(const ContainerView& v, ApiVersion version, bool summary) {
   json out = json::object();
   for (const auto& [name, e] : v.networks) {
-    out[name] = endpoint_json(e);
+    out[name] = endpoint_json(e, version, summary);
   }
   return out;
 }
@@ -96,9 +107,33 @@ void add_sizes(const ContainerView& v, json& doc) {
   }
 }
 
+
+// HostConfig as inspect shows it: dockerd's masked and read-only paths when
+// the request had none (what the runtime applies), the kernel memory
+// members only below 1.42 or when set.
+json host_config_json(const model::HostConfig& h, ApiVersion version) {
+  json out = model::encode_host_config(h);
+  if (!h.privileged) {
+    if (!h.masked_paths) {
+      out["MaskedPaths"] = runtime::default_masked_paths();
+    }
+    if (!h.readonly_paths) {
+      out["ReadonlyPaths"] = runtime::default_readonly_paths();
+    }
+  }
+  if (version >= ApiVersion{1, 42}) {
+    for (const char* k : {"KernelMemory", "KernelMemoryTCP"}) {
+      if (out.value(k, int64_t{0}) == 0) {
+        out.erase(k);
+      }
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
-json inspect_json(const ContainerView& v) {
+json inspect_json(const ContainerView& v, ApiVersion version) {
   const bool running = v.running();
   const auto bridge = v.networks.find("bridge");
   const engine::EndpointView primary =
@@ -134,10 +169,11 @@ json inspect_json(const ContainerView& v) {
       {"ProcessLabel", ""},
       {"AppArmorProfile", ""},
       {"ExecIDs", nullptr},
-      {"HostConfig", model::encode_host_config(v.host_config)},
+      {"HostConfig", host_config_json(v.host_config, version)},
       {"GraphDriver",
        {{"Data",
-         {{"MergedDir", v.layer_dir + "/merged"},
+         {{"LowerDir", v.lower_dirs},
+          {"MergedDir", v.layer_dir + "/merged"},
           {"UpperDir", v.layer_dir + "/diff"},
           {"WorkDir", v.layer_dir + "/work"}}},
         {"Name", "overlay2"}}},
@@ -161,7 +197,7 @@ json inspect_json(const ContainerView& v) {
         {"IPPrefixLen", primary.prefix_len},
         {"IPv6Gateway", ""},
         {"MacAddress", primary.mac_address},
-        {"Networks", networks_json(v)}}},
+        {"Networks", networks_json(v, version, false)}}},
   };
   if (v.health) {
     json log = json::array();
@@ -176,7 +212,7 @@ json inspect_json(const ContainerView& v) {
   return doc;
 }
 
-json summary_json(const ContainerView& v, int64_t now) {
+json summary_json(const ContainerView& v, int64_t now, ApiVersion version) {
   std::string command = v.path;
   for (const auto& a : v.args) {
     command += " " + a;
@@ -224,7 +260,7 @@ json summary_json(const ContainerView& v, int64_t now) {
               {"HostConfig",
                {{"NetworkMode",
                  v.host_config.network_mode.empty() ? "default" : v.host_config.network_mode}}},
-              {"NetworkSettings", {{"Networks", networks_json(v)}}},
+              {"NetworkSettings", {{"Networks", networks_json(v, version, true)}}},
               {"Mounts", mounts_json(v)}};
   add_sizes(v, doc);
   return doc;

@@ -1,5 +1,6 @@
 #include "dind/api/containers.hpp"
 
+#include <cerrno>
 #include <mutex>
 #include <thread>
 #include <nlohmann/json.hpp>
@@ -201,14 +202,15 @@ void add_container_routes(Router& router, ContainerContext ctx) {
     }
     o.since_nanos = *since;
     o.until_nanos = *until;
-    if (auto t = req.query_value("tail"); t && !t->empty() && *t != "all") {
+    // As dockerd: a count of 0 or more limits the lines; anything else
+    // ("all", -1 as Testcontainers sends, junk) means every line.
+    if (auto t = req.query_value("tail"); t && !t->empty()) {
       char* end = nullptr;
+      errno = 0;
       const long n = std::strtol(t->c_str(), &end, 10);
-      if (*end != '\0' || n < 0) {
-        reply(error_response(400, "invalid value for \"tail\": \"" + *t + "\""));
-        return;
+      if (*end == '\0' && errno == 0 && n >= 0) {
+        o.tail = static_cast<size_t>(n);
       }
-      o.tail = static_cast<size_t>(n);
     }
     auto info = c->inspect(req.params["id"], false);
     if (!info) {
@@ -312,7 +314,7 @@ void add_container_routes(Router& router, ContainerContext ctx) {
       return;
     }
     o.filters = *f;
-    queries->post([c, o = std::move(o), reply] {
+    queries->post([c, o = std::move(o), version = req.version, reply] {
       auto list = c->list(o);
       if (!list) {
         reply(error_response(list.error()));
@@ -321,16 +323,18 @@ void add_container_routes(Router& router, ContainerContext ctx) {
       const int64_t now = base::now_secs();
       json out = json::array();
       for (const auto& v : *list) {
-        out.push_back(summary_json(v, now));
+        out.push_back(summary_json(v, now, version));
       }
       reply(Response::json(200, dump(out)));
     });
   });
 
   router.add("GET", "/containers/{id}/json", [c, queries](Request req, Reply reply) {
-    queries->post([c, id = req.params["id"], size = req.query_bool("size").value_or(false), reply] {
+    queries->post([c, id = req.params["id"], size = req.query_bool("size").value_or(false),
+                   version = req.version, reply] {
       auto info = c->inspect(id, size);
-      reply(info ? Response::json(200, dump(inspect_json(*info))) : error_response(info.error()));
+      reply(info ? Response::json(200, dump(inspect_json(*info, version)))
+                 : error_response(info.error()));
     });
   });
 

@@ -186,9 +186,20 @@ json image_summary_json(const image::ImageSummary& s, ApiVersion v) {
                         cfg["config"].contains("Labels")
                     ? cfg["config"]["Labels"]
                     : json(nullptr);
-  json j = {{"Containers", -1},        {"Created", s.created}, {"Id", s.id},
-            {"Labels", labels},        {"ParentId", s.parent},       {"RepoDigests", s.repo_digests},
-            {"RepoTags", s.repo_tags}, {"SharedSize", -1},     {"Size", s.size}};
+  json tags = s.repo_tags;
+  json digests = s.repo_digests;
+  if (v < ApiVersion{1, 43}) {  // before 1.43: Go's nil slices, "<none>" for neither
+    if (s.repo_tags.empty() && s.repo_digests.empty()) {
+      tags = {"<none>:<none>"};
+      digests = {"<none>@<none>"};
+    } else {
+      tags = s.repo_tags.empty() ? json(nullptr) : tags;
+      digests = s.repo_digests.empty() ? json(nullptr) : digests;
+    }
+  }
+  json j = {{"Containers", -1},    {"Created", s.created}, {"Id", s.id},
+            {"Labels", labels},    {"ParentId", s.parent}, {"RepoDigests", digests},
+            {"RepoTags", tags},    {"SharedSize", -1},     {"Size", s.size}};
   if (v < ApiVersion{1, 44}) {
     j["VirtualSize"] = s.size;  // removed in API 1.44
   }
@@ -566,10 +577,21 @@ void add_image_routes(Router& router, ImageContext ctx) {
     }
     auto cfg = json::parse(s->config, nullptr, false);
     std::string created = cfg.value("created", "");
+    // dockerd's overlay2 data: the top layer's directories, the others
+    // below it as LowerDir (top-most first).
     json graph = {{"Name", "overlay2"}, {"Data", json::object()}};
-    if (s->top_layer) {
-      if (auto info = ctx.layers->get(*s->top_layer)) {
-        graph["Data"]["UpperDir"] = info->diff_dir.string();
+    const auto dirs = ctx.layers->chain_dirs(s->top_layer);
+    if (!dirs.empty()) {
+      const auto top = dirs.front().parent_path();
+      graph["Data"] = {{"MergedDir", (top / "merged").string()},
+                       {"UpperDir", dirs.front().string()},
+                       {"WorkDir", (top / "work").string()}};
+      std::string lower;
+      for (size_t i = 1; i < dirs.size(); ++i) {
+        lower += (i > 1 ? ":" : "") + dirs[i].string();
+      }
+      if (!lower.empty()) {
+        graph["Data"]["LowerDir"] = lower;
       }
     }
     json j = {{"Id", s->id},
@@ -592,10 +614,11 @@ void add_image_routes(Router& router, ImageContext ctx) {
                                           : "0001-01-01T00:00:00Z"}}}};
     if (req.version < ApiVersion{1, 44}) {
       j["VirtualSize"] = s->size;
-      // Removed in 1.44; a built image has them (its step's container).
-      j["Container"] = cfg.value("container", "");
-      j["ContainerConfig"] = inspect_config(cfg.value("container_config", json()));
     }
+    // Deprecated at 1.44, sent until 1.45 (moby 25); a built image has them
+    // (its step's container).
+    j["Container"] = cfg.value("container", "");
+    j["ContainerConfig"] = inspect_config(cfg.value("container_config", json()));
     reply(Response::json(200, dump(j)));
   });
 

@@ -75,7 +75,7 @@ json network_json(const NetworkInfo& n, json containers) {
               {"Scope", "local"},
               {"Driver", n.driver},
               {"EnableIPv6", n.enable_ipv6},
-              {"IPAM", {{"Driver", "default"}, {"Options", n.ipam_options}, {"Config", ipam_config_json(n)}}},
+              {"IPAM", {{"Driver", "default"}, {"Options", n.ipam_options ? json(*n.ipam_options) : json(nullptr)}, {"Config", ipam_config_json(n)}}},
               {"Internal", n.state.internal},
               {"Attachable", n.attachable},
               {"Ingress", false},

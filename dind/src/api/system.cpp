@@ -163,7 +163,6 @@ json info_json(const SystemContext& c, ApiVersion version) {
       // Only what is enforced today; seccomp and cgroupns arrive with the
       // container runtime.
       {"SecurityOptions", json::array()},
-      {"CDISpecDirs", json::array()},
       {"OomKillDisable", v1 && h.memory_controller},
       {"Warnings", c.warnings.empty() ? json(nullptr) : json(c.warnings)},
   };
@@ -172,6 +171,9 @@ json info_json(const SystemContext& c, ApiVersion version) {
   if (version < ApiVersion{1, 42}) {
     info["KernelMemory"] = false;
     info["KernelMemoryTCP"] = false;
+  }
+  if (version >= ApiVersion{1, 44}) {
+    info["CDISpecDirs"] = json::array();  // added in 1.44
   }
   return info;
 }

@@ -56,7 +56,8 @@ base::Result<DfTypes> df_types(const Request& req) {
 }
 
 // The containers (with their sizes when `sizes`); `users` counts them per image.
-json container_usage(const DfContext& ctx, bool sizes, std::map<std::string, int>& users) {
+json container_usage(const DfContext& ctx, ApiVersion version, bool sizes,
+                     std::map<std::string, int>& users) {
   engine::Containers::ListOptions o;
   o.all = true;
   o.size = sizes;
@@ -65,7 +66,7 @@ json container_usage(const DfContext& ctx, bool sizes, std::map<std::string, int
   const int64_t now = base::now_secs();
   for (const auto& v : views ? *views : std::vector<engine::ContainerView>{}) {
     ++users[v.image_id];
-    containers.push_back(summary_json(v, now));
+    containers.push_back(summary_json(v, now, version));
   }
   return containers;
 }
@@ -96,6 +97,9 @@ json image_usage(const DfContext& ctx, ApiVersion version, const std::map<std::s
   json image_list = json::array();
   for (const auto& s : images) {
     json j = image_summary_json(s, version);
+    if (s.repo_digests.empty()) {
+      j["RepoDigests"] = nullptr;  // df keeps dockerd's nil slice at every version
+    }
     uint64_t shared = 0;
     for (const auto& chain : chains_of[s.id]) {
       if (layers[chain].second > 1) {
@@ -124,13 +128,15 @@ json volume_usage(const DfContext& ctx) {
 // dockerd's DiskUsage: a type not asked for is null (LayersSize 0).
 json disk_usage(const DfContext& ctx, ApiVersion version, DfTypes types) {
   std::map<std::string, int> users;  // image ID -> containers
-  json containers = container_usage(ctx, types.containers, users);
+  json containers = container_usage(ctx, version, types.containers, users);
   uint64_t layers_size = 0;
   json out = {{"LayersSize", 0},
               {"Images", nullptr},
               {"Containers", types.containers ? containers : json(nullptr)},
               {"Volumes", types.volumes ? volume_usage(ctx) : json(nullptr)},
-              {"BuildCache", types.build_cache ? json::array() : json(nullptr)}};
+              // dockerd 20.10 (1.41) sends null for no build cache, 25 (1.44) [].
+              {"BuildCache", types.build_cache && version >= ApiVersion{1, 44} ? json::array()
+                                                                              : json(nullptr)}};
   if (types.images) {
     out["Images"] = image_usage(ctx, version, users, layers_size);
     out["LayersSize"] = layers_size;

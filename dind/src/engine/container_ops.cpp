@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "container_record.hpp"
+#include "container_util.hpp"
 #include "dind/base/fs.hpp"
 #include "dind/base/log.hpp"
 #include "dind/base/text.hpp"
@@ -265,6 +266,14 @@ base::Status Containers::connect_network(const std::string& ref, const std::stri
       return make_error(ErrorKind::kConflict, "Container " + c->id + " is not running");
     }
     c->endpoints[net] = endpoint_view(*networks_, net, *ep, req.names);
+    // Its first user network brings the embedded DNS to a container that
+    // had the default bridge's servers (a file the user edited stays).
+    const auto conf = dir(c->id) / "resolv.conf";
+    if (resolver_network(c->network_mode, c->networking) == "bridge" && net != "bridge" &&
+        c->host_config.dns.empty() &&
+        base::read_file(conf).value_or("") == networks_->resolv_conf_for("bridge")) {
+      (void)write_in_place(conf, networks_->resolv_conf_for(net));
+    }
   }
   c->networking[net] = endpoint_config;
   return save(*c);

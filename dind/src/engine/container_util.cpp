@@ -116,4 +116,22 @@ int stop_timeout(const model::Config& config) {
 }
 
 
+std::string resolver_network(const std::string& network_mode,
+                             const model::EndpointsConfig& networking) {
+  auto is_user = [](const std::string& n) {
+    return n != "bridge" && n != "default" && n != "host" && n != "none" &&
+           n.rfind("container:", 0) != 0;
+  };
+  if (is_user(network_mode)) {
+    return network_mode;
+  }
+  for (const auto& [name, cfg] : networking) {
+    (void)cfg;
+    if (is_user(name)) {
+      return name;
+    }
+  }
+  return "bridge";
+}
+
 }  // namespace dind::engine

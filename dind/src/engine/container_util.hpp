@@ -22,6 +22,12 @@ base::Status write_in_place(const std::filesystem::path& path, const std::string
 // The container's /etc/hosts.
 std::string hosts_file(const std::string& hostname, const std::vector<std::string>& ips,
                        const std::vector<std::string>& extra);
+// The network whose resolver a container's resolv.conf names: its own when
+// that is a user network, else the first user network it is connected to
+// (as dockerd, any user network brings the embedded DNS), else the default
+// bridge ("bridge": the host's servers).
+std::string resolver_network(const std::string& network_mode,
+                             const model::EndpointsConfig& networking);
 // The seconds a stop waits before SIGKILL: Config.StopTimeout, else 10.
 int stop_timeout(const model::Config& config);
 

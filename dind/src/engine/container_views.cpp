@@ -173,6 +173,13 @@ base::Result<ContainerView> Containers::inspect(const std::string& ref, bool siz
     DIND_ASSIGN_OR_RETURN(const auto c, find_locked(ref));
     view = view_locked(*c);
   }
+  // GraphDriver's LowerDir: the init layer, then the image's layers.
+  view.lower_dirs = view.layer_dir + "/init";
+  if (auto image = images_->get(view.image_id)) {
+    for (const auto& d : layers_->chain_dirs(image->top_layer)) {
+      view.lower_dirs += ":" + d.string();
+    }
+  }
   if (size) {  // a directory walk: never under the lock
     const auto [rw, rootfs] = sizes(view.id, view.image_id);
     view.size_rw = rw;

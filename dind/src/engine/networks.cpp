@@ -99,7 +99,9 @@ base::Result<std::unique_ptr<Networks>> Networks::open(NetworkOptions options) {
         info.created = v.value("Created", "");
         info.labels = string_map(v.value("Labels", json::object()));
         info.options = string_map(v.value("Options", json::object()));
-        info.ipam_options = string_map(v.value("IPAMOptions", json::object()));
+        if (auto o = v.find("IPAMOptions"); o != v.end() && !o->is_null()) {
+          info.ipam_options = string_map(*o);
+        }
         info.attachable = v.value("Attachable", false);
         info.enable_ipv6 = v.value("EnableIPv6", false);
         const json ipam = v.value("IPAM", json::array());
@@ -194,7 +196,7 @@ base::Status Networks::save_ids() const {
     }
     doc[name] = {{"Id", info.id},           {"Created", info.created},
                  {"Labels", info.labels},   {"Options", info.options},
-                 {"IPAM", ipam},            {"IPAMOptions", info.ipam_options},
+                 {"IPAM", ipam},            {"IPAMOptions", info.ipam_options ? json(*info.ipam_options) : json(nullptr)},
                  {"Attachable", info.attachable}, {"EnableIPv6", info.enable_ipv6}};
   }
   return base::write_file_atomic(options_.state_dir / "ids.json", doc.dump() + "\n", 0600);

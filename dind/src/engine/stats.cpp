@@ -36,6 +36,31 @@ std::map<std::string, uint64_t> key_values(const std::optional<std::string>& tex
   return out;
 }
 
+// cgroup v1's memory.stat as dockerd reports it: the fixed set of keys of
+// containerd's v1 metrics (a newer kernel's extra lines, such as shmem or
+// swap, are left out), each with its total_ twin.
+std::map<std::string, uint64_t> memory_stats_v1(const std::optional<std::string>& text) {
+  static const char* const kKeys[] = {
+      "cache",         "rss",         "rss_huge",    "mapped_file",  "dirty",
+      "writeback",     "pgpgin",      "pgpgout",     "pgfault",      "pgmajfault",
+      "inactive_anon", "active_anon", "inactive_file", "active_file", "unevictable"};
+  auto all = key_values(text);
+  std::map<std::string, uint64_t> out;
+  for (const char* k : kKeys) {
+    for (const std::string& key : {std::string(k), "total_" + std::string(k)}) {
+      if (auto it = all.find(key); it != all.end()) {
+        out[key] = it->second;
+      }
+    }
+  }
+  for (const char* k : {"hierarchical_memory_limit", "hierarchical_memsw_limit"}) {
+    if (auto it = all.find(k); it != all.end()) {
+      out[k] = it->second;
+    }
+  }
+  return out;
+}
+
 // The machine's CPU time in nanoseconds (the first line of /proc/stat).
 uint64_t system_cpu(const StatsSource& s) {
   std::istringstream in(s.read("/proc/stat").value_or(""));
@@ -181,7 +206,7 @@ json sample_stats(const StatsSource& s) {
     }
     memory = {{"usage", number(at("memory", "memory.usage_in_bytes"))},
               {"max_usage", number(at("memory", "memory.max_usage_in_bytes"))},
-              {"stats", key_values(at("memory", "memory.stat"))},
+              {"stats", memory_stats_v1(at("memory", "memory.stat"))},
               {"limit", limit}};
     pids = {{"current", number(at("pids", "pids.current"))}};
     if (auto plimit = number(at("pids", "pids.max")); plimit > 0) {

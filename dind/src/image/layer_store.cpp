@@ -218,6 +218,19 @@ Result<int> LayerStore::gc(const std::set<std::string>& referenced) {
   return removed;
 }
 
+std::vector<fs::path> LayerStore::chain_dirs(const std::optional<std::string>& top_chain_id) const {
+  std::vector<fs::path> out;
+  for (std::optional<std::string> c = top_chain_id; c && out.size() < 1000;) {
+    auto info = get(*c);
+    if (!info) {
+      break;
+    }
+    out.push_back(info->diff_dir);
+    c = info->parent;
+  }
+  return out;
+}
+
 Result<RootfsPlan> LayerStore::prepare_rootfs(const std::string& id,
                                               const std::optional<std::string>& top_chain_id) {
   if (id.empty() || id.find('/') != std::string::npos || id == "." || id == "..") {

@@ -361,6 +361,12 @@ base::Status require_object(const json& j, const char* what) {
 
 }  // namespace
 
+std::set<std::string> nullable_host_members() {
+  return {"PortBindings",        "Dns",                 "DnsOptions",          "DnsSearch",
+          "BlkioWeightDevice",   "BlkioDeviceReadBps",  "BlkioDeviceWriteBps", "BlkioDeviceReadIOps",
+          "BlkioDeviceWriteIOps", "Devices",            "Ulimits"};
+}
+
 json encode_list(const OptStrings& v) {
   return v ? json(*v) : json(nullptr);
 }
@@ -490,6 +496,11 @@ base::Result<HostConfig> decode_host_config(const json& j) {
   DIND_TRY(r.get("MaskedPaths", h.masked_paths));
   DIND_TRY(r.get("ReadonlyPaths", h.readonly_paths));
   DIND_TRY(r.get("Init", h.init));
+  for (const auto& k : nullable_host_members()) {
+    if (j.is_object() && j.contains(k) && !j[k].is_null()) {
+      h.null_members.erase(k);
+    }
+  }
   return h;
 }
 
@@ -550,6 +561,11 @@ json encode_host_config(const HostConfig& h) {
   }
   if (h.init) {
     out["Init"] = *h.init;
+  }
+  for (const auto& k : h.null_members) {
+    if (auto it = out.find(k); it != out.end() && it->empty()) {
+      *it = nullptr;
+    }
   }
   return out;
 }

@@ -40,7 +40,9 @@ base::Result<NetworkCreate> decode_network_create(const json& body) {
     }
     Reader ir(*ipam, "IPAM");
     DIND_TRY(ir.get("Driver", n.ipam_driver));
-    DIND_TRY(ir.get("Options", n.ipam_options));
+    if (const json* o = ir.find("Options"); o != nullptr && !o->is_null()) {
+      DIND_TRY(ir.get("Options", n.ipam_options.emplace()));
+    }
     DIND_TRY(ir.list("Config", n.ipam, "[]network.IPAMConfig", decode_pool));
   }
   return n;

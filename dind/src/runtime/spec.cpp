@@ -9,6 +9,17 @@
 #include <sstream>
 
 namespace dind::runtime {
+
+std::vector<std::string> default_masked_paths() {
+  return {"/proc/asound",     "/proc/acpi",        "/proc/interrupts",
+          "/proc/kcore",      "/proc/keys",        "/proc/latency_stats",
+          "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
+          "/proc/scsi",       "/sys/firmware",     "/sys/devices/virtual/powercap"};
+}
+
+std::vector<std::string> default_readonly_paths() {
+  return {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"};
+}
 using base::ErrorKind;
 using base::make_error;
 using json = nlohmann::json;
@@ -511,17 +522,12 @@ base::Result<json> plan_spec(const SpecInput& in) {
   resources["devices"] = device_rules;
   linux["resources"] = resources;
   if (!privileged) {
-    std::vector<std::string> masked = {
-        "/proc/asound",     "/proc/acpi",        "/proc/interrupts",
-        "/proc/kcore",      "/proc/keys",        "/proc/latency_stats",
-        "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
-        "/proc/scsi",       "/sys/firmware",     "/sys/devices/virtual/powercap"};
+    std::vector<std::string> masked = default_masked_paths();
     for (const auto& p : in.host.thermal_throttle_paths) {
       masked.push_back(p);
     }
     linux["maskedPaths"] = masked;
-    linux["readonlyPaths"] = {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
-                              "/proc/sysrq-trigger"};
+    linux["readonlyPaths"] = default_readonly_paths();
     if (security->seccomp_profile) {
       linux["seccomp"] = render_seccomp(*security->seccomp_profile, in.host.arch, caps);
     } else if (in.seccomp && !security->seccomp_unconfined) {

@@ -6,12 +6,15 @@
 #include <cstdint>
 #include <nlohmann/json.hpp>
 
+#include "dind/api/version.hpp"
 #include "dind/engine/container_view.hpp"
 
 namespace dind::api {
 
-nlohmann::json inspect_json(const engine::ContainerView& v);
+// `v`: the request's API version (keys that come and go with it).
+nlohmann::json inspect_json(const engine::ContainerView& v, ApiVersion version = kMaxApiVersion);
 // `now` (seconds since the epoch) for the human Status ("Up 3 minutes").
-nlohmann::json summary_json(const engine::ContainerView& v, int64_t now);
+nlohmann::json summary_json(const engine::ContainerView& v, int64_t now,
+                            ApiVersion version = kMaxApiVersion);
 
 }  // namespace dind::api

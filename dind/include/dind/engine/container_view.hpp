@@ -58,6 +58,7 @@ struct ContainerView {
   std::string error, started_at, finished_at;
   std::string container_dir;  // holds resolv.conf, hostname, hosts and the log
   std::string layer_dir;      // the overlay's merged, diff and work directories
+  std::string lower_dirs;     // inspect only: its lower directories, ":"-joined
   std::string sandbox_key;    // the network namespace file ("" when none)
   std::string network_mode;   // "bridge", a network's name, "none", "host"
   model::Config config;

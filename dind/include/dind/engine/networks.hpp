@@ -39,7 +39,7 @@ struct NetworkInfo {
   bool enable_ipv6 = false;
   // IPAM.Config as given at create (echoed by inspect); empty: chosen by us.
   std::vector<model::IpamPool> ipam;
-  std::map<std::string, std::string> ipam_options;
+  std::optional<std::map<std::string, std::string>> ipam_options;  // nullopt: not given
   netsetup::NetworkState state;
 };
 

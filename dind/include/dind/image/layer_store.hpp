@@ -72,6 +72,9 @@ class LayerStore {
   base::Result<RootfsPlan> prepare_rootfs(const std::string& id,
                                           const std::optional<std::string>& top_chain_id);
   base::Status remove_rootfs(const std::string& id);
+  // The diff directories of `top_chain_id`'s chain, top-most first (what
+  // inspect's GraphDriver shows); a missing layer ends the list.
+  std::vector<std::filesystem::path> chain_dirs(const std::optional<std::string>& top_chain_id) const;
 
   const std::filesystem::path& root() const { return root_; }
 

@@ -139,6 +139,9 @@ struct Resources {
   bool operator==(const Resources&) const = default;
 };
 
+// HostConfig's members echoed as the request sent them (null or empty).
+std::set<std::string> nullable_host_members();
+
 struct HostConfig {
   OptStrings binds;
   std::string container_id_file;
@@ -171,6 +174,11 @@ struct HostConfig {
   std::vector<MountRequest> mounts;
   OptStrings masked_paths, readonly_paths;
   std::optional<bool> init;
+  // The list members (Dns, Devices, Ulimits, Blkio*, PortBindings) the
+  // request left out or sent as null: dockerd echoes them as null, and []
+  // or {} when sent so (the CLI sends [], the python SDK null). All of them
+  // until a request says otherwise.
+  std::set<std::string> null_members = nullable_host_members();
   bool operator==(const HostConfig&) const = default;
 };
 

@@ -3,6 +3,7 @@
 // the codec (network_json.hpp) turns the JSON body into it.
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,7 +23,8 @@ struct NetworkCreate {
   bool internal = false, attachable = false, enable_ipv6 = false, check_duplicate = false;
   std::string ipam_driver;
   std::vector<IpamPool> ipam;  // IPAM.Config
-  std::map<std::string, std::string> ipam_options;  // IPAM.Options
+  // IPAM.Options; nullopt when not sent (inspect echoes null).
+  std::optional<std::map<std::string, std::string>> ipam_options;
   std::map<std::string, std::string> options, labels;
   bool operator==(const NetworkCreate&) const = default;
 };

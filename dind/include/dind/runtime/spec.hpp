@@ -92,6 +92,11 @@ base::Result<std::vector<std::string>> process_args(const model::Config& config)
 // with a TTY) first, the container's Env replacing or adding.
 std::vector<std::string> process_env(const model::Config& config);
 
+// The paths a container that is not privileged gets masked or read-only
+// (dockerd's defaults; the host's thermal throttle files are masked too).
+std::vector<std::string> default_masked_paths();
+std::vector<std::string> default_readonly_paths();
+
 base::Result<nlohmann::json> plan_spec(const SpecInput& in);
 
 // An exec's settled request (the API's exec config, with the user resolved in
