@@ -108,9 +108,28 @@ def test_a_user_network_connected_to_a_bridge_container_brings_the_dns(daemon, i
             assert p.returncode == 0 and "10.71.11.2" in p.stdout, (name, p.stdout, p.stderr)
         p = docker(daemon, "exec", "letter-after", "nslookup", "before-alias", check=False)
         assert p.returncode == 0 and "10.71.11." in p.stdout, (p.stdout, p.stderr)
+        # Disconnected again: the bridge's servers come back.
+        docker(daemon, "network", "disconnect", "letter-late", "letter-after")
+        conf = docker(daemon, "exec", "letter-after", "cat", "/etc/resolv.conf").stdout
+        assert "10.71.11.1" not in conf and "nameserver" in conf, conf
     finally:
         docker(daemon, "rm", "-f", "letter-late-srv", "letter-before", "letter-after", check=False)
         docker(daemon, "network", "rm", "letter-late")
+
+
+def test_masked_and_read_only_paths_default_and_from_the_request(daemon, image):
+    """dockerd's defaults shown by inspect and applied; the CLI's
+    systempaths=unconfined (empty lists) applied too."""
+    probe = ["grep", "-c", " /proc/sys ", "/proc/self/mountinfo"]
+    assert docker(daemon, "run", "--rm", image, *probe, check=False).stdout.strip() == "1"
+    p = docker(daemon, "run", "--rm", "--security-opt", "systempaths=unconfined", image, *probe, check=False)
+    assert p.stdout.strip() == "0", p.stdout
+    docker(daemon, "create", "--name", "letter-masked", image, "true")
+    try:
+        hc = state(daemon, "letter-masked")["HostConfig"]
+        assert "/proc/kcore" in hc["MaskedPaths"] and "/proc/sys" in hc["ReadonlyPaths"], hc
+    finally:
+        docker(daemon, "rm", "letter-masked")
 
 
 def test_a_network_made_again_on_the_same_subnet_keeps_its_dns(daemon, image):

@@ -121,6 +121,8 @@ const Case kCases[] = {
      R"({"Cmd":["true"],"Image":"busybox","HostConfig":{"CapAdd":["SYS_ADMIN"]}})"},
     {"seccomp_unconfined",
      R"({"Cmd":["true"],"Image":"busybox","HostConfig":{"SecurityOpt":["seccomp=unconfined"]}})"},
+    {"systempaths_from_the_request",  // --security-opt systempaths=unconfined and a list of one's own
+     R"({"Cmd":["true"],"Image":"busybox","HostConfig":{"MaskedPaths":[],"ReadonlyPaths":["/proc/sys"]}})"},
     {"read_only_rootfs",
      R"({"Cmd":["true"],"Image":"busybox","HostConfig":{"ReadonlyRootfs":true}})"},
     {"shm_size_oom_sysctls",

@@ -617,8 +617,10 @@ void add_image_routes(Router& router, ImageContext ctx) {
     }
     // Deprecated at 1.44, sent until 1.45 (moby 25); a built image has them
     // (its step's container).
-    j["Container"] = cfg.value("container", "");
-    j["ContainerConfig"] = inspect_config(cfg.value("container_config", json()));
+    if (req.version < ApiVersion{1, 45}) {
+      j["Container"] = cfg.value("container", "");
+      j["ContainerConfig"] = inspect_config(cfg.value("container_config", json()));
+    }
     reply(Response::json(200, dump(j)));
   });
 

@@ -97,7 +97,7 @@ json image_usage(const DfContext& ctx, ApiVersion version, const std::map<std::s
   json image_list = json::array();
   for (const auto& s : images) {
     json j = image_summary_json(s, version);
-    if (s.repo_digests.empty()) {
+    if (j["RepoDigests"] == json::array()) {
       j["RepoDigests"] = nullptr;  // df keeps dockerd's nil slice at every version
     }
     uint64_t shared = 0;

@@ -268,11 +268,9 @@ base::Status Containers::connect_network(const std::string& ref, const std::stri
     c->endpoints[net] = endpoint_view(*networks_, net, *ep, req.names);
     // Its first user network brings the embedded DNS to a container that
     // had the default bridge's servers (a file the user edited stays).
-    const auto conf = dir(c->id) / "resolv.conf";
-    if (resolver_network(c->network_mode, c->networking) == "bridge" && net != "bridge" &&
-        c->host_config.dns.empty() &&
-        base::read_file(conf).value_or("") == networks_->resolv_conf_for("bridge")) {
-      (void)write_in_place(conf, networks_->resolv_conf_for(net));
+    if (resolver_network(c->network_mode, c->networking, network_name_of()) == "bridge" &&
+        net != "bridge") {
+      switch_resolver(*c, "bridge", net);
     }
   }
   c->networking[net] = endpoint_config;
@@ -312,7 +310,30 @@ base::Status Containers::disconnect_network(const std::string& ref, const std::s
   if (configured) {
     c->networking.erase(net);
   }
+  if (attached) {  // its resolver went with it: the next network's, if any
+    const std::string mode = c->network_mode == net ? "none" : c->network_mode;
+    const std::string next = resolver_network(mode, c->networking, network_name_of());
+    if (next != net) {
+      switch_resolver(*c, net, next);
+    }
+  }
   return save(*c);
+}
+
+std::function<std::optional<std::string>(const std::string&)> Containers::network_name_of() const {
+  return [networks = networks_](const std::string& ref) -> std::optional<std::string> {
+    auto info = networks->find(ref);
+    return info ? std::optional<std::string>(info->name) : std::nullopt;
+  };
+}
+
+void Containers::switch_resolver(const Container& c, const std::string& from,
+                                 const std::string& to) const {
+  const auto conf = dir(c.id) / "resolv.conf";
+  if (c.host_config.dns.empty() &&
+      base::read_file(conf).value_or("") == networks_->resolv_conf_for(from)) {
+    (void)write_in_place(conf, networks_->resolv_conf_for(to));
+  }
 }
 
 }  // namespace dind::engine

@@ -435,7 +435,7 @@ base::Status Containers::start_locked_out(const std::shared_ptr<Container>& c) {
   facts.cgroup_parent = paths_.cgroup_parent;
   facts.resolv_conf = c->network_mode == "host"   ? base::read_file("/etc/resolv.conf").value_or("")
                       : c->network_mode == "none" ? ""
-                                                  : networks_->resolv_conf_for(resolver_network(c->network_mode, c->networking));
+                                                  : networks_->resolv_conf_for(resolver_network(c->network_mode, c->networking, network_name_of()));
   // Another container's namespaces (--network/--pid/--ipc container:X): it
   // must run; its network brings its hostname, hosts and resolv.conf along.
   for (const auto& [mode, slot, what] :

@@ -116,19 +116,24 @@ int stop_timeout(const model::Config& config) {
 }
 
 
-std::string resolver_network(const std::string& network_mode,
-                             const model::EndpointsConfig& networking) {
-  auto is_user = [](const std::string& n) {
-    return n != "bridge" && n != "default" && n != "host" && n != "none" &&
-           n.rfind("container:", 0) != 0;
+std::string resolver_network(
+    const std::string& network_mode, const model::EndpointsConfig& networking,
+    const std::function<std::optional<std::string>(const std::string&)>& name_of) {
+  auto user_network = [&](const std::string& ref) -> std::optional<std::string> {
+    if (ref == "bridge" || ref == "default" || ref == "host" || ref == "none" ||
+        ref.rfind("container:", 0) == 0) {
+      return std::nullopt;
+    }
+    auto name = name_of(ref);
+    return name && *name != "bridge" ? name : std::nullopt;
   };
-  if (is_user(network_mode)) {
-    return network_mode;
+  if (auto own = user_network(network_mode)) {
+    return *own;
   }
-  for (const auto& [name, cfg] : networking) {
+  for (const auto& [ref, cfg] : networking) {
     (void)cfg;
-    if (is_user(name)) {
-      return name;
+    if (auto name = user_network(ref)) {
+      return *name;
     }
   }
   return "bridge";

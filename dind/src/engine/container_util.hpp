@@ -3,7 +3,9 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,9 +27,11 @@ std::string hosts_file(const std::string& hostname, const std::vector<std::strin
 // The network whose resolver a container's resolv.conf names: its own when
 // that is a user network, else the first user network it is connected to
 // (as dockerd, any user network brings the embedded DNS), else the default
-// bridge ("bridge": the host's servers).
-std::string resolver_network(const std::string& network_mode,
-                             const model::EndpointsConfig& networking);
+// bridge ("bridge": the host's servers). `name_of` gives a network's name
+// from a name or an ID, nullopt when it is gone.
+std::string resolver_network(
+    const std::string& network_mode, const model::EndpointsConfig& networking,
+    const std::function<std::optional<std::string>(const std::string&)>& name_of);
 // The seconds a stop waits before SIGKILL: Config.StopTimeout, else 10.
 int stop_timeout(const model::Config& config);
 

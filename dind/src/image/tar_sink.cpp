@@ -6,11 +6,17 @@ namespace dind::image {
 
 TarSinkWriter::TarSinkWriter(const Sink& sink) : sink_(&sink), a_(archive_write_new()) {}
 
-TarSinkWriter::~TarSinkWriter() { archive_write_free(a_); }
+TarSinkWriter::~TarSinkWriter() {
+  if (!closed_ && status_) {
+    status_ = base::make_error(base::ErrorKind::kInternal, "the archive was abandoned");
+  }
+  archive_write_free(a_);
+}
 
 void TarSinkWriter::open() { archive_write_open(a_, this, nullptr, write_cb, nullptr); }
 
 base::Status TarSinkWriter::close(const std::string& what) {
+  closed_ = true;
   if (archive_write_close(a_) != ARCHIVE_OK) {
     return failure(what);
   }

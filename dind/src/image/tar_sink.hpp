@@ -3,10 +3,12 @@
 // tar writers of docker save (archive_io.cpp) and of layers, commit, cp and
 // export (layer_diff.cpp) share it.
 //
-// Two rules it keeps: the archive is freed before the state its callback
+// Three rules it keeps: the archive is freed before the state its callback
 // writes into (archive_write_free of an unfinished archive writes the
-// trailer, calling back), and a sink that failed once is not called again
-// (the client went away: the rest of the archive has nowhere to go).
+// trailer, calling back); a sink that failed once is not called again (the
+// client went away: the rest of the archive has nowhere to go); and an
+// archive abandoned before close() sends nothing more (no padding of the
+// entry that failed, no trailer: the reader must not take it as whole).
 
 #include <archive.h>
 
@@ -24,6 +26,7 @@ class TarSinkWriter {
 
   // `sink` must outlive the writer.
   explicit TarSinkWriter(const Sink& sink);
+  TarSinkWriter(Sink&&) = delete;  // it keeps a pointer to the sink
   ~TarSinkWriter();
   TarSinkWriter(const TarSinkWriter&) = delete;
   TarSinkWriter& operator=(const TarSinkWriter&) = delete;
@@ -41,7 +44,8 @@ class TarSinkWriter {
   static la_ssize_t write_cb(archive* a, void* client, const void* buf, size_t n);
 
   const Sink* sink_;
-  base::Status status_;  // the sink's first failure
+  base::Status status_;  // the sink's first failure (or "abandoned")
+  bool closed_ = false;
   archive* a_;           // freed first (the destructor), while status_ lives
 };
 

@@ -522,12 +522,15 @@ base::Result<json> plan_spec(const SpecInput& in) {
   resources["devices"] = device_rules;
   linux["resources"] = resources;
   if (!privileged) {
-    std::vector<std::string> masked = default_masked_paths();
-    for (const auto& p : in.host.thermal_throttle_paths) {
-      masked.push_back(p);
+    // The request's lists when it has them (systempaths=unconfined sends []).
+    std::vector<std::string> masked = hc.masked_paths ? *hc.masked_paths : default_masked_paths();
+    if (!hc.masked_paths) {
+      for (const auto& p : in.host.thermal_throttle_paths) {
+        masked.push_back(p);
+      }
     }
     linux["maskedPaths"] = masked;
-    linux["readonlyPaths"] = default_readonly_paths();
+    linux["readonlyPaths"] = hc.readonly_paths ? *hc.readonly_paths : default_readonly_paths();
     if (security->seccomp_profile) {
       linux["seccomp"] = render_seccomp(*security->seccomp_profile, in.host.arch, caps);
     } else if (in.seccomp && !security->seccomp_unconfined) {

@@ -284,6 +284,11 @@ class Containers : public std::enable_shared_from_this<Containers> {
   std::optional<std::string> seccomp_bpf(const nlohmann::json& oci_seccomp);
   // At open: containers of stray shims are killed, leftovers of runs cleaned.
   void clean_strays_locked();
+  // A network's name from a name or ID (nullopt: gone), for resolver_network.
+  std::function<std::optional<std::string>(const std::string&)> network_name_of() const;
+  // A running container's resolv.conf names `from`'s resolver: name `to`'s
+  // instead (a file the user edited, or --dns, stays).
+  void switch_resolver(const Container& c, const std::string& from, const std::string& to) const;
   // For connect/disconnect: the network's name and the container.
   base::Result<std::pair<std::string, std::shared_ptr<Container>>> network_target_locked(
       const std::string& ref, const std::string& network) const;
