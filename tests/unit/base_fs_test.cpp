@@ -1,10 +1,16 @@
-#include <fstream>
 #include <fcntl.h>
 #include <unistd.h>
+
+#include <fstream>
+#include <iterator>
+#include <set>
+#include <sstream>
 
 #include <catch2/catch.hpp>
 
 #include "dind/base/fs.hpp"
+#include "dind/base/process.hpp"
+#include "dind/runtime/shim_os.hpp"
 #include "tree_snapshot.hpp"
 
 using namespace dind::base;
@@ -140,4 +146,43 @@ TEST_CASE("ensure_dir goes through a link to a directory (Debian's /var/run -> /
   auto st = tx2.ensure_dir(tmp.path() / "file" / "sub", 0700);
   REQUIRE_FALSE(st.ok());
   CHECK(st.error().message.find("exists and is not a directory") != std::string::npos);
+}
+
+TEST_CASE("programs the daemon runs get only stdio, not its other descriptors", "[base][process]") {
+  // The daemon's API sockets are not CLOEXEC (Asio opens them plainly): a
+  // helper program (ps for docker top, runc update/kill/pause) must not
+  // hold them while it runs.
+  const int opened = ::open("/dev/null", O_RDONLY);  // no O_CLOEXEC, like those sockets
+  const int leaked = ::fcntl(opened, F_DUPFD, 100);   // above what the children open
+  ::close(opened);
+  REQUIRE(leaked >= 100);
+  auto fds_seen = [](const std::string& listing) {
+    std::set<std::string> fds;
+    std::istringstream in(listing);
+    for (std::string name; in >> name;) {
+      fds.insert(name);
+    }
+    return fds;
+  };
+  // ls lists its own descriptors: 0-2 and the one it opened to read the directory.
+  auto out = dind::base::run_capture({"ls", "/proc/self/fd"});
+  REQUIRE(out.ok());
+  CHECK(fds_seen(out->output) == std::set<std::string>{"0", "1", "2", "3"});
+
+  dind::base::TempDir tmp;
+  const auto script = tmp.path() / "fake-runc";
+  const auto listing = tmp.path() / "fds";
+  std::ofstream(script) << "#!/bin/sh\nls /proc/self/fd > " << listing.string() << "\n";
+  std::filesystem::permissions(script, std::filesystem::perms::owner_all);
+  const int devnull = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+  const int st = dind::runtime::shim_os::run_runtime(script.string(), "/r", "/l", {"kill"}, devnull,
+                                                     devnull, devnull);
+  ::close(devnull);
+  CHECK(st == 0);
+  std::ifstream in(listing);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // sh's own script descriptor may sit above 2; the leaked one must not.
+  CHECK(fds_seen(text).count(std::to_string(leaked)) == 0);
+  CHECK(fds_seen(text).count("0") == 1);
+  ::close(leaked);
 }

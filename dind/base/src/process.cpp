@@ -34,9 +34,11 @@ Result<ProcessOutput> run_capture(const std::vector<std::string>& argv, size_t m
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  // dup2 clears O_CLOEXEC on the target: only 0, 1 and 2 reach the child.
+  // dup2 clears O_CLOEXEC on the target: only 0, 1 and 2 reach the child,
+  // and nothing above them (Asio opens the API's sockets without CLOEXEC).
   posix_spawn_file_actions_adddup2(&fa, writer.get(), 1);
   posix_spawn_file_actions_adddup2(&fa, writer.get(), 2);
+  posix_spawn_file_actions_addclosefrom_np(&fa, 3);
   pid_t pid = 0;
   const int rc = ::posix_spawnp(&pid, args[0], &fa, nullptr, args.data(), environ);
   posix_spawn_file_actions_destroy(&fa);

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -34,6 +35,8 @@ int run_runtime(const std::string& runtime, const std::string& root, const std::
     ::dup2(in, 0);
     ::dup2(out, 1);
     ::dup2(err, 2);
+    // Only stdio reaches runc (the daemon's API sockets are not CLOEXEC).
+    ::syscall(SYS_close_range, 3u, ~0u, 0u);
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
