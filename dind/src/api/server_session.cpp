@@ -457,14 +457,6 @@ void Session<Stream>::abandon_upload() {
   early_reply_.reset();
 }
 
-// What the other Session files call, for the three stream kinds.
-template void Session<UnixStream>::start_spool();
-template void Session<UnixStream>::abandon_upload();
-template void Session<TcpStream>::start_spool();
-template void Session<TcpStream>::abandon_upload();
-template void Session<TlsStream>::start_spool();
-template void Session<TlsStream>::abandon_upload();
-
 }  // namespace dind::api
 
 // ---------------------------------------------------------------------------
@@ -764,14 +756,6 @@ template <class Stream>
 std::shared_ptr<BodyWriter> Session<Stream>::make_body_writer() {
   return std::make_shared<BodyWriterImpl<Stream>>(this->shared_from_this());
 }
-
-// What the other Session files call, for the three stream kinds.
-template void Session<UnixStream>::send(Response);
-template void Session<UnixStream>::close();
-template void Session<TcpStream>::send(Response);
-template void Session<TcpStream>::close();
-template void Session<TlsStream>::send(Response);
-template void Session<TlsStream>::close();
 
 }  // namespace dind::api
 
