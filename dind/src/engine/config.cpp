@@ -274,9 +274,10 @@ Status merge_config_json(std::string_view text, const std::vector<std::string>& 
       conflicts.push_back(key);
       continue;
     }
-    auto type_error = [&] {
+    // (a copy: clang 14 cannot capture a structured binding)
+    auto type_error = [name = std::string(key)] {
       return make_error(ErrorKind::kInvalidArgument,
-                        "invalid value for \"" + key + "\" in the configuration file");
+                        "invalid value for \"" + name + "\" in the configuration file");
     };
     switch (def->type) {
       case FlagType::kBool:
