@@ -1,6 +1,6 @@
 """The daemon going away while containers run: SIGKILL loses nothing (re-adopted
 containers, continuous logs, exits meanwhile recorded), a SIGKILL in the
-middle of a start leaves nothing half done, SIGTERM without live restore stops
+middle of a start leaves nothing half done, an exec's zygote is no stray shim, SIGTERM without live restore stops
 the containers; and network connect/disconnect of created and running
 containers."""
 import subprocess
@@ -96,6 +96,24 @@ def test_daemon_sigkill_during_a_start_leaves_nothing_half_done(daemon, image):
         docker(daemon, "start", cid)
     assert state(daemon, cid)["State"]["Running"]
     assert docker(daemon, "exec", cid, "echo", "ok").stdout == "ok\n"
+    docker(daemon, "rm", "-f", cid)
+
+
+def test_a_container_that_ran_an_exec_survives_daemon_restarts(daemon, image):
+    """The shim's exec zygote (a child with the shim's arguments) is no stray
+    shim to the restarted daemon: the container keeps running, after a
+    SIGKILL and after a SIGTERM alike."""
+    import signal
+    cid = docker(daemon, "run", "-d", "--name", "execd", image, "sleep", "1000").stdout.strip()
+    pid = state(daemon, cid)["State"]["Pid"]
+    assert docker(daemon, "exec", cid, "echo", "ok").stdout == "ok\n"
+    for sig in (signal.SIGKILL, signal.SIGTERM):
+        daemon.stop(sig)
+        daemon.start()
+        time.sleep(0.5)  # a stray's kill would have landed by now
+        info = state(daemon, cid)["State"]
+        assert info["Running"] and info["Pid"] == pid, (sig, info)
+        assert docker(daemon, "exec", cid, "echo", "still").stdout == "still\n"
     docker(daemon, "rm", "-f", cid)
 
 

@@ -66,6 +66,39 @@ TEST_CASE("an uncommitted FileTransaction leaves the tree as it was", "[base][fs
   CHECK(snapshot(tmp.path()) == before);
 }
 
+TEST_CASE("the writes a crash cut are removed and nothing else", "[base][fs]") {
+  TempDir tmp;
+  // The temp file a transaction stages: what stays when the process dies
+  // before commit() or the rollback.
+  const auto dir = tmp.path();
+  std::string temp_name;
+  {
+    FileTransaction tx;
+    REQUIRE(tx.stage(dir / "state.json", "{}", 0600).ok());
+    for (const auto& e : std::filesystem::directory_iterator(dir)) {
+      temp_name = e.path().filename().string();
+    }
+  }
+  CHECK(is_interrupted_write(temp_name));
+  write_text(dir / temp_name, "{\"half");
+  write_text(dir / "state.json", "{}");
+  write_text(dir / ".state.json.tmp-short", "not ours: the suffix is no random one");
+  write_text(dir / "notes.tmp-abcdefghij", "not ours: no leading dot");
+  write_text(dir / ".x.tmp-ABCDEFGHIJ", "not ours: capitals");
+  std::filesystem::create_directory(dir / ".d.tmp-abcdefghij");  // a directory: left alone
+  std::filesystem::create_directory(dir / "sub");
+  write_text(dir / "sub" / ".f.tmp-abcdefghij", "below: left alone");
+  CHECK(remove_interrupted_writes(dir) == 1);
+  std::set<std::string> left;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    left.insert(e.path().filename().string());
+  }
+  CHECK(left == std::set<std::string>{"state.json", ".state.json.tmp-short", "notes.tmp-abcdefghij",
+                                      ".x.tmp-ABCDEFGHIJ", ".d.tmp-abcdefghij", "sub"});
+  CHECK(std::filesystem::exists(dir / "sub" / ".f.tmp-abcdefghij"));
+  CHECK(remove_interrupted_writes(dir / "missing") == 0);
+}
+
 TEST_CASE("a committed FileTransaction lands every file in order", "[base][fs]") {
   TempDir tmp;
   FileTransaction tx;

@@ -94,6 +94,31 @@ Result<fs::path> write_temp(const fs::path& path, std::string_view data, mode_t 
 
 }  // namespace
 
+bool is_interrupted_write(std::string_view name) {
+  constexpr std::string_view kMark = ".tmp-";
+  constexpr size_t kSuffix = 10;
+  if (name.size() < 1 + 1 + kMark.size() + kSuffix || name.front() != '.') {
+    return false;
+  }
+  const auto suffix = name.substr(name.size() - kSuffix);
+  return name.substr(name.size() - kSuffix - kMark.size(), kMark.size()) == kMark &&
+         std::all_of(suffix.begin(), suffix.end(),
+                     [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); });
+}
+
+size_t remove_interrupted_writes(const fs::path& dir) {
+  size_t removed = 0;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (is_interrupted_write(name) && e.is_regular_file(ec) && !e.is_symlink(ec) &&
+        ::unlink(e.path().c_str()) == 0) {
+      ++removed;
+    }
+  }
+  return removed;
+}
+
 Result<std::vector<std::string>> list_dir(int dirfd) {
   const int dup = ::openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dup < 0) {

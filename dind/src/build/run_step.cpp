@@ -102,7 +102,7 @@ Result<std::string> Build::create_step_container(const model::Config& config) {
   if (!options_.extra_hosts.empty()) {
     request.host_config.extra_hosts = options_.extra_hosts;
   }
-  auto created = deps_.containers->create("", std::move(request));
+  auto created = deps_.containers->create("", std::move(request), /*build_step=*/true);
   if (!created) {
     return std::move(created).error();
   }

@@ -123,6 +123,7 @@ int run_daemon(DaemonConfig config) {
       return 1;
     }
   }
+  base::remove_interrupted_writes(config.data_root);  // the engine ID's, say; each store sweeps its own
   if (auto st = write_pidfile(config.pidfile); !st) {
     DIND_LOG(kError) << st.error().message;
     return 1;
@@ -362,6 +363,7 @@ int run_daemon(DaemonConfig config) {
     }
     DIND_LOG(kInfo) << "API listen on " << *bound;
   }
+  (*containers)->remove_abandoned();
   (*containers)->apply_restart_policies();
   const auto ms =
       std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)

@@ -40,6 +40,7 @@ struct Containers::Container {
   bool manually_stopped = false;  // docker stop/kill (HasBeenManuallyStopped)
   bool paused = false;            // frozen (docker pause)
   bool oom_killed = false;        // the last run ended by the OOM killer
+  bool build_step = false;        // a build's intermediate container (removed if a crash left it)
   int shim_pid = 0;
   std::map<std::string, EndpointView> endpoints;  // network name -> the endpoint (inspect)
   std::optional<HealthState> health;  // this run's, with a healthcheck

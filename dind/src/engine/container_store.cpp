@@ -114,6 +114,7 @@ json encode_record(const Containers::Container& c) {
             {"FinishedAt", c.finished_at}}},
           {"RestartCount", c.restart_count},
           {"HasBeenManuallyStopped", c.manually_stopped},
+          {"BuildStep", c.build_step},
           {"ShimPid", c.shim_pid},
           {"Endpoints", encode_endpoints(c.endpoints)},
           {"Health", c.health ? encode_health_state(*c.health) : json(nullptr)},
@@ -176,6 +177,7 @@ base::Result<std::shared_ptr<Containers::Container>> decode_record(const json& d
     c->finished_at = st.value("FinishedAt", kZeroTime);
     c->restart_count = doc.value("RestartCount", 0);
     c->manually_stopped = doc.value("HasBeenManuallyStopped", false);
+    c->build_step = doc.value("BuildStep", false);
     c->shim_pid = doc.value("ShimPid", 0);
     const json endpoints = doc.value("Endpoints", json::object());
     if (!endpoints.is_object()) {

@@ -108,6 +108,10 @@ base::Result<std::shared_ptr<Containers>> Containers::open(
   std::error_code ec;
   std::vector<std::shared_ptr<Container>> watch, exited;
   for (const auto& e : fs::directory_iterator(self->paths_.data_root / "containers", ec)) {
+    // Writes the last run's end cut (the record, a run's spec, an exec's).
+    base::remove_interrupted_writes(e.path());
+    base::remove_interrupted_writes(self->run_dir(e.path().filename().string()));
+    base::remove_interrupted_writes(self->run_dir(e.path().filename().string()) / "exec");
     auto text = base::read_file(e.path() / "config.v2.json");
     if (!text) {
       continue;
@@ -196,6 +200,14 @@ void Containers::clean_strays_locked() {
       continue;
     }
     const int pid = std::atoi(name.c_str());
+    // A shim's own child (its exec zygote, a runc it is starting) carries
+    // the shim's arguments too: only the shim itself counts.
+    if (const int parent = base::parent_pid(pid);
+        parent > 1 && base::read_file("/proc/" + std::to_string(parent) + "/comm", 64)
+                              .value_or("")
+                              .rfind("dind-shim", 0) == 0) {
+      continue;
+    }
     auto it = by_id_.find(id);
     if (it != by_id_.end() && it->second->status == RunStatus::kRunning && it->second->shim_pid == pid) {
       continue;
@@ -384,7 +396,7 @@ std::vector<std::string> Containers::volume_users(const std::string& name) const
 // create
 
 base::Result<Containers::Created> Containers::create(const std::string& name_in,
-                                                     model::CreateRequest request) {
+                                                     model::CreateRequest request, bool build_step) {
   const std::string image_ref = request.config.image;
   if (image_ref.empty()) {
     return make_error(ErrorKind::kInvalidArgument,
@@ -500,6 +512,7 @@ base::Result<Containers::Created> Containers::create(const std::string& name_in,
   c->image_id = image_id;
   c->image_name = image_ref;
   c->created = base::rfc3339_nano(std::chrono::system_clock::now());
+  c->build_step = build_step;
 
   // A fresh random ID: the directory is nobody else's, so it is made before
   // the lock is taken.
@@ -610,6 +623,35 @@ base::Status Containers::remove(const std::string& ref, bool force, bool volumes
     }
   }
   return remove_now(c, volumes);
+}
+
+void Containers::remove_abandoned() {
+  std::vector<std::string> doomed;
+  {
+    EngineLock lock(*this);
+    for (const auto& [id, c] : by_id_) {
+      const bool idle = c->status != RunStatus::kRunning && c->status != RunStatus::kRestarting &&
+                        !c->starting;
+      if (!c->removing && (c->build_step || (c->host_config.auto_remove && idle))) {
+        doomed.push_back(id);
+      }
+    }
+  }
+  DIND_LOG(kDebug) << "abandoned containers: " << doomed.size() << " of " << by_id_.size();
+  if (doomed.empty()) {
+    return;
+  }
+  std::weak_ptr<Containers> weak = weak_from_this();
+  workers_->post([weak, doomed] {
+    auto self = weak.lock();
+    for (size_t i = 0; self && i < doomed.size(); ++i) {
+      DIND_LOG(kInfo) << "removing " << short_id(doomed[i])
+                      << ", which the last run left to be removed (a build step or --rm)";
+      if (auto st = self->remove(doomed[i], true, true); !st && st.error().kind != ErrorKind::kNotFound) {
+        DIND_LOG(kWarn) << "removing " << short_id(doomed[i]) << ": " << st.error().message;
+      }
+    }
+  });
 }
 
 base::Status Containers::remove_link(const std::string& parent, const std::string& alias) {

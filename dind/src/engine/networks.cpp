@@ -89,6 +89,7 @@ base::Result<std::unique_ptr<Networks>> Networks::open(NetworkOptions options) {
     return std::move(m).error();
   }
   n->manager_.emplace(std::move(*m));
+  base::remove_interrupted_writes(options.state_dir);  // a write the last run's end cut
   if (auto text = base::read_file(options.state_dir / "ids.json")) {
     auto doc = json::parse(*text, nullptr, false);
     if (doc.is_object()) {

@@ -29,6 +29,12 @@ bool plain_name(const std::string& name) {
 Volumes::Volumes(fs::path root) : root_(std::move(root)) {
   std::error_code ec;
   fs::create_directories(root_, ec);
+  // Writes the last run's end cut: beside the volumes and in their metadata
+  // (never inside _data, the volume's content).
+  base::remove_interrupted_writes(root_);
+  for (const auto& e : fs::directory_iterator(root_, ec)) {
+    base::remove_interrupted_writes(e.path());
+  }
 }
 
 void Volumes::set_users(Users users) {

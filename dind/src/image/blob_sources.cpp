@@ -12,6 +12,10 @@
 namespace dind::image {
 using nlohmann::json;
 
+BlobSources::BlobSources(std::filesystem::path dir) : dir_(std::move(dir)) {
+  base::remove_interrupted_writes(dir_);
+}
+
 std::filesystem::path BlobSources::file(const std::string& diff_id) const {
   return dir_ / (diff_id.substr(diff_id.find(':') + 1) + ".json");
 }

@@ -78,6 +78,7 @@ Result<std::unique_ptr<ImageStore>> ImageStore::open(const fs::path& root, Conte
   base::FileTransaction tx;
   DIND_TRY(tx.ensure_dir(root, 0700));
   DIND_TRY(tx.commit());
+  base::remove_interrupted_writes(root);  // a write the last run's end cut
   auto text = base::read_file(root / "repositories.json", 64u << 20);
   if (!text) {
     if (text.error().sys_errno == ENOENT) {

@@ -461,6 +461,8 @@ base::Result<std::unique_ptr<ExecZygote>> ExecZygote::start(pid_t init_pid,
   if (pid == 0) {
     // Nothing of the container may look at us through /proc.
     ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    // Not a shim to the daemon's stray sweep (the arguments stay the shim's).
+    ::prctl(PR_SET_NAME, "dind-zygote", 0, 0, 0);
     const std::string self = std::to_string(::getpid());
     for (const auto& procs : cp.cgroup_procs) {
       if (!write_file(procs, self)) {

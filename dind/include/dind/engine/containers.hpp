@@ -91,7 +91,10 @@ class Containers : public std::enable_shared_from_this<Containers> {
   };
   // The request as the API decoded it; the image's config fills what it
   // leaves empty (merge_config) and dockerd's defaults are settled here.
-  base::Result<Created> create(const std::string& name, model::CreateRequest request);
+  // build_step: a build's intermediate container, which the daemon removes
+  // at start when its build died with the last run (remove_abandoned).
+  base::Result<Created> create(const std::string& name, model::CreateRequest request,
+                               bool build_step = false);
   // Blocking: rootfs, bundle, shim, network, start. kUnchanged: it already ran.
   base::Result<Change> start(const std::string& ref);
   // Sends the stop signal, waits `timeout` seconds (-1: the container's
@@ -109,6 +112,11 @@ class Containers : public std::enable_shared_from_this<Containers> {
   // At daemon start: containers whose policy says so (always, unless-stopped
   // unless stopped by hand) start again; pending restarts resume.
   void apply_restart_policies();
+  // At daemon start, on the worker pool: the containers the last run left
+  // to be removed go (with their anonymous volumes): build steps of builds
+  // that died with it, and --rm containers that are not running (exited
+  // while no daemon ran, or created and never started), as dockerd does.
+  void remove_abandoned();
   // Blocking. force kills a running container first; volumes removes its
   // anonymous volumes.
   base::Status remove(const std::string& ref, bool force, bool volumes);

@@ -30,7 +30,8 @@ struct BlobSource {
 
 class BlobSources {
  public:
-  explicit BlobSources(std::filesystem::path dir) : dir_(std::move(dir)) {}
+  // Removes the writes the last run's end cut in dir.
+  explicit BlobSources(std::filesystem::path dir);
   std::vector<BlobSource> get(const std::string& diff_id) const;
   // Keeps the newest 16 per diff ID.
   base::Status add(const std::string& diff_id, const BlobSource& source);

@@ -63,6 +63,15 @@ int open_literal_beneath(int dir, const std::string& path);
 // Writes data to path atomically with exactly the given mode.
 Status write_file_atomic(const std::filesystem::path& path, std::string_view data, mode_t mode);
 
+// A temp file write_file_atomic or a FileTransaction leaves when the process
+// dies mid-write: ".<name>.tmp-" and ten letters or digits.
+bool is_interrupted_write(std::string_view file_name);
+
+// Removes the interrupted writes (regular files only) directly in dir, not
+// in its subdirectories; the stores call it on their state directories at
+// start. Returns how many went.
+size_t remove_interrupted_writes(const std::filesystem::path& dir);
+
 // fsync()s a directory so that renames inside it are durable.
 Status fsync_dir(const std::filesystem::path& dir);
 
