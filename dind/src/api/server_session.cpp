@@ -244,6 +244,7 @@ void Session<Stream>::dispatch() {
 template <class Stream>
 void Session<Stream>::fail(int status, std::string message) {
   DIND_LOG(kDebug) << "refusing request from " << peer_ << ": " << status << " " << message;
+  lingering_ = spool_fd_ != nullptr;  // refused in the middle of its body
   abandon_upload();
   keep_alive_ = false;
   head_only_ = false;
@@ -393,10 +394,18 @@ void Session<Stream>::spool_raw_next() {
 
 template <class Stream>
 bool Session<Stream>::spool_chunks(const char* data, size_t size) {
-  const size_t used =
-      chunks_.feed(data, size, [this](const char* p, size_t n) { return spool_write_quiet(p, n); });
+  int write_errno = 0;  // the spool's own failure (a full disk) is no client's fault
+  const size_t used = chunks_.feed(data, size, [this, &write_errno](const char* p, size_t n) {
+    if (!spool_write_quiet(p, n)) {
+      write_errno = errno != 0 ? errno : EIO;
+      return false;
+    }
+    return true;
+  });
   if (chunks_.state() == ChunkedDecoder::State::kError) {
-    if (chunks_.over_limit()) {
+    if (write_errno != 0) {
+      fail(500, "cannot store the upload: " + std::string(std::strerror(write_errno)));
+    } else if (chunks_.over_limit()) {
       fail(413, "request body larger than " + std::to_string(match_.options.max_body) + " bytes");
     } else {
       fail(400, "malformed HTTP request body: " + chunks_.error());
@@ -422,6 +431,9 @@ bool Session<Stream>::spool_write_quiet(const char* p, size_t left) {
       continue;
     }
     if (n <= 0) {
+      if (n == 0) {
+        errno = EIO;
+      }
       return false;
     }
     p += n;
@@ -600,7 +612,9 @@ void Session<Stream>::send(Response res) {
   lowest(stream_).expires_after(server_.limits.write_timeout);
   asio::async_write(stream_, asio::buffer(write_buf_),
                     [self = this->shared_from_this()](boost::system::error_code ec, size_t) {
-                      if (ec || !self->keep_alive_) {
+                      if (!ec && self->lingering_) {
+                        self->linger();
+                      } else if (ec || !self->keep_alive_) {
                         self->close();
                       } else {
                         self->read_header();
@@ -665,6 +679,25 @@ void Session<Stream>::write_next() {
                       }
                       self->write_next();
                     });
+}
+
+template <class Stream>
+void Session<Stream>::linger() {
+  if (lingering_) {  // the first call: one deadline for the whole drain
+    lingering_ = false;
+    lowest(stream_).expires_after(std::chrono::seconds(5));
+    if (spool_buf_.empty()) {
+      spool_buf_.resize(64 * 1024);
+    }
+  }
+  stream_.async_read_some(asio::buffer(spool_buf_.data(), spool_buf_.size()),
+                          [self = this->shared_from_this()](boost::system::error_code ec, size_t) {
+                            if (ec) {
+                              self->close();  // the client's end, or the deadline
+                            } else {
+                              self->linger();
+                            }
+                          });
 }
 
 template <class Stream>

@@ -123,6 +123,10 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   void watch_for_disconnect();
   void write_next();
   void shutdown_send();
+  // After refusing an upload the client is still sending: read and drop
+  // its bytes for a few seconds before closing, so that the close does not
+  // reset the connection and lose the answer in the client's buffer.
+  void linger();
   void close();
   std::shared_ptr<RawStream> make_raw_stream();
   std::shared_ptr<BodyWriter> make_body_writer();
@@ -153,6 +157,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   bool keep_alive_ = true;
   bool head_only_ = false;
   bool closing_ = false;
+  bool lingering_ = false;  // the answer to a refused upload: linger() after it
   bool closed_ = false;
   bool writing_ = false;
 };

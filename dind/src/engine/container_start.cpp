@@ -406,7 +406,7 @@ base::Status Containers::start_locked_out(const std::shared_ptr<Container>& c) {
   std::error_code ec;
   fs::remove_all(rdir, ec);
   fs::create_directories(rdir, ec);
-  ::unlink((dir(id) / "exit.json").c_str());
+  ::unlink((dir(id) / "exit.json").c_str());  // (the fallback went with the run directory)
 
   // The root file system's layers.
   auto image = images_->get(c->image_id);

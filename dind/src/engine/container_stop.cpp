@@ -133,12 +133,16 @@ void Containers::on_shim_exit(const std::shared_ptr<Container>& c, uint64_t gene
   RunLeftovers left;
   std::vector<std::function<void(ExitInfo)>> waiters;
   ExitInfo info;
+  bool orphaned = false;
   {
     EngineLock lock(*this);
     if (c->generation != generation || c->status != RunStatus::kRunning) {
       return;
     }
     auto text = base::read_file(dir(c->id) / "exit.json", 4096);
+    if (!text) {  // the shim could not write it there (a full data root)
+      text = base::read_file(run_dir(c->id) / runtime::kExitFallback, 4096);
+    }
     json doc = text ? json::parse(*text, nullptr, false) : json();
     if (doc.is_object()) {
       c->exit_code = doc.value("ExitCode", 255);
@@ -146,6 +150,7 @@ void Containers::on_shim_exit(const std::shared_ptr<Container>& c, uint64_t gene
       c->finished_at =
           doc.value("FinishedAt", base::rfc3339_nano(std::chrono::system_clock::now()));
     } else {
+      orphaned = true;
       c->exit_code = 255;
       c->error = "the container's shim exited without recording an exit status";
       c->finished_at = base::rfc3339_nano(std::chrono::system_clock::now());
@@ -162,6 +167,16 @@ void Containers::on_shim_exit(const std::shared_ptr<Container>& c, uint64_t gene
     (void)save(*c);
     info = ExitInfo{c->exit_code, ""};
     waiters = std::exchange(c->exit_waiters, {});
+  }
+  if (orphaned) {
+    // The shim went (killed?) without recording an exit: the container's
+    // processes may outlive it. runc kills and deletes what is left, so
+    // that "exited" is true and the release finds its cgroups empty.
+    const std::string runc_root = (paths_.exec_root / "runc").string();
+    base::UniqueFd devnull(::open("/dev/null", O_RDWR | O_CLOEXEC));
+    (void)runtime::shim_os::run_runtime(paths_.runtime, runc_root, "/dev/null",
+                                        {"delete", "--force", c->id}, devnull.get(), devnull.get(),
+                                        devnull.get());
   }
   // Mounts, netlink and directory removal without the engine's lock; a start
   // of this container waits for them (wait_released_locked).

@@ -326,6 +326,10 @@ base::Status Containers::flush() const {
       if (std::error_code ec; fs::exists(dir(id), ec)) {
         DIND_LOG(kError) << "saving container " << short_id(id) << ": " << st.error().message;
         result = std::move(st);
+        // Tried again with the next save of any container (a full disk
+        // frees up), unless a newer record of it is queued by then.
+        std::lock_guard lock(mu_);
+        unsaved_.try_emplace(id, std::move(record));
       }
       continue;
     }

@@ -250,6 +250,11 @@ Result<LayerInfo> commit_diff(LayerStore& layers, const fs::path& upper,
   auto info = layers.register_layer(in.get(), parent, std::nullopt, keep_tar);
   in.reset();  // a writer still going meets EPIPE and stops
   writer.join();
+  // The reader's failure (a full disk, say) comes first: the writer's EPIPE
+  // is only its consequence.
+  if (!info) {
+    return std::move(info).error().with_context("commit");
+  }
   if (!written) {
     return std::move(written).error().with_context("commit");
   }

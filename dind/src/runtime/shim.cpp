@@ -265,7 +265,12 @@ void Shim::finish() {
                         {"FinishedAt", base::rfc3339_nano(exited_at_)},
                         {"Pid", init_pid_},
                         {"OOMKilled", oom}};
-  (void)base::write_file_atomic(o_.exit_file, doc.dump() + "\n", 0644);
+  const std::string exit_text = doc.dump() + "\n";
+  if (!base::write_file_atomic(o_.exit_file, exit_text, 0644)) {
+    // A full data root: the bundle (the exec root, as a rule another file
+    // system) keeps the status for the daemon (kExitFallback).
+    (void)base::write_file_atomic(std::filesystem::path(o_.bundle) / kExitFallback, exit_text, 0644);
+  }
   // Give attached clients a moment to take the last bytes.
   const auto until = Clock::now() + std::chrono::seconds(1);
   for (auto& c : clients_) {

@@ -30,6 +30,13 @@ int run_runtime(const std::string& runtime, const std::string& root, const std::
     cargv.push_back(a.data());
   }
   cargv.push_back(nullptr);
+  // What the child logs (as runc would, a JSON error line) when the runtime
+  // cannot be run at all: made before the fork, chosen after by errno.
+  auto line = [&](const char* why) {
+    return nlohmann::json{{"level", "error"}, {"msg", "cannot run the runtime " + runtime + ": " + why}}.dump() + "\n";
+  };
+  const std::string missing = line("no such file or directory"), denied = line("permission denied"),
+                    other = line("exec failed");
   const pid_t pid = ::fork();
   if (pid == 0) {
     ::dup2(in, 0);
@@ -41,6 +48,11 @@ int run_runtime(const std::string& runtime, const std::string& root, const std::
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
     ::execvp(cargv[0], cargv.data());
+    const std::string& why = errno == ENOENT ? missing : errno == EACCES ? denied : other;
+    const int fd = ::open(log.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+      (void)!::write(fd, why.data(), why.size());
+    }
     ::_exit(127);
   }
   if (pid < 0) {

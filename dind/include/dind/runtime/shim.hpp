@@ -40,6 +40,10 @@
 
 namespace dind::runtime {
 
+// Where the shim leaves the exit status, in its bundle, when it cannot write
+// its --exit-file (a full data root).
+constexpr const char* kExitFallback = "exit.json";
+
 constexpr uint8_t kAttachStdin = 1;
 constexpr uint8_t kAttachStdout = 2;
 constexpr uint8_t kAttachStderr = 4;

@@ -1,0 +1,233 @@
+"""Faults (issue #19): a full disk under the data root (a small loop-mounted
+ext4) during build, commit, load and log writing; the runtime missing or
+failing; a container's shim killed; its network namespace unmounted; the
+NAT rules flushed behind the daemon's back. Each gives a clear error (or
+none where the daemon can carry on), the daemon keeps serving, nothing
+half-written stays, and the daemon repairs what it owns where it can."""
+import json
+import os
+import pathlib
+import signal
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+from ctrtest import docker, import_busybox, state, wait_for
+from dindtest import Daemon
+
+FS_MIB = 160
+
+
+def free_mib(path):
+    st = os.statvfs(path)
+    return st.f_bavail * st.f_frsize / (1 << 20)
+
+
+def leftovers(data):
+    """What an interrupted write or unpack would leave in the data root."""
+    out = []
+    for sub in ["tmp", "image/overlay2/tmp", "image/content/ingest"]:
+        p = data / sub
+        if p.is_dir():
+            out += [str(p / e) for e in os.listdir(p)]
+    for dirpath, _dirs, files in os.walk(data):
+        out += [os.path.join(dirpath, f) for f in files if ".tmp-" in f]
+    return out
+
+
+@pytest.fixture(scope="module")
+def full(tmp_path_factory):
+    """A daemon whose data root is a 160 MiB ext4 on a loop device."""
+    with tempfile.TemporaryDirectory(prefix="dind-faults-", ignore_cleanup_errors=True) as root:
+        root = pathlib.Path(root)
+        img = root / "fs.img"
+        data = root / "d" / "data"
+        data.mkdir(parents=True)
+        subprocess.run(["truncate", "-s", f"{FS_MIB}M", str(img)], check=True)
+        subprocess.run(["mkfs.ext4", "-q", str(img)], check=True)
+        subprocess.run(["mount", "-o", "loop", str(img), str(data)], check=True)
+        d = Daemon(root / "d", tls=False, netns=True)
+        try:
+            d.start()
+            import_busybox(d, root / "busybox.tar")
+            d.data = data
+            d.work = root
+            yield d
+        finally:
+            left = docker(d, "ps", "-aq", check=False).stdout.split() if d.proc else []
+            if left:
+                docker(d, "rm", "-f", *left, check=False)
+            d.destroy()
+            subprocess.run(["umount", str(data)], check=False)
+
+
+def serving(d):
+    return docker(d, "version", "--format", "{{.Server.Version}}").stdout.strip() != ""
+
+
+def test_a_full_disk_during_a_build_fails_the_step_and_leaves_nothing(full):
+    before = free_mib(full.data)
+    ctx = full.work / "ctx-big"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text("FROM busybox:test\nRUN head -c 209715200 /dev/urandom > /big\n")
+    p = docker(full, "build", "-t", "toobig:1", str(ctx), check=False, timeout=300)
+    assert p.returncode != 0
+    assert "returned a non-zero code" in p.stdout + p.stderr, p.stdout + p.stderr
+    assert serving(full)
+    assert docker(full, "ps", "-aq").stdout == ""  # the step's container went
+    assert docker(full, "images", "-q", "toobig:1").stdout == ""
+    assert leftovers(full.data) == []
+    assert free_mib(full.data) > before - 2
+
+
+def test_a_full_disk_during_a_commit_names_the_cause_and_keeps_the_container(full):
+    docker(full, "run", "-d", "--name", "writer", "busybox:test", "sh", "-c",
+           "head -c 62914560 /dev/urandom > /f && touch /done; exec sleep 300")
+    wait_for(lambda: docker(full, "exec", "writer", "ls", "/done", check=False).returncode == 0, timeout=60,
+             what="the container's 60 MiB write")
+    before = free_mib(full.data)
+    p = docker(full, "commit", "writer", "committed:1", check=False, timeout=300)
+    assert p.returncode != 0
+    assert "no space left on device" in p.stderr.lower(), p.stderr
+    assert serving(full)
+    assert state(full, "writer")["State"]["Running"]
+    assert docker(full, "images", "-q", "committed:1").stdout == ""
+    assert leftovers(full.data) == []
+    assert free_mib(full.data) > before - 2
+    docker(full, "rm", "-f", "writer")
+
+
+def test_a_full_disk_during_a_load_names_the_cause_and_loses_nothing(full):
+    ctx = full.work / "ctx-40"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text("FROM busybox:test\nRUN head -c 41943040 /dev/urandom > /f\n")
+    docker(full, "build", "-q", "-t", "forty:1", str(ctx), timeout=300)
+    archive = full.work / "forty.tar"
+    docker(full, "save", "-o", str(archive), "forty:1")
+    docker(full, "rmi", "forty:1")
+    docker(full, "builder", "prune", "-f", check=False)
+    left = free_mib(full.data)
+    filler = full.data / "filler"
+    subprocess.run(["fallocate", "-l", f"{int(left - 20)}M", str(filler)], check=True)
+    try:
+        before = free_mib(full.data)
+        p = docker(full, "load", "-i", str(archive), check=False, timeout=300)
+        assert p.returncode != 0
+        assert "no space left on device" in (p.stdout + p.stderr).lower(), p.stdout + p.stderr
+        assert serving(full)
+        assert docker(full, "images", "-q", "forty:1").stdout == ""
+        assert leftovers(full.data) == []
+        assert free_mib(full.data) > before - 2
+    finally:
+        filler.unlink()
+    docker(full, "load", "-q", "-i", str(archive), timeout=300)  # with room, it works
+    assert docker(full, "run", "--rm", "forty:1", "ls", "/f").stdout == "/f\n"
+    docker(full, "rmi", "forty:1")
+
+
+def test_a_full_disk_while_logging_neither_blocks_the_container_nor_the_daemon(full):
+    filler = full.data / "filler"
+    subprocess.run(["fallocate", "-l", f"{int(free_mib(full.data))}M", str(filler)], check=False)
+    with open(full.data / "filler2", "wb") as f:  # the last blocks fallocate left
+        try:
+            while True:
+                f.write(b"\0" * 65536)
+                f.flush()
+        except OSError:
+            pass
+    try:
+        script = "i=0; while [ $i -lt 50000 ]; do echo line $i of the log of a chatty container; i=$((i+1)); done"
+        p = docker(full, "run", "--name", "chatty", "busybox:test", "sh", "-c", script, check=False, timeout=120)
+        assert p.returncode == 0, p.stderr
+        assert state(full, "chatty")["State"]["ExitCode"] == 0
+        assert docker(full, "logs", "chatty", check=False, timeout=60).returncode == 0
+        assert serving(full)
+    finally:
+        filler.unlink(missing_ok=True)
+        (full.data / "filler2").unlink(missing_ok=True)
+    docker(full, "rm", "chatty")
+    out = docker(full, "run", "--name", "calm", "busybox:test", "sh", "-c", "seq 1 1000").stdout
+    assert out.splitlines()[-1] == "1000"
+    assert docker(full, "logs", "calm").stdout.splitlines() == [str(i) for i in range(1, 1001)]
+    docker(full, "rm", "calm")
+
+
+def test_a_killed_shim_leaves_an_exited_container_that_starts_again(daemon, image):
+    cid = docker(daemon, "run", "-d", "--name", "shimless", image, "sleep", "300").stdout.strip()
+    info = state(daemon, cid)
+    init_pid = info["State"]["Pid"]
+    shim = int(subprocess.run(["pgrep", "-f", f"dind-shim --id {cid}"], capture_output=True, text=True)
+               .stdout.split()[0])
+    os.kill(shim, signal.SIGKILL)
+    wait_for(lambda: not state(daemon, cid)["State"]["Running"], timeout=20, what="the exit")
+    # No lie: the container's process went with its shim.
+    wait_for(lambda: not os.path.exists(f"/proc/{init_pid}"), timeout=20, what="the container's process to go")
+    assert serving(daemon)
+    docker(daemon, "start", cid)
+    assert docker(daemon, "exec", cid, "echo", "back").stdout == "back\n"
+    docker(daemon, "rm", "-f", cid)
+
+
+def test_a_network_namespace_unmounted_behind_our_back_still_stops_and_goes(daemon, image):
+    cid = docker(daemon, "run", "-d", "--name", "nsless", "-p", "18090:80", image, "sleep", "300").stdout.strip()
+    netns = next(line.split()[4] for line in open("/proc/self/mountinfo")
+                 if cid in line and line.split()[4].endswith("/netns"))
+    subprocess.run(["umount", netns], check=True)
+    docker(daemon, "stop", "-t", "1", cid, timeout=60)
+    docker(daemon, "rm", cid)
+    assert serving(daemon)
+    links = daemon.in_netns("ip", "-o", "link", capture_output=True, text=True).stdout
+    assert "veth" not in links
+    rules = daemon.in_netns("nft", "list", "ruleset", capture_output=True, text=True).stdout
+    assert "18090" not in rules
+
+
+def test_nat_rules_flushed_behind_our_back_come_back_with_the_next_change(daemon, image):
+    docker(daemon, "run", "-d", "--name", "web1", "-p", "18091:80", image, "httpd", "-f", "-p", "80", "-h", "/var/www")
+
+    def answers(port):
+        p = daemon.in_netns("curl", "-s", "-m", "2", f"http://127.0.0.1:{port}/", capture_output=True, text=True)
+        return p.stdout == "hello from httpd\n"
+    wait_for(lambda: answers(18091), what="web1's published port")
+    daemon.in_netns("nft", "flush", "ruleset", check=True)
+    assert not answers(18091)
+    docker(daemon, "run", "-d", "--name", "web2", "-p", "18092:80", image, "httpd", "-f", "-p", "80", "-h", "/var/www")
+    wait_for(lambda: answers(18092), what="web2's published port")
+    assert answers(18091), "the flushed rule of web1 did not come back"
+    docker(daemon, "rm", "-f", "web1", "web2")
+
+
+@pytest.mark.parametrize("runtime", ["missing", "failing"])
+def test_a_missing_or_failing_runtime_is_a_clear_error(tmp_path, runtime):
+    fake = tmp_path / "runc"
+    if runtime == "missing":
+        path = str(tmp_path / "nowhere" / "runc")
+    else:
+        # Fails every command the way runc does: an error line in its JSON log.
+        fake.write_text("#!/bin/sh\nlog=\nwhile [ $# -gt 0 ]; do [ \"$1\" = --log ] && log=$2; shift; done\n"
+                        "echo '{\"level\":\"error\",\"msg\":\"the fake runtime refuses\"}' >> \"$log\"\n"
+                        "echo 'the fake runtime refuses' >&2\nexit 1\n")
+        fake.chmod(0o755)
+        path = str(fake)
+    d = Daemon(tmp_path / "d", tls=False, netns=True, env={"DIND_RUNTIME": path})
+    try:
+        d.start()
+        import_busybox(d, tmp_path / "busybox.tar")
+        p = docker(d, "run", "--name", "norun", "busybox:test", "true", check=False)
+        assert p.returncode != 0
+        msg = p.stderr
+        if runtime == "missing":
+            assert "runc" in msg and ("no such file" in msg.lower() or "not found" in msg.lower()), msg
+        else:
+            assert "the fake runtime refuses" in msg, msg
+        assert serving(d)
+        info = json.loads(docker(d, "inspect", "norun").stdout)[0]
+        assert not info["State"]["Running"]
+        docker(d, "rm", "-f", "norun")
+        assert docker(d, "ps", "-aq").stdout == ""
+        shims = subprocess.run(["pgrep", "-f", f"dind[- ]shim.*{d.root}"], capture_output=True, text=True).stdout
+        assert shims == ""
+    finally:
+        d.destroy()
