@@ -1,8 +1,10 @@
 """The daemon going away while containers run: SIGKILL loses nothing (re-adopted
 containers, continuous logs, exits meanwhile recorded), a SIGKILL in the
-middle of a start leaves nothing half done, an exec's zygote is no stray shim, SIGTERM without live restore stops
-the containers; and network connect/disconnect of created and running
+middle of a start leaves nothing half done, an exec's zygote is no stray
+shim, reused pids fool nobody, SIGTERM without live restore stops the
+containers; and network connect/disconnect of created and running
 containers."""
+import os
 import subprocess
 import time
 
@@ -115,6 +117,56 @@ def test_a_container_that_ran_an_exec_survives_daemon_restarts(daemon, image):
         assert info["Running"] and info["Pid"] == pid, (sig, info)
         assert docker(daemon, "exec", cid, "echo", "still").stdout == "still\n"
     docker(daemon, "rm", "-f", cid)
+
+
+def spawn_at(pid, argv):
+    """argv started as process `pid` (the kernel's next pid set through
+    ns_last_pid; tried again while other forks on the machine race us)."""
+    for _ in range(100):
+        if os.path.exists(f"/proc/{pid}"):
+            time.sleep(0.05)
+            continue
+        with open("/proc/sys/kernel/ns_last_pid", "w") as f:
+            f.write(str(pid - 1))
+        p = subprocess.Popen(argv)
+        if p.pid == pid:
+            return p
+        p.kill()
+        p.wait()
+    raise AssertionError(f"could not start a process as pid {pid}")
+
+
+def test_pids_reused_while_the_daemon_was_down_fool_nobody(daemon, image, tmp_path):
+    """The container's shim and init exit while the daemon is down and other
+    processes take their pids: one even named dind-shim. The restarted
+    daemon records the exit, adopts nothing, and signals neither process
+    (stop, kill and rm of the container leave them running)."""
+    import shutil
+    import signal
+    cid = docker(daemon, "run", "-d", "--name", "reused", image, "sleep", "1000").stdout.strip()
+    info = state(daemon, cid)["State"]
+    init_pid = info["Pid"]
+    shim_pid = int(subprocess.run(["pgrep", "-f", f"dind-shim --id {cid}"], capture_output=True,
+                                  text=True).stdout.split()[0])
+    daemon.stop(signal.SIGKILL)
+    os.kill(init_pid, signal.SIGKILL)
+    wait_for(lambda: not os.path.exists(f"/proc/{shim_pid}"), what="the shim to record the exit and go")
+    fake_shim = tmp_path / "dind-shim"  # a process named as our shims are
+    shutil.copy("/bin/sleep", fake_shim)
+    imposters = [spawn_at(shim_pid, [str(fake_shim), "300"]), spawn_at(init_pid, ["sleep", "300"])]
+    try:
+        daemon.start()
+        info = state(daemon, cid)["State"]
+        assert not info["Running"] and info["ExitCode"] == 137, info
+        assert docker(daemon, "kill", cid, check=False).returncode != 0  # not running: refused
+        docker(daemon, "stop", cid)
+        docker(daemon, "rm", "-f", cid)
+        time.sleep(0.5)
+        assert [p.poll() for p in imposters] == [None, None], "a process that took a reused pid was signalled"
+    finally:
+        for p in imposters:
+            p.kill()
+            p.wait()
 
 
 def test_shutdown_without_live_restore_stops_containers(daemon, image):

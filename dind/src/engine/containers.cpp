@@ -128,13 +128,14 @@ base::Result<std::shared_ptr<Containers>> Containers::open(
       // handles are opened first and the processes verified after: a pid
       // checked before its pidfd is opened may already name another process.
       auto shim_fd = std::make_shared<base::UniqueFd>(base::pidfd_open(c->shim_pid));
-      auto comm = base::read_file("/proc/" + std::to_string(c->shim_pid) + "/comm", 64);
+      // Its shim by name and arguments (a reused pid names something else).
+      const bool shim_ours = self->shim_of(c->shim_pid) == c->id;
       auto init_fd = std::make_shared<base::UniqueFd>(base::pidfd_open(c->pid));
       const bool init_ours = base::parent_pid(c->pid) == c->shim_pid;
       c->mounted = true;
       c->netns = (self->run_dir(c->id) / "netns").string();
       c->generation = 1;
-      if (comm && comm->rfind("dind-shim", 0) == 0 && base::pidfd_alive(shim_fd->get())) {
+      if (shim_ours && base::pidfd_alive(shim_fd->get())) {
         c->status = RunStatus::kRunning;
         c->started_steady = std::chrono::steady_clock::now() -
                             std::chrono::seconds(std::max<int64_t>(
@@ -171,6 +172,36 @@ base::Result<std::shared_ptr<Containers>> Containers::open(
   return self;
 }
 
+std::string Containers::shim_of(int pid) const {
+  const fs::path proc = "/proc/" + std::to_string(pid);
+  if (pid <= 0 || base::read_file(proc / "comm", 64).value_or("").rfind("dind-shim", 0) != 0) {
+    return {};
+  }
+  const std::string cmdline = base::read_file(proc / "cmdline", 1 << 16).value_or("");
+  std::vector<std::string> args;
+  for (size_t at = 0; at < cmdline.size();) {
+    const size_t end = cmdline.find('\0', at);
+    args.push_back(cmdline.substr(at, end == std::string::npos ? std::string::npos : end - at));
+    at = end == std::string::npos ? cmdline.size() : end + 1;
+  }
+  auto arg = [&args](const char* flag) {
+    auto it = std::find(args.begin(), args.end(), flag);
+    return it != args.end() && it + 1 != args.end() ? *(it + 1) : std::string();
+  };
+  if (arg("--runc-root") != (paths_.exec_root / "runc").string()) {
+    return {};
+  }
+  // A shim's own child (its exec zygote, a runc it is starting) carries
+  // the shim's arguments too: only the shim itself counts.
+  if (const int parent = base::parent_pid(pid);
+      parent > 1 && base::read_file("/proc/" + std::to_string(parent) + "/comm", 64)
+                            .value_or("")
+                            .rfind("dind-shim", 0) == 0) {
+    return {};
+  }
+  return arg("--id");
+}
+
 void Containers::clean_strays_locked() {
   // Shims of this daemon (by their runc root) that run a container our
   // records do not show running: a daemon killed in the middle of a start or
@@ -180,32 +211,12 @@ void Containers::clean_strays_locked() {
   std::error_code ec;
   for (const auto& e : fs::directory_iterator("/proc", ec)) {
     const std::string name = e.path().filename().string();
-    if (name.find_first_not_of("0123456789") != std::string::npos ||
-        base::read_file(e.path() / "comm", 64).value_or("").rfind("dind-shim", 0) != 0) {
-      continue;
-    }
-    const std::string cmdline = base::read_file(e.path() / "cmdline", 1 << 16).value_or("");
-    std::vector<std::string> args;
-    for (size_t at = 0; at < cmdline.size();) {
-      const size_t end = cmdline.find('\0', at);
-      args.push_back(cmdline.substr(at, end == std::string::npos ? std::string::npos : end - at));
-      at = end == std::string::npos ? cmdline.size() : end + 1;
-    }
-    auto arg = [&args](const char* flag) {
-      auto it = std::find(args.begin(), args.end(), flag);
-      return it != args.end() && it + 1 != args.end() ? *(it + 1) : std::string();
-    };
-    const std::string id = arg("--id");
-    if (arg("--runc-root") != runc_root || id.empty()) {
+    if (name.find_first_not_of("0123456789") != std::string::npos) {
       continue;
     }
     const int pid = std::atoi(name.c_str());
-    // A shim's own child (its exec zygote, a runc it is starting) carries
-    // the shim's arguments too: only the shim itself counts.
-    if (const int parent = base::parent_pid(pid);
-        parent > 1 && base::read_file("/proc/" + std::to_string(parent) + "/comm", 64)
-                              .value_or("")
-                              .rfind("dind-shim", 0) == 0) {
+    const std::string id = shim_of(pid);
+    if (id.empty()) {
       continue;
     }
     auto it = by_id_.find(id);

@@ -292,6 +292,9 @@ class Containers : public std::enable_shared_from_this<Containers> {
   std::optional<std::string> seccomp_bpf(const nlohmann::json& oci_seccomp);
   // At open: containers of stray shims are killed, leftovers of runs cleaned.
   void clean_strays_locked();
+  // The container ID of this daemon's shim with that pid (by its name and
+  // runc root; never a shim's child); "" for anything else.
+  std::string shim_of(int pid) const;
   // A network's name from a name or ID (nullopt: gone), for resolver_network.
   std::function<std::optional<std::string>(const std::string&)> network_name_of() const;
   // A running container's resolv.conf names `from`'s resolver: name `to`'s
