@@ -51,6 +51,8 @@ def test_docker_version_and_info_over_the_unix_socket(daemon, cli, tmp_path):
     assert info["Name"] == socket.gethostname()
     assert info["MemTotal"] > 0
     assert info["Containers"] == 0
+    # The default seccomp profile (Debian's, from golang-github-containers-common) is applied and said.
+    assert info["SecurityOptions"] == ["name=seccomp,profile=builtin"]
 
 
 @pytest.mark.parametrize("cli", CLIS)

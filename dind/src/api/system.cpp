@@ -162,7 +162,7 @@ json info_json(const SystemContext& c, ApiVersion version) {
       {"InitCommit", {{"ID", ""}, {"Expected", ""}}},
       // Only what is enforced today; seccomp and cgroupns arrive with the
       // container runtime.
-      {"SecurityOptions", json::array()},
+      {"SecurityOptions", c.security_options},
       {"OomKillDisable", v1 && h.memory_controller},
       {"Warnings", c.warnings.empty() ? json(nullptr) : json(c.warnings)},
   };

@@ -269,6 +269,9 @@ int run_daemon(DaemonConfig config) {
     return c ? c->volume_users(name) : std::vector<std::string>{};
   });
   ctx->container_count = [c = *containers](const std::string& status) { return c->count(status); };
+  if ((*containers)->has_default_seccomp()) {
+    ctx->security_options.push_back("name=seccomp,profile=builtin");  // dockerd's words for its default
+  }
   registry::RegistryOptions ropts;
   ropts.mirrors = config.registry_mirrors;
   ropts.insecure = config.insecure_registries;

@@ -34,6 +34,7 @@ struct SystemContext {
   std::shared_future<RuntimeVersion> runc;
   RuntimeVersion runc_version() const;
   std::vector<std::string> warnings;  // shown by `docker info`
+  std::vector<std::string> security_options;  // info's SecurityOptions ("name=seccomp,profile=builtin")
   base::Scheduler* scheduler = nullptr;
   engine::EventBus* events = nullptr;  // docker events (none: an empty stream)
   std::function<size_t()> image_count;  // may be empty

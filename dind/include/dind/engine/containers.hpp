@@ -117,6 +117,8 @@ class Containers : public std::enable_shared_from_this<Containers> {
   // that died with it, and --rm containers that are not running (exited
   // while no daemon ran, or created and never started), as dockerd does.
   void remove_abandoned();
+  // Whether containers get a default seccomp profile (one was found at start).
+  bool has_default_seccomp() const { return seccomp_.has_value(); }
   // Blocking. force kills a running container first; volumes removes its
   // anonymous volumes.
   base::Status remove(const std::string& ref, bool force, bool volumes);
