@@ -372,7 +372,20 @@ Status NetworkManager::apply_nat() const {
   }
   auto st = nft_apply(text);
   applied_ = st ? text : std::string();
+  listed_ = st && !networks_.empty() ? nft_list_table(options_.table).value_or("") : std::string();
   return st;
+}
+
+Result<bool> NetworkManager::repair_nat() const {
+  if (applied_.empty() || networks_.empty() || listed_.empty()) {
+    return false;
+  }
+  if (nft_list_table(options_.table).value_or("") == listed_) {
+    return false;
+  }
+  DIND_TRY(nft_apply(applied_));
+  listed_ = nft_list_table(options_.table).value_or("");
+  return true;
 }
 
 Result<NetworkState> NetworkManager::create_network(const NetworkSpec& spec) {

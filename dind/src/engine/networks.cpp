@@ -435,6 +435,19 @@ base::Status Networks::detach(const std::string& network, const fs::path& netns)
   return st;
 }
 
+void Networks::repair_nat() const {
+  std::lock_guard lock(mu_);
+  if (!manager_) {
+    return;
+  }
+  if (auto repaired = manager_->repair_nat(); !repaired) {
+    DIND_LOG(kWarn) << "the NAT table " << options_.table << " differs from ours and could not be put back: "
+                    << repaired.error().message;
+  } else if (*repaired) {
+    DIND_LOG(kWarn) << "the NAT table " << options_.table << " was changed behind our back: put back";
+  }
+}
+
 std::vector<std::pair<std::string, std::string>> Networks::endpoints() const {
   std::lock_guard lock(mu_);
   std::vector<std::pair<std::string, std::string>> out;

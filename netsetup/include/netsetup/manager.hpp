@@ -104,6 +104,9 @@ class NetworkManager {
   // address's networks (what a query from that address may resolve).
   dns::Records dns_records() const;
   std::map<uint32_t, std::vector<std::string>> endpoint_networks() const;
+  // Puts the NAT table back when the kernel's copy no longer matches what
+  // was applied (flushed or edited behind our back). True when it did.
+  dind::base::Result<bool> repair_nat() const;
 
  private:
   dind::base::Result<Ipv6> allocate6(const NetworkState& n, std::optional<Ipv6> wanted) const;
@@ -125,6 +128,7 @@ class NetworkManager {
   std::vector<EndpointState> endpoints_;
   Ipam ipam_;
   mutable std::string applied_;  // the ruleset text last applied
+  mutable std::string listed_;   // the kernel's listing of the table right after
 };
 
 }  // namespace netsetup

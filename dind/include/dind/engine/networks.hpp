@@ -79,6 +79,9 @@ class Networks {
   base::Status detach(const std::string& network, const std::filesystem::path& netns);
   // Every endpoint as (network, netns path): for the reconciliation at start.
   std::vector<std::pair<std::string, std::string>> endpoints() const;
+  // The NAT table put back if it was flushed or edited behind our back
+  // (the daemon calls it every few seconds).
+  void repair_nat() const;
 
   // The resolv.conf a container on `network` gets: our resolver for user
   // networks, the host's servers for the default bridge.
