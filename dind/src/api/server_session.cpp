@@ -249,6 +249,7 @@ void Session<Stream>::fail(int status, std::string message) {
   keep_alive_ = false;
   head_only_ = false;
   send(error_response(status, message));
+  refused_ = true;  // the connection's last answer: a handler's late reply is dropped
 }
 
 void start_unix_session(Server::Impl& impl, unix_proto::socket socket) {
@@ -556,7 +557,7 @@ void Session<Stream>::set_close_callback(std::function<void()> cb) {
 
 template <class Stream>
 void Session<Stream>::send(Response res) {
-  if (closed_) {
+  if (closed_ || refused_) {
     return;
   }
   Headers headers = server_.common_headers;

@@ -158,6 +158,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   bool head_only_ = false;
   bool closing_ = false;
   bool lingering_ = false;  // the answer to a refused upload: linger() after it
+  bool refused_ = false;    // fail() answered: nothing more is sent
   bool closed_ = false;
   bool writing_ = false;
 };

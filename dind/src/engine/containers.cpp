@@ -651,8 +651,8 @@ void Containers::remove_abandoned() {
         doomed.push_back(id);
       }
     }
+    DIND_LOG(kDebug) << "abandoned containers: " << doomed.size() << " of " << by_id_.size();
   }
-  DIND_LOG(kDebug) << "abandoned containers: " << doomed.size() << " of " << by_id_.size();
   if (doomed.empty()) {
     return;
   }
