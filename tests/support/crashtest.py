@@ -361,9 +361,10 @@ def crash_session(seed=None, log=print, keep=False):
         root = pathlib.Path(root)
         if keep:  # the daemon's log stays for a look: copied out at the end
             log(f"daemon log: {root}.log")
-        d = Daemon(root / "d", tls=False, netns=True).start()
+        d = Daemon(root / "d", tls=False, netns=True)
         reg = Registry(root / "registry", d.netns, tls=False)
         try:
+            d.start()  # inside: a daemon that never got ready is stopped too
             reg.start()
             import_busybox(d, root / "busybox.tar")
             crash = Crash(d, reg, root / "work", seed=seed, log=log)

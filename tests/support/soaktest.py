@@ -151,8 +151,8 @@ def soak(d, clients, ops, out=None):
     for c in cs:
         c.cli("network", "create", c.net, until=time.monotonic() + LIMIT_S)
 
-    def warm(c):
-        for op in Client.OPS:
+    def warm(c):  # two rounds: the allocator's arenas grow to their working size first
+        for op in Client.OPS * 2:
             try:
                 c.do(op)
             except Exception as e:  # noqa: BLE001 - every failure is reported
