@@ -16,6 +16,7 @@ import pytest
 
 from ctrtest import docker, import_busybox, state, wait_for
 from dindtest import Daemon
+from regtest import Registry
 
 FS_MIB = 160
 
@@ -127,16 +128,106 @@ def test_a_full_disk_during_a_load_names_the_cause_and_loses_nothing(full):
     docker(full, "rmi", "forty:1")
 
 
-def test_a_full_disk_while_logging_neither_blocks_the_container_nor_the_daemon(full):
-    filler = full.data / "filler"
-    subprocess.run(["fallocate", "-l", f"{int(free_mib(full.data))}M", str(filler)], check=False)
-    with open(full.data / "filler2", "wb") as f:  # the last blocks fallocate left
+def fill(d, leave_mib=0):
+    """Fills d's data root up to leave_mib MiB (0: every last block), once
+    what an earlier test removed in the background has been freed."""
+    last, steady, deadline = None, 0, time.monotonic() + 15
+    while steady < 3 and time.monotonic() < deadline:
+        os.sync()
+        now = free_mib(d.data)
+        steady = steady + 1 if now == last else 0
+        last = now
+        time.sleep(0.3)
+    filler = d.data / "filler"
+    subprocess.run(["fallocate", "-l", f"{max(1, int(free_mib(d.data) - leave_mib))}M", str(filler)],
+                   check=False)
+    if leave_mib == 0:
+        # The last blocks fallocate left, and those ext4 hands back once the
+        # delayed allocations are written out (their reservation was larger).
+        for _ in range(10):
+            with open(d.data / "filler2", "ab", buffering=0) as f:
+                for size in (65536, 4096):
+                    try:
+                        while True:
+                            f.write(b"\0" * size)
+                    except OSError:
+                        pass
+            os.sync()
+            if os.statvfs(d.data).f_bfree == 0:
+                break
+
+
+def unfill(d):
+    (d.data / "filler").unlink(missing_ok=True)
+    (d.data / "filler2").unlink(missing_ok=True)
+
+
+def test_a_full_disk_during_a_pull_names_the_cause_and_loses_nothing(full):
+    reg = Registry(full.work / "registry", full.netns, tls=False)
+    reg.start()
+    try:
+        ctx = full.work / "ctx-pull"
+        ctx.mkdir()
+        (ctx / "Dockerfile").write_text("FROM busybox:test\nRUN head -c 41943040 /dev/urandom > /f\n")
+        ref = f"{reg.host}/faults/forty:1"
+        docker(full, "build", "-q", "-t", ref, str(ctx), timeout=300)
+        docker(full, "push", ref, timeout=300)
+        docker(full, "rmi", ref)
+        docker(full, "builder", "prune", "-f", check=False)
+        before_images = docker(full, "images", "-q").stdout
+        fill(full, leave_mib=20)
         try:
-            while True:
-                f.write(b"\0" * 65536)
-                f.flush()
-        except OSError:
-            pass
+            before = free_mib(full.data)
+            p = docker(full, "pull", ref, check=False, timeout=300)
+            assert p.returncode != 0
+            assert "no space left on device" in (p.stdout + p.stderr).lower(), p.stdout + p.stderr
+            assert serving(full)
+            assert docker(full, "images", "-q").stdout == before_images
+            assert leftovers(full.data) == []
+            assert free_mib(full.data) > before - 2
+        finally:
+            unfill(full)
+        docker(full, "pull", "-q", ref, timeout=300)  # with room, it works
+        assert docker(full, "run", "--rm", ref, "ls", "/f").stdout == "/f\n"
+        docker(full, "rmi", ref)
+    finally:
+        reg.stop()
+
+
+def test_container_records_the_disk_refused_are_written_once_it_takes_them(full):
+    """A rename's record cannot be written (its directory made immutable: a
+    refusal as certain as a full disk's, which ext4 makes hard to pin down):
+    the daemon says so once per back-off period (not once per operation),
+    keeps the old record intact and writes the new one by itself, within
+    seconds, once the disk takes writes again."""
+    cid = docker(full, "run", "-d", "--name", "unsaved", "busybox:test", "sleep", "300").stdout.strip()
+    docker(full, "stop", "-t", "0", "unsaved", timeout=60)
+    cdir = full.data / "containers" / cid
+    record = cdir / "config.v2.json"
+
+    def recorded():
+        return json.loads(record.read_text())["Name"]
+    assert recorded() == "/unsaved"
+    start = len(full.log_text())
+    subprocess.run(["chattr", "+i", str(cdir)], check=True)
+    try:
+        docker(full, "rename", "unsaved", "renamed")
+        for _ in range(30):  # each operation flushes the engine's records
+            assert state(full, "renamed")["Name"] == "/renamed"
+            docker(full, "ps", "-a")
+        assert recorded() == "/unsaved"  # the old record, intact
+        errors = full.log_text()[start:].count("saving container")
+        assert 1 <= errors <= 3, full.log_text()[start:]
+    finally:
+        subprocess.run(["chattr", "-i", str(cdir)], check=True)
+    wait_for(lambda: recorded() == "/renamed" and "container records are written again" in full.log_text()[start:],
+             timeout=20, what="the refused record to be written")
+    assert leftovers(full.data) == []
+    docker(full, "rm", "renamed")
+
+
+def test_a_full_disk_while_logging_neither_blocks_the_container_nor_the_daemon(full):
+    fill(full, leave_mib=1)  # room to start a container, not for its 2 MiB of log
     try:
         script = "i=0; while [ $i -lt 50000 ]; do echo line $i of the log of a chatty container; i=$((i+1)); done"
         p = docker(full, "run", "--name", "chatty", "busybox:test", "sh", "-c", script, check=False, timeout=120)
@@ -144,9 +235,9 @@ def test_a_full_disk_while_logging_neither_blocks_the_container_nor_the_daemon(f
         assert state(full, "chatty")["State"]["ExitCode"] == 0
         assert docker(full, "logs", "chatty", check=False, timeout=60).returncode == 0
         assert serving(full)
+        assert free_mib(full.data) < 1  # the log did fill it
     finally:
-        filler.unlink(missing_ok=True)
-        (full.data / "filler2").unlink(missing_ok=True)
+        unfill(full)
     docker(full, "rm", "chatty")
     out = docker(full, "run", "--name", "calm", "busybox:test", "sh", "-c", "seq 1 1000").stdout
     assert out.splitlines()[-1] == "1000"

@@ -356,12 +356,16 @@ int run_daemon(DaemonConfig config) {
   base::WorkerPool health_workers(4);
   auto health = std::make_shared<engine::HealthMonitor>(*containers, execs, &server, &health_workers);
   health->start();
-  // The NAT table checked every 5 s on a query worker: one flushed or edited
-  // behind our back is put back (a few milliseconds when nothing changed).
+  // Every 5 s on a query worker: the NAT table checked (one flushed or
+  // edited behind our back is put back; a few milliseconds when nothing
+  // changed), and container records a full disk refused written again.
   auto nat_check = std::make_shared<std::function<void()>>();
-  *nat_check = [&server, &query_workers, nets = networks->get(),
+  *nat_check = [&server, &query_workers, nets = networks->get(), engine = containers->get(),
                 weak = std::weak_ptr<std::function<void()>>(nat_check)] {
-    query_workers.post([nets] { nets->repair_nat(); });
+    query_workers.post([nets, engine] {
+      nets->repair_nat();
+      engine->retry_saves();
+    });
     if (auto self = weak.lock()) {
       server.after(std::chrono::seconds(5), *self);
     }

@@ -1,4 +1,5 @@
 // Containers: the store (load at open, save, lookup, names), create, wait, remove, rename.
+// What a restart finds left over (strays, abandoned containers): container_recovery.cpp.
 #include "dind/engine/containers.hpp"
 
 #include <fcntl.h>
@@ -172,94 +173,6 @@ base::Result<std::shared_ptr<Containers>> Containers::open(
   return self;
 }
 
-std::string Containers::shim_of(int pid) const {
-  const fs::path proc = "/proc/" + std::to_string(pid);
-  if (pid <= 0 || base::read_file(proc / "comm", 64).value_or("").rfind("dind-shim", 0) != 0) {
-    return {};
-  }
-  const std::string cmdline = base::read_file(proc / "cmdline", 1 << 16).value_or("");
-  std::vector<std::string> args;
-  for (size_t at = 0; at < cmdline.size();) {
-    const size_t end = cmdline.find('\0', at);
-    args.push_back(cmdline.substr(at, end == std::string::npos ? std::string::npos : end - at));
-    at = end == std::string::npos ? cmdline.size() : end + 1;
-  }
-  auto arg = [&args](const char* flag) {
-    auto it = std::find(args.begin(), args.end(), flag);
-    return it != args.end() && it + 1 != args.end() ? *(it + 1) : std::string();
-  };
-  if (arg("--runc-root") != (paths_.exec_root / "runc").string()) {
-    return {};
-  }
-  // A shim's own child (its exec zygote, a runc it is starting) carries
-  // the shim's arguments too: only the shim itself counts.
-  if (const int parent = base::parent_pid(pid);
-      parent > 1 && base::read_file("/proc/" + std::to_string(parent) + "/comm", 64)
-                            .value_or("")
-                            .rfind("dind-shim", 0) == 0) {
-    return {};
-  }
-  return arg("--id");
-}
-
-void Containers::clean_strays_locked() {
-  // Shims of this daemon (by their runc root) that run a container our
-  // records do not show running: a daemon killed in the middle of a start or
-  // a removal. Their container goes; the shim then records the exit, runs
-  // runc delete and exits by itself.
-  const std::string runc_root = (paths_.exec_root / "runc").string();
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator("/proc", ec)) {
-    const std::string name = e.path().filename().string();
-    if (name.find_first_not_of("0123456789") != std::string::npos) {
-      continue;
-    }
-    const int pid = std::atoi(name.c_str());
-    const std::string id = shim_of(pid);
-    if (id.empty()) {
-      continue;
-    }
-    auto it = by_id_.find(id);
-    if (it != by_id_.end() && it->second->status == RunStatus::kRunning && it->second->shim_pid == pid) {
-      continue;
-    }
-    DIND_LOG(kWarn) << "stopping the stray container " << short_id(id) << " (shim " << pid << ")";
-    base::UniqueFd devnull(::open("/dev/null", O_RDWR | O_CLOEXEC));
-    (void)runtime::shim_os::run_runtime(paths_.runtime, runc_root, "/dev/null",
-                                        {"kill", id, "KILL"}, devnull.get(), devnull.get(),
-                                        devnull.get());
-  }
-  // Endpoints no running container holds (a start the daemon never
-  // finished): their addresses, names and port rules go.
-  std::set<std::string> held;
-  for (const auto& [id, c] : by_id_) {
-    if (c->status == RunStatus::kRunning && !c->netns.empty()) {
-      held.insert(c->netns);
-    }
-  }
-  for (const auto& [network, netns] : networks_->endpoints()) {
-    if (held.count(netns) == 0) {
-      DIND_LOG(kWarn) << "releasing the stray endpoint " << netns << " on " << network;
-      (void)networks_->detach(network, netns);
-    }
-  }
-  // What a run left behind for containers that no longer run.
-  for (auto& [id, c] : by_id_) {
-    if (c->status == RunStatus::kRunning) {
-      continue;
-    }
-    // Mounted by a run, or for a docker cp or export of a stopped container.
-    (void)image::unmount(layers_->root() / "mounts" / id / "merged");
-    if (!fs::exists(run_dir(id), ec)) {
-      continue;
-    }
-    const fs::path netns = run_dir(id) / "netns";
-    ::umount2(netns.c_str(), MNT_DETACH);
-    fs::remove_all(run_dir(id), ec);
-    ::unlink(socket_path(id).c_str());
-  }
-}
-
 void Containers::emit(const Container& c, const std::string& action,
                       std::map<std::string, std::string> extra) const {
   if (events_ == nullptr) {
@@ -313,20 +226,27 @@ void Containers::publish(const std::string& ref, const std::string& action,
 
 base::Status Containers::save(const Container& c) const {
   unsaved_[c.id] = {++record_seq_, encode_record(c).dump() + "\n"};
+  failed_.erase(c.id);  // the newer record replaces the one that failed
   return {};
 }
 
 base::Status Containers::flush() const {
+  using Clock = std::chrono::steady_clock;
   std::map<std::string, std::pair<uint64_t, std::string>> records;
   {
     std::lock_guard lock(mu_);
     records.swap(unsaved_);
+    if (!failed_.empty() && Clock::now() >= retry_at_) {
+      records.merge(failed_);  // a fresh record of the same container stays
+      failed_.clear();
+    }
   }
   base::Status result;
   if (records.empty()) {
     return result;
   }
   std::lock_guard writing(persist_mu_);
+  bool wrote = false;
   for (auto& [id, record] : records) {
     uint64_t& written = written_[id];
     if (written >= record.first) {
@@ -335,16 +255,37 @@ base::Status Containers::flush() const {
     // A removed container's directory is gone: the write fails and creates nothing.
     if (auto st = base::write_file_atomic(dir(id) / "config.v2.json", record.second, 0600); !st) {
       if (std::error_code ec; fs::exists(dir(id), ec)) {
-        DIND_LOG(kError) << "saving container " << short_id(id) << ": " << st.error().message;
-        result = std::move(st);
-        // Tried again with the next save of any container (a full disk
-        // frees up), unless a newer record of it is queued by then.
         std::lock_guard lock(mu_);
-        unsaved_.try_emplace(id, std::move(record));
+        // One line per back-off period, not per engine operation.
+        if (retry_wait_.count() == 0 || Clock::now() >= retry_at_) {
+          DIND_LOG(kError) << "saving container " << short_id(id) << ": " << st.error().message
+                           << " (tried again in the background)";
+        }
+        result = std::move(st);
+        if (unsaved_.count(id) == 0) {  // unless a newer record is queued by now
+          failed_.try_emplace(id, std::move(record));
+        }
       }
       continue;
     }
     written = record.first;
+    wrote = true;
+  }
+  std::lock_guard lock(mu_);
+  if (result) {
+    if (retry_wait_.count() != 0 && failed_.empty()) {
+      DIND_LOG(kInfo) << "container records are written again";
+      retry_wait_ = {};
+    }
+  } else if (retry_wait_.count() == 0 || Clock::now() >= retry_at_) {
+    // The first failure, or a retry that failed again: wait longer. A write
+    // that failed inside the wait does not push the retry further out.
+    retry_wait_ = std::clamp(retry_wait_ * 2, std::chrono::milliseconds(1000),
+                             std::chrono::milliseconds(60000));
+    retry_at_ = Clock::now() + retry_wait_;
+  }
+  if (wrote && !failed_.empty()) {
+    retry_at_ = Clock::now();  // the disk takes writes again: retry with the next flush
   }
   return result;
 }
@@ -638,35 +579,6 @@ base::Status Containers::remove(const std::string& ref, bool force, bool volumes
     }
   }
   return remove_now(c, volumes);
-}
-
-void Containers::remove_abandoned() {
-  std::vector<std::string> doomed;
-  {
-    EngineLock lock(*this);
-    for (const auto& [id, c] : by_id_) {
-      const bool idle = c->status != RunStatus::kRunning && c->status != RunStatus::kRestarting &&
-                        !c->starting;
-      if (!c->removing && (c->build_step || (c->host_config.auto_remove && idle))) {
-        doomed.push_back(id);
-      }
-    }
-    DIND_LOG(kDebug) << "abandoned containers: " << doomed.size() << " of " << by_id_.size();
-  }
-  if (doomed.empty()) {
-    return;
-  }
-  std::weak_ptr<Containers> weak = weak_from_this();
-  workers_->post([weak, doomed] {
-    auto self = weak.lock();
-    for (size_t i = 0; self && i < doomed.size(); ++i) {
-      DIND_LOG(kInfo) << "removing " << short_id(doomed[i])
-                      << ", which the last run left to be removed (a build step or --rm)";
-      if (auto st = self->remove(doomed[i], true, true); !st && st.error().kind != ErrorKind::kNotFound) {
-        DIND_LOG(kWarn) << "removing " << short_id(doomed[i]) << ": " << st.error().message;
-      }
-    }
-  });
 }
 
 base::Status Containers::remove_link(const std::string& parent, const std::string& alias) {

@@ -117,6 +117,9 @@ class Containers : public std::enable_shared_from_this<Containers> {
   // that died with it, and --rm containers that are not running (exited
   // while no daemon ran, or created and never started), as dockerd does.
   void remove_abandoned();
+  // Writes the container records an earlier write could not (a full disk),
+  // once their back-off has passed; the daemon calls it every few seconds.
+  void retry_saves() const { (void)flush(); }
   // Whether containers get a default seccomp profile (one was found at start).
   bool has_default_seccomp() const { return seccomp_.has_value(); }
   // Blocking. force kills a running container first; volumes removes its
@@ -360,6 +363,12 @@ class Containers : public std::enable_shared_from_this<Containers> {
   mutable std::mutex mu_;
   // Records saved under mu_ and not yet written: id -> (sequence, bytes).
   mutable std::map<std::string, std::pair<uint64_t, std::string>> unsaved_;
+  // Records whose write failed (under mu_): tried again from retry_at_ on,
+  // the wait doubling from 1 s to 60 s while writes keep failing, so a disk
+  // that stays full costs no write and no error line per engine operation.
+  mutable std::map<std::string, std::pair<uint64_t, std::string>> failed_;
+  mutable std::chrono::steady_clock::time_point retry_at_{};
+  mutable std::chrono::milliseconds retry_wait_{0};
   mutable uint64_t record_seq_ = 0;
   mutable std::mutex persist_mu_;                       // one writer at a time, never under mu_
   mutable std::map<std::string, uint64_t> written_;     // id -> the newest sequence on disk
