@@ -31,7 +31,9 @@ def netns_daemon(prefix, env=None):
             # Stopped on a failure too (a function-scoped use would otherwise
             # leave its daemon and namespace running).
             rc = d.destroy()
-        assert rc == 0
+            log = "".join(line + "\n" for line in d.log_text().splitlines()[-100:]
+                          if "level=debug handler" not in line)
+        assert rc == 0, f"dind exited with {rc}:\n{log}"
 
 
 def import_busybox(daemon, path, tag=IMAGE):

@@ -152,7 +152,19 @@ class Daemon:
         if getattr(self, "log", None):
             self.log.close()
             self.log = None
+        self.print_sanitizer_reports()
         return self.proc.returncode if self.proc else None
+
+    def print_sanitizer_reports(self):
+        """A sanitizer's reports from the daemon's log (scripts/test --tsan,
+        --sanitize), printed for pytest to show with the failing test: the
+        log itself goes with the test's temp directory."""
+        text = self.log_text()
+        for marker in ("WARNING: ThreadSanitizer", "ERROR: AddressSanitizer", "runtime error:"):
+            at = text.find(marker)
+            if at >= 0:
+                print(f"--- {self.root}/daemon.log, from the first report ---\n{text[at:at + 30000]}")
+                break
 
     def destroy(self):
         """Stops the daemon and deletes its network namespace."""

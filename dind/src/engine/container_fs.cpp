@@ -28,6 +28,10 @@ base::Status Containers::with_fs(
   std::vector<image::TreeMount> mounts;
   model::Config config;
   bool read_only_root = false;
+  // Looked up before the engine's lock (never the image store's lock under
+  // it: the image store asks the engine whether an image is in use under
+  // its own). A container's image never changes.
+  auto image = images_->get(c->image_id);
   {
     EngineLock lock(*this);
     if (c->removing || by_id_.count(c->id) == 0) {
@@ -37,7 +41,6 @@ base::Status Containers::with_fs(
     config = c->config;
     read_only_root = c->host_config.readonly_rootfs;
     if (!c->mounted) {
-      auto image = images_->get(c->image_id);
       if (!image) {
         return std::move(image).error();
       }

@@ -213,6 +213,16 @@ base::Result<std::vector<ContainerView>> Containers::list(const ListOptions& o) 
       return make_error(ErrorKind::kInvalidArgument, "invalid filter 'status=" + s + "'");
     }
   }
+  // Ancestors resolved before the engine's lock: the image store calls into
+  // the engine under its own lock (is an image in use?), so the engine never
+  // waits for the image store's lock while holding its own.
+  std::map<std::string, std::string> ancestors;
+  if (auto it = o.filters.find("ancestor"); it != o.filters.end()) {
+    for (const auto& v : it->second) {
+      auto id = images_->resolve(v);
+      ancestors[v] = id ? *id : std::string();
+    }
+  }
   std::vector<ContainerView> out;
   {
   EngineLock lock(*this);
@@ -285,8 +295,8 @@ base::Result<std::vector<ContainerView>> Containers::list(const ListOptions& o) 
       }
     }
     if (!any_of("ancestor", [&](const std::string& v) {
-          auto id = images_->resolve(v);
-          return (id && *id == c->image_id) || c->image_name == v;
+          const std::string& id = ancestors[v];
+          return (!id.empty() && id == c->image_id) || c->image_name == v;
         })) {
       continue;
     }
@@ -374,7 +384,7 @@ PruneReport Containers::prune(std::function<bool(int64_t, const model::StringMap
 }
 
 base::Result<std::vector<FileChange>> Containers::changes(const std::string& ref) const {
-  std::string id;
+  std::string id, image_id;
   std::optional<std::string> top;
   {
     EngineLock lock(*this);
@@ -383,10 +393,11 @@ base::Result<std::vector<FileChange>> Containers::changes(const std::string& ref
       return std::move(found).error();
     }
     id = (*found)->id;
-    auto image = images_->get((*found)->image_id);
-    if (image) {
-      top = image->top_layer;
-    }
+    image_id = (*found)->image_id;
+  }
+  // After the engine's lock, never under it (see with_fs).
+  if (auto image = images_->get(image_id)) {
+    top = image->top_layer;
   }
   // The lower layers, top-most first (the image's chain), as pinned
   // directories: a path is looked up in each without following any symlink
@@ -430,6 +441,10 @@ base::Result<std::vector<FileChange>> Containers::changes(const std::string& ref
   return out;
 }
 
+// Lock order: the image store's lock, then the engine's (ImageStore::remove
+// asks this under its lock). Nothing in the engine calls the image store with
+// the engine's lock held (scripts/test --tsan found list, with_fs and changes
+// did: a potential deadlock with a concurrent rmi).
 std::optional<std::string> Containers::using_image(const std::string& image_id) const {
   EngineLock lock(*this);
   for (const auto& [id, c] : by_id_) {

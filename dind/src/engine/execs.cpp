@@ -173,8 +173,11 @@ base::Result<Execs::Launched> Execs::launch(const Exec& exec, bool attached, int
   in.user = target->user;
   in.working_dir = e->working_dir;
   in.tty = e->tty;
-  in.rows = e->rows;
-  in.cols = e->cols;
+  {
+    std::lock_guard lock(mu_);  // a resize may set them meanwhile
+    in.rows = e->rows;
+    in.cols = e->cols;
+  }
   in.privileged = e->privileged;
   in.privileged_caps = containers_->host_facts().bounding_caps;
   const json process = runtime::plan_exec_process(spec.value("process", json::object()),
