@@ -217,7 +217,7 @@ def test_container_records_the_disk_refused_are_written_once_it_takes_them(full)
             docker(full, "ps", "-a")
         assert recorded() == "/unsaved"  # the old record, intact
         errors = full.log_text()[start:].count("saving container")
-        assert 1 <= errors <= 3, full.log_text()[start:]
+        assert 1 <= errors <= 8, full.log_text()[start:]  # 1 s, 2 s, 4 s...: not one per operation (60)
     finally:
         subprocess.run(["chattr", "-i", str(cdir)], check=True)
     wait_for(lambda: recorded() == "/renamed" and "container records are written again" in full.log_text()[start:],
